@@ -1,0 +1,39 @@
+"""Recurrent cells: each module runs one cell type forward and backward over a sorted batch.
+
+Every cell module exposes the same two functions (see ``lstm.py`` for the fullest example)::
+
+    forward(xp, state0, W, b_hh, batch_sizes)     -> (states, cache)
+    backward(d_hs, d_final, cache, W)              -> (da, d_state0, dW, db_hh)
+
+where ``xp`` (T, B, G*H) is U x_t + bias_ih for every step (the input projection is one matrix
+product over all steps, done by ``bptt.sequence``), ``states`` are (T+1, B, H) buffers with the
+initial state at index 0 (h, and c for the LSTM), and ``da`` is the gradient of xp.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable, NamedTuple
+
+from . import gru, lstm, rnn
+
+
+class Cell(NamedTuple):
+    mode: str            # "rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm" or "gru"
+    gates: int           # row blocks in weight_ih / weight_hh (1, 4 or 3)
+    num_states: int      # 2 for the LSTM (h, c), 1 otherwise
+    forward: Callable
+    backward: Callable
+
+
+MODES = ("rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru")
+
+
+def get_cell(mode: str) -> Cell:
+    """The cell for a mode name."""
+    if mode == "lstm":
+        return Cell(mode, lstm.GATES, 2, lstm.forward, lstm.backward)
+    if mode == "gru":
+        return Cell(mode, gru.GATES, 1, gru.forward, gru.backward)
+    if mode.startswith("rnn_") and mode[4:] in rnn.NONLINEARITIES:
+        return Cell(mode, rnn.GATES, 1, partial(rnn.forward, nonlinearity=mode[4:]), rnn.backward)
+    raise ValueError(f"unknown cell mode {mode!r}; expected one of {MODES}")

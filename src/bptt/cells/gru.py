@@ -1,0 +1,134 @@
+r"""Gated recurrent unit (GRU), forward and backward through time.
+
+Equations (PyTorch's, gate rows stacked in the order r, z, n)::
+
+    r_t = sigma(U_r x_t + b_ir + W_r h_{t-1} + b_hr)            reset gate
+    z_t = sigma(U_z x_t + b_iz + W_z h_{t-1} + b_hz)            update gate
+    n_t = tanh (U_n x_t + b_in + r_t * (W_n h_{t-1} + b_hn))    candidate
+    h_t = (1 - z_t) * n_t + z_t * h_{t-1}  =  n_t + z_t * (h_{t-1} - n_t)
+
+U = ``weight_ih`` (3H, E), W = ``weight_hh`` (3H, H). Unlike the LSTM the two biases of n do not
+merge: b_hn sits inside the reset gate's product, so ``bias_hh`` is added in the loop.
+
+Backward, for one step, given dh = dL/dh_t::
+
+    dz = dh * (h_{t-1} - n_t)          dn = dh * (1 - z_t)
+    da_n = dn * (1 - n_t^2)                          (gradient of n's pre-activation)
+    dr = da_n * (W_n h_{t-1} + b_hn)   dq_n = da_n * r_t     (q = W h_{t-1} + b_hh)
+    da_r = dr * r_t (1 - r_t)          da_z = dz * z_t (1 - z_t)
+    dh_{t-1} = dh * z_t + dq W          with dq = [da_r, da_z, dq_n]  (B, 3H)
+
+The input side receives da = [da_r, da_z, da_n] and the recurrent side dq: they share the r and
+z blocks and differ in n. Summed over steps: dW = sum_t dq_t^T h_{t-1}, db_hh = sum_t dq_t,
+dU = sum_t da_t^T x_t, db_ih = sum_t da_t.
+
+As in the LSTM, the batch is sorted by length and step t works on the first
+``batch_sizes[t]`` rows only.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._gates import activate_, activation_grad_, gate_constants
+
+GATES = 3           # row blocks of weight_ih / weight_hh: r, z, n
+SIGMOID_BLOCKS = (True, True)   # r and z; n is activated separately (after the reset product)
+
+
+class Cache(NamedTuple):
+    gates: np.ndarray        # (T, B, 3H) activations [r, z, n] of every step
+    q_n: np.ndarray          # (T, B, H) W_n h_{t-1} + b_hn, the product the reset gate scales
+    hs: np.ndarray           # (T+1, B, H) hs[0] = h_0, hs[t+1] = h_t
+    batch_sizes: np.ndarray  # (T,) rows still running at each step, non-increasing
+
+
+def forward(xp: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.ndarray,
+            batch_sizes: np.ndarray) -> tuple[tuple[np.ndarray], Cache]:
+    """Run the GRU over a length-sorted batch.
+
+    xp:          (T, B, 3H) U x_t + bias_ih for every step; overwritten with the activations
+    state0:      (h_0,) with h_0 (B, H)
+    W:           (3H, H) weight_hh;  b_hh: (3H,) bias_hh
+    batch_sizes: (T,) non-increasing number of running rows per step
+    Returns ((hs,), cache) with hs (T+1, B, H); padded steps stay zero.
+    """
+    T, B, G = xp.shape
+    H = G // GATES
+    alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
+    hs = alloc((T + 1, B, H), dtype=xp.dtype)
+    q_n = alloc((T, B, H), dtype=xp.dtype)
+    hs[0] = state0[0]
+    xp[:, :, :2 * H] += b_hh[:2 * H]            # r and z take both biases up front
+    scale, shift, _ = gate_constants(SIGMOID_BLOCKS, H, xp.dtype)
+    Wt = W.T                                    # (H, 3H)
+    q = np.empty((B, G), dtype=xp.dtype)        # W h_{t-1} + b_hh
+
+    for t in range(T):
+        n = batch_sizes[t]
+        h_prev = hs[t, :n]
+        a = xp[t, :n]                                   # (n, 3H)
+        np.matmul(h_prev, Wt, out=q[:n])
+        a_rz, a_n = a[:, :2 * H], a[:, 2 * H:]
+        a_rz += q[:n, :2 * H]
+        activate_(a_rz, scale, shift)                   # r, z = sigma(.)
+        r, z = a_rz[:, :H], a_rz[:, H:]
+        qn = q_n[t, :n]
+        np.add(q[:n, 2 * H:], b_hh[2 * H:], out=qn)     # W_n h_{t-1} + b_hn
+        np.multiply(r, qn, out=q[:n, 2 * H:])           # reuse q's n block for r * qn
+        a_n += q[:n, 2 * H:]
+        np.tanh(a_n, out=a_n)                           # n_t
+        h = hs[t + 1, :n]
+        np.subtract(h_prev, a_n, out=h)
+        h *= z
+        h += a_n                                        # h_t = n + z (h_{t-1} - n)
+    return (hs,), Cache(xp, q_n, hs, batch_sizes)
+
+
+def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray], cache: Cache,
+             W: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray], np.ndarray, np.ndarray]:
+    """Backpropagate through all steps.
+
+    d_hs:    (T, B, H) dL/dh_t from above; d_final: (dL/dh_n,) with dL/dh_n (B, H)
+    Returns (da, (dh_0,), dW, db_hh): da (T, B, 3H) the gradient of U x_t + bias_ih,
+    dW (3H, H), db_hh (3H,).
+    """
+    gates, q_n, hs, batch_sizes = cache
+    T, B, G = gates.shape
+    H = G // GATES
+    _, _, low = gate_constants(SIGMOID_BLOCKS, H, gates.dtype)
+    alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
+    da_all = alloc((T, B, G), dtype=gates.dtype)       # input side [da_r, da_z, da_n]
+    dq_all = alloc((T, B, G), dtype=gates.dtype)       # recurrent side [da_r, da_z, dq_n]
+    dh = np.array(d_final[0], dtype=gates.dtype)       # (B, H) running dL/dh_t
+    tmp = np.empty((B, H), dtype=gates.dtype)
+    tmp2 = np.empty((B, 2 * H), dtype=gates.dtype)
+
+    for t in reversed(range(T)):
+        n = batch_sizes[t]
+        dh_t = dh[:n]
+        dh_t += d_hs[t, :n]
+        a, da, dq = gates[t, :n], da_all[t, :n], dq_all[t, :n]
+        r, z, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+        da_r, da_z, da_n = da[:, :H], da[:, H:2 * H], da[:, 2 * H:]
+        h_prev = hs[t, :n]
+        np.subtract(h_prev, g, out=da_z)
+        da_z *= dh_t                                    # dz = dh (h_{t-1} - n)
+        np.subtract(1, z, out=da_n)
+        da_n *= dh_t                                    # dn = dh (1 - z)
+        np.multiply(g, g, out=tmp[:n])
+        np.subtract(1, tmp[:n], out=tmp[:n])
+        da_n *= tmp[:n]                                 # da_n = dn (1 - n^2)
+        np.multiply(da_n, q_n[t, :n], out=da_r)         # dr = da_n * (W_n h + b_hn)
+        np.multiply(da_n, r, out=dq[:, 2 * H:])         # dq_n = da_n * r
+        activation_grad_(da[:, :2 * H], a[:, :2 * H], low, tmp2[:n])   # through sigma
+        dq[:, :2 * H] = da[:, :2 * H]
+        dh_t *= z                                       # dh_{t-1} = dh z
+        np.matmul(dq, W, out=tmp[:n])
+        dh_t += tmp[:n]                                 #          + dq W
+
+    flat_dq = dq_all.reshape(T * B, G)
+    dW = flat_dq.T @ hs[:-1].reshape(T * B, H)          # sum_t dq_t^T h_{t-1}
+    db = flat_dq.sum(axis=0)
+    return da_all, (dh,), dW, db

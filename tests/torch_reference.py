@@ -1,0 +1,49 @@
+"""PyTorch twins of bptt layers, for parity tests (torch is a test-only dependency)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from bptt import Recurrent
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def torch_twin(layer: Recurrent) -> torch.nn.Module:
+    """A torch.nn.RNN / LSTM / GRU with the same configuration and the same weights."""
+    c = layer.config
+    kwargs = dict(input_size=c.input_size, hidden_size=c.hidden_size, num_layers=c.num_layers,
+                  bidirectional=c.bidirectional, dropout=c.dropout, batch_first=c.batch_first)
+    if c.mode == "lstm":
+        module = torch.nn.LSTM(**kwargs)
+    elif c.mode == "gru":
+        module = torch.nn.GRU(**kwargs)
+    else:
+        module = torch.nn.RNN(nonlinearity=c.mode[4:], **kwargs)
+    module = module.to(DTYPES[c.dtype])
+    module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in layer.params.items()})
+    return module
+
+
+def run_torch(module: torch.nn.Module, x: np.ndarray, state0=None, lengths=None):
+    """Forward in torch with gradients enabled on x and state0; lengths via pack_padded_sequence.
+
+    Returns (output, final, x_t, state0_t) as torch tensors (output zero-padded).
+    """
+    x_t = torch.from_numpy(x.copy()).requires_grad_(True)
+    s0 = None
+    if state0 is not None:
+        if isinstance(state0, tuple):
+            s0 = tuple(torch.from_numpy(s.copy()).requires_grad_(True) for s in state0)
+        else:
+            s0 = torch.from_numpy(state0.copy()).requires_grad_(True)
+    if lengths is None:
+        out, final = module(x_t, s0)
+    else:
+        packed = pack_padded_sequence(x_t, torch.as_tensor(lengths), batch_first=module.batch_first,
+                                      enforce_sorted=False)
+        out_p, final = module(packed, s0)
+        T = x.shape[1] if module.batch_first else x.shape[0]
+        out, _ = pad_packed_sequence(out_p, batch_first=module.batch_first, total_length=T)
+    return out, final, x_t, s0
