@@ -87,6 +87,11 @@ class Recurrent:
         self.params = {name: rng.uniform(-k, k, size=shape).astype(self.dtype)
                        for name, shape in self.param_shapes().items()}
 
+    @classmethod
+    def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "Recurrent":
+        """Build from ``config.to_dict()`` output (e.g. a saved JSON config)."""
+        return cls(RecurrentConfig(**config), rng)
+
     # ---- parameters -------------------------------------------------------------------
     def _suffix(self, layer: int, direction: int) -> str:
         return f"_l{layer}" + ("_reverse" if direction else "")
