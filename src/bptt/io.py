@@ -36,6 +36,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+from .models import Classifier
 from .recurrent import Recurrent
 
 FORMAT = "bptt"
@@ -62,6 +63,7 @@ def model_type_name(model) -> str:
 
 
 register_model_type("Recurrent", Recurrent)
+register_model_type("Classifier", Classifier)
 
 
 # ---- whole models ------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""The many-to-one classifier: gradients of every parameter against finite differences and the
+whole model against a PyTorch twin (nn.Embedding -> packed nn.LSTM/GRU/RNN -> nn.Linear)."""
+import numpy as np
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from bptt.gradcheck import check_grads, rel_error
+from bptt.losses import softmax_cross_entropy
+from bptt.models import Classifier, ClassifierConfig
+
+
+def _data(rng, T=6, B=4, V=12):
+    lengths = np.array([3, 6, 1, 5])[:B]
+    ids = rng.integers(1, V, size=(T, B))
+    ids[np.arange(T)[:, None] >= lengths[None, :]] = 0        # padding id
+    labels = rng.integers(0, 3, size=B)
+    return ids, lengths, labels
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("mode,bidirectional", [("lstm", True), ("gru", False), ("rnn_tanh", True)])
+def test_gradients_match_finite_differences(mode, bidirectional, pooling):
+    rng = np.random.default_rng(5)
+    model = Classifier(ClassifierConfig(12, 3, 4, 3, mode, 2, bidirectional, pooling=pooling,
+                                        dtype="float64"), rng)
+    ids, lengths, labels = _data(rng)
+    loss, grads, _ = model.loss_and_grads(ids, lengths, labels)
+    f = lambda: softmax_cross_entropy(model.forward(ids, lengths)[0], labels)[0]
+    errors = check_grads(f, model.params, grads)
+    assert max(errors.values()) < 1e-6, errors
+    assert set(grads) == set(model.params)
+
+
+class TorchClassifier(torch.nn.Module):
+    def __init__(self, c: ClassifierConfig):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=c.padding_idx)
+        cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(c.mode, torch.nn.RNN)
+        kw = {} if c.mode in ("lstm", "gru") else {"nonlinearity": c.mode[4:]}
+        self.rnn = cls(c.embedding_dim, c.hidden_size, c.num_layers, bidirectional=c.bidirectional, **kw)
+        self.fc = torch.nn.Linear((2 if c.bidirectional else 1) * c.hidden_size, c.num_classes)
+        self.pooling = c.pooling
+
+    def forward(self, ids, lengths):
+        packed = pack_padded_sequence(self.embedding(ids), lengths, enforce_sorted=False)
+        out, h = self.rnn(packed)
+        h = h[0] if isinstance(h, tuple) else h
+        if self.pooling == "last":
+            s = torch.cat(list(h[-(2 if self.rnn.bidirectional else 1):]), dim=1)
+        else:
+            out, _ = pad_packed_sequence(out, total_length=ids.shape[0])
+            real = (torch.arange(ids.shape[0])[:, None] < lengths[None, :])[..., None]
+            if self.pooling == "mean":
+                s = out.sum(0) / lengths[:, None].to(out.dtype)
+            else:
+                s = out.masked_fill(~real, float("-inf")).max(0).values
+        return self.fc(s)
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_relu"])
+def test_matches_torch(mode, pooling, dtype, tol):
+    rng = np.random.default_rng(9)
+    c = ClassifierConfig(12, 5, 6, 3, mode, 2, True, pooling=pooling, dtype=dtype)
+    model = Classifier(c, rng)
+    twin = TorchClassifier(c).to(getattr(torch, dtype))
+    twin.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.params.items()})
+    ids, lengths, labels = _data(rng)
+    loss, grads, logits = model.loss_and_grads(ids, lengths, labels)
+    logits_t = twin(torch.from_numpy(ids), torch.from_numpy(lengths))
+    loss_t = torch.nn.functional.cross_entropy(logits_t, torch.from_numpy(labels))
+    loss_t.backward()
+    assert rel_error(logits, logits_t.detach().numpy()) < tol
+    assert abs(loss - loss_t.item()) < tol * max(1, abs(loss))
+    for name, p in twin.named_parameters():
+        g = grads[name].to_dense() if hasattr(grads[name], "to_dense") else grads[name]
+        assert rel_error(g, p.grad.numpy()) < tol, name
+
+
+def test_save_load_round_trip(tmp_path):
+    from bptt import io
+    rng = np.random.default_rng(2)
+    model = Classifier(ClassifierConfig(12, 5, 6, 2, "gru", 1, True, pooling="max"), rng)
+    ids, lengths, _ = _data(rng)
+    io.save(model, tmp_path / "m")
+    loaded = io.load(tmp_path / "m")
+    assert loaded.config == model.config
+    np.testing.assert_array_equal(loaded.predict_proba(ids, lengths), model.predict_proba(ids, lengths))
