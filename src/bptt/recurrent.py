@@ -8,8 +8,8 @@ Parameters use PyTorch's names, so weights move between the two without renaming
 
     weight_ih_l{l}{sfx}  (G*H, In)   U, input -> hidden; In = E for l = 0, D*H above
     weight_hh_l{l}{sfx}  (G*H, H)    W, hidden -> hidden, shared by every step
-    bias_ih_l{l}{sfx}    (G*H,)      b = bias_ih + bias_hh
-    bias_hh_l{l}{sfx}    (G*H,)
+    bias_ih_l{l}{sfx}    (G*H,)      b = bias_ih + bias_hh (except the GRU's n block, where
+    bias_hh_l{l}{sfx}    (G*H,)      b_hn sits inside the reset product: see cells/gru.py)
 
 with sfx = "" forward, "_reverse" backward direction and G = 1 (RNN), 4 (LSTM rows i, f, g, o),
 3 (GRU rows r, z, n). All are initialised U(-1/sqrt(H), 1/sqrt(H)) like PyTorch.

@@ -2,7 +2,7 @@ r"""Truncated backpropagation through time over a long stream.
 
 A stream x_1 .. x_T too long to backpropagate through at once is cut into chunks of k steps.
 The state is carried forward across chunks (chunk j starts from the final state of chunk j-1,
-so the forward pass is exactly the full one), but the gradient is cut at every chunk boundary:
+so the forward pass of a unidirectional layer is exactly the full one), but the gradient is cut at every chunk boundary:
 the carried state is treated as a constant, and dL/dh_0 of a chunk is dropped. For chunk j with
 loss L_j the truncated gradient is
 
@@ -43,6 +43,9 @@ def truncated_bptt(layer: Recurrent, x: np.ndarray, k: int,
     """
     if layer.config.batch_first:
         raise ValueError("truncated_bptt takes a time-major stream (T, B, E)")
+    if layer.config.bidirectional:
+        raise ValueError("truncated_bptt needs a unidirectional layer: a reverse direction would "
+                         "read each chunk from its own end, not from the end of the stream")
     state, total, grads = state0, 0.0, {}
     for steps in chunk_slices(x.shape[0], k):
         out, final, cache = layer.forward(x[steps], state, training=True)

@@ -19,8 +19,9 @@ matrix product over the whole sequence::
 
     dW = sum_t da_t^T h_{t-1}      dU = sum_t da_t^T x_t      db = sum_t da_t
 
-Unrolled, dL/dh_t collects ``W^T diag(f'(a_{t+1})) ... W^T diag(f'(a_k)) dL/dh_k`` for every later
-k: a product of k - t Jacobians, which is why gradients vanish or explode over long spans.
+Unrolled, dL/dh_t collects ``W^T diag(f'(a_{t+1})) ... W^T diag(f'(a_k)) dL_k/dh_k`` (the direct
+part of step k's loss) for every later k: a product of k - t Jacobians, which is why gradients
+vanish or explode over long spans.
 
 The batch is sorted by length (longest first) and step t works on the first
 ``batch_sizes[t]`` rows only.
