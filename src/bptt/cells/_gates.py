@@ -1,4 +1,4 @@
-r"""Gate non-linearities applied to a whole block of gates in four in-place operations.
+r"""Gate non-linearities applied to a whole block of gates in a few in-place operations.
 
 A cell's gate pre-activations sit side by side in one (n, G*H) array, some gates through the
 logistic sigmoid and some through tanh. Using
@@ -6,51 +6,65 @@ logistic sigmoid and some through tanh. Using
     sigma(x) = (1 + tanh(x / 2)) / 2
 
 every gate becomes ``scale * tanh(scale * x) + shift`` with (scale, shift) = (1/2, 1/2) for a
-sigmoid gate and (1, 0) for a tanh gate, so one pass of four ufuncs activates all gates of a
-step, with no slicing and no temporary arrays.
+sigmoid gate and (1, 0) for a tanh gate. The inner ``scale * x`` is folded into the weights and
+biases once per sequence (``prescale``: the rows of U, W, b of the sigmoid gates are halved, so
+the loop computes ``scale * x`` directly), and the step's activation is then one tanh over all
+gates plus one multiply and one add (``activate_``), with no slicing.
 
 The derivative of either, written with the gate's value y::
 
     sigma'(x) = y (1 - y)  = (1 - y) (y + 0)
     tanh'(x)  = 1 - y^2    = (1 - y) (y + 1)
 
-so ``(1 - y) * (y + low)`` with low = 0 for sigmoid gates and 1 for tanh gates.
+so ``(1 - y) * (y + low)`` with low = 0 for sigmoid gates and 1 for tanh gates. The backward
+pass uses the original, unscaled weights: the prescaling only changes how the forward pass
+evaluates sigma, not the function it computes.
+
+The constant rows are full (B, G*H) arrays, not (G*H,) vectors, because NumPy's same-shape
+ufunc loops are measurably faster than broadcasting ones for the small arrays of one step.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
 
-@lru_cache(maxsize=64)
-def _constants(sigmoid_blocks: tuple[bool, ...], H: int, dtype_str: str):
-    dtype = np.dtype(dtype_str)
-    sig = np.repeat(np.array(sigmoid_blocks), H)
-    scale = np.where(sig, 0.5, 1.0).astype(dtype)
-    shift = np.where(sig, 0.5, 0.0).astype(dtype)
-    low = np.where(sig, 0.0, 1.0).astype(dtype)
-    for v in (scale, shift, low):
-        v.setflags(write=False)
-    return scale, shift, low
+class GateConstants(NamedTuple):
+    scale: np.ndarray   # (B, G*H) 1/2 on sigmoid gates, 1 on tanh gates
+    shift: np.ndarray   # (B, G*H) 1/2 on sigmoid gates, 0 on tanh gates
+    low: np.ndarray     # (B, G*H) 0 on sigmoid gates, 1 on tanh gates
 
 
-def gate_constants(sigmoid_blocks: tuple[bool, ...], H: int, dtype) -> tuple[np.ndarray, ...]:
-    """(scale, shift, low), each (len(sigmoid_blocks) * H,), for blocks of H gates."""
-    return _constants(tuple(sigmoid_blocks), H, np.dtype(dtype).str)
+def gate_constants(sigmoid_blocks: tuple[bool, ...], H: int, B: int, dtype) -> GateConstants:
+    """The constants for blocks of H gates (True = sigmoid), repeated for B rows."""
+    sig = np.repeat(np.array(sigmoid_blocks), H)                     # (G*H,)
+    rows = lambda v: np.tile(np.where(sig, v[0], v[1]).astype(dtype), (B, 1))
+    return GateConstants(rows((0.5, 1.0)), rows((0.5, 0.0)), rows((0.0, 1.0)))
 
 
-def activate_(a: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> None:
-    """In place: a <- sigma(a) on sigmoid blocks, tanh(a) on tanh blocks. a: (n, G*H)."""
-    a *= scale
+def prescale(xp: np.ndarray, W: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """In place xp <- scale * xp; returns scale * W (a scaled copy).
+
+    xp (T, B, G*H) pre-activations from the input side (biases included), W (G*H, H),
+    scale (G*H,) one row of GateConstants.scale.
+    """
+    xp *= scale
+    return W * scale[:, None]
+
+
+def activate_(a: np.ndarray, c: GateConstants) -> None:
+    """In place: a (n, G*H) holding scale * x  <-  sigma(x) on sigmoid, tanh(x) on tanh gates."""
+    n = a.shape[0]
     np.tanh(a, out=a)
-    a *= scale
-    a += shift
+    a *= c.scale[:n]
+    a += c.shift[:n]
 
 
-def activation_grad_(d: np.ndarray, y: np.ndarray, low: np.ndarray, tmp: np.ndarray) -> None:
+def activation_grad_(d: np.ndarray, y: np.ndarray, c: GateConstants, tmp: np.ndarray) -> None:
     """In place: d <- d * f'(x) where y = f(x) are the activated gates. d, y, tmp: (n, G*H)."""
+    n = d.shape[0]
     np.subtract(1, y, out=tmp)
     d *= tmp
-    np.add(y, low, out=tmp)
+    np.add(y, c.low[:n], out=tmp)
     d *= tmp

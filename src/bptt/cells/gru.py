@@ -31,10 +31,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._gates import activate_, activation_grad_, gate_constants
+from ._gates import activate_, activation_grad_, gate_constants, prescale
 
 GATES = 3           # row blocks of weight_ih / weight_hh: r, z, n
-SIGMOID_BLOCKS = (True, True)   # r and z; n is activated separately (after the reset product)
+SIGMOID_BLOCKS = (True, True, False)   # r, z; n is activated on its own (after the reset product)
 
 
 class Cache(NamedTuple):
@@ -61,8 +61,9 @@ def forward(xp: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.n
     q_n = alloc((T, B, H), dtype=xp.dtype)
     hs[0] = state0[0]
     xp[:, :, :2 * H] += b_hh[:2 * H]            # r and z take both biases up front
-    scale, shift, _ = gate_constants(SIGMOID_BLOCKS, H, xp.dtype)
-    Wt = W.T                                    # (H, 3H)
+    consts = gate_constants(SIGMOID_BLOCKS[:2], H, B, xp.dtype)   # (B, 2H) for r, z
+    scale = gate_constants(SIGMOID_BLOCKS, H, 1, xp.dtype).scale[0]  # (3H,) 1/2 on r, z
+    Wt = prescale(xp, W, scale).T               # (H, 3H) r, z rows halved (see _gates.py)
     q = np.empty((B, G), dtype=xp.dtype)        # W h_{t-1} + b_hh
 
     for t in range(T):
@@ -72,7 +73,7 @@ def forward(xp: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.n
         np.matmul(h_prev, Wt, out=q[:n])
         a_rz, a_n = a[:, :2 * H], a[:, 2 * H:]
         a_rz += q[:n, :2 * H]
-        activate_(a_rz, scale, shift)                   # r, z = sigma(.)
+        activate_(a_rz, consts)                         # r, z = sigma(.)
         r, z = a_rz[:, :H], a_rz[:, H:]
         qn = q_n[t, :n]
         np.add(q[:n, 2 * H:], b_hh[2 * H:], out=qn)     # W_n h_{t-1} + b_hn
@@ -97,7 +98,7 @@ def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray], cache: Cache,
     gates, q_n, hs, batch_sizes = cache
     T, B, G = gates.shape
     H = G // GATES
-    _, _, low = gate_constants(SIGMOID_BLOCKS, H, gates.dtype)
+    consts = gate_constants(SIGMOID_BLOCKS[:2], H, B, gates.dtype)
     alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
     da_all = alloc((T, B, G), dtype=gates.dtype)       # input side [da_r, da_z, da_n]
     dq_all = alloc((T, B, G), dtype=gates.dtype)       # recurrent side [da_r, da_z, dq_n]
@@ -122,7 +123,7 @@ def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray], cache: Cache,
         da_n *= tmp[:n]                                 # da_n = dn (1 - n^2)
         np.multiply(da_n, q_n[t, :n], out=da_r)         # dr = da_n * (W_n h + b_hn)
         np.multiply(da_n, r, out=dq[:, 2 * H:])         # dq_n = da_n * r
-        activation_grad_(da[:, :2 * H], a[:, :2 * H], low, tmp2[:n])   # through sigma
+        activation_grad_(da[:, :2 * H], a[:, :2 * H], consts, tmp2[:n])   # through sigma
         dq[:, :2 * H] = da[:, :2 * H]
         dh_t *= z                                       # dh_{t-1} = dh z
         np.matmul(dq, W, out=tmp[:n])

@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._gates import activate_, activation_grad_, gate_constants
+from ._gates import activate_, activation_grad_, gate_constants, prescale
 
 GATES = 4           # row blocks of weight_ih / weight_hh: i, f, g, o
 SIGMOID_BLOCKS = (True, True, False, True)
@@ -72,8 +72,8 @@ def forward(xp: np.ndarray, state0: tuple[np.ndarray, np.ndarray], W: np.ndarray
     tanh_cs = alloc((T, B, H), dtype=xp.dtype)
     hs[0], cs[0] = h0, c0
     xp += b_hh                                  # (T, B, 4H) now U x_t + b, all steps at once
-    scale, shift, _ = gate_constants(SIGMOID_BLOCKS, H, xp.dtype)
-    Wt = W.T                                    # (H, 4H) a view
+    consts = gate_constants(SIGMOID_BLOCKS, H, B, xp.dtype)
+    Wt = prescale(xp, W, consts.scale[0]).T     # (H, 4H) sigmoid rows halved (see _gates.py)
     rec = np.empty((B, G), dtype=xp.dtype)      # W h_{t-1}
     ig = np.empty((B, H), dtype=xp.dtype)       # i_t * g_t
 
@@ -82,7 +82,7 @@ def forward(xp: np.ndarray, state0: tuple[np.ndarray, np.ndarray], W: np.ndarray
         a = xp[t, :n]                                   # (n, 4H) pre-activations
         np.matmul(hs[t, :n], Wt, out=rec[:n])
         a += rec[:n]
-        activate_(a, scale, shift)                      # sigma on i, f, o; tanh on g
+        activate_(a, consts)                            # sigma on i, f, o; tanh on g
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         c = cs[t + 1, :n]
         np.multiply(f, cs[t, :n], out=c)                # c_t = f * c_{t-1}
@@ -106,7 +106,7 @@ def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray, np.ndarray], cache: Ca
     gates, hs, cs, tanh_cs, batch_sizes = cache
     T, B, G = gates.shape
     H = G // GATES
-    _, _, low = gate_constants(SIGMOID_BLOCKS, H, gates.dtype)
+    consts = gate_constants(SIGMOID_BLOCKS, H, B, gates.dtype)
     alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
     da_all = alloc((T, B, G), dtype=gates.dtype)
     dh = np.array(d_final[0], dtype=gates.dtype)        # (B, H) running dL/dh_t
@@ -132,7 +132,7 @@ def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray, np.ndarray], cache: Ca
         np.multiply(dc_t, cs[t, :n], out=df)            # df = dc * c_{t-1}
         np.multiply(dc_t, i, out=dg)                    # dg = dc * i
         dc_t *= f                                       # dc_{t-1} = dc * f
-        activation_grad_(da, a, low, tmp_g[:n])         # through sigma and tanh
+        activation_grad_(da, a, consts, tmp_g[:n])         # through sigma and tanh
         np.matmul(da, W, out=dh_t)                      # dh_{t-1} = da W
 
     flat_da = da_all.reshape(T * B, G)
