@@ -88,3 +88,23 @@ def test_save_load_round_trip(tmp_path):
     loaded = io.load(tmp_path / "m")
     assert loaded.config == model.config
     np.testing.assert_array_equal(loaded.predict_proba(ids, lengths), model.predict_proba(ids, lengths))
+
+
+def test_dropout_gradients_match_finite_differences_with_a_fixed_mask():
+    rng = np.random.default_rng(8)
+    model = Classifier(ClassifierConfig(12, 3, 4, 3, "lstm", 2, True, dropout=0.3, embedding_dropout=0.3,
+                                        output_dropout=0.3, pooling="mean", dtype="float64"), rng)
+    ids, lengths, labels = _data(rng)
+
+    def run():
+        model.dropout_rng = np.random.default_rng(1)
+        model.rnn.dropout_rng = np.random.default_rng(2)
+        return model.forward(ids, lengths, training=True)
+
+    logits, cache = run()
+    assert (cache.emb_mask == 0).any() and (cache.out_mask == 0).any()
+    loss, d = softmax_cross_entropy(logits, labels)
+    grads = model.backward(d, cache)
+    errors = check_grads(lambda: softmax_cross_entropy(run()[0], labels)[0], model.params, grads)
+    assert max(errors.values()) < 1e-6, errors
+    np.testing.assert_array_equal(model.forward(ids, lengths)[0], model.forward(ids, lengths)[0])

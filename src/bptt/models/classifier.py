@@ -38,6 +38,8 @@ class ClassifierConfig:
     num_layers: int = 1
     bidirectional: bool = False
     dropout: float = 0.0            # between recurrent layers
+    embedding_dropout: float = 0.0  # on the word vectors (training only)
+    output_dropout: float = 0.0     # on the pooled features before the dense layer
     pooling: str = "last"
     padding_idx: int | None = 0
     dtype: str = "float32"
@@ -45,6 +47,9 @@ class ClassifierConfig:
     def __post_init__(self):
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        for name in ("dropout", "embedding_dropout", "output_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
 
@@ -59,6 +64,8 @@ class ClassifierCache(NamedTuple):
     output: np.ndarray | None       # (T, B, D*H) top-layer outputs (max pooling), else None
     lengths: np.ndarray             # (B,)
     argmax: np.ndarray | None       # (B, D*H) step of the maximum (max pooling)
+    emb_mask: np.ndarray | None     # (T, B, E) embedding dropout mask, scaled by 1/(1-p)
+    out_mask: np.ndarray | None     # (B, D*H) feature dropout mask, scaled by 1/(1-p)
 
 
 class Classifier:
@@ -66,8 +73,10 @@ class Classifier:
 
     type_name = "Classifier"
 
-    def __init__(self, config: ClassifierConfig, rng: np.random.Generator | None = None):
+    def __init__(self, config: ClassifierConfig, rng: np.random.Generator | None = None,
+                 dropout_seed: int = 0):
         rng = np.random.default_rng(0) if rng is None else rng
+        self.dropout_rng = np.random.default_rng(dropout_seed)
         c = self.config = config
         self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, np.dtype(c.dtype), rng)
         self.rnn = Recurrent(RecurrentConfig(c.mode, c.embedding_dim, c.hidden_size, c.num_layers,
@@ -98,6 +107,9 @@ class Classifier:
         T, B = ids.shape
         lengths = np.full(B, T, dtype=np.int64) if lengths is None else np.asarray(lengths)
         x, emb_cache = self.embedding.forward(ids)                       # (T, B, E)
+        emb_mask = self._dropout_mask(x.shape, self.config.embedding_dropout, training)
+        if emb_mask is not None:
+            x = x * emb_mask
         out, final, rnn_cache = self.rnn.forward(x, lengths=lengths, training=training)
         pooling = self.config.pooling
         argmax = None
@@ -112,14 +124,26 @@ class Classifier:
             masked = np.where(real[..., None], out, -np.inf)
             argmax = masked.argmax(axis=0)                               # (B, D*H)
             s = np.take_along_axis(out, argmax[None], axis=0)[0]
+        out_mask = self._dropout_mask(s.shape, self.config.output_dropout, training)
+        if out_mask is not None:
+            s = s * out_mask
         logits, fc_cache = self.fc.forward(s)                            # (B, C)
-        cache = ClassifierCache(emb_cache, rnn_cache, fc_cache,
-                                out if pooling == "max" else None, lengths, argmax)
+        cache = ClassifierCache(emb_cache, rnn_cache, fc_cache, out if pooling == "max" else None,
+                                lengths, argmax, emb_mask, out_mask)
         return logits, cache
+
+    def _dropout_mask(self, shape, p: float, training: bool) -> np.ndarray | None:
+        """Inverted dropout: keep with probability 1-p and scale by 1/(1-p); None if off."""
+        if not training or p == 0.0:
+            return None
+        dtype = np.dtype(self.config.dtype)
+        return (self.dropout_rng.random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
 
     def backward(self, d_logits: np.ndarray, cache: ClassifierCache) -> dict[str, np.ndarray]:
         """Gradients of every parameter (flat names) given dL/dlogits (B, C)."""
         ds, fc_grads = self.fc.backward(d_logits, cache.fc)              # (B, D*H)
+        if cache.out_mask is not None:
+            ds = ds * cache.out_mask
         c = self.rnn.config
         D, H, L = c.directions, c.hidden_size, c.num_layers
         T, B = len(cache.rnn.packing.batch_sizes), len(cache.lengths)
@@ -136,6 +160,8 @@ class Classifier:
             d_out = np.zeros((T, B, D * H), dtype=ds.dtype)
             np.put_along_axis(d_out, cache.argmax[None], ds[None], axis=0)
         dx, _, rnn_grads = self.rnn.backward(cache.rnn, d_out, d_final)
+        if cache.emb_mask is not None:
+            dx = dx * cache.emb_mask
         _, emb_grads = self.embedding.backward(dx, cache.emb)
         grads = {}
         for prefix, g in (("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads)):
