@@ -276,3 +276,11 @@ def test_register_model_type_refuses_a_second_class_under_one_name(monkeypatch):
     with pytest.raises(ValueError, match="already registered"):
         io.register_model_type("Recurrent", dict)
     io.register_model_type("Recurrent", Recurrent)             # same class again is fine
+
+
+def test_zero_dimensional_arrays_keep_their_shape(tmp_path):
+    from bptt.io import load_params, save_params
+    save_params(tmp_path / "s.safetensors", {"step": np.array(7, dtype=np.int64), "v": np.arange(3.0)[::2]})
+    tensors, _ = load_params(tmp_path / "s.safetensors")
+    assert tensors["step"].shape == () and int(tensors["step"]) == 7
+    np.testing.assert_array_equal(tensors["v"], [0.0, 2.0])

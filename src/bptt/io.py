@@ -163,7 +163,9 @@ def save_params(path: str | os.PathLike, tensors: dict[str, np.ndarray],
     """Write {name: array} (and string metadata) to a safetensors file, atomically."""
     path = Path(path)
     # safetensors writes an array's raw buffer: a strided view must be made contiguous first.
-    arrays = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+    # (np.ascontiguousarray would also turn a 0-d array into shape (1,): copy instead.)
+    arrays = {name: np.array(value, order="C", copy=not value.flags.c_contiguous)
+              for name, value in ((n, np.asarray(v)) for n, v in tensors.items())}
     _atomic_write(path, lambda tmp: safetensors.numpy.save_file(arrays, tmp, metadata=metadata))
 
 

@@ -92,6 +92,10 @@ class Recurrent:
         """Build from ``config.to_dict()`` output (e.g. a saved JSON config)."""
         return cls(RecurrentConfig(**config), rng)
 
+    def generators(self) -> dict[str, np.random.Generator]:
+        """The random generators the layer draws from (saved in checkpoints for exact resume)."""
+        return {"dropout": self.dropout_rng}
+
     # ---- parameters -------------------------------------------------------------------
     def _suffix(self, layer: int, direction: int) -> str:
         return f"_l{layer}" + ("_reverse" if direction else "")

@@ -90,6 +90,11 @@ class Classifier:
     def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "Classifier":
         return cls(ClassifierConfig(**config), rng)
 
+    def generators(self) -> dict[str, np.random.Generator]:
+        """The random generators the model draws from (saved in checkpoints for exact resume)."""
+        return {"dropout": self.dropout_rng,
+                **{f"rnn.{k}": g for k, g in self.rnn.generators().items()}}
+
     def _layers(self):
         return (("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
 

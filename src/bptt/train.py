@@ -1,0 +1,235 @@
+"""The training loop: epochs, evaluation, best checkpoint, early stopping, exact resume.
+
+One loop for every model. What it needs from the job is small and explicit:
+
+    model            .params {name: array}, .generators() {name: np.random.Generator},
+                     .config.to_dict(), and a type name (see bptt.io)
+    batches(rng)     the list of batches of one epoch, drawn with ``rng``
+    step_fn(batch)   -> (loss, grads, tokens): forward and backward of one batch
+    evaluate()       -> {metric: value} on the dev set
+    export(dir)      writes a usable model (weights + whatever the job needs, e.g. a vocabulary)
+
+Files in ``out_dir``:
+
+    checkpoint.safetensors   model weights, optimizer state and, in its metadata, the trainer state
+                             (epoch, step within the epoch, best score, every RNG state). One file,
+                             written atomically, so a checkpoint is never half old and half new.
+    best/                    ``export`` of the best model so far by the dev metric
+    metrics.jsonl            one JSON line per epoch (and per skipped step)
+
+Resume is exact: the data RNG's state at the start of the epoch is saved, so the epoch's batch
+order is drawn again identically and the batches already done are skipped; the dropout RNGs and
+the optimizer state continue from where they were. Ctrl-C finishes the current step, writes a
+checkpoint and stops (a second Ctrl-C stops at once). A step whose loss or gradient is not finite
+is skipped and reported; ``max_nonfinite`` of them in a row stop the run, and no checkpoint is
+ever written from a model with a non-finite parameter.
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from . import io
+from .optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, global_norm
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
+CHECKPOINT = "checkpoint.safetensors"
+
+
+class TrainingDiverged(RuntimeError):
+    """Too many consecutive steps with a non-finite loss or gradient."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    optimizer: str = "adam"         # sgd | adam | adamw | rmsprop | adagrad
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    clip_norm: float | None = 5.0   # clip the global gradient norm (None: no clipping)
+    patience: int | None = 3        # stop after this many epochs without a better dev score
+    metric: str = "accuracy"        # the dev metric that picks the best model (higher is better)
+    seed: int = 0                   # data order
+    max_nonfinite: int = 5
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0                  # epochs completed
+    step_in_epoch: int = 0          # batches done in the current epoch
+    global_step: int = 0            # optimizer steps taken
+    best_score: float = -math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0             # epochs since the best
+    nonfinite_in_a_row: int = 0
+    skipped_steps: int = 0
+    epoch_rng_state: dict = field(default_factory=dict)   # data RNG at the start of the epoch
+    epoch_loss_sum: float = 0.0
+    epoch_examples: int = 0
+    finished: bool = False
+
+
+def make_optimizer(config: TrainConfig, params: dict[str, np.ndarray]):
+    cls = OPTIMIZERS[config.optimizer]
+    kwargs = {"weight_decay": config.weight_decay} if config.weight_decay or cls is AdamW else {}
+    return cls(params, lr=config.lr, **kwargs)
+
+
+class Trainer:
+    def __init__(self, model, config: TrainConfig, batches: Callable[[np.random.Generator], list],
+                 step_fn: Callable, evaluate: Callable[[], dict], export: Callable[[Path], None],
+                 out_dir: str | Path, progress: bool = True):
+        self.model, self.config = model, config
+        self.batches, self.step_fn, self.evaluate, self.export = batches, step_fn, evaluate, export
+        self.out_dir = Path(out_dir)
+        self.progress = progress
+        self.optimizer = make_optimizer(config, model.params)
+        self.data_rng = np.random.default_rng(config.seed)
+        self.state = TrainState(epoch_rng_state=self.data_rng.bit_generator.state)
+        self._stop_requested = False
+
+    # ---- checkpoints ----------------------------------------------------------------------
+    def save_checkpoint(self) -> Path:
+        """Model, optimizer and trainer state in one atomically written file."""
+        bad = [n for n, p in self.model.params.items() if not np.all(np.isfinite(p))]
+        if bad:
+            raise TrainingDiverged(f"refusing to write a checkpoint: non-finite values in {bad[:5]}")
+        tensors = {f"model/{n}": p for n, p in self.model.params.items()}
+        tensors.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
+        meta = {
+            "trainer": json.dumps(asdict(self.state)),
+            "train_config": json.dumps(asdict(self.config)),
+            "rngs": json.dumps({k: g.bit_generator.state for k, g in self.model.generators().items()}),
+            "model": json.dumps({"type": io.model_type_name(self.model),
+                                 "config": self.model.config.to_dict()}),
+        }
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / CHECKPOINT
+        io.save_params(path, tensors, meta)
+        return path
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Restore everything ``save_checkpoint`` wrote; ``fit`` then continues exactly."""
+        tensors, meta = io.load_params(path)
+        for key in ("trainer", "rngs", "model"):
+            if key not in meta:
+                raise ValueError(f"{path}: not a bptt training checkpoint (no {key!r} metadata)")
+        saved = json.loads(meta["model"])
+        if saved["config"] != json.loads(json.dumps(self.model.config.to_dict())):
+            raise ValueError(f"{path}: the checkpoint's model config {saved['config']} differs from "
+                             f"this model's {self.model.config.to_dict()}")
+        io.load_state_dict(self.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model/")},
+                           str(path))
+        self.optimizer.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("optim/")})
+        self.state = TrainState(**json.loads(meta["trainer"]))
+        for name, state in json.loads(meta["rngs"]).items():
+            self.model.generators()[name].bit_generator.state = state
+
+    # ---- the loop -------------------------------------------------------------------------
+    def _log(self, record: dict) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def _on_sigint(self, signum, frame):
+        if self._stop_requested:
+            raise KeyboardInterrupt
+        self._stop_requested = True
+        tqdm.write("interrupt: finishing this step, then writing a checkpoint (Ctrl-C again to abort)")
+
+    def fit(self) -> TrainState:
+        """Train until ``epochs``, early stopping or Ctrl-C; returns the final state."""
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            while not self.state.finished and self.state.epoch < self.config.epochs:
+                if not self._run_epoch():
+                    break
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        return self.state
+
+    def _run_epoch(self) -> bool:
+        """One epoch (or its rest, after a resume). False if stopped by Ctrl-C."""
+        st, cfg = self.state, self.config
+        self.data_rng.bit_generator.state = st.epoch_rng_state
+        batches = self.batches(self.data_rng)
+        next_epoch_rng = self.data_rng.bit_generator.state
+        start, tokens, t0 = st.step_in_epoch, 0, time.perf_counter()
+        bar = tqdm(batches, initial=start, total=len(batches), disable=not self.progress,
+                   desc=f"epoch {st.epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
+        for batch in batches[start:]:
+            loss, grads, n_tokens = self.step_fn(batch)
+            norm = global_norm(grads)
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                st.nonfinite_in_a_row += 1
+                st.skipped_steps += 1
+                msg = f"step {st.global_step}: non-finite loss {loss} or gradient norm {norm}; skipped"
+                tqdm.write(msg)
+                self._log({"event": "skipped_step", "epoch": st.epoch + 1, "step": st.global_step,
+                           "loss": repr(loss), "grad_norm": repr(norm)})
+                if st.nonfinite_in_a_row >= cfg.max_nonfinite:
+                    raise TrainingDiverged(
+                        f"{st.nonfinite_in_a_row} steps in a row had a non-finite loss or gradient; "
+                        f"stopping. The last good checkpoint in {self.out_dir} is kept; try a lower "
+                        f"learning rate (now {cfg.lr}) or gradient clipping (clip_norm={cfg.clip_norm}).")
+            else:
+                st.nonfinite_in_a_row = 0
+                if cfg.clip_norm is not None:
+                    clip_grad_norm(grads, cfg.clip_norm)
+                self.optimizer.step(grads)
+                st.global_step += 1
+                n = len(getattr(batch, "labels", ())) or 1
+                st.epoch_loss_sum += loss * n
+                st.epoch_examples += n
+            st.step_in_epoch += 1
+            tokens += n_tokens
+            bar.update(1)
+            bar.set_postfix(loss=f"{st.epoch_loss_sum / max(st.epoch_examples, 1):.4f}",
+                            tok_s=f"{tokens / (time.perf_counter() - t0):,.0f}")
+            if self._stop_requested:
+                bar.close()
+                path = self.save_checkpoint()
+                tqdm.write(f"stopped at epoch {st.epoch + 1}, step {st.step_in_epoch}; checkpoint: {path}")
+                return False
+        bar.close()
+        self._end_epoch(next_epoch_rng, tokens / (time.perf_counter() - t0))
+        return True
+
+    def _end_epoch(self, next_epoch_rng: dict, tokens_per_s: float) -> None:
+        st, cfg = self.state, self.config
+        metrics = self.evaluate()
+        score = metrics[cfg.metric]
+        st.epoch += 1
+        improved = score > st.best_score
+        if improved:
+            st.best_score, st.best_epoch, st.bad_epochs = score, st.epoch, 0
+            self.export(self.out_dir / "best")
+        else:
+            st.bad_epochs += 1
+        record = {"epoch": st.epoch, "step": st.global_step,
+                  "train_loss": st.epoch_loss_sum / max(st.epoch_examples, 1),
+                  **{f"dev_{k}": v for k, v in metrics.items()},
+                  "best": improved, "tokens_per_s": round(tokens_per_s, 1),
+                  "skipped_steps": st.skipped_steps}
+        self._log(record)
+        tqdm.write(f"epoch {st.epoch}: train loss {record['train_loss']:.4f}  dev {cfg.metric} "
+                   f"{score:.4f}{'  (best)' if improved else ''}  {tokens_per_s:,.0f} tok/s")
+        st.step_in_epoch, st.epoch_loss_sum, st.epoch_examples = 0, 0.0, 0
+        st.epoch_rng_state = next_epoch_rng
+        if cfg.patience is not None and st.bad_epochs >= cfg.patience:
+            tqdm.write(f"early stop: no better dev {cfg.metric} for {st.bad_epochs} epochs "
+                       f"(best {st.best_score:.4f} at epoch {st.best_epoch})")
+            st.finished = True
+        self.save_checkpoint()
