@@ -67,20 +67,24 @@ register_model_type("Classifier", Classifier)
 
 
 # ---- whole models ------------------------------------------------------------------------
-def save(model, directory: str | os.PathLike) -> Path:
+def save(model, directory: str | os.PathLike, weights_dtype: str | None = None) -> Path:
     """Write ``directory/model.safetensors`` and ``directory/config.json``; return the directory.
 
-    The weights are written first, then the config, each atomically.
+    The weights are written first, then the config, each atomically. ``weights_dtype`` (e.g.
+    "float16") stores the weights in another float type to make the file smaller; ``load``
+    casts them back to the model's dtype.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = state_dict(model)
     _check_tensors(model, tensors, source=f"model {model_type_name(model)} being saved")
+    if weights_dtype is not None:
+        tensors = {name: t.astype(weights_dtype) for name, t in tensors.items()}
     doc = {"format": FORMAT, "version": VERSION, "type": model_type_name(model),
            "config": model.config.to_dict()}
     text = json.dumps(doc, indent=2, default=_json_scalar) + "\n"
     save_params(directory / WEIGHTS_FILE, tensors, metadata={"config": text})
-    _atomic_write(directory / CONFIG_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_json(directory / CONFIG_FILE, doc)
     return directory
 
 
@@ -200,6 +204,12 @@ def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    """Write ``obj`` as indented UTF-8 JSON, atomically."""
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=_json_scalar) + "\n"
+    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def _json_scalar(value):

@@ -1,0 +1,248 @@
+"""Sentiment analysis of text, end to end: tokenizer + vocabulary + many-to-one RNN classifier.
+
+``SentimentClassifier`` is a scikit-learn style estimator::
+
+    clf = SentimentClassifier(cell="lstm", bidirectional=True).fit(texts, labels, dev_texts, dev_labels)
+    clf.predict(["this movie is not good"])          # ['negative']
+    clf.predict_proba([...])                         # (N, C)
+    clf.score(texts, labels)                         # accuracy
+    clf.explain("this movie is not good")            # P(class) after each word
+    clf.save("model_dir"); SentimentClassifier.load("model_dir")
+
+A saved model is a directory: ``model.safetensors`` + ``config.json`` (the ``Classifier``, as
+``bptt.io`` writes it, PyTorch tensor names), ``vocab.json`` and ``sentiment.json`` (classes and
+the settings used to train). ``SentimentClassifier.pretrained()`` loads the model that ships in
+the package (``bptt/pretrained/sentiment``), trained by ``bench/train_sentiment.py``.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import io
+from .data.batching import bucket_batches, encode_texts, fixed_batches
+from .data.tokenize import tokenize
+from .data.vocab import Vocabulary
+from .losses import softmax
+from .models import Classifier, ClassifierConfig
+from .train import TrainConfig, Trainer
+
+PRETRAINED = Path(__file__).parent / "pretrained" / "sentiment"
+SETTINGS_FILE = "sentiment.json"
+VOCAB_FILE = "vocab.json"
+
+
+@dataclass(frozen=True)
+class SentimentSettings:
+    """Every hyperparameter of the model and of its training (saved with the model)."""
+    cell: str = "lstm"
+    embedding_dim: int = 64
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    pooling: str = "max"
+    dropout: float = 0.0
+    embedding_dropout: float = 0.3
+    output_dropout: float = 0.3
+    min_freq: int = 1
+    max_vocab: int | None = None
+    max_len: int | None = None
+    epochs: int = 6
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    clip_norm: float | None = 5.0
+    patience: int | None = 3
+    seed: int = 0
+    dtype: str = "float32"
+
+
+def _classes_and_ids(labels: Sequence, classes: Sequence[str] | None) -> tuple[tuple[str, ...], np.ndarray]:
+    """Class names and integer labels: ints 0/1 -> ("negative", "positive"); strings as given."""
+    labels = list(labels)
+    if classes is not None:
+        classes = tuple(str(c) for c in classes)
+        index = {c: i for i, c in enumerate(classes)}
+        ids = [lab if isinstance(lab, (int, np.integer)) and 0 <= lab < len(classes)
+               else index.get(str(lab), -1) for lab in labels]
+    elif all(isinstance(lab, (int, np.integer)) for lab in labels):
+        k = int(max(labels)) + 1
+        classes = ("negative", "positive") if k <= 2 else tuple(str(i) for i in range(k))
+        ids = labels
+    else:
+        classes = tuple(sorted({str(lab) for lab in labels}))
+        index = {c: i for i, c in enumerate(classes)}
+        ids = [index[str(lab)] for lab in labels]
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) and (ids.min() < 0 or ids.max() >= len(classes)):
+        bad = labels[int(np.flatnonzero((ids < 0) | (ids >= len(classes)))[0])]
+        raise ValueError(f"label {bad!r} is not one of the classes {classes}")
+    return classes, ids
+
+
+class SentimentClassifier:
+    """Tokenizer -> vocabulary -> embedding -> RNN/LSTM/GRU -> pooling -> dense -> softmax."""
+
+    def __init__(self, **settings):
+        known = {f.name for f in fields(SentimentSettings)}
+        unknown = set(settings) - known
+        if unknown:
+            raise TypeError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        self.settings = SentimentSettings(**settings)
+        self.vocab: Vocabulary | None = None
+        self.classes: tuple[str, ...] = ()
+        self.model: Classifier | None = None
+        self.trainer: Trainer | None = None
+
+    # ---- training -------------------------------------------------------------------------
+    def _build(self, texts: Sequence[str], classes: tuple[str, ...]) -> None:
+        s = self.settings
+        self.vocab = Vocabulary.build([tokenize(t) for t in texts], min_freq=s.min_freq, max_size=s.max_vocab)
+        self.classes = classes
+        config = ClassifierConfig(len(self.vocab), s.embedding_dim, s.hidden_size, len(classes), s.cell,
+                                  s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
+                                  s.output_dropout, s.pooling, padding_idx=0, dtype=s.dtype)
+        self.model = Classifier(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
+        self.model.rnn.dropout_rng = np.random.default_rng(s.seed + 2)
+
+    def fit(self, texts: Sequence[str], labels: Sequence, dev_texts: Sequence[str] | None = None,
+            dev_labels: Sequence | None = None, classes: Sequence[str] | None = None,
+            out_dir: str | Path | None = None, resume: str | Path | None = None,
+            progress: bool = True) -> "SentimentClassifier":
+        """Train; keeps the epoch with the best dev accuracy.
+
+        Without a dev set, 5% of the training examples (seeded) are held out as one. ``out_dir``
+        receives the checkpoint, ``best/`` and ``metrics.jsonl`` (a temporary folder if None);
+        ``resume`` continues from a checkpoint file exactly where it stopped.
+        """
+        s = self.settings
+        classes, y = _classes_and_ids(labels, classes)
+        texts = list(texts)
+        if dev_texts is None:
+            order = np.random.default_rng(s.seed).permutation(len(texts))
+            n_dev = max(1, len(texts) // 20)
+            dev_idx, train_idx = order[:n_dev], order[n_dev:]
+            dev_texts, dev_y = [texts[i] for i in dev_idx], y[dev_idx]
+            texts, y = [texts[i] for i in train_idx], y[train_idx]
+        else:
+            _, dev_y = _classes_and_ids(dev_labels, classes)
+        self._build(texts, classes)
+        seqs = encode_texts(texts, self.vocab, s.max_len)
+        dev_seqs = encode_texts(dev_texts, self.vocab, s.max_len)
+        model = self.model
+
+        def batches(rng):
+            return bucket_batches(seqs, y, s.batch_size, seed=int(rng.integers(2**63)))
+
+        def step_fn(batch):
+            loss, grads, _ = model.loss_and_grads(batch.ids, batch.lengths, batch.labels)
+            return loss, grads, int(batch.lengths.sum())
+
+        def evaluate():
+            return {"accuracy": float(np.mean(self._predict_ids(dev_seqs).argmax(1) == dev_y))}
+
+        tmp = tempfile.TemporaryDirectory() if out_dir is None else None
+        out = Path(tmp.name if tmp else out_dir)
+        cfg = TrainConfig(epochs=s.epochs, optimizer=s.optimizer, lr=s.lr, weight_decay=s.weight_decay,
+                          clip_norm=s.clip_norm, patience=s.patience, seed=s.seed)
+        self.trainer = Trainer(model, cfg, batches, step_fn, evaluate, self.save, out, progress)
+        if resume is not None:
+            self.trainer.load_checkpoint(resume)
+        try:
+            self.trainer.fit()
+            if (out / "best").is_dir():                   # keep the best epoch's weights
+                tensors, _ = io.load_params(out / "best" / io.WEIGHTS_FILE)
+                io.load_state_dict(model, tensors, str(out / "best" / io.WEIGHTS_FILE))
+        finally:
+            if tmp:
+                tmp.cleanup()
+        return self
+
+    # ---- prediction -----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if self.model is None:
+            raise RuntimeError("this SentimentClassifier is not trained: call fit() or load() first")
+
+    def _predict_ids(self, seqs: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
+        probs = np.empty((len(seqs), len(self.classes)))
+        for batch in fixed_batches(seqs, np.zeros(len(seqs), dtype=np.int64), batch_size):
+            logits, _ = self.model.forward(batch.ids, batch.lengths)
+            probs[batch.index] = softmax(logits.astype(np.float64))
+        return probs
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(N, C) class probabilities, columns in the order of ``classes``."""
+        self._check_fitted()
+        return self._predict_ids(encode_texts(list(texts), self.vocab, self.settings.max_len))
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The most probable class name of each text."""
+        return [self.classes[i] for i in self.predict_proba(texts).argmax(1)]
+
+    def score(self, texts: Sequence[str], labels: Sequence) -> float:
+        """Accuracy on (texts, labels); labels as class names or integer ids."""
+        _, y = _classes_and_ids(labels, self.classes)
+        return float(np.mean(self.predict_proba(texts).argmax(1) == y))
+
+    def explain(self, text: str) -> list[tuple[str, np.ndarray]]:
+        """For each word, the class probabilities of the text read up to and including it.
+
+        All prefixes run as one batch: column k of the (T, T) id matrix is the first k+1 words,
+        with lengths 1..T, so this holds for any cell, pooling and direction.
+        """
+        self._check_fitted()
+        tokens = tokenize(text) or ["<unk>"]
+        ids = self.vocab.encode(tokens)                             # (T,)
+        T = len(ids)
+        prefix = np.where(np.arange(T)[:, None] <= np.arange(T)[None, :], ids[:, None], 0)  # (T, T)
+        logits, _ = self.model.forward(prefix, np.arange(1, T + 1))
+        probs = softmax(logits.astype(np.float64))
+        return list(zip(tokens, probs))
+
+    # ---- saving ---------------------------------------------------------------------------
+    def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
+        """Model directory: model.safetensors, config.json, vocab.json, sentiment.json."""
+        self._check_fitted()
+        directory = Path(directory)
+        io.save(self.model, directory, weights_dtype=weights_dtype)
+        self.vocab.save(directory / VOCAB_FILE)
+        io.write_json(directory / SETTINGS_FILE, {"classes": list(self.classes),
+                                                   "settings": asdict(self.settings)})
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "SentimentClassifier":
+        directory = Path(directory)
+        path = directory / SETTINGS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{directory}: not a sentiment model (no {SETTINGS_FILE})")
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            self = cls(**doc["settings"])
+            self.classes = tuple(doc["classes"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{path}: malformed sentiment settings: {err}") from err
+        self.vocab = Vocabulary.load(directory / VOCAB_FILE)
+        model = io.load(directory)
+        if not isinstance(model, Classifier):
+            raise ValueError(f"{directory / io.CONFIG_FILE}: expected a Classifier, got {type(model).__name__}")
+        if model.config.vocab_size != len(self.vocab) or model.config.num_classes != len(self.classes):
+            raise ValueError(f"{directory}: the model has {model.config.vocab_size} words and "
+                             f"{model.config.num_classes} classes, but vocab.json has {len(self.vocab)} "
+                             f"and sentiment.json {len(self.classes)}")
+        self.model = model
+        return self
+
+    @classmethod
+    def pretrained(cls) -> "SentimentClassifier":
+        """The sentiment model shipped inside the package."""
+        if not (PRETRAINED / SETTINGS_FILE).is_file():
+            raise FileNotFoundError(f"no pretrained model in {PRETRAINED}; "
+                                    f"train one with `python bench/train_sentiment.py`")
+        return cls.load(PRETRAINED)

@@ -1,0 +1,72 @@
+"""The sentiment classifier end to end: learns negation that a bag of words cannot, saves and
+loads to identical predictions, explains word by word, and the shipped model works offline."""
+import numpy as np
+import pytest
+
+from bptt.sentiment import PRETRAINED, SentimentClassifier
+
+SUBJECTS = ["the movie", "this film", "the plot", "the acting", "it"]
+POSITIVE = ["good", "great", "funny", "moving", "smart"]
+NEGATIVE = ["bad", "boring", "dull", "awful", "weak"]
+
+
+def negation_data(n, seed):
+    """'<subject> is [not] <adjective> .' labelled (adjective positive) XOR (negated)."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        pos, neg = rng.random() < 0.5, rng.random() < 0.5
+        adj = rng.choice(POSITIVE if pos else NEGATIVE)
+        texts.append(f"{rng.choice(SUBJECTS)} is {'not ' if neg else ''}{adj} .")
+        labels.append("positive" if pos != neg else "negative")
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def trained():
+    texts, labels = negation_data(1500, 0)
+    dev_texts, dev_labels = negation_data(300, 1)
+    clf = SentimentClassifier(cell="gru", embedding_dim=16, hidden_size=24, bidirectional=False,
+                              pooling="last", embedding_dropout=0.0, output_dropout=0.0,
+                              epochs=5, batch_size=32, lr=0.01, seed=0)
+    clf.fit(texts, labels, dev_texts, dev_labels, progress=False)
+    return clf, dev_texts, dev_labels
+
+
+def test_learns_negation(trained):
+    clf, dev_texts, dev_labels = trained
+    assert clf.classes == ("negative", "positive")
+    assert clf.score(dev_texts, dev_labels) > 0.97
+    assert clf.predict(["the movie is not good .", "the movie is good .", "it is not bad ."]) == \
+        ["negative", "positive", "positive"]
+
+
+def test_save_load_gives_identical_predictions(trained, tmp_path):
+    clf, dev_texts, _ = trained
+    clf.save(tmp_path / "m")
+    again = SentimentClassifier.load(tmp_path / "m")
+    np.testing.assert_array_equal(again.predict_proba(dev_texts), clf.predict_proba(dev_texts))
+    assert again.settings == clf.settings and again.classes == clf.classes
+
+
+def test_explain_gives_the_prefix_probabilities(trained):
+    clf, _, _ = trained
+    steps = clf.explain("The movie is not good.")
+    assert [tok for tok, _ in steps] == ["the", "movie", "is", "not", "good", "."]
+    words = ["the", "movie", "is", "not", "good", "."]
+    for k, (_, p) in enumerate(steps):
+        np.testing.assert_allclose(p, clf.predict_proba([" ".join(words[:k + 1])])[0], rtol=1e-6)
+    assert steps[-1][1][1] < 0.5 and steps[-2][1][1] < 0.5      # "not good" is negative
+
+
+def test_unknown_settings_and_labels_are_refused():
+    with pytest.raises(TypeError, match="unknown settings"):
+        SentimentClassifier(hidden=3)
+    with pytest.raises(ValueError, match="not one of the classes"):
+        SentimentClassifier(epochs=1).fit(["a", "b"], ["x", "y"], ["a"], ["z"], progress=False)
+
+
+@pytest.mark.skipif(not (PRETRAINED / "sentiment.json").is_file(), reason="no shipped model yet")
+def test_shipped_model_gets_negation_right():
+    clf = SentimentClassifier.pretrained()
+    assert clf.predict(["this movie is not good", "this movie is good"]) == ["negative", "positive"]
