@@ -1,0 +1,301 @@
+"""Speed of bptt against PyTorch 2.13 (CPU) on the same classifier, weights and data.
+
+    python bench/speed.py                       # the full matrix, ~5-10 minutes
+    python bench/speed.py --quick               # smoke run: 2 repeats, 1 thread, two configs
+    python bench/speed.py --configs b1_t50 sst2 --threads 1 --repeats 5
+
+Model (both sides): embedding (vocab 20,000, padding id 0) -> RNN (tanh) / LSTM / GRU -> state at
+each sequence's last real step -> dense (2 classes) -> softmax cross-entropy; float32.
+train = forward + backward + SGD (lr 0.1, no momentum); infer = forward only (torch under
+``torch.inference_mode()``). Threads are set for both: ``threadpool_limits(n)`` for NumPy's BLAS
+and ``torch.set_num_threads(n)``.
+
+Before any timing, a guard runs one step of each config and cell on both sides from the same
+weights and stops the run (``ParityError``) unless logits and loss agree to 1e-4 and every
+gradient to 1e-3 (max-normalised): a speed comparison of two different models means nothing.
+
+Outputs, each written atomically: ``bench/results/speed.json`` (every raw repeat, medians,
+machine facts) and ``bench/results/speed.md`` (the tables). A run of the full default matrix also
+rewrites the generated block of ``docs/performance.md``; ``--quick`` and partial runs write
+``speed-quick.*`` / ``speed-partial.*`` instead and leave the docs alone (unless ``--out`` or
+``--update-docs`` say otherwise).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))          # measure this checkout's bptt, not an installed one
+
+import numpy as np                               # noqa: E402
+import torch                                     # noqa: E402
+from threadpoolctl import threadpool_limits      # noqa: E402
+
+import bptt                                      # noqa: E402
+from bptt.models import ClassifierConfig         # noqa: E402
+
+import measure                                   # noqa: E402
+import report                                    # noqa: E402
+from twin import LR, Pair                        # noqa: E402
+
+VOCAB = 20_000
+CELLS = ("rnn_tanh", "lstm", "gru")
+SST2 = REPO.parent / "shared" / "data" / "sst2" / "dev.tsv"
+
+# name: (B, T, E, H); T None = the longest of B SST-2 sentence lengths drawn with the seed
+CONFIGS: dict[str, tuple[int, int | None, int, int]] = {
+    "b32_t50": (32, 50, 64, 128),
+    "b64_t100": (64, 100, 128, 256),
+    "b1_t50": (1, 50, 64, 128),
+    "b256_t20": (256, 20, 32, 64),
+    "sst2": (64, None, 128, 256),
+}
+QUICK_CONFIGS = ("b32_t50", "sst2")
+LATENCY = {"cell": "lstm", "B": 1, "T": 20, "E": 128, "H": 256}
+DATA_SEED, WEIGHT_SEED = 1234, 0
+CONTENDED = report.CONTENDED      # CPUs used by other processes above which a row is flagged
+
+
+def sst2_lengths(B: int, seed: int, path: Path = SST2) -> np.ndarray:
+    """Token counts of B sentences drawn without replacement from SST-2 dev (sentence\\tlabel)."""
+    if not path.exists():
+        raise SystemExit(f"{path}: SST-2 dev file not found (expected ../shared/data/sst2/dev.tsv "
+                         f"relative to the repository root {REPO})")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or lines[0].split("\t") != ["sentence", "label"]:
+        raise SystemExit(f"{path}:1: expected the header 'sentence\\tlabel', got {lines[:1]!r}")
+    lengths = []
+    for n, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        sentence, sep, _ = line.rpartition("\t")          # split on the LAST tab
+        if not sep:
+            raise SystemExit(f"{path}:{n}: no tab separating sentence and label")
+        lengths.append(len(sentence.split()))
+    lengths = np.array(lengths)
+    lengths = lengths[lengths > 0]
+    return np.random.default_rng(seed).choice(lengths, size=B, replace=False).astype(np.int64)
+
+
+def make_batch(name: str, seed: int) -> dict:
+    """Token ids (T, B) in 1..V-1 (0 after each sequence's end), labels (B,), lengths or None."""
+    B, T, E, H = CONFIGS[name]
+    rng = np.random.default_rng(seed)
+    lengths = None
+    if T is None:
+        lengths = sst2_lengths(B, seed)
+        T = int(lengths.max())
+    ids = rng.integers(1, VOCAB, size=(T, B), dtype=np.int64)
+    if lengths is not None:
+        ids[np.arange(T)[:, None] >= lengths[None, :]] = 0
+    labels = rng.integers(0, 2, size=B, dtype=np.int64)
+    tokens = int(lengths.sum()) if lengths is not None else B * T
+    label = (f"SST-2 B{B} T≤{T} E{E} H{H}" if lengths is not None else f"B{B} T{T} E{E} H{H}")
+    return {"B": B, "T": T, "E": E, "H": H, "ids": ids, "labels": labels, "lengths": lengths,
+            "tokens": tokens, "label": label,
+            "rows_touched": int(np.unique(ids[ids != 0]).size)}
+
+
+_GAVE_UP_WAITING = False
+
+
+def wait_for_quiet(max_wait_s: float, threshold: float = CONTENDED) -> None:
+    """Wait up to ``max_wait_s`` until other processes use less than ``threshold`` CPUs.
+
+    Once a wait runs out, later calls return at once: the machine is busy for good, and the rows
+    measured now are flagged as contended instead of the run taking hours.
+    """
+    global _GAVE_UP_WAITING
+    deadline = time.monotonic() + max_wait_s
+    while max_wait_s > 0 and not _GAVE_UP_WAITING:
+        with measure.OtherLoad() as load:
+            time.sleep(0.5)
+        if not load.cpus >= threshold:
+            return
+        if time.monotonic() > deadline:
+            _GAVE_UP_WAITING = True
+            print(f"  gave up waiting after {max_wait_s:.0f} s; later rows will not wait", flush=True)
+            return
+        print(f"  waiting: other processes use {load.cpus:.2f} CPUs", flush=True)
+        time.sleep(5)
+
+
+def set_threads(n: int) -> threadpool_limits:
+    torch.set_num_threads(n)
+    return threadpool_limits(limits=n)
+
+
+def run(args: argparse.Namespace) -> dict:
+    out: dict = {"command": " ".join(["python", "bench/speed.py", *sys.argv[1:]]),
+                 "machine": report.machine_info(REPO), "bptt_path": str(Path(bptt.__file__).parent),
+                 "settings": {"repeats": args.repeats, "warmup": args.warmup, "target_s": args.target_s,
+                              "threads": args.threads, "lr": LR, "vocab": VOCAB, "dtype": "float32",
+                              "data_seed": DATA_SEED, "weight_seed": WEIGHT_SEED,
+                              "quiet_wait_s": args.quiet_wait},
+                 "peak_flops": {}, "configs": {}, "parity": {}, "memory": {}, "results": [],
+                 "latency": [], "latency_config": LATENCY}
+    t_start = time.perf_counter()
+    for n in args.threads:
+        wait_for_quiet(args.quiet_wait)
+        with set_threads(n), measure.OtherLoad() as load:
+            out["peak_flops"][str(n)] = measure.gemm_peak(reps=3 if args.quick else 5)
+        p = out["peak_flops"][str(n)]
+        p["other_load_cpus"] = load.cpus
+        print(f"GEMM peak, {n} thread(s): numpy {p['numpy'] / 1e9:.1f} GFLOP/s, "
+              f"torch {p['torch'] / 1e9:.1f} GFLOP/s, other load {load.cpus:.2f} CPUs", flush=True)
+
+    for k, name in enumerate(args.configs):
+        batch = make_batch(name, DATA_SEED + k)
+        out["configs"][name] = {key: batch[key] for key in ("B", "T", "E", "H", "tokens", "label",
+                                                               "rows_touched")}
+        if batch["lengths"] is not None:
+            out["configs"][name]["lengths"] = batch["lengths"].tolist()
+        for cell in args.cells:
+            cfg = ClassifierConfig(VOCAB, batch["E"], batch["H"], 2, cell, dtype="float32")
+            pair = Pair(cfg, batch["ids"], batch["lengths"], batch["labels"], seed=WEIGHT_SEED)
+            with set_threads(args.threads[0]):
+                parity = pair.check_parity()                  # raises ParityError
+                out["parity"].setdefault(name, {})[cell] = parity
+                out["memory"].setdefault(name, {})[cell] = memory(pair, batch["tokens"])
+            print(f"[{time.perf_counter() - t_start:6.0f}s] {batch['label']} {cell}: parity ok "
+                  f"(logits {parity['logits']:.1e}, grads {parity['max_grad']:.1e}, torch "
+                  f"{parity['torch_rnn_backward']})", flush=True)
+            fwd = measure.forward_flops(cell, batch["tokens"], batch["B"], batch["E"], batch["H"])
+            for n in args.threads:
+                with set_threads(n):
+                    if cell == args.cells[0]:
+                        wait_for_quiet(args.quiet_wait)
+                        out["configs"][name].setdefault("torch_dense_embedding_ms", {})[str(n)] = (
+                            1e3 * measure.dense_embedding_step_s(VOCAB, batch["E"], batch["ids"], LR))
+                    for mode in ("train", "infer"):
+                        a, b = ((pair.bptt_train, pair.torch_train) if mode == "train"
+                                else (pair.bptt_infer, pair.torch_infer))
+                        wait_for_quiet(args.quiet_wait)
+                        with measure.OtherLoad() as load:
+                            t = measure.interleaved(a, b, pair.restore, args.repeats, args.warmup,
+                                                    args.target_s)
+                        flops = fwd * (3 if mode == "train" else 1)
+                        row = {"config": name, "cell": cell, "threads": n, "mode": mode,
+                               "tokens": batch["tokens"], "flops": flops,
+                               "other_load_cpus": load.cpus}
+                        for side, key in (("bptt", "a"), ("torch", "b")):
+                            s = t[key]["median_s"]
+                            row[side] = {**t[key], "tok_per_s": batch["tokens"] / s,
+                                         "flop_per_s": flops / s,
+                                         "pct_peak": 100 * flops / s / out["peak_flops"][str(n)]["numpy"]}
+                        row["ratio"] = row["bptt"]["tok_per_s"] / row["torch"]["tok_per_s"]
+                        out["results"].append(row)
+                        print(f"[{time.perf_counter() - t_start:6.0f}s]   {n} thr {mode}: "
+                              f"bptt {row['bptt']['median_s'] * 1e3:8.2f} ms, torch "
+                              f"{row['torch']['median_s'] * 1e3:8.2f} ms, ratio {row['ratio']:.2f}, "
+                              f"other load {load.cpus:.2f} CPUs",
+                              flush=True)
+            pair.restore()
+
+    if not args.no_latency:
+        out["latency"] = latency(args)
+    out["elapsed_s"] = time.perf_counter() - t_start
+    return out
+
+
+def memory(pair: Pair, tokens: int) -> dict:
+    """Bytes kept for backward by each side, and bptt's traced peak of one training step."""
+    params = list(pair.model.params.values())
+    pair.restore()
+    _, cache = pair.model.forward(pair.ids, pair.lengths, training=True)
+    bptt_train = measure.cache_bytes(cache, params)
+    del cache
+    _, cache = pair.model.forward(pair.ids, pair.lengths, training=False)
+    bptt_infer = measure.cache_bytes(cache, params)
+    del cache
+    saved = measure.torch_saved_bytes(lambda: pair.twin(pair.t_ids, pair.t_lengths),
+                                      list(pair.twin.parameters()))
+    peak = measure.traced_peak(pair.bptt_train, pair.restore)
+    pair.restore()
+    return {"bptt_stored_bytes": bptt_train, "torch_stored_bytes": saved,
+            "bptt_stored_per_token": bptt_train / tokens, "torch_stored_per_token": saved / tokens,
+            "bptt_infer_cache_bytes": bptt_infer, "bptt_infer_cache_per_token": bptt_infer / tokens,
+            "bptt_traced_peak_bytes": peak}
+
+
+def latency(args: argparse.Namespace) -> list[dict]:
+    """Milliseconds to classify one review: B=1, T=20, LSTM E=128 H=256, inference."""
+    c = LATENCY
+    rng = np.random.default_rng(DATA_SEED - 1)
+    ids = rng.integers(1, VOCAB, size=(c["T"], c["B"]), dtype=np.int64)
+    labels = rng.integers(0, 2, size=c["B"], dtype=np.int64)
+    pair = Pair(ClassifierConfig(VOCAB, c["E"], c["H"], 2, c["cell"], dtype="float32"), ids, None,
+                labels, seed=WEIGHT_SEED)
+    rows = []
+    for n in args.threads:
+        with set_threads(n):
+            pair.check_parity()
+            wait_for_quiet(args.quiet_wait)
+            with measure.OtherLoad() as load:
+                t = measure.interleaved(pair.bptt_infer, pair.torch_infer, pair.restore,
+                                        max(args.repeats, 5), args.warmup, args.target_s)
+        row = {"threads": n, "bptt_ms": 1e3 * t["a"]["median_s"], "torch_ms": 1e3 * t["b"]["median_s"],
+               "bptt": t["a"], "torch": t["b"], "other_load_cpus": load.cpus}
+        row["ratio"] = row["torch_ms"] / row["bptt_ms"]
+        rows.append(row)
+        print(f"latency, {n} thr: bptt {row['bptt_ms']:.3f} ms, torch {row['torch_ms']:.3f} ms",
+              flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=None, help="timed repeats per side (default 7)")
+    ap.add_argument("--threads", type=int, nargs="+", default=None, help="thread counts (default 1 2)")
+    ap.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=None,
+                    help=f"configs to run (default all: {' '.join(CONFIGS)})")
+    ap.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
+    ap.add_argument("--quick", action="store_true",
+                    help=f"smoke run: 2 repeats, 1 thread, configs {' '.join(QUICK_CONFIGS)}")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed calls per side before timing")
+    ap.add_argument("--target-s", type=float, default=0.1,
+                    help="seconds one repeat should last (sets the calls per repeat)")
+    ap.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
+                    help="before each measurement wait up to S seconds for other processes to "
+                         f"use less than {CONTENDED} CPUs (default 0: do not wait)")
+    ap.add_argument("--no-latency", action="store_true", help="skip the single-review latency")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output path without suffix (default bench/results/speed[-quick|-partial])")
+    ap.add_argument("--update-docs", action="store_true",
+                    help="rewrite the generated block of docs/performance.md even for a partial run")
+    args = ap.parse_args(argv)
+    full = (not args.quick and args.configs in (None, list(CONFIGS)) and args.threads in (None, [1, 2])
+            and args.cells == list(CELLS) and args.repeats in (None, 7) and not args.no_latency)
+    if args.quick:
+        args.repeats = args.repeats or 2
+        args.threads = args.threads or [1]
+        args.configs = args.configs or list(QUICK_CONFIGS)
+    args.repeats = args.repeats or 7
+    args.threads = args.threads or [1, 2]
+    args.configs = args.configs or list(CONFIGS)
+    if args.repeats < 1 or any(n < 1 for n in args.threads):
+        ap.error(f"--repeats and --threads must be >= 1, got {args.repeats} and {args.threads}")
+    suffix = "" if full else ("-quick" if args.quick else "-partial")
+    stem = args.out or REPO / "bench" / "results" / f"speed{suffix}"
+
+    result = run(args)
+    table = report.markdown(result)
+    report.write_atomic(stem.with_suffix(".json"), json.dumps(result, indent=1) + "\n")
+    report.write_atomic(stem.with_suffix(".md"), f"# bptt vs PyTorch: speed\n\nGenerated by "
+                        f"`{result['command']}`.\n\n" + table)
+    print(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.md')}")
+    if full or args.update_docs:
+        doc = REPO / "docs" / "performance.md"
+        if report.update_doc(doc, table):
+            print(f"updated the generated block of {doc}")
+        else:
+            print(f"{doc}: no generated block markers, not updated", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
