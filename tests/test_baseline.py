@@ -1,0 +1,196 @@
+"""Bag-of-words logistic regression: the features, the sparse product against the Dense layer,
+training, determinism, save/load, SST-2 dev accuracy and the negation pairs."""
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bptt.baseline import BagOfWords, Features, _sparse_grads, _sparse_logits, lowercase_split
+from bptt.layers import Dense
+from bptt.metrics import classification_report
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+PAIRS = REPO / "bench" / "negation_pairs.tsv"
+NEGATORS = {"not", "n't", "never", "no", "hardly"}
+
+
+def read_tsv(path: Path) -> tuple[list[str], np.ndarray]:
+    """`sentence\\tlabel` rows (split on the last tab, trailing space stripped)."""
+    texts, labels = [], []
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        sentence, _, label = line.rpartition("\t")
+        texts.append(sentence.strip())
+        labels.append(int(label))
+    return texts, np.array(labels)
+
+
+TEXTS = ["a b b c", "b c", "c d d d", "a", "e"]
+
+
+def test_vocabulary_is_by_frequency_then_alphabetical_with_min_freq_and_max_vocab():
+    m = BagOfWords(epochs=0, tokenizer=lowercase_split).fit(TEXTS, [0, 1, 0, 1, 0])
+    # counts: b 3, c 3, d 3, a 2, e 1
+    assert m.vocabulary_ == ["b", "c", "d", "a", "e"]
+    assert BagOfWords(min_freq=2, epochs=0).fit(TEXTS, [0] * 5).vocabulary_ == ["b", "c", "d", "a"]
+    assert BagOfWords(max_vocab=2, epochs=0).fit(TEXTS, [0] * 5).vocabulary_ == ["b", "c"]
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_features_are_counts_or_presence_over_the_vocabulary(binary):
+    m = BagOfWords(binary=binary, epochs=0, tokenizer=lowercase_split).fit(TEXTS, [0, 1, 0, 1, 0])
+    x = m.features(["B a B zzz", "", "D c"])                   # vocab ids: b 0, c 1, d 2, a 3, e 4
+    expected = np.array([[2, 0, 0, 1, 0], [0, 0, 0, 0, 0], [0, 1, 1, 0, 0]], dtype=float)
+    if binary:
+        expected = np.minimum(expected, 1)
+    np.testing.assert_array_equal(x.to_dense(), expected)
+    np.testing.assert_array_equal(x.indptr, [0, 2, 2, 4])
+    np.testing.assert_array_equal(x.indices, [0, 3, 1, 2])      # ascending within each row
+
+
+def test_rows_selects_and_reorders_sparse_rows():
+    m = BagOfWords(binary=False, epochs=0).fit(TEXTS, [0] * 5)
+    x = m.features(TEXTS)
+    which = np.array([4, 0, 0, 2])
+    np.testing.assert_array_equal(x.rows(which).to_dense(), x.to_dense()[which])
+
+
+def _random_rows(rng, N=7, V=11) -> Features:
+    dense = rng.integers(0, 3, (N, V)) * (rng.random((N, V)) < 0.4)
+    dense[3] = 0                                                 # an empty row
+    rows, cols = np.nonzero(dense)
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=N))]
+    return Features(indptr, cols.astype(np.int64), dense[rows, cols].astype(float), (N, V))
+
+
+def test_sparse_logits_and_grads_equal_the_dense_layer():
+    rng = np.random.default_rng(1)
+    layer = Dense(11, 3, dtype=np.float64, rng=rng)
+    layer.params["bias"][:] = rng.standard_normal(3)             # non-zero weights and bias
+    x = _random_rows(rng)
+    z, cache = layer.forward(x.to_dense())
+    np.testing.assert_allclose(_sparse_logits(layer, x), z, rtol=1e-12, atol=1e-12)
+    dz = rng.standard_normal(z.shape)
+    _, grads = layer.backward(dz, cache)
+    sparse = _sparse_grads(layer, dz, x)
+    for name in ("weight", "bias"):
+        np.testing.assert_allclose(sparse[name], grads[name], rtol=1e-12, atol=1e-12)
+
+
+TOY = (["great fun", "fun and great", "truly great", "awful mess", "a dull mess", "awful",
+        "it is a film", "a film about it", "film"],
+       ["pos", "pos", "pos", "neg", "neg", "neg", "meh", "meh", "meh"])
+
+
+def test_fit_separates_a_toy_three_class_problem():
+    m = BagOfWords(epochs=60, lr=0.05, batch_size=4, l2=0.0).fit(*TOY)
+    assert list(m.classes_) == ["meh", "neg", "pos"]
+    assert list(m.predict(["great", "mess", "a film"])) == ["pos", "neg", "meh"]
+    assert m.score(*TOY) == 1.0
+    proba = m.predict_proba(TOY[0])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert m.history_[-1] < m.history_[0] / 5
+
+
+def test_the_same_seed_gives_the_same_model_and_another_seed_does_not():
+    a = BagOfWords(epochs=3, batch_size=2).fit(*TOY)
+    b = BagOfWords(epochs=3, batch_size=2).fit(*TOY)
+    c = BagOfWords(epochs=3, batch_size=2, seed=1).fit(*TOY)
+    for name in ("weight", "bias"):
+        np.testing.assert_array_equal(a.layer_.params[name], b.layer_.params[name])
+    assert not np.array_equal(a.layer_.params["weight"], c.layer_.params["weight"])
+
+
+def test_save_then_load_predicts_the_same(tmp_path):
+    m = BagOfWords(binary=False, min_freq=1, epochs=5).fit(*TOY)
+    m.save(tmp_path / "bow")
+    assert sorted(p.name for p in (tmp_path / "bow").iterdir()) == ["config.json", "model.safetensors"]
+    doc = json.loads((tmp_path / "bow" / "config.json").read_text())
+    assert doc["vocabulary"] == m.vocabulary_ and doc["classes"] == ["meh", "neg", "pos"]
+    assert doc["settings"]["binary"] is False and doc["settings"]["epochs"] == 5
+    loaded = BagOfWords.load(tmp_path / "bow")
+    texts = TOY[0] + ["unseen words only", "great great film"]
+    np.testing.assert_array_equal(loaded.predict_proba(texts), m.predict_proba(texts))
+    assert list(loaded.predict(texts)) == list(m.predict(texts))
+    assert loaded.tokenizer_name_ == m.tokenizer_name_
+
+
+def test_load_needs_a_custom_tokenizer_back(tmp_path):
+    split_on_commas = lambda text: text.split(",")
+    m = BagOfWords(epochs=1, tokenizer=split_on_commas).fit(["a,b", "c"], [0, 1])
+    m.save(tmp_path)
+    with pytest.raises(ValueError, match="pass it as load"):
+        BagOfWords.load(tmp_path)
+    loaded = BagOfWords.load(tmp_path, tokenizer=split_on_commas)
+    np.testing.assert_array_equal(loaded.predict_proba(["a,b"]), m.predict_proba(["a,b"]))
+
+
+def test_default_tokenizer_falls_back_to_lowercase_split(monkeypatch):
+    monkeypatch.setitem(sys.modules, "bptt.data.tokenize", None)     # import now fails
+    m = BagOfWords(epochs=0).fit(["Good , FUN ."], [1])
+    assert m.tokenizer_name_ == "lowercase_split"
+    assert m.vocabulary_ == [",", ".", "fun", "good"]
+
+
+def test_misuse_fails_with_a_message():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        BagOfWords().predict(["a"])
+    with pytest.raises(ValueError, match=r"labels must have shape \(2,\)"):
+        BagOfWords().fit(["a", "b"], [0, 1, 1])
+    with pytest.raises(TypeError, match="single str"):
+        BagOfWords(epochs=0).fit(["a"], [0]).predict("a")
+    with pytest.raises(ValueError, match="empty vocabulary"):
+        BagOfWords(min_freq=3).fit(["a b", "a"], [0, 1])
+
+
+# ---- the negation pairs file --------------------------------------------------------------
+
+
+def test_negation_pairs_file_is_adjacent_minimal_pairs_in_sst_format():
+    lines = PAIRS.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "sentence\tlabel"
+    texts, labels = read_tsv(PAIRS)
+    assert len(texts) >= 120 and len(texts) % 2 == 0
+    assert set(labels.tolist()) == {0, 1} and len(set(texts)) == len(texts)
+    for base, negated, lb, ln in zip(texts[::2], texts[1::2], labels[::2], labels[1::2]):
+        assert lb != ln, (base, negated)
+        assert base == base.lower() and base.endswith(" .") and negated.endswith(" .")
+        added = set(negated.split()) - set(base.split())
+        assert added & NEGATORS, (base, negated)
+        assert not set(base.split()) & NEGATORS, base
+
+
+# ---- SST-2 ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sst2_model():
+    if not (DATA / "sst2" / "train.tsv").is_file():
+        pytest.skip(f"SST-2 not found under {DATA}")
+    texts, labels = read_tsv(DATA / "sst2" / "train.tsv")
+    start = time.perf_counter()
+    model = BagOfWords().fit(texts, labels)                      # 67,349 phrases, ~2-3 s
+    print(f"\nBagOfWords fit on GLUE SST-2 train ({len(texts)} phrases, {len(model.vocabulary_)} "
+          f"tokens): {time.perf_counter() - start:.1f} s")
+    return model
+
+
+def test_sst2_dev_accuracy_is_above_the_sanity_floor(sst2_model):
+    texts, labels = read_tsv(DATA / "sst2" / "dev.tsv")
+    report = classification_report(labels, sst2_model.predict(texts), ["negative", "positive"])
+    print(f"\nSST-2 dev (872 sentences):\n{report}")
+    assert report.accuracy == pytest.approx(sst2_model.score(texts, labels))
+    assert report.accuracy >= 0.78                              # a floor, typical BoW LR: ~0.80-0.82
+
+
+def test_sst2_model_accuracy_on_negation_pairs_is_measured(sst2_model):
+    texts, labels = read_tsv(PAIRS)
+    right = sst2_model.predict(texts) == labels
+    base, negated = right[::2].mean(), right[1::2].mean()
+    print(f"\nnegation pairs ({len(texts) // 2} pairs): accuracy {right.mean():.3f}, "
+          f"base sentences {base:.3f}, negated {negated:.3f}, "
+          f"both members right {(right[::2] & right[1::2]).mean():.3f}")
+    assert 0.0 <= right.mean() <= 1.0                           # measured, not a target
