@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .io import _atomic_write, load_params, save_params
+from .io import load_params, save_params, write_json
 from .layers import Dense
 from .losses import softmax, softmax_cross_entropy
 from .optim import Adam
@@ -269,9 +269,8 @@ class BagOfWords:
         doc = {"format": "bptt", "version": VERSION, "type": TYPE_NAME,
                "settings": self.settings(), "tokenizer": self.tokenizer_name_,
                "classes": self.classes_.tolist(), "vocabulary": self.vocabulary_}
-        text = json.dumps(doc, ensure_ascii=False) + "\n"
         save_params(directory / WEIGHTS_FILE, self.layer_.params, metadata={"type": TYPE_NAME})
-        _atomic_write(directory / CONFIG_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        write_json(directory / CONFIG_FILE, doc)
         return directory
 
     @classmethod
