@@ -66,7 +66,9 @@ def test_unknown_settings_and_labels_are_refused():
         SentimentClassifier(epochs=1).fit(["a", "b"], ["x", "y"], ["a"], ["z"], progress=False)
 
 
-@pytest.mark.skipif(not (PRETRAINED / "sentiment.json").is_file(), reason="no shipped model yet")
 def test_shipped_model_gets_negation_right():
+    assert (PRETRAINED / "model.safetensors").stat().st_size + (PRETRAINED / "vocab.json").stat().st_size < 5e6
     clf = SentimentClassifier.pretrained()
-    assert clf.predict(["this movie is not good", "this movie is good"]) == ["negative", "positive"]
+    assert clf.predict(["this movie is not good", "this movie is good",
+                        "this movie is not bad", "this movie is bad"]) == \
+        ["negative", "positive", "positive", "negative"]
