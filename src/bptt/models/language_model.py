@@ -1,0 +1,258 @@
+r"""Many-to-many, aligned: a language model predicts token t+1 from tokens 1..t, at every step.
+
+    e_t = Embedding(w_t)                            (T, B, E)   token ids -> vectors
+    x_t = [e_t ; q]                                 (T, B, E+S) q: optional side input (B, S),
+                                                                the same at every step
+    h_t = RNN / LSTM / GRU(x_t, h_{t-1})            (T, B, H)   stacked, unidirectional
+    z_t = V h_t + c                                 (T, B, N)   logits over the vocabulary
+    L   = sum_{t,b} m_tb CE(z_tb, w_{t+1,b}) / sum m     mean over counted steps (mask m)
+
+Legend: T steps, B sequences (or parallel streams), E embedding size, S ``side_input_size``
+(0 = none), H hidden units, L layers, N vocabulary size.
+
+The state h_0 (and c_0 for the LSTM), each (L, B, H), is an input: zeros for a fresh sequence,
+the previous chunk's final state when a long stream is read in chunks (truncated BPTT: the
+caller detaches it, see ``bptt.truncated``), or a function of a conditioning vector
+(``models/conditional.py``). ``backward`` returns its gradient, and that of the side input q,
+so a model built around this one can send them on.
+
+Backward, given dz = dL/dz (T, B, N) from the loss::
+
+    dV = sum_t dz_t^T h_t,  dc = sum_t dz_t,  dh_t (from the output) = dz_t V      (Dense)
+    BPTT through the recurrent layers -> dx_t, dL/dh_0                             (Recurrent)
+    de_t = dx_t[:, :E],  dq = sum_t dx_t[:, E:]                                     (split)
+    dEmbedding[w] = sum_{t,b : w_tb = w} de_tb                                      (Embedding)
+
+Parameter names are those of a PyTorch module with submodules ``embedding`` (nn.Embedding),
+``rnn`` (nn.RNN / LSTM / GRU) and ``fc`` (nn.Linear), as in the classifier.
+
+Sampling (one-to-many) runs the model one step at a time carrying the state: ``step`` feeds
+one token per row and returns the next-token logits; ``sample`` draws from
+softmax(z / temperature) restricted to the ``top_k`` largest logits (temperature 0: argmax).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterator, NamedTuple
+
+import numpy as np
+
+from ..layers import Dense, Embedding
+from ..losses import softmax_cross_entropy
+from ..recurrent import Recurrent, RecurrentConfig
+
+
+@dataclass(frozen=True)
+class LanguageModelConfig:
+    vocab_size: int
+    embedding_dim: int
+    hidden_size: int
+    mode: str = "lstm"              # rnn_tanh | rnn_relu | rnn_sigmoid | lstm | gru
+    num_layers: int = 1
+    dropout: float = 0.0            # between recurrent layers (training only)
+    output_dropout: float = 0.0     # on the top layer's outputs, before the dense layer
+    side_input_size: int = 0        # S: a per-sequence vector appended to every step's input
+    padding_idx: int | None = 0
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.side_input_size < 0:
+            raise ValueError(f"side_input_size must be >= 0, got {self.side_input_size}")
+        for name in ("dropout", "output_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class LanguageModelCache(NamedTuple):
+    emb: tuple                      # Embedding cache
+    rnn: tuple                      # Recurrent cache
+    fc: tuple                       # Dense cache
+    out_mask: np.ndarray | None     # (T, B, H) output dropout mask, scaled by 1/(1-p)
+
+
+class LanguageModel:
+    """Embedding -> stacked RNN / LSTM / GRU -> dense over the vocabulary at every step."""
+
+    type_name = "LanguageModel"
+
+    def __init__(self, config: LanguageModelConfig, rng: np.random.Generator | None = None,
+                 dropout_seed: int = 0):
+        rng = np.random.default_rng(0) if rng is None else rng
+        self.dropout_rng = np.random.default_rng(dropout_seed)
+        c = self.config = config
+        self.dtype = np.dtype(c.dtype)
+        self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
+        self.rnn = Recurrent(RecurrentConfig(c.mode, c.embedding_dim + c.side_input_size,
+                                             c.hidden_size, c.num_layers, dropout=c.dropout,
+                                             dtype=c.dtype), rng, dropout_seed=dropout_seed + 1)
+        self.fc = Dense(c.hidden_size, c.vocab_size, dtype=self.dtype, rng=rng)
+        self.params = {f"{prefix}.{name}": p for prefix, layer in self._layers()
+                       for name, p in layer.params.items()}
+
+    @classmethod
+    def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "LanguageModel":
+        return cls(LanguageModelConfig(**config), rng)
+
+    def generators(self) -> dict[str, np.random.Generator]:
+        """The random generators the model draws from (saved in checkpoints for exact resume)."""
+        return {"dropout": self.dropout_rng,
+                **{f"rnn.{k}": g for k, g in self.rnn.generators().items()}}
+
+    def _layers(self):
+        return (("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: p.shape for name, p in self.params.items()}
+
+    # ---- states ---------------------------------------------------------------------------
+    def zero_state(self, batch_size: int):
+        """h_0 = 0 (L, B, H), or (h_0, c_0) for the LSTM."""
+        c = self.config
+        h = np.zeros((c.num_layers, batch_size, c.hidden_size), dtype=self.dtype)
+        return (h, h.copy()) if c.mode == "lstm" else h
+
+    # ---- forward / backward ---------------------------------------------------------------
+    def forward(self, ids: np.ndarray, state0=None, lengths: np.ndarray | None = None,
+                training: bool = False, side: np.ndarray | None = None):
+        """ids (T, B) int; state0 like ``zero_state(B)`` (None: zeros); lengths (B,) real
+        lengths (None: all T); side (B, S) if ``side_input_size`` > 0.
+
+        Returns (logits (T, B, N), final state like state0, cache).
+        """
+        ids = np.asarray(ids)
+        if ids.ndim != 2:
+            raise ValueError(f"ids must be 2-D (T, B), got shape {ids.shape}")
+        T, B = ids.shape
+        e, emb_cache = self.embedding.forward(ids)                       # (T, B, E)
+        x = self._with_side(e, side, B)                                  # (T, B, E+S)
+        out, final, rnn_cache = self.rnn.forward(x, state0, lengths, training=training)  # (T, B, H)
+        out_mask = None
+        p = self.config.output_dropout
+        if training and p > 0:
+            out_mask = (self.dropout_rng.random(out.shape) >= p).astype(self.dtype) / self.dtype.type(1 - p)
+            out = out * out_mask
+        logits, fc_cache = self.fc.forward(out)                          # (T, B, N)
+        return logits, final, LanguageModelCache(emb_cache, rnn_cache, fc_cache, out_mask)
+
+    def _with_side(self, e: np.ndarray, side: np.ndarray | None, B: int) -> np.ndarray:
+        S = self.config.side_input_size
+        if S == 0:
+            if side is not None:
+                raise ValueError("side input given, but the model has side_input_size = 0")
+            return e
+        side = np.asarray(side, dtype=self.dtype) if side is not None else None
+        if side is None or side.shape != (B, S):
+            got = None if side is None else side.shape
+            raise ValueError(f"side must have shape ({B}, {S}) (B, side_input_size), got {got}")
+        x = np.empty(e.shape[:2] + (e.shape[2] + S,), dtype=self.dtype)  # (T, B, E+S)
+        x[..., :e.shape[2]] = e
+        x[..., e.shape[2]:] = side                                       # q at every step
+        return x
+
+    def backward(self, d_logits: np.ndarray, cache: LanguageModelCache, d_final=None):
+        """dL/dlogits (T, B, N) (and dL/d final state, None: 0) ->
+        (grads {flat name: array}, d_state0 like state0, d_side (B, S) or None)."""
+        d_out, fc_grads = self.fc.backward(d_logits, cache.fc)           # (T, B, H)
+        if cache.out_mask is not None:
+            d_out = d_out * cache.out_mask
+        dx, d_state0, rnn_grads = self.rnn.backward(cache.rnn, d_out, d_final)   # (T, B, E+S)
+        E = self.config.embedding_dim
+        d_side = dx[..., E:].sum(axis=0) if self.config.side_input_size else None  # (B, S)
+        _, emb_grads = self.embedding.backward(np.ascontiguousarray(dx[..., :E]), cache.emb)
+        grads = {}
+        for prefix, g in (("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads)):
+            grads.update({f"{prefix}.{name}": v for name, v in g.items()})
+        return grads, d_state0, d_side
+
+    def loss_and_grads(self, ids, targets, mask=None, state0=None, lengths=None,
+                       training: bool = True, side=None):
+        """Mean cross-entropy over the counted steps of ``targets`` (T, B) (mask (T, B); with
+        ``lengths`` and no mask, the steps t < lengths[b]), its gradients, and the final state.
+
+        Returns (loss, grads, final state).
+        """
+        logits, final, cache = self.forward(ids, state0, lengths, training, side)
+        if mask is None and lengths is not None:
+            mask = np.arange(logits.shape[0])[:, None] < np.asarray(lengths)[None, :]   # (T, B)
+        loss, d_logits = softmax_cross_entropy(logits, np.asarray(targets), mask)
+        grads, _, _ = self.backward(d_logits, cache)
+        return loss, grads, final
+
+    # ---- one step at a time -----------------------------------------------------------------
+    def step(self, ids: np.ndarray, state, side: np.ndarray | None = None):
+        """Feed one token per row: ids (B,) -> (next-token logits (B, N), new state)."""
+        ids = np.asarray(ids).reshape(1, -1)                             # (1, B)
+        e, _ = self.embedding.forward(ids)
+        out, state = self.rnn(self._with_side(e, side, ids.shape[1]), state)   # (1, B, H)
+        logits, _ = self.fc.forward(out[0])                              # (B, N)
+        return logits, state
+
+    def generate(self, prime: np.ndarray, length: int, temperature: float = 1.0,
+                 top_k: int | None = None, rng: np.random.Generator | None = None, state=None,
+                 side: np.ndarray | None = None, banned=()) -> Iterator[int]:
+        """Yield ``length`` sampled token ids that continue ``prime`` (P >= 1 ids).
+
+        ``side`` (S,) is the side input of this one sequence; ``banned`` ids are never drawn.
+        """
+        side = None if side is None else np.asarray(side).reshape(1, -1)
+        step = lambda ids, s: self.step(ids, s, side)
+        state = self.zero_state(1) if state is None else state
+        return sample(step, state, prime, length, temperature, top_k, rng, banned)
+
+
+# ---- sampling ---------------------------------------------------------------------------------
+def next_token(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
+               rng: np.random.Generator | None = None, banned=()) -> int:
+    """Draw one id from logits (N,): p ∝ exp(z / temperature) over the ``top_k`` largest z.
+
+    temperature 0 gives the argmax. Exactly ``top_k`` ids stay candidates (ties at the k-th
+    value are broken by np.argpartition), and ``banned`` ids never do.
+    """
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    z = np.array(logits, dtype=np.float64).reshape(-1)                   # (N,)
+    if len(banned):
+        z[np.asarray(banned, dtype=np.int64)] = -np.inf
+    candidates = np.flatnonzero(np.isfinite(z))                          # (K,)
+    if candidates.size == 0:
+        raise ValueError("no token can be drawn: every logit is banned or not finite")
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
+        if top_k < candidates.size:
+            candidates = candidates[np.argpartition(-z[candidates], top_k - 1)[:top_k]]
+    zc = z[candidates]
+    if temperature == 0:
+        return int(candidates[np.argmax(zc)])
+    shifted = (zc - zc.max()) / temperature                              # <= 0: exp never overflows
+    p = np.exp(shifted)
+    cdf = np.cumsum(p)
+    rng = np.random.default_rng() if rng is None else rng
+    i = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+    return int(candidates[min(i, candidates.size - 1)])
+
+
+def sample(step: Callable, state, prime: np.ndarray, length: int, temperature: float = 1.0,
+           top_k: int | None = None, rng: np.random.Generator | None = None,
+           banned=()) -> Iterator[int]:
+    """Feed the ``prime`` ids one at a time through ``step(ids (1,), state) -> (logits (1, N),
+    state)``, then yield ``length`` ids, each drawn from the logits and fed back in."""
+    prime = np.asarray(prime, dtype=np.int64).reshape(-1)
+    if prime.size == 0:
+        raise ValueError("prime must hold at least one token: the first step needs an input")
+    if length < 0:
+        raise ValueError(f"length must be >= 0, got {length}")
+    rng = np.random.default_rng() if rng is None else rng
+    for token in prime:
+        logits, state = step(np.array([token]), state)
+    for i in range(length):
+        token = next_token(logits[0], temperature, top_k, rng, banned)
+        yield token
+        if i + 1 < length:
+            logits, state = step(np.array([token]), state)
