@@ -1,0 +1,627 @@
+r"""Gradients through time, measured: where BPTT's gradient vanishes or explodes, and by how much.
+
+Everything here is computed exactly from a forward cache, in float64, never estimated.
+
+**dL/dh_t at every step** (``state_gradients``). The cells' backward passes keep dL/dh_t only as
+a running variable. This module recomputes it with its own loop over the cache, one step back at a
+time, with the exact transposed state Jacobian of each cell (docs/math.md sections 3, 5, 6)::
+
+    g_t = dL/dh_t = dL_t/dh_t (direct, from the output at t) + J_{t+1}^T g_{t+1}
+
+so the result is the *total* derivative of the loss with respect to h_t, what PyTorch puts in
+``h_t.grad`` for a step-by-step loop with ``retain_grad``. For the LSTM the state is s_t = (h_t,
+c_t), two coordinates, and dL/dc_t is taken with h_t held fixed: the gradient the cell state
+carries to step t from later steps (what ``c_t.grad`` holds when c_t is the state passed to the
+next ``nn.LSTMCell``). The path c_t -> h_t = o_t tanh(c_t) is in dL/dh_t's share.
+
+**The Jacobian product ds_n/ds_t** (``jacobian_norms``, ``jacobian_product``). With s_n the state
+after the direction's last real step, P_t = ds_n/ds_t is built backwards from P_n = I by
+P_{t-1} = P_t J_t, i.e. by sending every row of the identity through the same one-step backward.
+The per-step state Jacobians J_t = ds_t/ds_{t-1} are::
+
+    RNN   dh_t/dh_{t-1} = diag(f'(a_t)) W
+    GRU   dh_t/dh_{t-1} = diag(z_t) + [diag(.) for r, z, n] W                (math.md (G7))
+    LSTM  d(h_t, c_t)/d(h_{t-1}, c_{t-1}): the (2H, 2H) Jacobian of the state pair; the c -> c
+          block alone is diag(f_t), the path that carries the gradient (math.md section 5)
+
+Products are renormalised every step (their log scale kept aside), so a norm of 1e-300 or 1e300
+is still reported correctly. Norms are spectral (largest singular value) unless ``ord="fro"``.
+
+**Parameters**: ``weight_spectrum`` (spectral radius and largest singular value of each gate
+block of W: the quantity in the bound ||dh_T/dh_t|| <= (gamma sigma_max(W))^{T-t}) and
+``grad_norms`` (per parameter and per gate block: LSTM i, f, g, o; GRU r, z, n).
+
+**A whole model** (``diagnose``): any model whose ``loss_and_grads`` calls ``self.rnn.backward``
+(``Regressor``, ``Classifier``). The call is run once while ``rnn.backward`` is wrapped to record
+the cache and the gradients the model sends into it; nothing in the model changes.
+
+**During training**: ``record_every(n, path)`` returns a recorder; a step function calls
+``recorder(step, model, *batch)`` and every n-th step it appends ``{"event": "gradients", ...}``
+to ``path`` (e.g. the Trainer's metrics.jsonl) and returns the record.
+
+**Plots** (matplotlib, the optional extra ``plot``, imported only when a plot is drawn):
+``plot_distance`` (gradient norm against distance from the loss, log scale, one line per model),
+``plot_heatmap`` (dL/dh_t against distance and training step), ``plot_losses`` (loss curves with
+clipping events marked).
+
+Layers and directions are keyed like the parameter suffixes: "l0", "l0_reverse", "l1", ...
+Arrays over time are in the input's time order and row order; padded steps hold 0 (gradients)
+or NaN (Jacobian norms). "Distance" k counts steps back from where the loss enters: the last real
+step for a forward direction, the first step for a reverse one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .recurrent import Recurrent, RecurrentCache
+from .sequence import direction_backward, reverse_within
+from .sparse import SparseRows
+
+GATE_NAMES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}   # RNN: one block, "W"
+_RECURRENT = re.compile(r"(?:^|\.)(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$")
+F64 = np.float64
+
+
+def gate_names(mode: str) -> tuple[str, ...]:
+    return GATE_NAMES.get(mode, ("W",))
+
+
+# ---- one step back, for a stack of row vectors --------------------------------------------------
+# G holds K row vectors dL/ds_t per running row: (n, K, H). ``sel`` picks the running rows of the
+# cache (a slice for a prefix, or an index array). Each returns dL/ds_{t-1} the same way.
+
+def _rnn_back(G, cc, W, t, sel):
+    h = cc.hs[t + 1, sel].astype(F64)                                  # (n, H) h_t = f(a_t)
+    if cc.nonlinearity == "tanh":
+        fp = 1 - h * h                                                 # f'(a_t) from h_t
+    elif cc.nonlinearity == "relu":
+        fp = (h > 0).astype(F64)
+    else:
+        fp = h * (1 - h)
+    return (G * fp[:, None, :]) @ W                                    # J^T g = W^T (f' * g)
+
+
+def _lstm_back(Gh, Gc, cc, W, t, sel):
+    """(Gh, Gc) = dL/dh_t (total) and dL/dc_t from step t+1 only; returns (dL/dh_{t-1} via W,
+    dL/dc_{t-1} via f_t, dL/dc_t total)."""
+    a = cc.gates[t, sel].astype(F64)                                   # (n, 4H) [i, f, g, o]
+    H = a.shape[1] // 4
+    i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+    tc, c_prev = cc.tanh_cs[t, sel].astype(F64), cc.cs[t, sel].astype(F64)
+    dc = Gc + Gh * (o * (1 - tc * tc))[:, None]                         # (L2)
+    da = np.empty(Gh.shape[:2] + (4 * H,))
+    da[..., :H] = dc * (g * i * (1 - i))[:, None]                      # di * sigma'
+    da[..., H:2 * H] = dc * (c_prev * f * (1 - f))[:, None]            # df * sigma'
+    da[..., 2 * H:3 * H] = dc * (i * (1 - g * g))[:, None]             # dg * tanh'
+    da[..., 3 * H:] = Gh * (tc * o * (1 - o))[:, None]                 # do * sigma'
+    return da @ W, dc * f[:, None], dc                                 # (L6), dc_{t-1} = dc f
+
+
+def _gru_back(G, cc, W, t, sel):
+    a = cc.gates[t, sel].astype(F64)                                   # (n, 3H) [r, z, n]
+    H = a.shape[1] // 3
+    r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+    h_prev, qn = cc.hs[t, sel].astype(F64), cc.q_n[t, sel].astype(F64)
+    dan = G * ((1 - z) * (1 - n * n))[:, None]                          # (G2), (G3)
+    dq = np.empty(G.shape[:2] + (3 * H,))
+    dq[..., :H] = dan * (qn * r * (1 - r))[:, None]                    # (G4), (G6)
+    dq[..., H:2 * H] = G * ((h_prev - n) * z * (1 - z))[:, None]       # (G1), (G6)
+    dq[..., 2 * H:] = dan * r[:, None]                                 # (G5)
+    return G * z[:, None] + dq @ W                                     # (G7)
+
+
+def _step_back(mode, S, cc, W, t, sel):
+    """The VJP of step t on stacked states: (n, K, S) -> (n, K, S), S = H or 2H (LSTM)."""
+    if mode == "lstm":
+        H = S // 2
+
+        def back(P):
+            dh, dc, _ = _lstm_back(P[..., :H], P[..., H:], cc, W, t, sel)
+            return np.concatenate([dh, dc], axis=-1)
+        return back
+    fn = _gru_back if mode == "gru" else _rnn_back
+    return lambda P: fn(P, cc, W, t, sel)
+
+
+# ---- walking the layers and directions -----------------------------------------------------------
+
+class _Direction(NamedTuple):
+    key: str                  # "l0", "l0_reverse", ...
+    reverse: bool
+    cell_cache: tuple
+    W: np.ndarray             # (G*H, H) float64
+    d_out: np.ndarray         # (T, B, H) dL/d outputs, packed rows, the cell's time order
+    d_final: tuple            # dL/d final states, each (B, H), packed rows
+
+
+def _packed_states(state, shape, n, perm):
+    if state is None:
+        return [np.zeros(shape) for _ in range(n)]
+    parts = tuple(state) if n == 2 else (state,)
+    return [np.asarray(s, F64) if perm is None else np.asarray(s, F64)[:, perm] for s in parts]
+
+
+def _directions(layer: Recurrent, cache: RecurrentCache, d_output, d_final):
+    """Every (layer, direction), top layer first, with the gradient that reaches its outputs and
+    final states; the gradient into the layer below comes from ``direction_backward``."""
+    c = layer.config
+    packing, layer_caches, masks, batch_first = cache
+    T, B = len(packing.batch_sizes), len(packing.lengths)
+    D, H = c.directions, c.hidden_size
+    if d_output is None:
+        d_x = np.zeros((T, B, D * H))
+    else:
+        d_x = np.asarray(d_output, F64)
+        d_x = d_x.transpose(1, 0, 2) if batch_first else d_x
+        d_x = d_x if packing.perm is None else d_x[:, packing.perm]
+    finals = _packed_states(d_final, (c.num_layers * D, B, H), layer.cell.num_states, packing.perm)
+    for l in reversed(range(c.num_layers)):
+        d_in = None
+        for d in range(D):
+            k, sfx = l * D + d, f"_l{l}" + ("_reverse" if d else "")
+            dcache = layer_caches[l][d]
+            d_out = d_x[:, :, d * H:(d + 1) * H]
+            yield _Direction(f"l{l}" + ("_reverse" if d else ""), bool(d), dcache.cell_cache,
+                             layer.params[f"weight_hh{sfx}"].astype(F64),
+                             reverse_within(d_out, packing) if d else d_out,
+                             tuple(s[k] for s in finals))
+            if l > 0:
+                params = tuple(layer.params[f"{p}{sfx}"].astype(F64)
+                               for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+                dx, _, _ = direction_backward(layer.cell, d_out, tuple(s[k] for s in finals),
+                                              dcache, params, packing)
+                d_in = dx if d_in is None else d_in + dx
+        if l > 0:
+            d_x = d_in * masks[l] if masks[l] is not None else d_in
+
+
+def _to_input_order(a: np.ndarray, packing, reverse: bool) -> np.ndarray:
+    """(T, B, ...) in a direction's time order and packed rows -> input time order and rows."""
+    a = reverse_within(a, packing) if reverse else a
+    return a if packing.inverse is None else a[:, packing.inverse]
+
+
+# ---- dL/dh_t ---------------------------------------------------------------------------------------
+
+class StateGrads(NamedTuple):
+    h: np.ndarray             # (T, B, H) dL/dh_t, total; 0 at padded steps
+    c: np.ndarray | None      # (T, B, H) dL/dc_t with h_t fixed (LSTM), else None
+
+
+def state_gradients(layer: Recurrent, cache: RecurrentCache, d_output=None, d_final=None
+                    ) -> dict[str, StateGrads]:
+    """dL/dh_t (and dL/dc_t) at every step of every layer and direction, float64.
+
+    ``d_output`` and ``d_final`` are what ``layer.backward`` takes (shaped like the output and the
+    final state, None for zero). Returns {"l0": StateGrads, ...}.
+    """
+    mode, packing = layer.config.mode, cache.packing
+    out = {}
+    for dr in _directions(layer, cache, d_output, d_final):
+        cc, bs = dr.cell_cache, packing.batch_sizes
+        T, B, H = dr.d_out.shape
+        dh_all, dc_all = np.zeros((T, B, H)), (np.zeros((T, B, H)) if mode == "lstm" else None)
+        gh = dr.d_final[0][:, None, :].copy()                          # (B, 1, H) running dL/dh
+        gc = dr.d_final[1][:, None, :].copy() if mode == "lstm" else None
+        back = None if mode == "lstm" else (_gru_back if mode == "gru" else _rnn_back)
+        for t in reversed(range(T)):
+            n = bs[t]
+            sel = slice(None, n)
+            gh[:n, 0] += dr.d_out[t, :n]                               # + the direct dL_t/dh_t
+            dh_all[t, :n] = gh[:n, 0]
+            if mode == "lstm":
+                dc_all[t, :n] = gc[:n, 0]
+                gh[:n], gc[:n], _ = _lstm_back(gh[:n], gc[:n], cc, dr.W, t, sel)
+            else:
+                gh[:n] = back(gh[:n], cc, dr.W, t, sel)
+        out[dr.key] = StateGrads(_to_input_order(dh_all, packing, dr.reverse),
+                                 None if dc_all is None else _to_input_order(dc_all, packing, dr.reverse))
+    return out
+
+
+# ---- ds_n/ds_t -------------------------------------------------------------------------------------
+
+class JacobianNorms(NamedTuple):
+    state: np.ndarray         # (T, B) ||ds_n/ds_t|| (s = (h, c) for the LSTM); NaN: padded or not computed
+    h: np.ndarray             # (T, B) ||dh_n/dh_t|| (the h -> h block; equal to ``state`` for RNN, GRU)
+
+
+def _products(mode, S, cc, W, bs, rows, visit):
+    """P_t = ds_n/ds_t for the packed ``rows`` (R,), from the last step back; calls
+    visit(t, idx, P[idx], log_scale[idx]) at every step where rows ``idx`` are running."""
+    R = len(rows)
+    P = np.tile(np.eye(S), (R, 1, 1))                                  # (R, S, S)
+    log_scale = np.zeros(R)
+    for t in reversed(range(len(bs))):
+        idx = np.flatnonzero(rows < bs[t])
+        if idx.size == 0:
+            continue
+        visit(t, idx, P[idx], log_scale[idx])
+        Q = _step_back(mode, S, cc, W, t, rows[idx])(P[idx])           # P_{t-1} = P_t J_t
+        m = np.max(np.abs(Q), axis=(1, 2))
+        m = np.where((m > 0) & np.isfinite(m), m, 1.0)
+        P[idx] = Q / m[:, None, None]
+        log_scale[idx] += np.log(m)
+
+
+def _norm(P: np.ndarray, ord) -> np.ndarray:
+    if ord == "fro":
+        return np.sqrt(np.einsum("rij,rij->r", P, P))
+    if not np.all(np.isfinite(P)):
+        return np.full(len(P), np.nan)
+    return np.linalg.svd(P, compute_uv=False)[:, 0]
+
+
+def jacobian_norms(layer: Recurrent, cache: RecurrentCache, rows=None, ord=2
+                   ) -> dict[str, JacobianNorms]:
+    """||ds_n/ds_t|| at every step t of every layer and direction, for the batch ``rows`` (input
+    row indices; None: all). ``ord``: 2 (spectral) or "fro". Each layer's input is held fixed."""
+    if ord not in (2, "fro"):
+        raise ValueError(f"ord must be 2 or 'fro', got {ord!r}")
+    mode, packing, H = layer.config.mode, cache.packing, layer.config.hidden_size
+    B = len(packing.lengths)
+    rows = np.arange(B) if rows is None else np.asarray(rows)
+    packed = rows if packing.inverse is None else packing.inverse[rows]
+    S = 2 * H if mode == "lstm" else H
+    out = {}
+    for dr in _directions(layer, cache, None, None):
+        T = dr.d_out.shape[0]
+        state, hh = np.full((T, B), np.nan), np.full((T, B), np.nan)
+
+        def visit(t, idx, P, log_scale):
+            scale = np.exp(log_scale)
+            state[t, packed[idx]] = scale * _norm(P, ord)
+            hh[t, packed[idx]] = scale * _norm(P[:, :H, :H], ord) if S > H else state[t, packed[idx]]
+
+        _products(mode, S, dr.cell_cache, dr.W, packing.batch_sizes, packed, visit)
+        out[dr.key] = JacobianNorms(_to_input_order(state, packing, dr.reverse),
+                                    _to_input_order(hh, packing, dr.reverse))
+    return out
+
+
+def jacobian_product(layer: Recurrent, cache: RecurrentCache, t: int, key: str = "l0",
+                     row: int = 0) -> np.ndarray:
+    """The exact matrix ds_n/ds_t (S, S) for one input row, with t in the input's time order
+    (t = the output index: s_t is the state after reading x_t). S = H, or 2H for the LSTM with
+    the state ordered (h, c). Meant for checking and for small H."""
+    mode, packing, H = layer.config.mode, cache.packing, layer.config.hidden_size
+    S = 2 * H if mode == "lstm" else H
+    p = row if packing.inverse is None else int(packing.inverse[row])
+    length = int(packing.lengths[p])
+    if not 0 <= t < length:
+        raise ValueError(f"t must be in 0..{length - 1} (row {row} has {length} real steps), got {t}")
+    found = {}
+    for dr in _directions(layer, cache, None, None):
+        if dr.key != key:
+            continue
+        t_cell = length - 1 - t if dr.reverse else t
+
+        def visit(ts, idx, P, log_scale):
+            if ts == t_cell:
+                found["P"] = P[0] * np.exp(log_scale[0])
+
+        _products(mode, S, dr.cell_cache, dr.W, packing.batch_sizes, np.array([p]), visit)
+    if "P" not in found:
+        raise KeyError(f"no layer/direction {key!r}; this layer has {[d.key for d in _directions(layer, cache, None, None)]}")
+    return found["P"]
+
+
+# ---- parameters ------------------------------------------------------------------------------------
+
+def weight_spectrum(layer: Recurrent) -> dict[str, dict[str, dict[str, float]]]:
+    """For every weight_hh: per gate block (H, H), the spectral radius max|eig| and the largest
+    singular value; under "all", sigma_max of the whole (G*H, H) matrix."""
+    H, names = layer.config.hidden_size, gate_names(layer.config.mode)
+    out = {}
+    for name, W in layer.params.items():
+        if not name.startswith("weight_hh"):
+            continue
+        W = W.astype(F64)
+        blocks = {g: {"spectral_radius": float(np.max(np.abs(np.linalg.eigvals(W[k * H:(k + 1) * H])))),
+                      "sigma_max": float(np.linalg.norm(W[k * H:(k + 1) * H], 2))}
+                  for k, g in enumerate(names)}
+        if len(names) > 1:
+            blocks["all"] = {"sigma_max": float(np.linalg.norm(W, 2))}
+        out[name] = blocks
+    return out
+
+
+def grad_norms(grads, mode: str | None = None) -> dict[str, float]:
+    """||g||_2 of every gradient; with ``mode``, also of every gate block of the recurrent ones,
+    under "name[gate]" (e.g. "rnn.weight_hh_l0[f]")."""
+    out = {}
+    for name, g in grads.items():
+        if g is None:
+            continue
+        values = g.values if isinstance(g, SparseRows) else np.asarray(g)   # indices are unique
+        out[name] = float(np.sqrt(np.vdot(values, values).real))
+        names = gate_names(mode) if mode else ()
+        if mode and len(names) > 1 and _RECURRENT.search(name):
+            for k, block in enumerate(np.split(np.asarray(g, F64), len(names), axis=0)):
+                out[f"{name}[{names[k]}]"] = float(np.linalg.norm(block))
+    return out
+
+
+# ---- whole models ----------------------------------------------------------------------------------
+
+def by_distance(values: np.ndarray, lengths: np.ndarray, reverse: bool = False) -> np.ndarray:
+    """(T, B) per step and row -> (T,) mean over rows at each distance k from where the loss
+    enters (k = 0: the last real step; the first step for a reverse direction). NaN where no row
+    is that long or the values are NaN."""
+    T, B = values.shape
+    k = np.arange(T)
+    t = k[:, None] if reverse else lengths[None, :] - 1 - k[:, None]   # (T, B) step at distance k
+    ok = (t >= 0) & (t < lengths[None, :])
+    v = np.where(ok, values[np.clip(t, 0, T - 1), np.arange(B)[None, :]], np.nan)
+    with np.errstate(all="ignore"):
+        return np.array([np.nanmean(r) if np.any(np.isfinite(r)) else np.nan for r in v])
+
+
+def decay_rate(curve: np.ndarray) -> float:
+    """The per-step factor rho of a least-squares fit log curve_k ~ log C + k log rho over the
+    finite positive values: < 1 vanishing, > 1 exploding. NaN with fewer than two points."""
+    k = np.arange(len(curve))
+    ok = np.isfinite(curve) & (curve > 0)
+    if ok.sum() < 2:
+        return float("nan")
+    slope = np.polyfit(k[ok], np.log(curve[ok]), 1)[0]
+    return float(np.exp(slope))
+
+
+@dataclass
+class Diagnosis:
+    mode: str
+    loss: float
+    lengths: np.ndarray                           # (B,) input order
+    state_grads: dict[str, StateGrads]
+    jacobians: dict[str, JacobianNorms] | None
+    grad_norms: dict[str, float]
+    spectrum: dict
+
+    def dh_norms(self, key: str = "l0") -> np.ndarray:
+        """(T, B) ||dL/dh_t|| per step and row."""
+        return np.linalg.norm(self.state_grads[key].h, axis=2)
+
+    def curves(self) -> dict[str, dict[str, np.ndarray]]:
+        """Per layer/direction: "dh" (and "dc", "jacobian", "jacobian_h") by distance, (T,)."""
+        out = {}
+        for key, sg in self.state_grads.items():
+            rev = key.endswith("_reverse")
+            cur = {"dh": by_distance(np.linalg.norm(sg.h, axis=2), self.lengths, rev)}
+            if sg.c is not None:
+                cur["dc"] = by_distance(np.linalg.norm(sg.c, axis=2), self.lengths, rev)
+            if self.jacobians is not None:
+                cur["jacobian"] = by_distance(self.jacobians[key].state, self.lengths, rev)
+                cur["jacobian_h"] = by_distance(self.jacobians[key].h, self.lengths, rev)
+            out[key] = cur
+        return out
+
+    def summary(self) -> dict:
+        """JSON-ready: loss, curves by distance, their per-step decay rates, gradient norms,
+        spectra (NaN becomes null)."""
+        curves = self.curves()
+        clean = lambda a: [None if not math.isfinite(v) else float(v) for v in a]
+        return {"mode": self.mode, "loss": self.loss,
+                "curves": {k: {n: clean(v) for n, v in c.items()} for k, c in curves.items()},
+                "decay_rate": {k: {n: _none(decay_rate(v)) for n, v in c.items()} for k, c in curves.items()},
+                "grad_norms": self.grad_norms, "spectrum": self.spectrum}
+
+
+def _none(x: float):
+    return x if math.isfinite(x) else None
+
+
+@contextmanager
+def _capture_backward(rnn: Recurrent):
+    """Record the (cache, d_output, d_final) that a model passes to ``rnn.backward``."""
+    seen = {}
+    original = rnn.backward
+
+    def spy(cache, d_output=None, d_final=None):
+        seen.update(cache=cache, d_output=d_output, d_final=d_final)
+        return original(cache, d_output, d_final)
+
+    rnn.backward = spy                    # an instance attribute hides the method for this call
+    try:
+        yield seen
+    finally:
+        del rnn.backward
+
+
+def diagnose_layer(layer: Recurrent, cache: RecurrentCache, d_output=None, d_final=None,
+                   grads=None, loss: float = float("nan"), jacobian: bool = True,
+                   jacobian_rows: int | None = 8, ord=2) -> Diagnosis:
+    """Everything for one recurrent layer, given its forward cache and upstream gradients."""
+    B = len(cache.packing.lengths)
+    rows = None if jacobian_rows is None else np.arange(min(jacobian_rows, B))
+    lengths = cache.packing.lengths
+    lengths = lengths if cache.packing.inverse is None else lengths[cache.packing.inverse]
+    return Diagnosis(layer.config.mode, float(loss), lengths,
+                     state_gradients(layer, cache, d_output, d_final),
+                     jacobian_norms(layer, cache, rows, ord) if jacobian else None,
+                     grad_norms(grads or {}, layer.config.mode), weight_spectrum(layer))
+
+
+def diagnose(model, *args, jacobian: bool = True, jacobian_rows: int | None = 8, ord=2,
+             **kwargs) -> Diagnosis:
+    """Run ``model.loss_and_grads(*args, **kwargs)`` once and diagnose ``model.rnn`` on that batch.
+
+    E.g. ``diagnose(regressor, x, y)`` or ``diagnose(classifier, ids, lengths, labels,
+    training=False)``. Jacobian norms are computed for the first ``jacobian_rows`` rows (None:
+    all; they cost a (S, S) product per step and row).
+    """
+    with _capture_backward(model.rnn) as seen:
+        loss, grads, *_ = model.loss_and_grads(*args, **kwargs)
+    if "cache" not in seen:
+        raise ValueError(f"{type(model).__name__}.loss_and_grads did not call model.rnn.backward")
+    return diagnose_layer(model.rnn, seen["cache"], seen["d_output"], seen["d_final"], grads,
+                          loss, jacobian, jacobian_rows, ord)
+
+
+def format_diagnosis(d: Diagnosis, distances=(0, 1, 2, 5, 10, 20, 50, 100, 200, 400)) -> str:
+    """A plain-text report: norms at some distances, decay rates, spectra, gradient norms."""
+    lines = [f"{d.mode}: loss {d.loss:.6g}"]
+    for key, cur in d.curves().items():
+        ks = [k for k in distances if k < len(cur["dh"])]
+        lines.append(f"\n[{key}] distance k from the loss:  " + "  ".join(f"{k:>9d}" for k in ks))
+        for name, v in cur.items():
+            lines.append(f"  {name:<12s} {'':19s}" + "  ".join(f"{v[k]:9.2e}" for k in ks)
+                         + f"   rate/step {decay_rate(v):.4f}")
+    lines.append("\nweight_hh spectrum (per gate block):   spectral radius   sigma_max")
+    for name, blocks in d.spectrum.items():
+        for g, s in blocks.items():
+            rad = s.get("spectral_radius")
+            lines.append(f"  {name}[{g}]".ljust(40) + (f"{rad:14.4f}" if rad is not None else " " * 14)
+                         + f"  {s['sigma_max']:10.4f}")
+    if d.grad_norms:
+        lines.append("\ngradient norms:")
+        lines += [f"  {n:<38s} {v:.4e}" for n, v in d.grad_norms.items()]
+    return "\n".join(lines)
+
+
+# ---- during training ------------------------------------------------------------------------------
+
+class GradientRecorder:
+    """Call it every step; every ``every``-th step it diagnoses the batch and logs one record.
+
+        recorder = record_every(50, out_dir / "metrics.jsonl")
+        def step_fn(batch):
+            recorder(trainer.state.global_step, model, batch.x, batch.y)   # dict or None
+            loss, grads, _ = model.loss_and_grads(batch.x, batch.y)
+            ...
+
+    A record is ``{"event": "gradients", "step": s, **Diagnosis.summary()}``, appended as one JSON
+    line (the Trainer's metrics.jsonl format) and kept in ``records``. The diagnosis runs its own
+    forward and backward, so it does not touch the step's gradients (it does draw dropout masks).
+    """
+
+    def __init__(self, every: int, path: str | Path | None = None, jacobian: bool = False,
+                 jacobian_rows: int = 4):
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.every, self.path = every, None if path is None else Path(path)
+        self.jacobian, self.jacobian_rows = jacobian, jacobian_rows
+        self.records: list[dict] = []
+
+    def __call__(self, step: int, model, *args, **kwargs) -> dict | None:
+        if step % self.every:
+            return None
+        d = diagnose(model, *args, jacobian=self.jacobian, jacobian_rows=self.jacobian_rows, **kwargs)
+        record = {"event": "gradients", "step": int(step), **d.summary()}
+        self.records.append(record)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        return record
+
+
+def record_every(n: int, path: str | Path | None = None, **kwargs) -> GradientRecorder:
+    """A ``GradientRecorder`` that records every n-th step (see its docstring)."""
+    return GradientRecorder(n, path, **kwargs)
+
+
+def read_records(path: str | Path, event: str = "gradients") -> list[dict]:
+    """The records of one event type from a metrics.jsonl file, in order."""
+    with open(path, encoding="utf-8") as f:
+        return [r for r in map(json.loads, filter(str.strip, f)) if r.get("event") == event]
+
+
+# ---- plots ---------------------------------------------------------------------------------------
+
+def _figure(figsize=(7, 4.5)):
+    """A matplotlib Figure without pyplot (no global state, no display needed)."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as err:
+        raise ImportError("plotting needs matplotlib, the optional extra 'plot': "
+                          "pip install 'bptt[plot]' (or pip install matplotlib)") from err
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def plot_distance(curves: dict[str, np.ndarray], path: str | Path, title: str = "",
+                  ylabel: str = "||dL/dh_{T-k}||") -> Path:
+    """One line per label: a norm (by distance k, (T,)) on a log scale against k."""
+    fig = _figure()
+    ax = fig.subplots()
+    for label, v in curves.items():
+        v = np.asarray(v, dtype=F64)
+        ok = np.isfinite(v) & (v > 0)
+        ax.semilogy(np.arange(len(v))[ok], v[ok], label=f"{label} (x{decay_rate(v):.3f}/step)")
+    ax.set_xlabel("distance k from the loss (steps back)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def plot_heatmap(records: list[dict], path: str | Path, key: str = "l0", curve: str = "dh",
+                 title: str = "") -> Path:
+    """log10 of a recorded curve (distance k across, training step down) from gradient records."""
+    if not records:
+        raise ValueError("plot_heatmap: no gradient records to plot")
+    steps = [r["step"] for r in records]
+    rows = [np.array([np.nan if v is None else v for v in r["curves"][key][curve]], F64) for r in records]
+    T = max(len(r) for r in rows)
+    Z = np.full((len(rows), T), np.nan)
+    for i, r in enumerate(rows):
+        Z[i, :len(r)] = r
+    with np.errstate(divide="ignore", invalid="ignore"):
+        Z = np.log10(np.where(Z > 0, Z, np.nan))
+    fig = _figure()
+    ax = fig.subplots()
+    im = ax.imshow(Z, aspect="auto", origin="upper", interpolation="nearest", cmap="viridis",
+                   extent=(-0.5, T - 0.5, len(rows) - 0.5, -0.5))
+    ax.set_yticks(range(len(rows)), [str(s) for s in steps] if len(rows) <= 20 else None)
+    if len(rows) > 20:
+        ticks = np.linspace(0, len(rows) - 1, 10).astype(int)
+        ax.set_yticks(ticks, [str(steps[i]) for i in ticks])
+    ax.set_xlabel("distance k from the loss (steps back)")
+    ax.set_ylabel("training step")
+    ax.set_title(title or f"log10 ||dL/dh|| ({key})")
+    fig.colorbar(im, ax=ax, label="log10 norm")
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def plot_losses(runs: dict[str, dict], path: str | Path, title: str = "", baseline: float | None = None
+                ) -> Path:
+    """Loss curves, log scale. ``runs[label]`` = {"loss": [...] per step (NaN allowed), and
+    optionally "clipped": [steps whose gradient was clipped], "diverged_at": step or None}.
+    Clipped steps are marked with a dot on the curve; divergence with a cross at the top."""
+    fig = _figure()
+    ax = fig.subplots()
+    for label, run in runs.items():
+        loss = np.asarray(run["loss"], dtype=F64)
+        steps = np.arange(1, len(loss) + 1)
+        clipped = np.asarray(run.get("clipped", []), dtype=int)
+        line, = ax.semilogy(steps, loss, lw=1, label=f"{label} ({len(clipped)} clipped)"
+                            if "clipped" in run else label)
+        if clipped.size:
+            ok = clipped[(clipped >= 1) & (clipped <= len(loss))]
+            ax.plot(ok, loss[ok - 1], ".", ms=3, color=line.get_color(), alpha=0.6)
+        if run.get("diverged_at"):
+            finite = loss[np.isfinite(loss)]
+            top = finite.max() if finite.size else 1.0
+            ax.plot([run["diverged_at"]], [top], "x", ms=10, mew=2, color=line.get_color())
+            ax.annotate("diverged", (run["diverged_at"], top), textcoords="offset points",
+                        xytext=(5, -12), color=line.get_color())
+    if baseline is not None:
+        ax.axhline(baseline, ls="--", color="gray", lw=1, label=f"baseline {baseline:.3g}")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=110)
+    return Path(path)
