@@ -109,3 +109,9 @@ def test_truncated_bptt_matches_finite_differences_with_carried_state_held_fixed
     _, untruncated, _ = truncated_bptt(layer, x, T, loss_grad)
     for n in full:
         np.testing.assert_allclose(untruncated[n], full[n], rtol=1e-12, atol=1e-12)
+
+
+def test_truncated_bptt_refuses_a_bidirectional_layer():
+    layer = _layer("gru", np.random.default_rng(0), bidirectional=True)
+    with pytest.raises(ValueError, match="unidirectional"):
+        truncated_bptt(layer, np.zeros((4, 1, 3)), 2, lambda out, s: (0.0, np.zeros_like(out)))
