@@ -1,0 +1,132 @@
+"""``bptt train lm`` and ``bptt generate``: language models, thin wrappers over ``bptt.lm``.
+
+    bptt train lm --text FILE [--level char|word] [--cell lstm] [--hidden-size 256] [--seq-len 100]
+                  [--batch-size 32] [--epochs 10] [--time-budget MIN] [--out runs/lm] [--resume CKPT]
+    bptt train lm --labelled TSV [--dev TSV] [--level word] ...   (a label-conditioned model)
+    bptt generate MODEL [--prime TEXT] [--length N] [--temperature T] [--top-k K] [--seed S]
+                        [--label CLASS]
+
+``--text`` trains on one long text with truncated BPTT over parallel streams and holds out its
+last ``--val-fraction`` (or ``--dev FILE``); ``--labelled`` trains on sentences conditioned on
+their label (``--dev`` labelled sentences, default 5% of them held out). The best model by
+validation loss is ``OUT/best``. ``generate`` writes the prime, then each token as it is drawn.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _none_or(kind):
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def cmd_train_lm(args) -> int:
+    from .. import lm
+    settings = lm.LMSettings(**{f.name: getattr(args, f.name) for f in fields(lm.LMSettings)
+                                if getattr(args, f.name, None) is not None})
+    budget = None if args.time_budget is None else args.time_budget * 60
+    common = dict(settings=settings, out_dir=args.out, resume=args.resume, progress=not args.quiet,
+                  time_budget=budget)
+    if args.text is not None:
+        text = _read_text(args.text)
+        val_text = _read_text(args.dev) if args.dev else None
+        result = lm.train_lm(text, val_text=val_text, **common)
+    else:
+        texts, labels, classes, dev_texts, dev_labels = _labelled(args, settings.seed)
+        result = lm.train_conditional(texts, labels, classes, dev_texts, dev_labels, **common)
+    best = result.best
+    score = f"{best['bpc']:.4f} bits per character" if "bpc" in best else f"perplexity {best['perplexity']:.2f}"
+    print(f"best validation {score} ({best['loss']:.4f} nats per token); model: {Path(args.out) / 'best'}")
+    return 0
+
+
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def _labelled(args, seed: int):
+    import numpy as np
+
+    from ..data.readers import read_dataset
+    train, report = read_dataset(args.labelled, args.text_column, args.label_column)
+    print(report, file=sys.stderr)
+    texts, labels = list(train.texts), np.asarray(train.labels)
+    if args.dev:
+        dev, dev_report = read_dataset(args.dev, args.text_column, args.label_column, classes=train.classes)
+        print(dev_report, file=sys.stderr)
+        return texts, labels, train.classes, list(dev.texts), np.asarray(dev.labels)
+    order = np.random.default_rng(seed).permutation(len(texts))
+    n_dev = max(1, len(texts) // 20)
+    dev, rest = order[:n_dev], order[n_dev:]
+    return ([texts[i] for i in rest], labels[rest], train.classes, [texts[i] for i in dev], labels[dev])
+
+
+def cmd_generate(args) -> int:
+    from ..lm import TextModel
+    model = TextModel.load(args.model)
+    out = sys.stdout
+    if args.prime:
+        out.write(args.prime)
+        out.flush()
+    for piece in model.generate(args.prime, args.length, args.temperature, args.top_k, args.seed,
+                                args.label):
+        out.write(piece)
+        out.flush()
+    out.write("\n")
+    out.flush()
+    return 0
+
+
+def add_parsers(subparsers, train_subparsers) -> None:
+    """Add ``generate`` to ``bptt``'s subcommands and ``lm`` to ``bptt train``'s."""
+    from ..lm import LMSettings
+    p = train_subparsers.add_parser("lm", help="character- or word-level language model (or a "
+                                               "label-conditioned one with --labelled)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="a plain UTF-8 text file: one stream, truncated BPTT")
+    source.add_argument("--labelled", help="labelled sentences (SST-2 TSV, TSV/CSV/JSONL): a model "
+                                           "conditioned on the label")
+    p.add_argument("--dev", help="held-out data: a text file for --text (default: its last "
+                                 "--val-fraction), labelled sentences for --labelled (default: 5%%)")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("--out", default="runs/lm", help="checkpoint, best/ and metrics.jsonl go here")
+    p.add_argument("--resume", help="continue from this checkpoint.safetensors")
+    p.add_argument("--time-budget", type=float, help="minutes of training, then checkpoint and stop")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    kinds = {"int": int, "float": float, "str": str, "bool": _bool}
+    for f in fields(LMSettings):
+        text = str(f.type)
+        kind = kinds.get(text.split(" ")[0].replace("|", "").strip(), str)
+        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name,
+                       type=_none_or(kind) if "None" in text else kind, help=f"default {f.default}")
+    p.set_defaults(func=cmd_train_lm)
+
+    g = subparsers.add_parser("generate", help="sample text from a language model, streamed to stdout")
+    g.add_argument("model", help="model directory (OUT/best of bptt train lm)")
+    g.add_argument("--prime", default="", help="text to start from (default: a line start)")
+    g.add_argument("--length", type=int, default=500, help="tokens to generate")
+    g.add_argument("--temperature", type=float, default=1.0, help="0 = always the most likely token")
+    g.add_argument("--top-k", type=int, help="draw only among the K most likely tokens")
+    g.add_argument("--seed", type=int, help="random seed: the same seed gives the same text")
+    g.add_argument("--label", help="class to condition on (conditional models), e.g. positive")
+    g.set_defaults(func=cmd_generate)
