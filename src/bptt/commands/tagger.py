@@ -1,0 +1,107 @@
+"""``bptt train tagger`` and ``bptt tag``: part-of-speech tagging, thin wrappers over ``bptt.tagging``.
+
+    bptt train tagger --train FILE [--dev FILE] [--test FILE ...] [--out runs/tagger]
+                      [--features suffix,shape] [--lowercase true] [--epochs 30] ...
+    bptt tag MODEL "text" ...   (or one text per line on stdin) [--pretokenized] [--json]
+
+FILE is CoNLL-U (``.conllu``: FORM -> UPOS of the word lines) or ``token<TAB>tag`` lines with a
+blank line between sentences. ``--test`` files are scored at the end, next to the
+most-frequent-tag baseline. ``tag`` prints ``token/TAG`` for every token of each text.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _none_or(kind):
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """"suffix,shape" -> ("suffix", "shape"); "" or "none" -> ()."""
+    if text.lower() in ("", "none"):
+        return ()
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def cmd_train_tagger(args) -> int:
+    from ..tagging import MostFrequentTag, SequenceTagger, TaggerSettings, read_tagged
+    train = read_tagged(args.train)
+    dev = read_tagged(args.dev) if args.dev else None
+    print(f"{args.train}: {len(train)} sentences, {sum(len(s.words) for s in train)} words", file=sys.stderr)
+    settings = {f.name: getattr(args, f.name) for f in fields(TaggerSettings)
+                if getattr(args, f.name, None) is not None}
+    tagger = SequenceTagger(**settings).fit(train, dev, out_dir=args.out, resume=args.resume,
+                                            progress=not args.quiet)
+    state = tagger.trainer.state
+    print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
+          f"model: {Path(args.out) / 'best'}")
+    if args.test:
+        baseline = MostFrequentTag().fit(train)
+        for path in args.test:
+            test = read_tagged(path)
+            ours, base = tagger.evaluate(test), baseline.evaluate(test)
+            print(f"{path}: accuracy {ours['accuracy']:.4f} (unknown words {ours['accuracy_unknown']:.4f}); "
+                  f"most-frequent-tag baseline {base['accuracy']:.4f}")
+    return 0
+
+
+def cmd_tag(args) -> int:
+    from ..tagging import SequenceTagger
+    texts = list(args.texts)
+    if not texts or texts == ["-"]:
+        from ..data.readers import read_lines
+        texts = read_lines(sys.stdin)
+    tagger = SequenceTagger.load(args.model)
+    for text in texts:
+        pairs = tagger.tag(text, pretokenized=args.pretokenized)
+        if args.json:
+            print(json.dumps({"text": text, "tokens": [{"token": w, "tag": t} for w, t in pairs]},
+                             ensure_ascii=False))
+        else:
+            print(" ".join(f"{w}/{t}" for w, t in pairs))
+    return 0
+
+
+def add_parsers(subparsers, train_subparsers) -> None:
+    """Add ``tag`` to ``bptt``'s subcommands and ``tagger`` to ``bptt train``'s."""
+    from ..tagging import TaggerSettings
+    p = train_subparsers.add_parser("tagger", help="sequence tagger (part of speech): a tag per token")
+    p.add_argument("--train", required=True, help="CoNLL-U (.conllu) or token<TAB>tag file")
+    p.add_argument("--dev", help="dev set, picks the best epoch (default: 10%% of --train held out)")
+    p.add_argument("--test", nargs="*", default=[], help="files to score at the end, with the baseline")
+    p.add_argument("--out", default="runs/tagger", help="checkpoint, best/ and metrics.jsonl go here")
+    p.add_argument("--resume", help="continue from this checkpoint.safetensors")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    kinds = {"int": int, "float": float, "str": str, "bool": _bool}
+    for f in fields(TaggerSettings):
+        text = str(f.type)
+        if f.name == "features":
+            p.add_argument("--features", type=_names, help="comma-separated: suffix, shape (default none)")
+            continue
+        kind = kinds.get(text.split(" ")[0].replace("|", "").strip(), str)
+        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name,
+                       type=_none_or(kind) if "None" in text else kind, help=f"default {f.default}")
+    p.set_defaults(func=cmd_train_tagger)
+
+    t = subparsers.add_parser("tag", help="tag the words of texts (arguments, or one per line on stdin)")
+    t.add_argument("model", help="model directory (OUT/best of bptt train tagger)")
+    t.add_argument("texts", nargs="*", help="texts; '-' or nothing reads stdin")
+    t.add_argument("--pretokenized", action="store_true", help="split on whitespace only")
+    t.add_argument("--json", action="store_true", help="one JSON object per text")
+    t.set_defaults(func=cmd_tag)

@@ -1,0 +1,519 @@
+"""Part-of-speech tagging, end to end: readers, a most-frequent-tag baseline, and a BiLSTM tagger.
+
+Readers (errors name the file, the line and the field)::
+
+    read_conllu(path)      CoNLL-U: word lines only (integer ID); FORM (field 2) -> UPOS (field 4)
+    read_token_tags(path)  "token<TAB>tag" lines, a blank line between sentences
+    read_tagged(path)      either, by the file name (.conllu / .conll) or else token<TAB>tag
+
+Models::
+
+    MostFrequentTag().fit(sentences).predict(words)     each word's most frequent training tag;
+                                                        unknown words: the most frequent tag overall
+    SequenceTagger(**settings).fit(train, dev)          Tagger (models/tagger.py) + vocabularies
+    tagger.predict([words, ...]); tagger.evaluate(sentences); tagger.tag("raw text")
+    tagger.save(dir); SequenceTagger.load(dir)
+
+Inputs of the neural tagger, per token (``TaggerSettings``): the word id (of the lower-cased word
+with ``lowercase=True``), and optionally discrete features, each with its own embedding table:
+``suffix`` (the last ``suffix_length`` characters, lower-cased) and ``shape`` (capitalisation,
+digits, punctuation; see ``word_shape``). Rare words are replaced by ``<unk>`` during training
+with probability alpha / (alpha + count) (``word_dropout`` = alpha; Kiperwasser & Goldberg 2016),
+so that the model learns what to do with the unknown word it will meet at test time.
+
+A saved tagger is a directory: ``model.safetensors`` + ``config.json`` (the ``Tagger``, as
+``bptt.io`` writes it), ``vocab.json`` (words), ``features.json`` (each feature's vocabulary),
+``tagger.json`` (tag set and settings).
+"""
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from . import io
+from .data.batching import bucket_batches, fixed_batches, pad_batch
+from .data.vocab import UNK_ID, Vocabulary
+from .models.tagger import Tagger, TaggerConfig
+from .train import TrainConfig, Trainer
+
+io.register_model_type(Tagger.type_name, Tagger)
+
+UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
+        "PUNCT", "SCONJ", "SYM", "VERB", "X")
+CONLLU_FIELDS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
+FEATURES = ("suffix", "shape")
+SETTINGS_FILE, VOCAB_FILE, FEATURES_FILE = "tagger.json", "vocab.json", "features.json"
+
+
+class TaggedSentence(NamedTuple):
+    words: list[str]
+    tags: list[str]
+
+
+class TaggedFileError(ValueError):
+    """A malformed line: the message starts with ``file:line:`` and names the field."""
+
+
+# ---- readers ------------------------------------------------------------------------------------
+def _open_lines(path: Path):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise TaggedFileError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    return text.split("\n")
+
+
+def read_conllu(path: str | Path, upos: Sequence[str] | None = UPOS) -> list[TaggedSentence]:
+    """Sentences of a CoNLL-U file as (FORM, UPOS) lists, word lines only.
+
+    Comment lines (#) are skipped, and so are multiword tokens (ID ``3-4``) and empty nodes
+    (ID ``8.1``). Word IDs must count 1, 2, 3, ... within each sentence. ``upos``: the allowed
+    tags (the 17 of UD v2), None to accept any. Raises TaggedFileError ``file:line: field N
+    (NAME): ...`` for a line with the wrong number of fields, a bad ID, or an empty FORM or UPOS.
+    """
+    path = Path(path)
+    allowed = None if upos is None else frozenset(upos)
+    sentences, words, tags = [], [], []
+    lines = _open_lines(path)
+    for lineno, line in enumerate(lines, start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            if words:
+                sentences.append(TaggedSentence(words, tags))
+                words, tags = [], []
+            continue
+        if line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        where = f"{path}:{lineno}:"
+        if len(cols) != 10:
+            raise TaggedFileError(f"{where} expected 10 tab-separated fields "
+                                  f"({' '.join(CONLLU_FIELDS)}), found {len(cols)}")
+        wid = cols[0]
+        if re.fullmatch(r"[1-9]\d*-[1-9]\d*", wid) or re.fullmatch(r"\d+\.[1-9]\d*", wid):
+            continue                                        # multiword token / empty node
+        if not re.fullmatch(r"[1-9]\d*", wid):
+            raise TaggedFileError(f"{where} field 1 (ID): expected a word index (1, 2, ...), a range "
+                                  f"(3-4) or an empty node (8.1), found {wid!r}")
+        if int(wid) != len(words) + 1:
+            raise TaggedFileError(f"{where} field 1 (ID): expected word {len(words) + 1} of the "
+                                  f"sentence, found {wid}")
+        form, tag = cols[1], cols[3]
+        if not form:
+            raise TaggedFileError(f"{where} field 2 (FORM): empty")
+        if not tag or tag == "_":
+            raise TaggedFileError(f"{where} field 4 (UPOS): a word line needs a tag, found {tag!r}")
+        if allowed is not None and tag not in allowed:
+            raise TaggedFileError(f"{where} field 4 (UPOS): {tag!r} is not a UD v2 tag "
+                                  f"(expected one of {' '.join(sorted(allowed))})")
+        words.append(form)
+        tags.append(tag)
+    if words:
+        sentences.append(TaggedSentence(words, tags))
+    return sentences
+
+
+def read_token_tags(path: str | Path) -> list[TaggedSentence]:
+    """Sentences of a ``token<TAB>tag`` file: one token per line, a blank line between sentences.
+
+    Raises TaggedFileError ``file:line: field N (...)`` for a line without exactly one tab or
+    with an empty token or tag.
+    """
+    path = Path(path)
+    sentences, words, tags = [], [], []
+    for lineno, line in enumerate(_open_lines(path), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            if words:
+                sentences.append(TaggedSentence(words, tags))
+                words, tags = [], []
+            continue
+        cols = line.split("\t")
+        where = f"{path}:{lineno}:"
+        if len(cols) != 2:
+            raise TaggedFileError(f"{where} expected 2 tab-separated fields (token, tag), found {len(cols)}")
+        for k, (name, value) in enumerate(zip(("token", "tag"), cols), start=1):
+            if not value.strip():
+                raise TaggedFileError(f"{where} field {k} ({name}): empty")
+        words.append(cols[0])
+        tags.append(cols[1].strip())
+    if words:
+        sentences.append(TaggedSentence(words, tags))
+    return sentences
+
+
+def read_tagged(path: str | Path) -> list[TaggedSentence]:
+    """``read_conllu`` for .conllu / .conll files, ``read_token_tags`` otherwise."""
+    path = Path(path)
+    return read_conllu(path) if path.suffix in (".conllu", ".conll") else read_token_tags(path)
+
+
+# ---- raw text -------------------------------------------------------------------------------
+_TOKEN = re.compile(r"""
+    (?:[A-Za-z]\.){2,}                      # acronyms with dots: U.S., e.g.
+  | \d+(?:[.,:/]\d+)*                       # numbers: 3.14, 10,000, 3:30, 3/4
+  | \w+(?=(?i:n't)\b)                       # do|n't, could|n't (ca|n't, wo|n't as in UD)
+  | (?i:n't)\b
+  | '(?:s|re|ve|ll|d|m|S|RE|VE|LL|D|M)\b    # clitics: it|'s, we|'re
+  | \w+(?:-\w+|'(?!(?i:s|re|ve|ll|d|m)\b)\w+)*  # words, hyphenated or with an inner apostrophe (o'clock)
+  | \.\.\. | -- | \S                        # any other character is a token of its own
+""", re.VERBOSE)
+
+
+def split_words(text: str) -> list[str]:
+    """Split raw text into UD-English-style tokens, keeping case: ``"I don't know."`` ->
+    ``['I', 'do', "n't", 'know', '.']``. Clitics (n't, 's, 're, 've, 'll, 'd, 'm) and punctuation
+    become tokens of their own."""
+    return _TOKEN.findall(text.replace("’", "'"))
+
+
+# ---- token features ---------------------------------------------------------------------------
+def word_shape(word: str) -> str:
+    """A coarse shape class of a word: capitalisation, digits and punctuation.
+
+    ``Harry`` -> "Xx", ``ANSI`` -> "X", ``the`` -> "x", ``3.14`` -> "d", ``1990s`` -> "dx",
+    ``,`` -> "p", ``e-mail`` -> "x-", ``Jean-Paul`` -> "Xx-", ``McDonald`` -> "xX" (mixed).
+    """
+    if not any(ch.isalnum() for ch in word):
+        return "p"
+    has_digit = any(ch.isdigit() for ch in word)
+    letters = [ch for ch in word if ch.isalpha()]
+    if not letters:
+        return "d"
+    if has_digit:
+        return "dx"
+    hyphen = "-" if "-" in word else ""
+    if all(ch.isupper() for ch in letters):
+        return ("X" if len(letters) > 1 else "Xx") + hyphen
+    if all(ch.islower() for ch in letters):
+        return "x" + hyphen
+    if letters[0].isupper() and all(ch.islower() for ch in letters[1:]) or hyphen:
+        return "Xx" + hyphen
+    return "xX"
+
+
+def _feature_strings(words: Sequence[str], name: str, suffix_length: int) -> list[str]:
+    if name == "suffix":
+        return [w.lower()[-suffix_length:] for w in words]
+    if name == "shape":
+        return [word_shape(w) for w in words]
+    raise ValueError(f"unknown feature {name!r}; known: {FEATURES}")
+
+
+# ---- evaluation -------------------------------------------------------------------------------
+def token_accuracy(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> float:
+    """Share of tokens whose predicted tag equals the gold tag, over all sentences."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
+    right = total = 0
+    for i, (g, p) in enumerate(zip(gold, predicted)):
+        if len(g) != len(p):
+            raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
+        right += sum(a == b for a, b in zip(g, p))
+        total += len(g)
+    if total == 0:
+        raise ValueError("no tokens to score")
+    return right / total
+
+
+def accuracy_report(sentences: Sequence[TaggedSentence], predicted: Sequence[Sequence[str]],
+                    known_words: set[str] | None = None) -> dict:
+    """Token accuracy, and (with ``known_words``, the training words) on known and unknown words."""
+    out = {"tokens": sum(len(s.words) for s in sentences), "sentences": len(sentences),
+           "accuracy": token_accuracy([s.tags for s in sentences], predicted)}
+    if known_words is not None:
+        hits = {True: [0, 0], False: [0, 0]}
+        for s, p in zip(sentences, predicted):
+            for w, g, t in zip(s.words, s.tags, p):
+                h = hits[w in known_words]
+                h[0] += g == t
+                h[1] += 1
+        out["unknown_words"] = hits[False][1]
+        out["accuracy_known"] = hits[True][0] / max(hits[True][1], 1)
+        out["accuracy_unknown"] = hits[False][0] / max(hits[False][1], 1)
+    return out
+
+
+class MostFrequentTag:
+    """The baseline: each word gets the tag it had most often in training (ties: the tag seen
+    most often overall, then alphabetical); a word never seen gets the most frequent tag overall."""
+
+    def __init__(self):
+        self.word_tag: dict[str, str] = {}
+        self.default: str | None = None
+
+    def fit(self, sentences: Sequence[TaggedSentence]) -> "MostFrequentTag":
+        counts: dict[str, Counter] = defaultdict(Counter)
+        overall: Counter = Counter()
+        for s in sentences:
+            for w, t in zip(s.words, s.tags):
+                counts[w][t] += 1
+                overall[t] += 1
+        if not overall:
+            raise ValueError("MostFrequentTag.fit: no tagged words")
+        rank = {t: (-n, t) for t, n in overall.items()}
+        self.default = min(overall, key=rank.get)
+        self.word_tag = {w: min(c, key=lambda t: (-c[t], rank[t])) for w, c in counts.items()}
+        return self
+
+    def predict(self, words: Sequence[str]) -> list[str]:
+        if self.default is None:
+            raise RuntimeError("MostFrequentTag is not fitted: call fit() first")
+        return [self.word_tag.get(w, self.default) for w in words]
+
+    def evaluate(self, sentences: Sequence[TaggedSentence]) -> dict:
+        return accuracy_report(sentences, [self.predict(s.words) for s in sentences], set(self.word_tag))
+
+
+# ---- the neural tagger --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TaggerSettings:
+    """Every hyperparameter of the model, its inputs and its training (saved with the model)."""
+    cell: str = "lstm"
+    embedding_dim: int = 100
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.0
+    embedding_dropout: float = 0.25
+    output_dropout: float = 0.25
+    lowercase: bool = False
+    features: tuple[str, ...] = ()           # any of "suffix", "shape"
+    suffix_length: int = 3
+    feature_dim: int = 16
+    min_freq: int = 1
+    word_dropout: float = 0.25               # alpha: <unk> with probability alpha / (alpha + count)
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    clip_norm: float | None = 5.0
+    patience: int | None = 3
+    seed: int = 0
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        feats = (self.features,) if isinstance(self.features, str) else self.features
+        object.__setattr__(self, "features", tuple(feats))
+        for f in self.features:
+            if f not in FEATURES:
+                raise ValueError(f"unknown feature {f!r}; known: {FEATURES}")
+
+
+class TagBatch(NamedTuple):
+    ids: np.ndarray                 # (T, B) word ids, padded with 0
+    lengths: np.ndarray             # (B,) longest first
+    tags: np.ndarray                # (T, B) tag ids, padded with 0 (masked)
+    features: np.ndarray | None     # (T, B, K) feature ids, padded with 0
+    index: np.ndarray               # (B,) positions in the input list
+
+
+class SequenceTagger:
+    """Words (+ suffix / shape features) -> embedding -> BiLSTM -> dense at every step -> tags."""
+
+    def __init__(self, **settings):
+        known = {f.name for f in fields(TaggerSettings)}
+        unknown = set(settings) - known
+        if unknown:
+            raise TypeError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        self.settings = TaggerSettings(**settings)
+        self.vocab: Vocabulary | None = None
+        self.feature_vocabs: list[Vocabulary] = []
+        self.tags: tuple[str, ...] = ()
+        self.model: Tagger | None = None
+        self.trainer: Trainer | None = None
+
+    # ---- encoding -------------------------------------------------------------------------
+    def _norm(self, words: Sequence[str]) -> list[str]:
+        return [w.lower() for w in words] if self.settings.lowercase else list(words)
+
+    def _encode_words(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Word ids (L,) and feature ids (L, K) (None without features)."""
+        ids = self.vocab.encode(self._norm(words))
+        if not self.feature_vocabs:
+            return ids, None
+        feats = np.stack([v.encode(_feature_strings(words, name, self.settings.suffix_length))
+                          for name, v in zip(self.settings.features, self.feature_vocabs)], axis=1)
+        return ids, feats
+
+    def _batch(self, encoded: list, tag_ids: list | None, index: np.ndarray) -> TagBatch:
+        ids, lengths = pad_batch([encoded[i][0] for i in index])
+        tags = (pad_batch([tag_ids[i] for i in index])[0] if tag_ids is not None
+                else np.zeros_like(ids))
+        feats = None
+        if self.feature_vocabs:
+            K = len(self.feature_vocabs)
+            feats = np.stack([pad_batch([encoded[i][1][:, k] for i in index])[0] for k in range(K)], axis=2)
+        return TagBatch(ids, lengths, tags, feats, index)
+
+    # ---- training -------------------------------------------------------------------------
+    def _build(self, sentences: Sequence[TaggedSentence]) -> None:
+        s = self.settings
+        self.vocab = Vocabulary.build([self._norm(x.words) for x in sentences], min_freq=s.min_freq)
+        self.feature_vocabs = [Vocabulary.build([_feature_strings(x.words, name, s.suffix_length)
+                                                 for x in sentences]) for name in s.features]
+        self.tags = tuple(sorted({t for x in sentences for t in x.tags}))
+        config = TaggerConfig(len(self.vocab), s.embedding_dim, s.hidden_size, len(self.tags), s.cell,
+                              s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
+                              s.output_dropout, tuple(len(v) for v in self.feature_vocabs),
+                              (s.feature_dim,) * len(self.feature_vocabs), padding_idx=0, dtype=s.dtype)
+        self.model = Tagger(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
+        self.model.rnn.dropout_rng = np.random.default_rng(s.seed + 2)
+
+    def fit(self, sentences: Sequence[TaggedSentence], dev: Sequence[TaggedSentence] | None = None,
+            out_dir: str | Path | None = None, resume: str | Path | None = None,
+            progress: bool = True) -> "SequenceTagger":
+        """Train; keeps the epoch with the best dev token accuracy.
+
+        Without ``dev``, 10% of the training sentences (seeded) are held out as one. ``out_dir``
+        receives the checkpoint, ``best/`` and ``metrics.jsonl`` (a temporary folder if None).
+        """
+        s = self.settings
+        sentences = list(sentences)
+        if not sentences:
+            raise ValueError("SequenceTagger.fit: no training sentences")
+        if dev is None:
+            order = np.random.default_rng(s.seed).permutation(len(sentences))
+            n_dev = max(1, len(sentences) // 10)
+            dev = [sentences[i] for i in order[:n_dev]]
+            sentences = [sentences[i] for i in order[n_dev:]]
+        self._build(sentences)
+        unknown_tags = sorted({t for x in dev for t in x.tags} - set(self.tags))
+        if unknown_tags:
+            print(f"note: dev tags never seen in training (always wrong): {unknown_tags}")
+        tag_index = {t: i for i, t in enumerate(self.tags)}
+        encoded = [self._encode_words(x.words) for x in sentences]
+        tag_ids = [np.array([tag_index[t] for t in x.tags], dtype=np.int64) for x in sentences]
+        counts = Counter(w for x in sentences for w in self._norm(x.words))
+        # probability of replacing each training token by <unk> (word dropout)
+        drop = [np.array([s.word_dropout / (s.word_dropout + counts[w]) for w in self._norm(x.words)])
+                for x in sentences] if s.word_dropout > 0 else None
+        model = self.model
+
+        def batches(rng):
+            plan = bucket_batches([e[0] for e in encoded], None, s.batch_size,
+                                  seed=int(rng.integers(2**63)))
+            out = []
+            for b in plan:
+                batch = self._batch(encoded, tag_ids, b.index)
+                if drop is not None:
+                    p, _ = pad_batch([drop[i] for i in b.index], pad_id=0)
+                    ids = np.where(rng.random(p.shape) < p, UNK_ID, batch.ids)
+                    batch = batch._replace(ids=ids)
+                out.append(batch)
+            return out
+
+        def step_fn(batch):
+            loss, grads, _ = model.loss_and_grads(batch.ids, batch.lengths, batch.tags, batch.features)
+            return loss, grads, int(batch.lengths.sum())
+
+        def evaluate():
+            return {"accuracy": token_accuracy([x.tags for x in dev], self.predict([x.words for x in dev]))}
+
+        tmp = tempfile.TemporaryDirectory() if out_dir is None else None
+        out = Path(tmp.name if tmp else out_dir)
+        cfg = TrainConfig(epochs=s.epochs, optimizer=s.optimizer, lr=s.lr, weight_decay=s.weight_decay,
+                          clip_norm=s.clip_norm, patience=s.patience, seed=s.seed)
+        self.trainer = Trainer(model, cfg, batches, step_fn, evaluate, self.save, out, progress)
+        if resume is not None:
+            self.trainer.load_checkpoint(resume)
+        try:
+            self.trainer.fit()
+            if (out / "best").is_dir():                   # keep the best epoch's weights
+                tensors, _ = io.load_params(out / "best" / io.WEIGHTS_FILE)
+                io.load_state_dict(model, tensors, str(out / "best" / io.WEIGHTS_FILE))
+        finally:
+            if tmp:
+                tmp.cleanup()
+        return self
+
+    # ---- prediction -----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if self.model is None:
+            raise RuntimeError("this SequenceTagger is not trained: call fit() or load() first")
+
+    def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = 256) -> list[list[str]]:
+        """The tags of each sentence (a list of words)."""
+        self._check_fitted()
+        sentences = [list(x) for x in sentences]
+        out: list[list[str]] = [[] for _ in sentences]
+        nonempty = [i for i, x in enumerate(sentences) if x]
+        encoded = [self._encode_words(sentences[i]) for i in nonempty]
+        for b in fixed_batches([e[0] for e in encoded], None, batch_size):
+            batch = self._batch(encoded, None, b.index)
+            pred = self.model.predict(batch.ids, batch.lengths, batch.features)   # (T, B)
+            for col, i in enumerate(b.index):
+                out[nonempty[i]] = [self.tags[k] for k in pred[:batch.lengths[col], col]]
+        return out
+
+    def evaluate(self, sentences: Sequence[TaggedSentence]) -> dict:
+        """Token accuracy, and on words known / unknown to the word vocabulary."""
+        pred = self.predict([x.words for x in sentences])
+        known = {w for w in self.vocab.tokens[2:]}
+        if self.settings.lowercase:
+            sentences_norm = [TaggedSentence([w.lower() for w in x.words], x.tags) for x in sentences]
+            return accuracy_report(sentences_norm, pred, known)
+        return accuracy_report(sentences, pred, known)
+
+    def score(self, sentences: Sequence[TaggedSentence]) -> float:
+        return token_accuracy([x.tags for x in sentences], self.predict([x.words for x in sentences]))
+
+    def tag(self, text: str, pretokenized: bool = False) -> list[tuple[str, str]]:
+        """(word, tag) pairs of raw text (split by ``split_words``, or on whitespace)."""
+        words = text.split() if pretokenized else split_words(text)
+        return list(zip(words, self.predict([words])[0]))
+
+    # ---- saving ---------------------------------------------------------------------------
+    def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
+        """Model directory: model.safetensors, config.json, vocab.json, features.json, tagger.json."""
+        self._check_fitted()
+        directory = Path(directory)
+        io.save(self.model, directory, weights_dtype=weights_dtype)
+        self.vocab.save(directory / VOCAB_FILE)
+        io.write_json(directory / FEATURES_FILE, {name: v.to_dict() for name, v in
+                                                  zip(self.settings.features, self.feature_vocabs)})
+        io.write_json(directory / SETTINGS_FILE, {"tags": list(self.tags), "settings": asdict(self.settings)})
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "SequenceTagger":
+        directory = Path(directory)
+        path = directory / SETTINGS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{directory}: not a tagger model (no {SETTINGS_FILE})")
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            self = cls(**doc["settings"])
+            self.tags = tuple(doc["tags"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{path}: malformed tagger settings: {err}") from err
+        self.vocab = Vocabulary.load(directory / VOCAB_FILE)
+        feats_path = directory / FEATURES_FILE
+        try:
+            feats = json.loads(feats_path.read_text(encoding="utf-8"))
+            self.feature_vocabs = [Vocabulary.from_dict(feats[name], f"{feats_path}: {name}")
+                                   for name in self.settings.features]
+        except (OSError, ValueError, KeyError) as err:
+            raise ValueError(f"{feats_path}: malformed feature vocabularies: {err}") from err
+        model = io.load(directory)
+        if not isinstance(model, Tagger):
+            raise ValueError(f"{directory / io.CONFIG_FILE}: expected a Tagger, got {type(model).__name__}")
+        c = model.config
+        if (c.vocab_size != len(self.vocab) or c.num_tags != len(self.tags)
+                or c.feature_vocab_sizes != tuple(len(v) for v in self.feature_vocabs)):
+            raise ValueError(f"{directory}: the model ({c.vocab_size} words, {c.num_tags} tags, features "
+                             f"{c.feature_vocab_sizes}) does not match vocab.json ({len(self.vocab)}), "
+                             f"tagger.json ({len(self.tags)} tags) and features.json "
+                             f"{tuple(len(v) for v in self.feature_vocabs)}")
+        self.model = model
+        return self
