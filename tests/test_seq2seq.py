@@ -11,6 +11,24 @@ from bptt.gradcheck import check_grads, rel_error
 from bptt.losses import log_softmax, softmax_cross_entropy
 from bptt.models.seq2seq import Seq2Seq, Seq2SeqConfig, shift_right
 
+
+try:                                  # not a test dependency; used when present
+    from threadpoolctl import threadpool_limits
+except ImportError:
+    threadpool_limits = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    """These matrices are small: more BLAS threads only wait for each other, and on a busy
+    machine they make the tests many times slower."""
+    if threadpool_limits is None:
+        yield
+    else:
+        with threadpool_limits(1):
+            yield
+
+
 SRC_V, TGT_V, EOS = 9, 8, 3
 
 

@@ -12,6 +12,23 @@ from bptt.tagging import (UPOS, MostFrequentTag, SequenceTagger, TaggedFileError
                           read_conllu, read_tagged, read_token_tags, split_words, token_accuracy,
                           word_shape)
 
+
+try:                                  # not a test dependency; used when present
+    from threadpoolctl import threadpool_limits
+except ImportError:
+    threadpool_limits = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    """These matrices are small: more BLAS threads only wait for each other, and on a busy
+    machine they make the tests many times slower."""
+    if threadpool_limits is None:
+        yield
+    else:
+        with threadpool_limits(1):
+            yield
+
 UD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ud-english"
 needs_ud = pytest.mark.skipif(not UD.is_dir(), reason=f"UD English data not found at {UD}")
 

@@ -1,0 +1,103 @@
+"""``bptt train seq2seq`` and ``bptt translate``: encoder-decoder models, thin wrappers over
+``bptt.translation``.
+
+    bptt train seq2seq --pairs FILE.tsv [--dev FILE.tsv] [--test FILE.tsv] [--out runs/seq2seq]
+                       [--level char|word] [--hidden-size 128] [--epochs 10] ...
+    bptt translate MODEL "text" ...   (or one text per line on stdin) [--beam K] [--json]
+
+FILE.tsv holds ``source<TAB>target`` lines (``python -m bptt.translation --out DIR`` writes the
+date-normalisation data in this form). Without ``--dev`` 5% of the pairs are held out to pick
+the best epoch by exact match. ``translate`` prints one output per text: greedy, or beam search
+with ``--beam K``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _none_or(kind):
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def cmd_train_seq2seq(args) -> int:
+    from ..translation import Translator, TranslatorSettings, read_pairs
+    pairs = read_pairs(args.pairs)
+    dev = read_pairs(args.dev) if args.dev else None
+    print(f"{args.pairs}: {len(pairs)} pairs", file=sys.stderr)
+    settings = {f.name: getattr(args, f.name) for f in fields(TranslatorSettings)
+                if getattr(args, f.name, None) is not None}
+    model = Translator(**settings).fit(pairs, dev, out_dir=args.out, resume=args.resume,
+                                       progress=not args.quiet)
+    state = model.trainer.state
+    print(f"best dev exact match {state.best_score:.4f} at epoch {state.best_epoch}; "
+          f"model: {Path(args.out) / 'best'}")
+    for path in args.test:
+        result = model.evaluate(read_pairs(path))
+        print(f"{path}: exact match {result['exact_match']:.4f} (greedy, {result['pairs']} pairs)")
+    return 0
+
+
+def cmd_translate(args) -> int:
+    from ..translation import Translator
+    texts = list(args.texts)
+    if not texts or texts == ["-"]:
+        from ..data.readers import read_lines
+        texts = read_lines(sys.stdin)
+    model = Translator.load(args.model)
+    hyps = model.hypotheses(texts, beam=args.beam)
+    for text, h in zip(texts, hyps):
+        output = model.join(model.target_vocab.decode(h.tokens))
+        if args.json:
+            print(json.dumps({"source": text, "output": output, "log_prob": round(h.score, 6),
+                              "finished": h.finished}, ensure_ascii=False))
+        else:
+            print(output)
+    return 0
+
+
+def add_parsers(subparsers, train_subparsers) -> None:
+    """Add ``translate`` to ``bptt``'s subcommands and ``seq2seq`` to ``bptt train``'s."""
+    from ..translation import TranslatorSettings
+    p = train_subparsers.add_parser("seq2seq", help="encoder-decoder on source<TAB>target pairs")
+    p.add_argument("--pairs", required=True, help="training pairs: source<TAB>target lines")
+    p.add_argument("--dev", help="dev pairs, pick the best epoch (default: 5%% of --pairs held out)")
+    p.add_argument("--test", nargs="*", default=[], help="pair files to score at the end (greedy)")
+    p.add_argument("--out", default="runs/seq2seq", help="checkpoint, best/ and metrics.jsonl go here")
+    p.add_argument("--resume", help="continue from this checkpoint.safetensors")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    kinds = {"int": int, "float": float, "str": str, "bool": _bool}
+    for f in fields(TranslatorSettings):
+        text = str(f.type)
+        kind = kinds.get(text.split(" ")[0].replace("|", "").strip(), str)
+        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name,
+                       type=_none_or(kind) if "None" in text else kind, help=f"default {f.default}")
+    p.set_defaults(func=cmd_train_seq2seq)
+
+    t = subparsers.add_parser("translate", help="decode texts with an encoder-decoder model")
+    t.add_argument("model", help="model directory (OUT/best of bptt train seq2seq)")
+    t.add_argument("texts", nargs="*", help="texts; '-' or nothing reads stdin")
+    t.add_argument("--beam", type=_positive, default=1, help="beam width (1 = greedy)")
+    t.add_argument("--json", action="store_true", help="one JSON object per text, with the log-probability")
+    t.set_defaults(func=cmd_translate)
