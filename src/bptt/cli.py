@@ -5,6 +5,10 @@
     bptt predict [MODEL] "text" ...   (or one text per line on stdin) [--json]
     bptt explain [MODEL] "text" [--json]
     bptt data download sst2|imdb [--cache-dir DIR]
+    bptt train lm --text FILE ... / bptt generate MODEL --prime "..."      (commands/lm.py)
+    bptt train tagger ... / bptt tag MODEL "text"                           (commands/tagger.py)
+    bptt train seq2seq --pairs FILE.tsv / bptt translate MODEL "text"      (commands/seq2seq.py)
+    bptt diagnose ...                                                       (commands/diagnose.py)
 
 MODEL is a model directory; without it the sentiment model shipped in the package is used.
 """
@@ -159,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kinds.get(kind, str),
                        help=f"default {f.default}")
     p.set_defaults(func=cmd_train_sentiment)
+
+    from .commands import diagnose, lm, seq2seq, tagger
+    for module in (lm, tagger, seq2seq, diagnose):
+        module.add_parsers(sub, train)
 
     data = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
     p = data.add_parser("download", help="fetch, verify (SHA-256) and unpack a public dataset")
