@@ -142,8 +142,8 @@ def train_adding(model, cfg: RunConfig, recorder=None, metrics_path: str | Path 
                  progress=None) -> RunLog:
     """Train ``model`` (a ``Regressor`` with input_size 2) on the adding problem with ``cfg``.
 
-    ``recorder``: called as ``recorder(step, model, x, y)`` before every update (a
-    ``bptt.diagnostics.GradientRecorder`` records every n-th). ``metrics_path``: append one JSON
+    ``recorder``: called as ``recorder(k, model, x, y)`` before every update, k = the updates
+    done so far (0, 1, ...; a ``bptt.diagnostics.GradientRecorder`` records every n-th). ``metrics_path``: append one JSON
     line per evaluation and at the end. ``progress``: called as progress(step, log) after each
     evaluation. Returns the ``RunLog``.
     """
@@ -166,7 +166,7 @@ def train_adding(model, cfg: RunConfig, recorder=None, metrics_path: str | Path 
     for step in range(1, cfg.steps + 1):
         x, y = adding_problem(cfg.batch_size, cfg.T, rng, dtype)
         if recorder is not None:
-            recorder(step, model, x, y)
+            recorder(step - 1, model, x, y)                            # after step - 1 updates
         with np.errstate(all="ignore"):
             loss, grads, _ = model.loss_and_grads(x, y)
             norm = global_norm(grads)
