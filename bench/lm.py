@@ -17,6 +17,15 @@ during each run is recorded (``other_cpus``): on a shared machine it is what slo
 
 Outputs, written atomically: ``bench/results/lm.json`` (settings, machine, probe, per model:
 the validation curve, the final and best bpc, tokens seen, the sample) and ``bench/results/lm.md``.
+
+Conditional generation on SST-2 (``--conditional``): a word-level LSTM language model over the
+sentence-level SST-2 train sentences whose initial state and every input carry the sentiment
+label (``ConditionalLanguageModel``, condition "both"), trained for the budget; then dev
+perplexity with the true label and with the flipped one, sample review openings for each label,
+and how often the sentiment classifier shipped in the package reads each label's samples as
+that label. Writes ``bench/results/lm.conditional.json`` and ``.md``.
+
+    python bench/lm.py --conditional --budget-minutes 6 --threads 1
 """
 from __future__ import annotations
 
@@ -33,7 +42,9 @@ sys.path.insert(0, str(REPO / "src"))          # measure this checkout's bptt, n
 import numpy as np                               # noqa: E402
 from threadpoolctl import threadpool_limits      # noqa: E402
 
-from bptt.lm import LMSettings, tokenize, train_lm   # noqa: E402
+from bptt.data.readers import read_dataset       # noqa: E402
+from bptt.lm import (LMSettings, evaluate_sentences, sentence_ids, tokenize, train_conditional,  # noqa: E402
+                     train_lm)
 from bptt.models.language_model import LanguageModel, LanguageModelConfig   # noqa: E402
 from bptt.optim import Adam, clip_grad_norm      # noqa: E402
 
@@ -41,6 +52,7 @@ import report                                    # noqa: E402
 from measure import OtherLoad                    # noqa: E402
 
 TEXT = REPO.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
+SST2 = REPO.parent / "shared" / "data" / "sst2" / "sentence_level"
 CELLS = ("lstm", "gru", "rnn_tanh")
 
 
@@ -124,6 +136,84 @@ def markdown(run: dict) -> str:
         lines += [f"**{r['cell']}**", "", "```", r["sample"].strip("\n"), "```", ""]
     return "\n".join(lines)
 
+def run_conditional(args) -> dict:
+    """Train the label-conditioned word-level model on SST-2 and measure what the label does."""
+    from bptt.sentiment import SentimentClassifier
+    for name in ("train.tsv", "dev.tsv"):
+        if not (SST2 / name).is_file():
+            raise SystemExit(f"{SST2 / name}: SST-2 not found (expected ../shared/data/sst2/"
+                             f"sentence_level/ relative to the repository root)")
+    train, _ = read_dataset(SST2 / "train.tsv")
+    dev, _ = read_dataset(SST2 / "dev.tsv", classes=train.classes)
+    s = LMSettings(level="word", cell="lstm", embedding_dim=64, hidden_size=args.hidden_size,
+                   condition="both", cond_embedding_dim=16, batch_size=args.batch_size, seq_len=60,
+                   epochs=1000.0, min_freq=2, max_vocab=args.max_vocab, lr=args.lr,
+                   clip_norm=args.clip_norm, seed=0)
+    out_dir = args.runs / "conditional"
+    for old in out_dir.glob("*") if out_dir.is_dir() else ():
+        if old.is_file():
+            old.unlink()
+    with OtherLoad() as load:
+        result = train_conditional(train.texts, train.labels, train.classes, dev.texts, dev.labels, s,
+                                   out_dir=out_dir, progress=False, time_budget=args.budget_minutes * 60)
+    tm = result.model
+    seqs = sentence_ids(dev.texts, tm.vocab, s.level, s.seq_len)
+    true = evaluate_sentences(tm.model, seqs, dev.labels)
+    flipped = evaluate_sentences(tm.model, seqs, 1 - dev.labels)
+    clf = SentimentClassifier.pretrained()
+    labels = {}
+    for k, name in enumerate(train.classes):
+        texts = ["".join(tm.generate("", 40, args.temperature, seed=seed, label=name)) for seed in range(args.n_samples)]
+        agree = float(np.mean(np.array(clf.predict(texts)) == name))
+        labels[name] = {"classifier_agrees": agree, "greedy": "".join(tm.generate("", 40, 0.0, label=name)),
+                        "samples": texts[:args.show]}
+        print(f"{name}: the shipped classifier reads {agree:.0%} of {args.n_samples} samples as {name}", flush=True)
+    epochs = [json.loads(l) for l in (out_dir / "metrics.jsonl").read_text().splitlines()]
+    return {"command": "python bench/lm.py " + " ".join(sys.argv[1:]), "budget_minutes": args.budget_minutes,
+            "threads": args.threads, "settings": {k: v for k, v in s.__dict__.items() if k != "epochs"},
+            "machine": report.machine_info(REPO), "other_cpus": round(load.cpus, 2),
+            "seconds": round(result.seconds, 1), "steps": result.trainer.state.global_step,
+            "train_tokens": result.tokens, "vocab_size": len(tm.vocab),
+            "passes": round(result.tokens / sum(len(t.split()) + 1 for t in train.texts), 2),
+            "curve": [{"epoch": e["epoch"], "dev_perplexity": round(e["dev_perplexity"], 2)}
+                      for e in epochs if "dev_perplexity" in e and "event" not in e],
+            "dev_perplexity_true_label": round(float(np.exp(true)), 2),
+            "dev_perplexity_flipped_label": round(float(np.exp(flipped)), 2),
+            "temperature": args.temperature, "n_samples": args.n_samples, "labels": labels}
+
+
+def conditional_markdown(run: dict) -> str:
+    s = run["settings"]
+    lines = [
+        "# Conditional generation: SST-2 review openings from a sentiment label",
+        "",
+        f"Word-level LSTM language model (embedding {s['embedding_dim']}, H = {s['hidden_size']}, "
+        f"vocabulary {run['vocab_size']:,} words seen twice or more in train), conditioned on the label "
+        f"through h_0 = tanh(C onehot(label) + d) and a {s['cond_embedding_dim']}-d label embedding "
+        f"at every step. Trained on the 6,920 SST-2 sentence-level train sentences for "
+        f"{run['budget_minutes']:g} min ({run['steps']:,} steps, {run['passes']:.2f} passes, batch "
+        f"{s['batch_size']}, Adam lr {s['lr']}, clip {s['clip_norm']}, {run['threads']} BLAS thread; "
+        f"other processes kept {run['other_cpus']:.2f} of the 2 CPUs busy). Generated by `{run['command']}`.",
+        "",
+        "| dev perplexity (872 sentences) | with the true label | with the flipped label |",
+        "|---|---:|---:|",
+        f"| per word, end of sentence included | {run['dev_perplexity_true_label']:.1f} | "
+        f"{run['dev_perplexity_flipped_label']:.1f} |",
+        "",
+        f"The shipped sentiment classifier (`SentimentClassifier.pretrained()`, 85% dev accuracy) on "
+        f"{run['n_samples']} samples per label (temperature {run['temperature']}, seeds 0..{run['n_samples'] - 1}):",
+        "",
+        "| conditioned on | classified as that label |",
+        "|---|---:|",
+    ]
+    for name, r in run["labels"].items():
+        lines.append(f"| {name} | {r['classifier_agrees']:.0%} |")
+    for name, r in run["labels"].items():
+        lines += ["", f"**{name}** (`bptt generate MODEL --label {name} --seed S --temperature {run['temperature']}`, "
+                  f"seeds 0..{len(r['samples']) - 1}; greedy last):", "", "```"]
+        lines += r["samples"] + [r["greedy"] + "    [greedy]", "```"]
+    return "\n".join(lines)
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -142,8 +232,20 @@ def main(argv=None) -> int:
     p.add_argument("--text", type=Path, default=TEXT)
     p.add_argument("--runs", type=Path, default=REPO / "runs" / "bench-lm", help="checkpoints go here")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "lm",
-                   help="writes OUT.json and OUT.md")
+                   help="writes OUT.json and OUT.md (OUT.conditional.* with --conditional)")
+    p.add_argument("--conditional", action="store_true", help="the SST-2 conditional generation run")
+    p.add_argument("--max-vocab", type=int, default=6000, help="--conditional: vocabulary size cap")
+    p.add_argument("--n-samples", type=int, default=100, help="--conditional: samples per label to classify")
+    p.add_argument("--show", type=int, default=5, help="--conditional: samples per label in the report")
     args = p.parse_args(argv)
+    if args.conditional:
+        with threadpool_limits(args.threads):
+            run = run_conditional(args)
+        json_path, md_path = (args.out.with_name(f"{args.out.name}.conditional.{ext}") for ext in ("json", "md"))
+        report.write_atomic(json_path, json.dumps(run, indent=2) + "\n")
+        report.write_atomic(md_path, conditional_markdown(run) + "\n")
+        print(f"wrote {json_path} and {md_path}")
+        return 0
     if not args.text.is_file():
         raise SystemExit(f"{args.text}: Tiny Shakespeare not found (expected "
                          f"../shared/data/tinyshakespeare/input.txt relative to the repository root)")

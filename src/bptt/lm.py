@@ -462,10 +462,23 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
     return TrainResult(text_model, trainer, final, best, seconds, counted["tokens"])
 
 
-def _sentence_ids(texts: Sequence[str], vocab: Vocabulary, level: str, max_len: int) -> list[np.ndarray]:
+def sentence_ids(texts: Sequence[str], vocab: Vocabulary, level: str, max_len: int) -> list[np.ndarray]:
     """Each text as [<eos>] + its first max_len tokens + [<eos>]."""
     eos = vocab.index(eos_token(level))
     return [np.r_[eos, vocab.encode(tokenize(t, level)[:max_len]), eos].astype(np.int64) for t in texts]
+
+
+def evaluate_sentences(model: ConditionalLanguageModel, seqs: Sequence[np.ndarray],
+                       labels: np.ndarray, batch_size: int = 256) -> float:
+    """Mean nats per predicted token of ``sentence_ids`` sequences, each conditioned on its label."""
+    total, count = 0.0, 0
+    for batch in fixed_batches(seqs, np.asarray(labels, dtype=np.int64), batch_size):
+        n = batch.lengths - 1                                   # predictions per sentence
+        logits, _, _ = model.forward(batch.ids[:-1], model.labels_to_vectors(batch.labels), n)
+        mask = np.arange(logits.shape[0])[:, None] < n[None, :]
+        total += _nll_sum(logits, batch.ids[1:], mask)
+        count += int(n.sum())
+    return total / count
 
 
 def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequence[str],
@@ -481,8 +494,8 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
                              min_freq=s.min_freq, max_size=s.max_vocab)
     if eos not in vocab:
         raise ValueError(f"max_vocab={s.max_vocab} leaves no room for the boundary token {eos!r}")
-    seqs = _sentence_ids(texts, vocab, s.level, s.seq_len)
-    dev_seqs = _sentence_ids(dev_texts, vocab, s.level, s.seq_len)
+    seqs = sentence_ids(texts, vocab, s.level, s.seq_len)
+    dev_seqs = sentence_ids(dev_texts, vocab, s.level, s.seq_len)
     y, dev_y = np.asarray(labels, dtype=np.int64), np.asarray(dev_labels, dtype=np.int64)
 
     config = ConditionalLMConfig(len(vocab), s.embedding_dim, s.hidden_size, len(classes), s.cell,
@@ -506,14 +519,7 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
         return loss, grads, int(n.sum())
 
     def evaluate():
-        total, count = 0.0, 0
-        for batch in fixed_batches(dev_seqs, dev_y, 256):
-            n = batch.lengths - 1
-            logits, _, _ = model.forward(batch.ids[:-1], model.labels_to_vectors(batch.labels), n)
-            mask = np.arange(logits.shape[0])[:, None] < n[None, :]
-            total += _nll_sum(logits, batch.ids[1:], mask)
-            count += int(n.sum())
-        return _metrics(total / count, s.level)
+        return _metrics(evaluate_sentences(model, dev_seqs, dev_y), s.level)
 
     tmp = tempfile.TemporaryDirectory() if out_dir is None else None
     out = Path(tmp.name if tmp else out_dir)
