@@ -38,7 +38,7 @@ def _setup(tmp_path, name="run", epochs=3, patience=None, nan_steps=(), stop_at=
         if calls["n"] in nan_steps:
             loss = float("nan")
         if stop_at is not None and calls["n"] == stop_at:
-            trainer._stop_requested = True
+            trainer.request_stop()
         return loss, grads, int(batch.lengths.sum())
 
     def evaluate():

@@ -36,7 +36,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
-from .models import Classifier
+from .models import Classifier, ConditionalLanguageModel, LanguageModel
 from .recurrent import Recurrent
 
 FORMAT = "bptt"
@@ -64,6 +64,8 @@ def model_type_name(model) -> str:
 
 register_model_type("Recurrent", Recurrent)
 register_model_type("Classifier", Classifier)
+register_model_type("LanguageModel", LanguageModel)
+register_model_type("ConditionalLanguageModel", ConditionalLanguageModel)
 
 
 # ---- whole models ------------------------------------------------------------------------

@@ -59,8 +59,6 @@ from .models.language_model import LanguageModel, LanguageModelConfig
 from .train import TrainConfig, Trainer
 from .truncated import chunk_slices, detach
 
-io.register_model_type("LanguageModel", LanguageModel)
-io.register_model_type("ConditionalLanguageModel", ConditionalLanguageModel)
 
 LEVELS = ("char", "word")
 EOS_WORD = "<eos>"
@@ -366,7 +364,7 @@ def _fit(trainer: Trainer, evaluate, text_model: TextModel, out: Path) -> tuple[
         return final, None
     text_model.save(out / "best")
     st.best_score, st.best_epoch, st.bad_epochs = final[METRIC], st.epoch, 0
-    trainer._log({"event": "final", "epoch": st.epoch, "step": st.global_step,
+    trainer.log({"event": "final", "epoch": st.epoch, "step": st.global_step,
                   **{f"dev_{k}": v for k, v in final.items()}, "best": True})
     trainer.save_checkpoint()
     return final, final
@@ -437,7 +435,7 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
             carry.reset()
         counted["tokens"] += x.size
         if deadline is not None and time.perf_counter() > deadline:
-            trainer._stop_requested = True    # finish this step, checkpoint, stop (as Ctrl-C)
+            trainer.request_stop()    # finish this step, checkpoint, stop (as Ctrl-C)
         return loss, grads, x.size
 
     def evaluate():
@@ -515,7 +513,7 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
                                            ids[1:], lengths=n)
         counted["tokens"] += int(n.sum())
         if deadline is not None and time.perf_counter() > deadline:
-            trainer._stop_requested = True
+            trainer.request_stop()
         return loss, grads, int(n.sum())
 
     def evaluate():

@@ -138,7 +138,12 @@ class Trainer:
             self.model.generators()[name].bit_generator.state = state
 
     # ---- the loop -------------------------------------------------------------------------
-    def _log(self, record: dict) -> None:
+    def request_stop(self) -> None:
+        """Finish the current step, write a checkpoint and stop (what Ctrl-C does)."""
+        self._stop_requested = True
+
+    def log(self, record: dict) -> None:
+        """Append one JSON line to ``out_dir/metrics.jsonl``."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
@@ -177,7 +182,7 @@ class Trainer:
                 st.skipped_steps += 1
                 msg = f"step {st.global_step}: non-finite loss {loss} or gradient norm {norm}; skipped"
                 tqdm.write(msg)
-                self._log({"event": "skipped_step", "epoch": st.epoch + 1, "step": st.global_step,
+                self.log({"event": "skipped_step", "epoch": st.epoch + 1, "step": st.global_step,
                            "loss": repr(loss), "grad_norm": repr(norm)})
                 if st.nonfinite_in_a_row >= cfg.max_nonfinite:
                     raise TrainingDiverged(
@@ -223,7 +228,7 @@ class Trainer:
                   **{f"dev_{k}": v for k, v in metrics.items()},
                   "best": improved, "tokens_per_s": round(tokens_per_s, 1),
                   "skipped_steps": st.skipped_steps}
-        self._log(record)
+        self.log(record)
         tqdm.write(f"epoch {st.epoch}: train loss {record['train_loss']:.4f}  dev {cfg.metric} "
                    f"{score:.4f}{'  (best)' if improved else ''}  {tokens_per_s:,.0f} tok/s")
         st.step_in_epoch, st.epoch_loss_sum, st.epoch_examples = 0, 0.0, 0

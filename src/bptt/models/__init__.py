@@ -1,5 +1,8 @@
 """Models, one file per topology; each keeps all parameters in one flat ``params`` mapping with
 PyTorch state_dict names (``embedding.weight``, ``rnn.weight_ih_l0``, ``fc.weight``, ...)."""
 from .classifier import Classifier, ClassifierConfig
+from .conditional import ConditionalLanguageModel, ConditionalLMConfig
+from .language_model import LanguageModel, LanguageModelConfig
 
-__all__ = ["Classifier", "ClassifierConfig"]
+__all__ = ["Classifier", "ClassifierConfig", "LanguageModel", "LanguageModelConfig",
+           "ConditionalLanguageModel", "ConditionalLMConfig"]
