@@ -171,6 +171,23 @@ def explosion(s: dict, seed: int) -> list[dict]:
     return rows
 
 
+def jacobian_figure(s: dict, seed: int, prefix: str) -> dict:
+    """||ds_T/ds_(T-k)||_2 at initialisation for every cell at T = distance_T (4 rows of one batch),
+    exact products from the forward cache; plotted to ``<prefix>_jacobian_init.png``."""
+    T = s["distance_T"]
+    probe = adding_problem(32, T, np.random.default_rng(10_000 + T))
+    curves, rates = {}, {}
+    for cell, (mode, init, _) in CELLS.items():
+        model = Regressor(RegressorConfig(2, s["hidden"], mode=mode, init=init), np.random.default_rng(seed))
+        d = diagnose(model, *probe, jacobian=True, jacobian_rows=4, training=False)
+        curves[cell] = d.curves()["l0"]["jacobian"]
+        rates[cell] = _round(decay_rate(curves[cell]))
+    path = plot_distance(curves, RESULTS / f"{prefix}_jacobian_init.png", ylabel="||ds_T/ds_(T-k)||_2",
+                         title=f"exact Jacobian products at initialisation, T = {T}")
+    print("wrote", path.relative_to(REPO), "per-step factors", rates)
+    return {"T": T, "decay_rate": rates, "curves": {c: [_round(v) for v in cur] for c, cur in curves.items()}}
+
+
 def markdown(run: dict) -> str:
     s, rows = run["settings"], run["runs"]
     cells = [c for c in CELLS if any(r["cell"] == c for r in rows)]
@@ -198,6 +215,10 @@ def markdown(run: dict) -> str:
           lambda r: f"{r['dh_ratio_init']:.1e} -> {r['dh_ratio_final']:.1e}" if r["dh_ratio_init"] is not None
           and r["dh_ratio_final"] is not None else "0")
     table("Seconds", lambda r: f"{r['seconds']:.0f}")
+    if run.get("jacobian_init"):
+        j = run["jacobian_init"]
+        out += [f"Exact Jacobian products at initialisation, T = {j['T']}: per-step factor of "
+                f"||ds_T/ds_(T-k)||_2: " + ", ".join(f"{c} {v}" for c, v in j["decay_rate"].items()) + ".", ""]
     if run.get("explosion"):
         e0 = run["explosion"][0]
         out += [f"**Exploding: ReLU RNN, W = {e0['init_gain']} x PyTorch's init (sigma_max {e0['sigma_max_init']}, "
@@ -232,11 +253,12 @@ def plots(run: dict, prefix: str) -> list[Path]:
         if r.get("records"):
             written.append(plot_heatmap(r["records"], RESULTS / f"{prefix}_heatmap_{r['cell']}.png",
                                         title=f"{r['cell']}, T = {r['T']}: log10 ||dL/dh_(T-k)|| during training"))
-    runs = {r["cell"]: {"loss": [np.nan if v is None else v for v in r["loss"]], "clipped": r["clipped"]}
-            for r in rows if r["T"] == Td}
+    runs = {r["cell"]: {"loss": [np.nan if v is None else v for v in r["loss"]], "clipped": r["clipped"],
+                        "diverged_at": r["diverged_at"]} for r in rows if r["T"] == Td}
     if runs:
         written.append(plot_losses(runs, RESULTS / f"{prefix}_losses.png", baseline=ADDING_BASELINE_MSE,
-                                   title=f"adding problem, T = {Td}: training loss (dots: clipped steps)"))
+                                   title=f"adding problem, T = {Td}: training loss (dots: clipped steps)",
+                                   ylim=(1e-3, 1e2)))
     if run.get("explosion"):
         e0 = run["explosion"][0]
         runs = {f"{e['optimizer']}, " + ("no clipping" if e["clip_norm"] is None else f"clip at {e['clip_norm']}"):
@@ -255,6 +277,10 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--no-explosion", action="store_true")
+    p.add_argument("--replot", action="store_true",
+                   help="rewrite the .md and plots from the existing .json (no training)")
+    p.add_argument("--jacobian-only", action="store_true",
+                   help="only the Jacobian-product figure at initialisation (seconds)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="file prefix under bench/results (default by mode)")
@@ -268,8 +294,20 @@ def main(argv=None) -> int:
     run = {"settings": {**s, "cells": {c: CELLS[c] for c in cells}, "threads": args.threads, "seed": args.seed,
                         "dtype": "float32", "optimizer": "adam"},
            "machine": machine(), "runs": [], "explosion": None}
+    if args.replot:
+        run = json.loads((RESULTS / f"{prefix}.json").read_text())
+        write_atomic(RESULTS / f"{prefix}.md", markdown(run))
+        for path in plots(run, prefix):
+            print("wrote", path.relative_to(REPO))
+        return 0
     t0 = time.perf_counter()
+    if args.jacobian_only:
+        with threadpool_limits(limits=args.threads):
+            jacobian_figure(s, args.seed, args.out or ("long_range-quick" if args.quick else "long_range"))
+        return 0
     with threadpool_limits(limits=args.threads):
+        if not partial:
+            run["jacobian_init"] = jacobian_figure(s, args.seed, prefix)
         for T in s["T"]:
             for cell in cells:
                 run["runs"].append(one_run(cell, T, s, args.seed, record=T == s["heatmap_T"]))

@@ -594,11 +594,13 @@ def plot_heatmap(records: list[dict], path: str | Path, key: str = "l0", curve: 
     return Path(path)
 
 
-def plot_losses(runs: dict[str, dict], path: str | Path, title: str = "", baseline: float | None = None
-                ) -> Path:
+def plot_losses(runs: dict[str, dict], path: str | Path, title: str = "", baseline: float | None = None,
+                ylim: tuple[float, float] | None = None) -> Path:
     """Loss curves, log scale. ``runs[label]`` = {"loss": [...] per step (NaN allowed), and
     optionally "clipped": [steps whose gradient was clipped], "diverged_at": step or None}.
-    Clipped steps are marked with a dot on the curve; divergence with a cross at the top."""
+    Clipped steps are marked with a dot on the curve; divergence with a cross at the top.
+    ``ylim`` fixes the loss axis (values outside are cut off, so one spike does not flatten the
+    rest)."""
     fig = _figure()
     ax = fig.subplots()
     for label, run in runs.items():
@@ -613,11 +615,14 @@ def plot_losses(runs: dict[str, dict], path: str | Path, title: str = "", baseli
         if run.get("diverged_at"):
             finite = loss[np.isfinite(loss)]
             top = finite.max() if finite.size else 1.0
+            top = min(top, ylim[1] / 1.5) if ylim else top
             ax.plot([run["diverged_at"]], [top], "x", ms=10, mew=2, color=line.get_color())
             ax.annotate("diverged", (run["diverged_at"], top), textcoords="offset points",
                         xytext=(5, -12), color=line.get_color())
     if baseline is not None:
         ax.axhline(baseline, ls="--", color="gray", lw=1, label=f"baseline {baseline:.3g}")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_xlabel("training step")
     ax.set_ylabel("loss")
     ax.set_title(title)
