@@ -286,19 +286,19 @@ class TaggerSettings:
     dropout: float = 0.0
     embedding_dropout: float = 0.25
     output_dropout: float = 0.25
-    lowercase: bool = False
-    features: tuple[str, ...] = ()           # any of "suffix", "shape"
+    lowercase: bool = True                   # word ids of the lower-cased word (case: see "shape")
+    features: tuple[str, ...] = ("suffix", "shape")   # any of FEATURES, or () for words alone
     suffix_length: int = 3
     feature_dim: int = 16
     min_freq: int = 1
     word_dropout: float = 0.25               # alpha: <unk> with probability alpha / (alpha + count)
-    epochs: int = 10
+    epochs: int = 30
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 2e-3
     weight_decay: float = 0.0
     clip_norm: float | None = 5.0
-    patience: int | None = 3
+    patience: int | None = 5
     seed: int = 0
     dtype: str = "float32"
 

@@ -1,7 +1,7 @@
 """``bptt train tagger`` and ``bptt tag``: part-of-speech tagging, thin wrappers over ``bptt.tagging``.
 
     bptt train tagger --train FILE [--dev FILE] [--test FILE ...] [--out runs/tagger]
-                      [--features suffix,shape] [--lowercase true] [--epochs 30] ...
+                      [--features suffix,shape|none] [--lowercase true|false] [--epochs 30] ...
     bptt tag MODEL "text" ...   (or one text per line on stdin) [--pretokenized] [--json]
 
 FILE is CoNLL-U (``.conllu``: FORM -> UPOS of the word lines) or ``token<TAB>tag`` lines with a
@@ -92,7 +92,9 @@ def add_parsers(subparsers, train_subparsers) -> None:
     for f in fields(TaggerSettings):
         text = str(f.type)
         if f.name == "features":
-            p.add_argument("--features", type=_names, help="comma-separated: suffix, shape (default none)")
+            p.add_argument("--features", type=_names,
+                           help="comma-separated, any of: suffix, shape; 'none' for words alone "
+                                "(default suffix,shape)")
             continue
         kind = kinds.get(text.split(" ")[0].replace("|", "").strip(), str)
         p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name,
