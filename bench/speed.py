@@ -57,7 +57,7 @@ CONFIGS: dict[str, tuple[int, int | None, int, int]] = {
 QUICK_CONFIGS = ("b32_t50", "sst2")
 LATENCY = {"cell": "lstm", "B": 1, "T": 20, "E": 128, "H": 256}
 DATA_SEED, WEIGHT_SEED = 1234, 0
-CONTENDED = report.CONTENDED      # CPUs used by other processes above which a row is flagged
+CONTENDED = report.CONTENDED      # margin of CPUs that other processes may take (see free_cpus_needed)
 
 
 def sst2_lengths(B: int, seed: int, path: Path = SST2) -> np.ndarray:
@@ -103,8 +103,14 @@ def make_batch(name: str, seed: int) -> dict:
 _GAVE_UP_WAITING = False
 
 
-def wait_for_quiet(max_wait_s: float, threshold: float = CONTENDED) -> None:
-    """Wait up to ``max_wait_s`` until other processes use less than ``threshold`` CPUs.
+def free_cpus_needed(threads: int) -> float:
+    """Other processes may keep this many CPUs busy before a run on ``threads`` threads is
+    contended: the CPUs it does not use, plus a margin (``CONTENDED``)."""
+    return report.usable_cpus() - threads + CONTENDED
+
+
+def wait_for_quiet(max_wait_s: float, threads: int) -> None:
+    """Wait up to ``max_wait_s`` until other processes leave ``threads`` CPUs free.
 
     Once a wait runs out, later calls return at once: the machine is busy for good, and the rows
     measured now are flagged as contended instead of the run taking hours.
@@ -114,7 +120,7 @@ def wait_for_quiet(max_wait_s: float, threshold: float = CONTENDED) -> None:
     while max_wait_s > 0 and not _GAVE_UP_WAITING:
         with measure.OtherLoad() as load:
             time.sleep(0.5)
-        if not load.cpus >= threshold:
+        if not load.cpus >= free_cpus_needed(threads):
             return
         if time.monotonic() > deadline:
             _GAVE_UP_WAITING = True
@@ -122,6 +128,20 @@ def wait_for_quiet(max_wait_s: float, threshold: float = CONTENDED) -> None:
             return
         print(f"  waiting: other processes use {load.cpus:.2f} CPUs", flush=True)
         time.sleep(5)
+
+
+def measured(fn, quiet_wait: float, threads: int, attempts: int = 3):
+    """``fn()`` with the other processes' load during it; with ``quiet_wait`` > 0, wait for a
+    quiet machine first and measure again (up to ``attempts`` times) if it got busy meanwhile.
+    Returns (result, OtherLoad, attempts used)."""
+    for attempt in range(1, attempts + 1):
+        wait_for_quiet(quiet_wait, threads)
+        with measure.OtherLoad() as load:
+            result = fn()
+        if quiet_wait <= 0 or _GAVE_UP_WAITING or not load.cpus >= free_cpus_needed(threads):
+            break
+        print(f"  contended ({load.cpus:.2f} CPUs busy elsewhere): measuring again", flush=True)
+    return result, load, attempt
 
 
 def set_threads(n: int) -> threadpool_limits:
@@ -140,11 +160,11 @@ def run(args: argparse.Namespace) -> dict:
                  "latency": [], "latency_config": LATENCY}
     t_start = time.perf_counter()
     for n in args.threads:
-        wait_for_quiet(args.quiet_wait)
-        with set_threads(n), measure.OtherLoad() as load:
-            out["peak_flops"][str(n)] = measure.gemm_peak(reps=3 if args.quick else 5)
-        p = out["peak_flops"][str(n)]
-        p["other_load_cpus"] = load.cpus
+        with set_threads(n):
+            p, load, _ = measured(lambda: measure.gemm_peak(reps=3 if args.quick else 5),
+                                  args.quiet_wait, n)
+        out["peak_flops"][str(n)] = p
+        p["other_load_cpus"], p["threads"] = load.cpus, n
         print(f"GEMM peak, {n} thread(s): numpy {p['numpy'] / 1e9:.1f} GFLOP/s, "
               f"torch {p['torch'] / 1e9:.1f} GFLOP/s, other load {load.cpus:.2f} CPUs", flush=True)
 
@@ -168,20 +188,19 @@ def run(args: argparse.Namespace) -> dict:
             for n in args.threads:
                 with set_threads(n):
                     if cell == args.cells[0]:
-                        wait_for_quiet(args.quiet_wait)
+                        wait_for_quiet(args.quiet_wait, n)
                         out["configs"][name].setdefault("torch_dense_embedding_ms", {})[str(n)] = (
                             1e3 * measure.dense_embedding_step_s(VOCAB, batch["E"], batch["ids"], LR))
                     for mode in ("train", "infer"):
                         a, b = ((pair.bptt_train, pair.torch_train) if mode == "train"
                                 else (pair.bptt_infer, pair.torch_infer))
-                        wait_for_quiet(args.quiet_wait)
-                        with measure.OtherLoad() as load:
-                            t = measure.interleaved(a, b, pair.restore, args.repeats, args.warmup,
-                                                    args.target_s)
+                        t, load, attempts = measured(
+                            lambda: measure.interleaved(a, b, pair.restore, args.repeats,
+                                                        args.warmup, args.target_s), args.quiet_wait, n)
                         flops = fwd * (3 if mode == "train" else 1)
                         row = {"config": name, "cell": cell, "threads": n, "mode": mode,
                                "tokens": batch["tokens"], "flops": flops,
-                               "other_load_cpus": load.cpus}
+                               "other_load_cpus": load.cpus, "attempts": attempts}
                         for side, key in (("bptt", "a"), ("torch", "b")):
                             s = t[key]["median_s"]
                             row[side] = {**t[key], "tok_per_s": batch["tokens"] / s,
@@ -234,10 +253,10 @@ def latency(args: argparse.Namespace) -> list[dict]:
     for n in args.threads:
         with set_threads(n):
             pair.check_parity()
-            wait_for_quiet(args.quiet_wait)
-            with measure.OtherLoad() as load:
-                t = measure.interleaved(pair.bptt_infer, pair.torch_infer, pair.restore,
-                                        max(args.repeats, 5), args.warmup, args.target_s)
+            t, load, _ = measured(
+                lambda: measure.interleaved(pair.bptt_infer, pair.torch_infer, pair.restore,
+                                            max(args.repeats, 5), args.warmup, args.target_s),
+                args.quiet_wait, n)
         row = {"threads": n, "bptt_ms": 1e3 * t["a"]["median_s"], "torch_ms": 1e3 * t["b"]["median_s"],
                "bptt": t["a"], "torch": t["b"], "other_load_cpus": load.cpus}
         row["ratio"] = row["torch_ms"] / row["bptt_ms"]
@@ -261,8 +280,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--target-s", type=float, default=0.1,
                     help="seconds one repeat should last (sets the calls per repeat)")
     ap.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
-                    help="before each measurement wait up to S seconds for other processes to "
-                         f"use less than {CONTENDED} CPUs (default 0: do not wait)")
+                    help="before each measurement wait up to S seconds until other processes "
+                         "leave the CPUs it needs free, and measure a row again if they took "
+                         "them meanwhile (default 0: do not wait)")
     ap.add_argument("--no-latency", action="store_true", help="skip the single-review latency")
     ap.add_argument("--out", type=Path, default=None,
                     help="output path without suffix (default bench/results/speed[-quick|-partial])")
