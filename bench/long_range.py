@@ -1,6 +1,6 @@
 """Vanishing and exploding gradients on the adding problem: who learns a dependency T steps long.
 
-    python bench/long_range.py              # the full table, ~20 minutes at 1 BLAS thread
+    python bench/long_range.py              # the full table: 527 s measured (budget: at most ~20 min), 1 BLAS thread
     python bench/long_range.py --quick      # smoke run, ~1 minute: T = 20, 50, few steps
     python bench/long_range.py --cells lstm gru --T 200 --steps 1500    # a part (partial files)
 
@@ -27,8 +27,8 @@ without and with global-norm clipping, counting the clipped steps: with plain SG
 
 Outputs, written atomically: ``bench/results/long_range.json`` (settings, machine, every run's
 numbers, curves and loss history), ``bench/results/long_range.md`` (the tables) and PNG plots
-``bench/results/long_range_*.png``. ``--quick`` and partial runs write ``long_range-quick.*`` /
-``long_range-partial.*`` and leave the full results alone.
+``bench/results/long_range_*.png``. ``--quick`` and partial runs write ``long_range.quick.*`` /
+``long_range.partial.*`` and leave the full results alone.
 """
 from __future__ import annotations
 
@@ -290,7 +290,7 @@ def main(argv=None) -> int:
     cells = args.cells or list(CELLS)
     s.update({k: v for k, v in (("T", tuple(args.T) if args.T else None), ("steps", args.steps),
                                  ("lr", args.lr)) if v is not None})
-    prefix = args.out or ("long_range-quick" if args.quick else "long_range-partial" if partial else "long_range")
+    prefix = args.out or ("long_range.quick" if args.quick else "long_range.partial" if partial else "long_range")
     run = {"settings": {**s, "cells": {c: CELLS[c] for c in cells}, "threads": args.threads, "seed": args.seed,
                         "dtype": "float32", "optimizer": "adam"},
            "machine": machine(), "runs": [], "explosion": None}
@@ -303,7 +303,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     if args.jacobian_only:
         with threadpool_limits(limits=args.threads):
-            jacobian_figure(s, args.seed, args.out or ("long_range-quick" if args.quick else "long_range"))
+            jacobian_figure(s, args.seed, args.out or ("long_range.quick" if args.quick else "long_range"))
         return 0
     with threadpool_limits(limits=args.threads):
         if not partial:

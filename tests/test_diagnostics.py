@@ -401,3 +401,19 @@ def test_plotting_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatc
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"bptt\[plot\]"):
         plot_distance({"x": np.ones(3)}, tmp_path / "x.png")
+
+
+def test_float32_model_with_dropout_gives_the_float64_gradients_to_float32_precision():
+    """The loop runs in float64 on a float32 cache; the gradient into a lower layer comes from the
+    layer's own float32 backward (dropout masks from the forward cache)."""
+    x = np.random.default_rng(1).random((9, 4, 2))
+    y = np.random.default_rng(2).random((4, 1))
+    out = {}
+    for dtype in ("float32", "float64"):
+        model = Regressor(RegressorConfig(2, 8, mode="lstm", num_layers=2, bidirectional=True,
+                                          dropout=0.3, dtype=dtype), np.random.default_rng(0))
+        model.rnn.dropout_rng = np.random.default_rng(5)
+        out[dtype] = diagnose(model, x.astype(dtype), y.astype(dtype), jacobian=False)
+    for key, sg in out["float64"].state_grads.items():
+        assert sg.h.dtype == np.float64
+        np.testing.assert_allclose(out["float32"].state_grads[key].h, sg.h, rtol=0, atol=1e-6 * np.abs(sg.h).max())

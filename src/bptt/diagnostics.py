@@ -173,12 +173,13 @@ def _directions(layer: Recurrent, cache: RecurrentCache, d_output, d_final):
                              layer.params[f"weight_hh{sfx}"].astype(F64),
                              reverse_within(d_out, packing) if d else d_out,
                              tuple(s[k] for s in finals))
-            if l > 0:
-                params = tuple(layer.params[f"{p}{sfx}"].astype(F64)
+            if l > 0:                   # the gradient into layer l - 1, in the layer's dtype
+                params = tuple(layer.params[f"{p}{sfx}"]
                                for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-                dx, _, _ = direction_backward(layer.cell, d_out, tuple(s[k] for s in finals),
+                dx, _, _ = direction_backward(layer.cell, d_out.astype(layer.dtype),
+                                              tuple(s[k].astype(layer.dtype) for s in finals),
                                               dcache, params, packing)
-                d_in = dx if d_in is None else d_in + dx
+                d_in = dx.astype(F64) if d_in is None else d_in + dx
         if l > 0:
             d_x = d_in * masks[l] if masks[l] is not None else d_in
 
