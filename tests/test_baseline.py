@@ -168,8 +168,6 @@ def test_negation_pairs_file_is_adjacent_minimal_pairs_in_sst_format():
 
 @pytest.fixture(scope="module")
 def sst2_model():
-    if not (DATA / "sst2" / "train.tsv").is_file():
-        pytest.skip(f"SST-2 not found under {DATA}")
     texts, labels = read_tsv(DATA / "sst2" / "train.tsv")
     start = time.perf_counter()
     model = BagOfWords().fit(texts, labels)                      # 67,349 phrases, ~2-3 s

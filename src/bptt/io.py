@@ -36,7 +36,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
-from .models import Classifier, ConditionalLanguageModel, LanguageModel
+from .models import Classifier, ConditionalLanguageModel, LanguageModel, Regressor
 from .recurrent import Recurrent
 
 FORMAT = "bptt"
@@ -66,6 +66,7 @@ register_model_type("Recurrent", Recurrent)
 register_model_type("Classifier", Classifier)
 register_model_type("LanguageModel", LanguageModel)
 register_model_type("ConditionalLanguageModel", ConditionalLanguageModel)
+register_model_type("Regressor", Regressor)
 
 
 # ---- whole models ------------------------------------------------------------------------

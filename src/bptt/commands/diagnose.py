@@ -81,7 +81,6 @@ def _models(args) -> dict:
     from ..models.regressor import Regressor, RegressorConfig
     if args.model:
         from .. import io
-        io.register_model_type("Regressor", Regressor)
         model = io.load(args.model)
         if not hasattr(model, "rnn") or not hasattr(model, "loss_and_grads"):
             raise ValueError(f"{args.model}: a {type(model).__name__} has no recurrent layer to diagnose "

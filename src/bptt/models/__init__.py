@@ -3,6 +3,7 @@ PyTorch state_dict names (``embedding.weight``, ``rnn.weight_ih_l0``, ``fc.weigh
 from .classifier import Classifier, ClassifierConfig
 from .conditional import ConditionalLanguageModel, ConditionalLMConfig
 from .language_model import LanguageModel, LanguageModelConfig
+from .regressor import Regressor, RegressorConfig
 
 __all__ = ["Classifier", "ClassifierConfig", "LanguageModel", "LanguageModelConfig",
-           "ConditionalLanguageModel", "ConditionalLMConfig"]
+           "ConditionalLanguageModel", "ConditionalLMConfig", "Regressor", "RegressorConfig"]

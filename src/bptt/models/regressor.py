@@ -133,15 +133,13 @@ class Regressor:
 
     # ---- files ----------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """``bptt.io.save`` (config.json + model.safetensors), registering the type first."""
+        """``bptt.io.save``: config.json + model.safetensors."""
         from .. import io
-        io.register_model_type(self.type_name, Regressor)
         return io.save(self, directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> "Regressor":
         from .. import io
-        io.register_model_type(cls.type_name, Regressor)
         model = io.load(directory)
         if not isinstance(model, Regressor):
             raise ValueError(f"{directory}: holds a {type(model).__name__}, not a Regressor")
