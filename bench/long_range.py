@@ -41,7 +41,6 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]

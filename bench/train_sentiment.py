@@ -102,7 +102,7 @@ def main() -> None:
     io.write_json(RESULTS / "sentiment.json", record)
     s, b = record["shipped_model"], record["bag_of_words"]
     lines = ["# Sentiment: shipped model vs bag of words", "",
-             f"Produced by `python bench/train_sentiment.py`; raw figures in `sentiment.json`.", "",
+             "Produced by `python bench/train_sentiment.py`; raw figures in `sentiment.json`.", "",
              "| | SST-2 dev (872) | negation pairs: all | plain | negated | both in pair |",
              "|---|---|---|---|---|---|"]
     for name, r in (("RNN (shipped)", s), ("bag of words", b)):

@@ -1,5 +1,4 @@
 """Vocabulary: deterministic ids, encode/decode, JSON round trip, clear load errors."""
-import json
 from pathlib import Path
 
 import numpy as np

@@ -9,7 +9,7 @@ import torch
 
 from bptt import Recurrent, RecurrentConfig
 from bptt import io
-from torch_reference import DTYPES, torch_twin
+from torch_reference import torch_twin
 
 TOL = {"float32": 1e-6, "float64": 1e-12}
 MODES = ["lstm", "gru", "rnn_relu"]

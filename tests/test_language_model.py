@@ -6,7 +6,6 @@ import pytest
 import safetensors.torch
 import torch
 
-import bptt.lm  # noqa: F401  (registers the model types with bptt.io)
 from bptt import io
 from bptt.gradcheck import check_grads, rel_error
 from bptt.losses import softmax, softmax_cross_entropy

@@ -12,22 +12,6 @@ from bptt.losses import log_softmax, softmax_cross_entropy
 from bptt.models.seq2seq import Seq2Seq, Seq2SeqConfig, shift_right
 
 
-try:                                  # not a test dependency; used when present
-    from threadpoolctl import threadpool_limits
-except ImportError:
-    threadpool_limits = None
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_blas_thread():
-    """These matrices are small: more BLAS threads only wait for each other, and on a busy
-    machine they make the tests many times slower."""
-    if threadpool_limits is None:
-        yield
-    else:
-        with threadpool_limits(1):
-            yield
-
 
 SRC_V, TGT_V, EOS = 9, 8, 3
 
@@ -203,7 +187,6 @@ def test_wide_beam_finds_the_most_probable_output():
 
 def test_save_load_round_trip(tmp_path):
     from bptt import io
-    io.register_model_type("Seq2Seq", Seq2Seq)
     model, rng = _model(_config("lstm", True, dtype="float32"))
     src, sl, _, _ = _data(rng)
     io.save(model, tmp_path / "m")

@@ -11,22 +11,6 @@ from bptt.losses import softmax_cross_entropy
 from bptt.models.tagger import Tagger, TaggerConfig, real_steps
 
 
-try:                                  # not a test dependency; used when present
-    from threadpoolctl import threadpool_limits
-except ImportError:
-    threadpool_limits = None
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_blas_thread():
-    """These matrices are small: more BLAS threads only wait for each other, and on a busy
-    machine they make the tests many times slower."""
-    if threadpool_limits is None:
-        yield
-    else:
-        with threadpool_limits(1):
-            yield
-
 
 def _data(rng, T=6, B=4, V=12, C=5, feature_sizes=(7, 4)):
     lengths = np.array([3, 6, 1, 5])[:B]
@@ -150,7 +134,6 @@ def test_matches_torch(mode, bidirectional, dtype, tol):
 
 def test_save_load_round_trip(tmp_path):
     from bptt import io
-    io.register_model_type("Tagger", Tagger)
     rng = np.random.default_rng(2)
     model = Tagger(_config("gru", True), rng)
     ids, lengths, feats, _ = _data(rng)

@@ -13,24 +13,7 @@ from bptt.tagging import (UPOS, MostFrequentTag, SequenceTagger, TaggedFileError
                           word_shape)
 
 
-try:                                  # not a test dependency; used when present
-    from threadpoolctl import threadpool_limits
-except ImportError:
-    threadpool_limits = None
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_blas_thread():
-    """These matrices are small: more BLAS threads only wait for each other, and on a busy
-    machine they make the tests many times slower."""
-    if threadpool_limits is None:
-        yield
-    else:
-        with threadpool_limits(1):
-            yield
-
 UD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ud-english"
-needs_ud = pytest.mark.skipif(not UD.is_dir(), reason=f"UD English data not found at {UD}")
 
 
 # ---- readers on the real treebanks ------------------------------------------------------------
@@ -39,7 +22,6 @@ def lines_train():
     return read_conllu(UD / "UD_English-LinES" / "en_lines-ud-train.conllu")
 
 
-@needs_ud
 @pytest.mark.parametrize("path,sentences,words", [
     ("UD_English-LinES/en_lines-ud-train.conllu", 3457, 64684),
     ("UD_English-EWT/en_ewt-ud-dev.conllu", 2001, 25147),     # has multiword tokens and empty nodes
@@ -51,7 +33,6 @@ def test_conllu_counts_match_the_data_readme(path, sentences, words, lines_train
     assert all(len(s.words) == len(s.tags) for s in data)
 
 
-@needs_ud
 def test_conllu_upos_counts_match_the_data_readme(lines_train):
     data = lines_train
     counts = {t: 0 for t in UPOS}
@@ -134,7 +115,6 @@ def test_most_frequent_tag_baseline_accuracy():
     assert result["accuracy_known"] == pytest.approx(3 / 4)
 
 
-@needs_ud
 def test_baseline_on_lines_test(lines_train):
     """The figure that docs/tagger.md reports: 17,583 of 19,984 test words (88.0%)."""
     base = MostFrequentTag().fit(lines_train)

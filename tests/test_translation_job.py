@@ -12,22 +12,6 @@ from bptt.translation import (DATE_FORMATS, TranslationFileError, Translator, da
                               ordinal, read_pairs, render_date, write_pairs)
 
 
-try:                                  # not a test dependency; used when present
-    from threadpoolctl import threadpool_limits
-except ImportError:
-    threadpool_limits = None
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_blas_thread():
-    """These matrices are small: more BLAS threads only wait for each other, and on a busy
-    machine they make the tests many times slower."""
-    if threadpool_limits is None:
-        yield
-    else:
-        with threadpool_limits(1):
-            yield
-
 
 # ---- the date data ----------------------------------------------------------------------------
 def test_every_format_of_one_date():

@@ -36,7 +36,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
-from .models import Classifier, ConditionalLanguageModel, LanguageModel, Regressor
+from .models import Classifier, ConditionalLanguageModel, LanguageModel, Regressor, Seq2Seq, Tagger
 from .recurrent import Recurrent
 
 FORMAT = "bptt"
@@ -67,6 +67,8 @@ register_model_type("Classifier", Classifier)
 register_model_type("LanguageModel", LanguageModel)
 register_model_type("ConditionalLanguageModel", ConditionalLanguageModel)
 register_model_type("Regressor", Regressor)
+register_model_type("Tagger", Tagger)
+register_model_type("Seq2Seq", Seq2Seq)
 
 
 # ---- whole models ------------------------------------------------------------------------

@@ -48,11 +48,10 @@ from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from . import io
 from .data.batching import bucket_batches, fixed_batches
-from .data.vocab import PAD_ID, UNK_ID, Vocabulary
+from .data.vocab import PAD_ID, Vocabulary
 from .losses import log_softmax
 from .models.conditional import ConditionalLanguageModel, ConditionalLMConfig
 from .models.language_model import LanguageModel, LanguageModelConfig

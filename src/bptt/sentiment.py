@@ -17,7 +17,6 @@ the package (``bptt/pretrained/sentiment``), trained by ``bench/train_sentiment.
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Sequence
@@ -30,7 +29,7 @@ from .data.tokenize import tokenize
 from .data.vocab import Vocabulary
 from .losses import softmax
 from .models import Classifier, ClassifierConfig
-from .train import TrainConfig, Trainer
+from .train import TrainConfig, Trainer, train_keep_best
 
 PRETRAINED = Path(__file__).parent / "pretrained" / "sentiment"
 SETTINGS_FILE = "sentiment.json"
@@ -147,21 +146,9 @@ class SentimentClassifier:
         def evaluate():
             return {"accuracy": float(np.mean(self._predict_ids(dev_seqs).argmax(1) == dev_y))}
 
-        tmp = tempfile.TemporaryDirectory() if out_dir is None else None
-        out = Path(tmp.name if tmp else out_dir)
-        cfg = TrainConfig(epochs=s.epochs, optimizer=s.optimizer, lr=s.lr, weight_decay=s.weight_decay,
-                          clip_norm=s.clip_norm, patience=s.patience, seed=s.seed)
-        self.trainer = Trainer(model, cfg, batches, step_fn, evaluate, self.save, out, progress)
-        if resume is not None:
-            self.trainer.load_checkpoint(resume)
-        try:
-            self.trainer.fit()
-            if (out / "best").is_dir():                   # keep the best epoch's weights
-                tensors, _ = io.load_params(out / "best" / io.WEIGHTS_FILE)
-                io.load_state_dict(model, tensors, str(out / "best" / io.WEIGHTS_FILE))
-        finally:
-            if tmp:
-                tmp.cleanup()
+        cfg = TrainConfig.from_settings(s)
+        self.trainer = train_keep_best(model, cfg, batches, step_fn, evaluate, self.save, out_dir,
+                                       resume, progress)
         return self
 
     # ---- prediction -----------------------------------------------------------------------

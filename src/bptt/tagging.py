@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -41,9 +40,8 @@ from . import io
 from .data.batching import bucket_batches, fixed_batches, pad_batch
 from .data.vocab import UNK_ID, Vocabulary
 from .models.tagger import Tagger, TaggerConfig
-from .train import TrainConfig, Trainer
+from .train import TrainConfig, Trainer, train_keep_best
 
-io.register_model_type(Tagger.type_name, Tagger)
 
 UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
         "PUNCT", "SCONJ", "SYM", "VERB", "X")
@@ -420,21 +418,9 @@ class SequenceTagger:
         def evaluate():
             return {"accuracy": token_accuracy([x.tags for x in dev], self.predict([x.words for x in dev]))}
 
-        tmp = tempfile.TemporaryDirectory() if out_dir is None else None
-        out = Path(tmp.name if tmp else out_dir)
-        cfg = TrainConfig(epochs=s.epochs, optimizer=s.optimizer, lr=s.lr, weight_decay=s.weight_decay,
-                          clip_norm=s.clip_norm, patience=s.patience, seed=s.seed)
-        self.trainer = Trainer(model, cfg, batches, step_fn, evaluate, self.save, out, progress)
-        if resume is not None:
-            self.trainer.load_checkpoint(resume)
-        try:
-            self.trainer.fit()
-            if (out / "best").is_dir():                   # keep the best epoch's weights
-                tensors, _ = io.load_params(out / "best" / io.WEIGHTS_FILE)
-                io.load_state_dict(model, tensors, str(out / "best" / io.WEIGHTS_FILE))
-        finally:
-            if tmp:
-                tmp.cleanup()
+        cfg = TrainConfig.from_settings(s)
+        self.trainer = train_keep_best(model, cfg, batches, step_fn, evaluate, self.save, out_dir,
+                                       resume, progress)
         return self
 
     # ---- prediction -----------------------------------------------------------------------

@@ -29,8 +29,9 @@ from __future__ import annotations
 import json
 import math
 import signal
+import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -63,6 +64,12 @@ class TrainConfig:
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> "TrainConfig":
+        """The fields of a job's settings dataclass that are TrainConfig fields, plus overrides."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in asdict(settings).items() if k in names}, **overrides})
 
 
 @dataclass
@@ -238,3 +245,26 @@ class Trainer:
                        f"(best {st.best_score:.4f} at epoch {st.best_epoch})")
             st.finished = True
         self.save_checkpoint()
+
+
+def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, export,
+                    out_dir: str | Path | None = None, resume: str | Path | None = None,
+                    progress: bool = True) -> Trainer:
+    """Train with a ``Trainer`` (resuming from ``resume`` if given), then load the best epoch's
+    weights (``out_dir/best``) back into ``model``. ``out_dir`` None: a temporary folder, removed
+    afterwards. Returns the trainer (its ``state`` has the best score and epoch)."""
+    tmp = tempfile.TemporaryDirectory() if out_dir is None else None
+    out = Path(tmp.name if tmp else out_dir)
+    trainer = Trainer(model, config, batches, step_fn, evaluate, export, out, progress)
+    if resume is not None:
+        trainer.load_checkpoint(resume)
+    try:
+        trainer.fit()
+        best = out / "best" / io.WEIGHTS_FILE
+        if best.is_file():
+            tensors, _ = io.load_params(best)
+            io.load_state_dict(model, tensors, str(best))
+    finally:
+        if tmp:
+            tmp.cleanup()
+    return trainer

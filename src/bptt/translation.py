@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -41,9 +40,8 @@ from . import io
 from .data.batching import bucket_batches, fixed_batches, pad_batch
 from .data.vocab import PAD, UNK, Vocabulary
 from .models.seq2seq import Hypothesis, Seq2Seq, Seq2SeqConfig
-from .train import TrainConfig, Trainer
+from .train import TrainConfig, Trainer, train_keep_best
 
-io.register_model_type(Seq2Seq.type_name, Seq2Seq)
 
 BOS, EOS = "<bos>", "<eos>"
 BOS_ID, EOS_ID = 2, 3
@@ -334,21 +332,9 @@ class Translator:
         def evaluate():
             return {"exact_match": self.evaluate(dev)["exact_match"]}
 
-        tmp = tempfile.TemporaryDirectory() if out_dir is None else None
-        out = Path(tmp.name if tmp else out_dir)
-        cfg = TrainConfig(epochs=s.epochs, optimizer=s.optimizer, lr=s.lr, weight_decay=s.weight_decay,
-                          clip_norm=s.clip_norm, patience=s.patience, metric="exact_match", seed=s.seed)
-        self.trainer = Trainer(model, cfg, batches, step_fn, evaluate, self.save, out, progress)
-        if resume is not None:
-            self.trainer.load_checkpoint(resume)
-        try:
-            self.trainer.fit()
-            if (out / "best").is_dir():                   # keep the best epoch's weights
-                tensors, _ = io.load_params(out / "best" / io.WEIGHTS_FILE)
-                io.load_state_dict(model, tensors, str(out / "best" / io.WEIGHTS_FILE))
-        finally:
-            if tmp:
-                tmp.cleanup()
+        cfg = TrainConfig.from_settings(s, metric="exact_match")
+        self.trainer = train_keep_best(model, cfg, batches, step_fn, evaluate, self.save, out_dir,
+                                       resume, progress)
         return self
 
     # ---- decoding -------------------------------------------------------------------------

@@ -4,6 +4,9 @@ from .classifier import Classifier, ClassifierConfig
 from .conditional import ConditionalLanguageModel, ConditionalLMConfig
 from .language_model import LanguageModel, LanguageModelConfig
 from .regressor import Regressor, RegressorConfig
+from .seq2seq import Seq2Seq, Seq2SeqConfig
+from .tagger import Tagger, TaggerConfig
 
 __all__ = ["Classifier", "ClassifierConfig", "LanguageModel", "LanguageModelConfig",
-           "ConditionalLanguageModel", "ConditionalLMConfig", "Regressor", "RegressorConfig"]
+           "ConditionalLanguageModel", "ConditionalLMConfig", "Regressor", "RegressorConfig",
+           "Seq2Seq", "Seq2SeqConfig", "Tagger", "TaggerConfig"]
