@@ -13,31 +13,15 @@ validation loss is ``OUT/best``. ``generate`` writes the prime, then each token 
 """
 from __future__ import annotations
 
-import argparse
 import sys
-from dataclasses import fields
 from pathlib import Path
 
-
-def _bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def _none_or(kind):
-    def parse(text: str):
-        return None if text.lower() == "none" else kind(text)
-    parse.__name__ = kind.__name__
-    return parse
+from ._settings import add_settings_arguments, settings_from_args
 
 
 def cmd_train_lm(args) -> int:
     from .. import lm
-    settings = lm.LMSettings(**{f.name: getattr(args, f.name) for f in fields(lm.LMSettings)
-                                if getattr(args, f.name, None) is not None})
+    settings = lm.LMSettings(**settings_from_args(lm.LMSettings, args))
     budget = None if args.time_budget is None else args.time_budget * 60
     common = dict(settings=settings, out_dir=args.out, resume=args.resume, progress=not args.quiet,
                   time_budget=budget)
@@ -113,12 +97,7 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.add_argument("--resume", help="continue from this checkpoint.safetensors")
     p.add_argument("--time-budget", type=float, help="minutes of training, then checkpoint and stop")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    kinds = {"int": int, "float": float, "str": str, "bool": _bool}
-    for f in fields(LMSettings):
-        text = str(f.type)
-        kind = kinds.get(text.split(" ")[0].replace("|", "").strip(), str)
-        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name,
-                       type=_none_or(kind) if "None" in text else kind, help=f"default {f.default}")
+    add_settings_arguments(p, LMSettings)
     p.set_defaults(func=cmd_train_lm)
 
     g = subparsers.add_parser("generate", help="sample text from a language model, streamed to stdout")

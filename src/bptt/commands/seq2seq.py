@@ -15,23 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
 from pathlib import Path
 
-
-def _bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def _none_or(kind):
-    def parse(text: str):
-        return None if text.lower() == "none" else kind(text)
-    parse.__name__ = kind.__name__
-    return parse
+from ._settings import add_settings_arguments, settings_from_args
 
 
 def _positive(text: str) -> int:
@@ -46,8 +32,7 @@ def cmd_train_seq2seq(args) -> int:
     pairs = read_pairs(args.pairs)
     dev = read_pairs(args.dev) if args.dev else None
     print(f"{args.pairs}: {len(pairs)} pairs", file=sys.stderr)
-    settings = {f.name: getattr(args, f.name) for f in fields(TranslatorSettings)
-                if getattr(args, f.name, None) is not None}
+    settings = settings_from_args(TranslatorSettings, args)
     model = Translator(**settings).fit(pairs, dev, out_dir=args.out, resume=args.resume,
                                        progress=not args.quiet)
     state = model.trainer.state
@@ -87,12 +72,7 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.add_argument("--out", default="runs/seq2seq", help="checkpoint, best/ and metrics.jsonl go here")
     p.add_argument("--resume", help="continue from this checkpoint.safetensors")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    kinds = {"int": int, "float": float, "str": str, "bool": _bool}
-    for f in fields(TranslatorSettings):
-        text = str(f.type)
-        kind = kinds.get(text.split(" ")[0].replace("|", "").strip(), str)
-        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name,
-                       type=_none_or(kind) if "None" in text else kind, help=f"default {f.default}")
+    add_settings_arguments(p, TranslatorSettings)
     p.set_defaults(func=cmd_train_seq2seq)
 
     t = subparsers.add_parser("translate", help="decode texts with an encoder-decoder model")

@@ -10,26 +10,11 @@ most-frequent-tag baseline. ``tag`` prints ``token/TAG`` for every token of each
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from dataclasses import fields
 from pathlib import Path
 
-
-def _bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def _none_or(kind):
-    def parse(text: str):
-        return None if text.lower() == "none" else kind(text)
-    parse.__name__ = kind.__name__
-    return parse
+from ._settings import add_settings_arguments, settings_from_args
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -44,8 +29,7 @@ def cmd_train_tagger(args) -> int:
     train = read_tagged(args.train)
     dev = read_tagged(args.dev) if args.dev else None
     print(f"{args.train}: {len(train)} sentences, {sum(len(s.words) for s in train)} words", file=sys.stderr)
-    settings = {f.name: getattr(args, f.name) for f in fields(TaggerSettings)
-                if getattr(args, f.name, None) is not None}
+    settings = settings_from_args(TaggerSettings, args)
     tagger = SequenceTagger(**settings).fit(train, dev, out_dir=args.out, resume=args.resume,
                                             progress=not args.quiet)
     state = tagger.trainer.state
@@ -88,17 +72,9 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.add_argument("--out", default="runs/tagger", help="checkpoint, best/ and metrics.jsonl go here")
     p.add_argument("--resume", help="continue from this checkpoint.safetensors")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    kinds = {"int": int, "float": float, "str": str, "bool": _bool}
-    for f in fields(TaggerSettings):
-        text = str(f.type)
-        if f.name == "features":
-            p.add_argument("--features", type=_names,
-                           help="comma-separated, any of: suffix, shape; 'none' for words alone "
-                                "(default suffix,shape)")
-            continue
-        kind = kinds.get(text.split(" ")[0].replace("|", "").strip(), str)
-        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name,
-                       type=_none_or(kind) if "None" in text else kind, help=f"default {f.default}")
+    add_settings_arguments(p, TaggerSettings, custom={"features": dict(
+        type=_names, help="comma-separated, any of: suffix, shape; 'none' for words alone "
+                          "(default suffix,shape)")})
     p.set_defaults(func=cmd_train_tagger)
 
     t = subparsers.add_parser("tag", help="tag the words of texts (arguments, or one per line on stdin)")

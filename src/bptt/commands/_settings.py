@@ -1,0 +1,50 @@
+"""Command-line flags from a job's settings dataclass, shared by every ``bptt train`` job.
+
+Each field of the settings dataclass becomes ``--field-name`` (underscores as dashes), typed
+from its annotation (int, float, str, bool as true/false; ``X | None`` also takes "none"), and
+only the flags given on the command line override the dataclass defaults.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+
+
+def parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def none_or(kind):
+    """A parser for ``kind`` that also reads "none" as None."""
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+    parse.__name__ = kind.__name__
+    return parse
+
+
+KINDS = {"int": int, "float": float, "str": str, "bool": parse_bool}
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser, settings_cls, custom: dict | None = None) -> None:
+    """Add a flag for every field of ``settings_cls``; ``custom`` maps a field name to the
+    add_argument keyword arguments to use instead."""
+    custom = custom or {}
+    for f in fields(settings_cls):
+        flag = f"--{f.name.replace('_', '-')}"
+        if f.name in custom:
+            parser.add_argument(flag, dest=f.name, **custom[f.name])
+            continue
+        text = str(f.type)
+        kind = KINDS.get(text.split(" ")[0].replace("|", "").strip(), str)
+        parser.add_argument(flag, dest=f.name, type=none_or(kind) if "None" in text else kind,
+                            help=f"default {f.default}")
+
+
+def settings_from_args(settings_cls, args) -> dict:
+    """The settings given on the command line, as keyword arguments."""
+    return {f.name: getattr(args, f.name) for f in fields(settings_cls)
+            if getattr(args, f.name, None) is not None}

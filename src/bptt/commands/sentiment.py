@@ -1,0 +1,146 @@
+"""``bptt predict | explain | evaluate | train sentiment | data download``: the sentiment job.
+
+Thin wrappers over ``bptt.sentiment``; MODEL is a model directory, and without one the
+sentiment model shipped in the package is used.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ._settings import add_settings_arguments, settings_from_args
+
+
+def _sentiment_model(path: str | None):
+    from ..sentiment import SentimentClassifier
+    return SentimentClassifier.pretrained() if path is None else SentimentClassifier.load(path)
+
+
+def _split_model_arg(args) -> tuple[str | None, list[str]]:
+    """``predict MODEL text...``: the first positional is the model if it is a model directory."""
+    texts = list(args.texts)
+    model = args.model
+    if model is None and texts and Path(texts[0], "sentiment.json").is_file():
+        model = texts.pop(0)
+    return model, texts
+
+
+def cmd_predict(args) -> int:
+    model_path, texts = _split_model_arg(args)
+    if not texts or texts == ["-"]:
+        from ..data.readers import read_lines
+        texts = read_lines(sys.stdin)
+    clf = _sentiment_model(model_path)
+    probs = clf.predict_proba(texts)
+    for text, p in zip(texts, probs):
+        label = clf.classes[int(p.argmax())]
+        if args.json:
+            print(json.dumps({"text": text, "label": label,
+                              "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes, p)}}))
+        else:
+            print(f"{label}\t{p.max():.3f}\t{text}")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    model_path, texts = _split_model_arg(args)
+    if len(texts) != 1:
+        print("bptt explain: give exactly one text", file=sys.stderr)
+        return 2
+    clf = _sentiment_model(model_path)
+    steps = clf.explain(texts[0])
+    target = clf.classes.index("positive") if "positive" in clf.classes else len(clf.classes) - 1
+    if args.json:
+        print(json.dumps([{"token": tok, "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes, p)}}
+                          for tok, p in steps]))
+        return 0
+    width = max(len(tok) for tok, _ in steps)
+    print(f"{'word':<{width}}  P({clf.classes[target]})")
+    for tok, p in steps:
+        q = float(p[target])
+        print(f"{tok:<{width}}  {q:.3f} {'#' * round(q * 30)}")
+    print(f"=> {clf.classes[int(steps[-1][1].argmax())]}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from ..data.readers import read_dataset
+    from ..metrics import classification_report
+    from ..sentiment import _classes_and_ids
+    clf = _sentiment_model(args.model)
+    data, report = read_dataset(args.data, args.text_column, args.label_column)
+    print(report, file=sys.stderr)
+    _, y = _classes_and_ids([data.classes[i] for i in data.labels], clf.classes)
+    pred = clf.predict_proba(data.texts).argmax(1)
+    result = classification_report(y, pred, clf.classes)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result)
+    return 0
+
+
+def cmd_train_sentiment(args) -> int:
+    from ..data.readers import read_dataset
+    from ..sentiment import SentimentClassifier, SentimentSettings
+    train, report = read_dataset(args.train, args.text_column, args.label_column)
+    print(report, file=sys.stderr)
+    dev_texts = dev_labels = None
+    if args.dev:
+        dev, dev_report = read_dataset(args.dev, args.text_column, args.label_column, classes=train.classes)
+        print(dev_report, file=sys.stderr)
+        dev_texts, dev_labels = dev.texts, list(dev.labels)
+    clf = SentimentClassifier(**settings_from_args(SentimentSettings, args))
+    clf.fit(train.texts, list(train.labels), dev_texts, dev_labels, classes=train.classes,
+            out_dir=args.out, resume=args.resume, progress=not args.quiet)
+    state = clf.trainer.state
+    print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
+          f"model: {Path(args.out) / 'best'}")
+    return 0
+
+
+def cmd_download(args) -> int:
+    from ..data.download import download
+    path = download(args.name, args.cache_dir)
+    print(path)
+    return 0
+
+
+def add_parsers(subparsers, train_subparsers) -> None:
+    """Add predict, explain, evaluate and data to ``bptt``; sentiment to ``bptt train``."""
+    from ..sentiment import SentimentSettings
+    sub, train = subparsers, train_subparsers
+    p = sub.add_parser("predict", help="classify texts (arguments, or one per line on stdin)")
+    p.add_argument("texts", nargs="*", help="[MODEL] text ...; '-' or nothing reads stdin")
+    p.add_argument("--model", help="model directory (default: the shipped sentiment model)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("explain", help="P(positive) after each word of a text")
+    p.add_argument("texts", nargs="+", help="[MODEL] text")
+    p.add_argument("--model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall/F1, confusion matrix")
+    p.add_argument("model")
+    p.add_argument("data", help="SST-2 TSV, TSV/CSV/JSONL with text and label columns, or an IMDB folder")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = train.add_parser("sentiment", help="many-to-one sentiment classifier")
+    p.add_argument("--train", required=True)
+    p.add_argument("--dev", help="dev set (default: 5%% of --train held out)")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("--out", default="runs/sentiment", help="checkpoint, best/ and metrics.jsonl go here")
+    p.add_argument("--resume", help="continue from this checkpoint.safetensors")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_settings_arguments(p, SentimentSettings)
+    p.set_defaults(func=cmd_train_sentiment)
+
+    data = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
+    p = data.add_parser("download", help="fetch, verify (SHA-256) and unpack a public dataset")
+    p.add_argument("name", choices=["sst2", "imdb"])
+    p.add_argument("--cache-dir", help="default: $BPTT_CACHE or ~/.cache/bptt")
+    p.set_defaults(func=cmd_download)
