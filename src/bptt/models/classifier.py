@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._compose import flat_params, prefixed
 from ..layers import Dense, Embedding
 from ..losses import softmax, softmax_cross_entropy
 from ..recurrent import Recurrent, RecurrentConfig
@@ -83,8 +84,7 @@ class Classifier:
                                              c.bidirectional, c.dropout, dtype=c.dtype), rng)
         D = 2 if c.bidirectional else 1
         self.fc = Dense(D * c.hidden_size, c.num_classes, dtype=np.dtype(c.dtype), rng=rng)
-        self.params = {f"{prefix}.{name}": p for prefix, layer in self._layers()
-                       for name, p in layer.params.items()}
+        self.params = flat_params(self._layers())
 
     @classmethod
     def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "Classifier":
@@ -93,7 +93,7 @@ class Classifier:
     def generators(self) -> dict[str, np.random.Generator]:
         """The random generators the model draws from (saved in checkpoints for exact resume)."""
         return {"dropout": self.dropout_rng,
-                **{f"rnn.{k}": g for k, g in self.rnn.generators().items()}}
+                **prefixed("rnn", self.rnn.generators())}
 
     def _layers(self):
         return (("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
@@ -170,7 +170,7 @@ class Classifier:
         _, emb_grads = self.embedding.backward(dx, cache.emb)
         grads = {}
         for prefix, g in (("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads)):
-            grads.update({f"{prefix}.{name}": v for name, v in g.items()})
+            grads.update(prefixed(prefix, g))
         return grads
 
     def loss_and_grads(self, ids, lengths, labels, training: bool = True

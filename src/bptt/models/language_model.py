@@ -37,6 +37,7 @@ from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 
+from ._compose import flat_params, prefixed
 from ..layers import Dense, Embedding
 from ..losses import softmax_cross_entropy
 from ..recurrent import Recurrent, RecurrentConfig
@@ -92,8 +93,7 @@ class LanguageModel:
                                              c.hidden_size, c.num_layers, dropout=c.dropout,
                                              dtype=c.dtype), rng, dropout_seed=dropout_seed + 1)
         self.fc = Dense(c.hidden_size, c.vocab_size, dtype=self.dtype, rng=rng)
-        self.params = {f"{prefix}.{name}": p for prefix, layer in self._layers()
-                       for name, p in layer.params.items()}
+        self.params = flat_params(self._layers())
 
     @classmethod
     def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "LanguageModel":
@@ -102,7 +102,7 @@ class LanguageModel:
     def generators(self) -> dict[str, np.random.Generator]:
         """The random generators the model draws from (saved in checkpoints for exact resume)."""
         return {"dropout": self.dropout_rng,
-                **{f"rnn.{k}": g for k, g in self.rnn.generators().items()}}
+                **prefixed("rnn", self.rnn.generators())}
 
     def _layers(self):
         return (("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
@@ -167,7 +167,7 @@ class LanguageModel:
         _, emb_grads = self.embedding.backward(np.ascontiguousarray(dx[..., :E]), cache.emb)
         grads = {}
         for prefix, g in (("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads)):
-            grads.update({f"{prefix}.{name}": v for name, v in g.items()})
+            grads.update(prefixed(prefix, g))
         return grads, d_state0, d_side
 
     def loss_and_grads(self, ids, targets, mask=None, state0=None, lengths=None,

@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._compose import flat_params, prefixed
 from ..init import INITS, apply_init
 from ..layers import Dense
 from ..losses import mse
@@ -75,8 +76,7 @@ class Regressor:
         apply_init(self.rnn, c.init, c.init_gain, c.forget_bias, rng)
         D = 2 if c.bidirectional else 1
         self.fc = Dense(D * c.hidden_size, c.output_size, dtype=np.dtype(c.dtype), rng=rng)
-        self.params = {f"{prefix}.{name}": p for prefix, layer in (("rnn", self.rnn), ("fc", self.fc))
-                       for name, p in layer.params.items()}
+        self.params = flat_params((("rnn", self.rnn), ("fc", self.fc)))
 
     @classmethod
     def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "Regressor":
@@ -84,7 +84,7 @@ class Regressor:
 
     def generators(self) -> dict[str, np.random.Generator]:
         """The random generators the model draws from (saved in checkpoints for exact resume)."""
-        return {f"rnn.{k}": g for k, g in self.rnn.generators().items()}
+        return prefixed("rnn", self.rnn.generators())
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {name: p.shape for name, p in self.params.items()}
@@ -113,7 +113,7 @@ class Regressor:
             d_h[(L - 1) * D + d] = ds[:, d * H:(d + 1) * H]
         d_final = (d_h, np.zeros_like(d_h)) if c.mode == "lstm" else d_h
         _, _, rnn_grads = self.rnn.backward(cache.rnn, None, d_final)
-        grads = {f"rnn.{n}": g for n, g in rnn_grads.items()}
+        grads = prefixed("rnn", rnn_grads)
         grads.update({f"fc.{n}": g for n, g in fc_grads.items()})
         return grads
 

@@ -39,6 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._compose import flat_params, prefixed
 from ..layers import Dense, Embedding
 from ..losses import log_softmax, softmax_cross_entropy
 from ..recurrent import Recurrent, RecurrentConfig
@@ -131,8 +132,7 @@ class Seq2Seq:
         self.decoder = Recurrent(RecurrentConfig(c.mode, c.embedding_dim, c.decoder_size, c.num_layers,
                                                  False, c.dropout, dtype=c.dtype), rng, dropout_seed + 2)
         self.fc = Dense(c.decoder_size, c.tgt_vocab_size, dtype=dtype, rng=rng)
-        self.params = {f"{prefix}.{name}": p for prefix, layer in self._layers()
-                       for name, p in layer.params.items()}
+        self.params = flat_params(self._layers())
 
     @classmethod
     def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "Seq2Seq":
@@ -234,7 +234,7 @@ class Seq2Seq:
         grads = {}
         for prefix, g in (("encoder_embedding", src_emb_grads), ("encoder", enc_grads),
                           ("decoder_embedding", tgt_emb_grads), ("decoder", dec_grads), ("fc", fc_grads)):
-            grads.update({f"{prefix}.{name}": v for name, v in g.items()})
+            grads.update(prefixed(prefix, g))
         return grads
 
     def loss_and_grads(self, src, src_lengths, tgt, tgt_lengths, training: bool = True

@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._compose import flat_params, prefixed
 from ..layers import Dense, Embedding
 from ..losses import softmax_cross_entropy
 from ..recurrent import Recurrent, RecurrentConfig
@@ -102,8 +103,7 @@ class Tagger:
                                              c.bidirectional, c.dropout, dtype=c.dtype), rng)
         D = 2 if c.bidirectional else 1
         self.fc = Dense(D * c.hidden_size, c.num_tags, dtype=dtype, rng=rng)
-        self.params = {f"{prefix}.{name}": p for prefix, layer in self._layers()
-                       for name, p in layer.params.items()}
+        self.params = flat_params(self._layers())
 
     @classmethod
     def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "Tagger":
@@ -112,7 +112,7 @@ class Tagger:
     def generators(self) -> dict[str, np.random.Generator]:
         """The random generators the model draws from (saved in checkpoints for exact resume)."""
         return {"dropout": self.dropout_rng,
-                **{f"rnn.{k}": g for k, g in self.rnn.generators().items()}}
+                **prefixed("rnn", self.rnn.generators())}
 
     def _layers(self):
         return (("embedding", self.embedding),
@@ -184,7 +184,7 @@ class Tagger:
             _, g = table.backward(np.ascontiguousarray(dx[:, :, start:start + width]), fcache)
             grads.update({f"feature_embeddings.{k}.{n}": v for n, v in g.items()})
             start += width
-        grads.update({f"rnn.{n}": g for n, g in rnn_grads.items()})
+        grads.update(prefixed("rnn", rnn_grads))
         grads.update({f"fc.{n}": g for n, g in fc_grads.items()})
         return grads
 
