@@ -112,6 +112,29 @@ def load(directory: str | os.PathLike):
     return model
 
 
+def load_as(directory: str | os.PathLike, cls: type):
+    """``load``, refusing a directory that holds another model type than ``cls``."""
+    model = load(directory)
+    if not isinstance(model, cls):
+        raise ValueError(f"{Path(directory) / CONFIG_FILE}: expected a {cls.__name__}, "
+                         f"got {type(model).__name__}")
+    return model
+
+
+def read_job_file(directory: str | os.PathLike, filename: str, what: str) -> tuple[Path, dict]:
+    """The JSON object a job saved beside its model (e.g. ``sentiment.json``): (path, object)."""
+    path = Path(directory) / filename
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory}: not a {what} model (no {filename})")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON: {err}") from err
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(doc).__name__}")
+    return path, doc
+
+
 def _read_config(path: Path) -> dict:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))

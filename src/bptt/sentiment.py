@@ -16,7 +16,6 @@ the package (``bptt/pretrained/sentiment``), trained by ``bench/train_sentiment.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Sequence
@@ -206,19 +205,14 @@ class SentimentClassifier:
     @classmethod
     def load(cls, directory: str | Path) -> "SentimentClassifier":
         directory = Path(directory)
-        path = directory / SETTINGS_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"{directory}: not a sentiment model (no {SETTINGS_FILE})")
+        path, doc = io.read_job_file(directory, SETTINGS_FILE, "sentiment")
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
             self = cls(**doc["settings"])
             self.classes = tuple(doc["classes"])
         except (ValueError, KeyError, TypeError) as err:
             raise ValueError(f"{path}: malformed sentiment settings: {err}") from err
         self.vocab = Vocabulary.load(directory / VOCAB_FILE)
-        model = io.load(directory)
-        if not isinstance(model, Classifier):
-            raise ValueError(f"{directory / io.CONFIG_FILE}: expected a Classifier, got {type(model).__name__}")
+        model = io.load_as(directory, Classifier)
         if model.config.vocab_size != len(self.vocab) or model.config.num_classes != len(self.classes):
             raise ValueError(f"{directory}: the model has {model.config.vocab_size} words and "
                              f"{model.config.num_classes} classes, but vocab.json has {len(self.vocab)} "

@@ -474,11 +474,8 @@ class SequenceTagger:
     @classmethod
     def load(cls, directory: str | Path) -> "SequenceTagger":
         directory = Path(directory)
-        path = directory / SETTINGS_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"{directory}: not a tagger model (no {SETTINGS_FILE})")
+        path, doc = io.read_job_file(directory, SETTINGS_FILE, "tagger")
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
             self = cls(**doc["settings"])
             self.tags = tuple(doc["tags"])
         except (ValueError, KeyError, TypeError) as err:
@@ -491,9 +488,7 @@ class SequenceTagger:
                                    for name in self.settings.features]
         except (OSError, ValueError, KeyError) as err:
             raise ValueError(f"{feats_path}: malformed feature vocabularies: {err}") from err
-        model = io.load(directory)
-        if not isinstance(model, Tagger):
-            raise ValueError(f"{directory / io.CONFIG_FILE}: expected a Tagger, got {type(model).__name__}")
+        model = io.load_as(directory, Tagger)
         c = model.config
         if (c.vocab_size != len(self.vocab) or c.num_tags != len(self.tags)
                 or c.feature_vocab_sizes != tuple(len(v) for v in self.feature_vocabs)):

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -383,11 +382,8 @@ class Translator:
     @classmethod
     def load(cls, directory: str | Path) -> "Translator":
         directory = Path(directory)
-        path = directory / SETTINGS_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"{directory}: not a translator model (no {SETTINGS_FILE})")
+        path, doc = io.read_job_file(directory, SETTINGS_FILE, "translator")
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
             self = cls(**doc["settings"])
             self.max_output_len = int(doc["max_output_len"])
         except (ValueError, KeyError, TypeError) as err:
@@ -397,9 +393,7 @@ class Translator:
         if self.target_vocab.tokens[2:4] != [BOS, EOS]:
             raise ValueError(f"{directory / TARGET_VOCAB_FILE}: ids 2 and 3 must be {BOS} and {EOS}, "
                              f"got {self.target_vocab.tokens[2:4]}")
-        model = io.load(directory)
-        if not isinstance(model, Seq2Seq):
-            raise ValueError(f"{directory / io.CONFIG_FILE}: expected a Seq2Seq, got {type(model).__name__}")
+        model = io.load_as(directory, Seq2Seq)
         c = model.config
         if c.src_vocab_size != len(self.source_vocab) or c.tgt_vocab_size != len(self.target_vocab):
             raise ValueError(f"{directory}: the model has {c.src_vocab_size} source and {c.tgt_vocab_size} "

@@ -140,7 +140,4 @@ class Regressor:
     @classmethod
     def load(cls, directory: str | Path) -> "Regressor":
         from .. import io
-        model = io.load(directory)
-        if not isinstance(model, Regressor):
-            raise ValueError(f"{directory}: holds a {type(model).__name__}, not a Regressor")
-        return model
+        return io.load_as(directory, Regressor)
