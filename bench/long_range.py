@@ -39,7 +39,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -52,6 +51,7 @@ from threadpoolctl import threadpool_limits      # noqa: E402
 from bptt.diagnostics import (decay_rate, diagnose, plot_distance, plot_heatmap,   # noqa: E402
                               plot_losses, record_every)
 from bptt.models.regressor import Regressor, RegressorConfig                     # noqa: E402
+from report import write_atomic                                                  # noqa: E402
 from bptt.tasks import ADDING_BASELINE_MSE, ADDING_SOLVED_MSE, RunConfig, adding_problem, train_adding  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -67,18 +67,6 @@ FULL = dict(T=(50, 100, 200, 400), steps=1000, hidden=64, batch=32, lr=1e-2, cli
             explode_runs=(("sgd", 0.01), ("adam", 1e-3)))
 QUICK = dict(FULL, T=(20, 50), steps=150, eval_every=25, heatmap_T=20, record_every=10, distance_T=50,
              explode_T=50, explode_gain=3.5, explode_steps=100)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def machine() -> dict:

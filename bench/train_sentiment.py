@@ -31,6 +31,7 @@ from bptt import io  # noqa: E402
 from bptt.baseline import BagOfWords  # noqa: E402
 from bptt.data import read_dataset  # noqa: E402
 from bptt.sentiment import PRETRAINED, SentimentClassifier  # noqa: E402
+from report import write_atomic  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "sst2"
 PAIRS = ROOT / "bench" / "negation_pairs.tsv"
@@ -115,11 +116,9 @@ def main() -> None:
                       f"{t['best_epoch']}; shipped model {s['bytes'] / 1e6:.2f} MB, {s['parameters']:,} parameters."]
     lines += ["", "| text | RNN | bag of words |", "|---|---|---|"]
     lines += [f"| {e['text']} | {e['rnn']} | {e['bag_of_words']} |" for e in record["examples"]]
-    io_text = "\n".join(lines) + "\n"
-    tmp = RESULTS / ".sentiment.md.tmp"
-    tmp.write_text(io_text, encoding="utf-8")
-    os.replace(tmp, RESULTS / "sentiment.md")
-    print(io_text)
+    text = "\n".join(lines) + "\n"
+    write_atomic(RESULTS / "sentiment.md", text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -347,8 +347,25 @@ class _StreamTrainer(Trainer):
 
 
 def _trainer_config(s: LMSettings, rounds: int) -> TrainConfig:
-    return TrainConfig(epochs=rounds, optimizer=s.optimizer, lr=s.lr, weight_decay=s.weight_decay,
-                       clip_norm=s.clip_norm, patience=s.patience, metric=METRIC, seed=s.seed)
+    return TrainConfig.from_settings(s, epochs=rounds, metric=METRIC)
+
+
+def _train(trainer: Trainer, evaluate, text_model: TextModel, tmp, resume, counted: dict) -> TrainResult:
+    """Resume if asked, fit, keep the best weights, remove the temporary folder (if any)."""
+    out = trainer.out_dir
+    if resume is not None:
+        trainer.load_checkpoint(resume)
+    t0 = time.perf_counter()
+    try:
+        final, best = _fit(trainer, evaluate, text_model, out)
+        seconds = time.perf_counter() - t0
+        if best is None:
+            _load_best(text_model, out)
+            best = evaluate()
+    finally:
+        if tmp:
+            tmp.cleanup()
+    return TrainResult(text_model, trainer, final, best, seconds, counted["tokens"])
 
 
 def _fit(trainer: Trainer, evaluate, text_model: TextModel, out: Path) -> tuple[dict, dict | None]:
@@ -444,19 +461,7 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
     out = Path(tmp.name if tmp else out_dir)
     trainer = _StreamTrainer(model, _trainer_config(s, rounds), batches, step_fn, evaluate,
                              text_model.save, out, progress, carry=carry)
-    if resume is not None:
-        trainer.load_checkpoint(resume)
-    t0 = time.perf_counter()
-    try:
-        final, best = _fit(trainer, evaluate, text_model, out)
-        seconds = time.perf_counter() - t0
-        if best is None:
-            _load_best(text_model, out)
-            best = evaluate()
-    finally:
-        if tmp:
-            tmp.cleanup()
-    return TrainResult(text_model, trainer, final, best, seconds, counted["tokens"])
+    return _train(trainer, evaluate, text_model, tmp, resume, counted)
 
 
 def sentence_ids(texts: Sequence[str], vocab: Vocabulary, level: str, max_len: int) -> list[np.ndarray]:
@@ -523,19 +528,7 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
     rounds = max(1, math.ceil(s.epochs))
     trainer = Trainer(model, _trainer_config(s, rounds), batches, step_fn, evaluate,
                       text_model.save, out, progress)
-    if resume is not None:
-        trainer.load_checkpoint(resume)
-    t0 = time.perf_counter()
-    try:
-        final, best = _fit(trainer, evaluate, text_model, out)
-        seconds = time.perf_counter() - t0
-        if best is None:
-            _load_best(text_model, out)
-            best = evaluate()
-    finally:
-        if tmp:
-            tmp.cleanup()
-    return TrainResult(text_model, trainer, final, best, seconds, counted["tokens"])
+    return _train(trainer, evaluate, text_model, tmp, resume, counted)
 
 
 def settings_fields() -> list:
