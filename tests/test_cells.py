@@ -35,3 +35,27 @@ def test_cell_gradients_match_finite_differences(mode):
     errors = check_grads(loss, arrays, grads)
     assert max(errors.values()) < 1e-6, errors
     assert not dxp[2:, 3].any() and not dxp[4:, 1:].any()       # nothing flows into padding
+
+
+@pytest.mark.parametrize("mode", ["rnn_tanh", "rnn_sigmoid", "lstm", "gru"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_folded_input_projection_runs_the_same_function_as_the_reference_forward(mode, reverse):
+    """direction_forward folds bias_hh and the sigmoid halving into one product ([x_t, 1] times
+    [s U | s (b_ih + ahead)]^T) and calls the loop; the cell's forward takes U x_t + b_ih."""
+    from bptt.sequence import direction_forward, reverse_within
+    cell = get_cell(mode)
+    rng = np.random.default_rng(5)
+    T, B, In, H = 5, 3, 4, 6
+    G = cell.gates * H
+    packing = pack(np.array([5, 3, 2]), T, B)
+    x = rng.standard_normal((T, B, In))
+    U, W = rng.uniform(-0.6, 0.6, (G, In)), rng.uniform(-0.6, 0.6, (G, H))
+    b_ih, b_hh = rng.uniform(-0.5, 0.5, G), rng.uniform(-0.5, 0.5, G)
+    state0 = tuple(rng.standard_normal((B, H)) for _ in range(cell.num_states))
+    out, finals, _ = direction_forward(cell, x, (U, W, b_ih, b_hh), state0, packing, reverse)
+    x_in = reverse_within(x, packing) if reverse else x
+    states, _ = cell.forward(x_in @ U.T + b_ih, state0, W, b_hh, packing.batch_sizes)
+    ref = states[0][1:]
+    np.testing.assert_allclose(out, reverse_within(ref, packing) if reverse else ref, rtol=0, atol=1e-13)
+    for f, r in zip(finals, final_states(states, packing)):
+        np.testing.assert_allclose(f, r, rtol=0, atol=1e-13)

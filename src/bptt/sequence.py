@@ -11,9 +11,16 @@ Direction. The reverse direction of a bidirectional layer reads each sequence ba
 own last real step. Reversing every sequence within its length (``reverse_within``) turns it into
 a forward run with the same ``batch_sizes``; the outputs are reversed back the same way.
 
-Input side. ``U x_t + b_ih`` for all t is one matrix product (T*B, E) x (E, G*H) before the loop,
-and after the backward loop ``dU = sum_t da_t^T x_t`` and ``dx_t = da_t U`` are one matrix
-product each, so only the recurrent product ``W h_{t-1}`` stays inside the time loop.
+Input side. ``U x_t + b_ih`` for all t is one matrix product before the loop, and after the
+backward loop ``dU = sum_t da_t^T x_t`` and ``dx_t = da_t U`` are one matrix product each, so
+only the recurrent product ``W h_{t-1}`` stays inside the time loop. The biases ride in the
+forward product as a column of ones appended to the input::
+
+    [x_t, 1] [s U | s (b_ih + ahead)]^T = s (U x_t + b_ih + ahead)     (T*B, E+1) x (E+1, G*H)
+
+where (s, ahead) is the cell's ``loop_form`` (the sigmoid gates' halving and the part of b_hh
+the loop would otherwise add): the result is what the cell's loop reads, with no pass over the
+(T, B, G*H) block to add biases or scale it. [x_t, 1] is a temporary; the cache keeps x.
 """
 from __future__ import annotations
 
@@ -84,6 +91,24 @@ class DirectionCache(NamedTuple):
     reverse: bool
 
 
+def input_projection(cell: Cell, x: np.ndarray, U: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray
+                     ) -> np.ndarray:
+    """The loop-form input side of every step in one product (see the module docstring).
+
+    x (T, B, In), U (G*H, In), b_ih and b_hh (G*H,).
+    Returns xs (T, B, G*H) = s (U x_t + b_ih + ahead).
+    """
+    T, B, In = x.shape
+    scale, ahead = cell.loop_form(b_hh)
+    x1 = np.empty((T * B, In + 1), dtype=x.dtype)
+    x1[:, :In] = x.reshape(T * B, In)
+    x1[:, In] = 1
+    U1 = np.empty((U.shape[0], In + 1), dtype=U.dtype)         # (G*H, In+1)
+    np.multiply(U, scale[:, None], out=U1[:, :In])
+    np.multiply(b_ih + ahead, scale, out=U1[:, In])
+    return (x1 @ U1.T).reshape(T, B, -1)
+
+
 def direction_forward(cell: Cell, x: np.ndarray, params: tuple[np.ndarray, ...],
                       state0: tuple[np.ndarray, ...], packing: Packing, reverse: bool
                       ) -> tuple[np.ndarray, tuple[np.ndarray, ...], DirectionCache]:
@@ -94,11 +119,8 @@ def direction_forward(cell: Cell, x: np.ndarray, params: tuple[np.ndarray, ...],
     Returns (out (T, B, H), final states each (B, H), cache).
     """
     U, W, b_ih, b_hh = params
-    T, B, In = x.shape
-    x_in = reverse_within(x, packing) if reverse else x
-    xp = x_in.reshape(T * B, In) @ U.T                  # (T*B, G*H): U x_t for all t at once
-    xp += b_ih
-    states, cell_cache = cell.forward(xp.reshape(T, B, -1), state0, W, b_hh, packing.batch_sizes)
+    xs = input_projection(cell, reverse_within(x, packing) if reverse else x, U, b_ih, b_hh)
+    states, cell_cache = cell.run(xs, state0, W, b_hh, packing.batch_sizes)
     out = states[0][1:]                                 # (T, B, H) h_1 .. h_T, a view
     if reverse:
         out = reverse_within(out, packing)
@@ -116,13 +138,13 @@ def direction_backward(cell: Cell, d_out: np.ndarray, d_final: tuple[np.ndarray,
     U, W, _, _ = params
     x, cell_cache, reverse = cache
     T, B, In = x.shape
-    if reverse:
-        d_out = reverse_within(d_out, packing)
+    if reverse:                                         # work in the cell's time order
+        d_out, x = reverse_within(d_out, packing), reverse_within(x, packing)
     da, d_state0, dW, db_hh = cell.backward(d_out, d_final, cell_cache, W)
-    if reverse:
-        da = reverse_within(da, packing)                # back to the input's time order
     da2 = da.reshape(T * B, -1)                         # (T*B, G*H)
     dU = da2.T @ x.reshape(T * B, In)                   # sum_t da_t^T x_t
     db_ih = da2.sum(axis=0)
     dx = (da2 @ U).reshape(T, B, In)                    # dx_t = da_t U
+    if reverse:
+        dx = reverse_within(dx, packing)                # back to the input's time order
     return dx, d_state0, (dU, dW, db_ih, db_hh)

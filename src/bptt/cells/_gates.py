@@ -7,9 +7,11 @@ logistic sigmoid and some through tanh. Using
 
 every gate becomes ``scale * tanh(scale * x) + shift`` with (scale, shift) = (1/2, 1/2) for a
 sigmoid gate and (1, 0) for a tanh gate. The inner ``scale * x`` is folded into the weights and
-biases once per sequence (``prescale``: the rows of U, W, b of the sigmoid gates are halved, so
-the loop computes ``scale * x`` directly), and the step's activation is then one tanh over all
-gates plus one multiply and one add (``activate_``), with no slicing.
+biases once per sequence: the rows of U, b (the cell's ``loop_form``, applied by
+``bptt.sequence`` inside the input projection) and of W (``prescale``) of the sigmoid gates are
+halved, so the loop computes ``scale * x`` directly. Halving is exact in binary floating point,
+so this changes no rounding. The step's activation is then one tanh over all gates plus one
+multiply and one add (``activate_``), with no slicing.
 
 The derivative of either, written with the gate's value y::
 
@@ -43,14 +45,12 @@ def gate_constants(sigmoid_blocks: tuple[bool, ...], H: int, B: int, dtype) -> G
     return GateConstants(rows((0.5, 1.0)), rows((0.5, 0.0)), rows((0.0, 1.0)))
 
 
-def prescale(xp: np.ndarray, W: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """In place xp <- scale * xp; returns scale * W (a scaled copy).
+def prescale(W: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(scale * W)^T as a C-contiguous (H, G*H) array, for the loop's ``h_{t-1} (scale W)^T``.
 
-    xp (T, B, G*H) pre-activations from the input side (biases included), W (G*H, H),
-    scale (G*H,) one row of GateConstants.scale.
+    W (G*H, H), scale (G*H,) one row of GateConstants.scale.
     """
-    xp *= scale
-    return W * scale[:, None]
+    return np.ascontiguousarray((W * scale[:, None]).T)
 
 
 def activate_(a: np.ndarray, c: GateConstants) -> None:

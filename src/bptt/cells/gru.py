@@ -44,6 +44,19 @@ class Cache(NamedTuple):
     batch_sizes: np.ndarray  # (T,) rows still running at each step, non-increasing
 
 
+def loop_form(b_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the loop reads from the input side: xs_t = scale * (U x_t + b_ih + ahead).
+
+    Returns (scale, ahead), each (3H,): r and z rows halved (see ``_gates.py``) and their
+    bias_hh added ahead of the loop; n's b_hn stays in the loop (inside the reset product), so
+    ``ahead`` is 0 and ``scale`` 1 on the n block.
+    """
+    H = b_hh.shape[0] // GATES
+    ahead = b_hh.copy()
+    ahead[2 * H:] = 0
+    return gate_constants(SIGMOID_BLOCKS, H, 1, b_hh.dtype).scale[0], ahead
+
+
 def forward(xp: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.ndarray,
             batch_sizes: np.ndarray) -> tuple[tuple[np.ndarray], Cache]:
     """Run the GRU over a length-sorted batch.
@@ -54,22 +67,33 @@ def forward(xp: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.n
     batch_sizes: (T,) non-increasing number of running rows per step
     Returns ((hs,), cache) with hs (T+1, B, H); padded steps stay zero.
     """
-    T, B, G = xp.shape
+    scale, ahead = loop_form(b_hh)
+    xp += ahead                                 # r and z take both biases up front
+    xp *= scale
+    return run(xp, state0, W, b_hh, batch_sizes)
+
+
+def run(xs: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.ndarray,
+        batch_sizes: np.ndarray) -> tuple[tuple[np.ndarray], Cache]:
+    """``forward``'s time loop, given the input side in loop form (``loop_form``):
+    xs (T, B, 3H) = scale * (U x_t + b_ih + ahead), overwritten with the activations.
+    ``bptt.sequence`` computes xs in one matrix product with the scale and biases folded in.
+    """
+    T, B, G = xs.shape
     H = G // GATES
     alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
-    hs = alloc((T + 1, B, H), dtype=xp.dtype)
-    q_n = alloc((T, B, H), dtype=xp.dtype)
+    hs = alloc((T + 1, B, H), dtype=xs.dtype)
+    q_n = alloc((T, B, H), dtype=xs.dtype)
     hs[0] = state0[0]
-    xp[:, :, :2 * H] += b_hh[:2 * H]            # r and z take both biases up front
-    consts = gate_constants(SIGMOID_BLOCKS[:2], H, B, xp.dtype)   # (B, 2H) for r, z
-    scale = gate_constants(SIGMOID_BLOCKS, H, 1, xp.dtype).scale[0]  # (3H,) 1/2 on r, z
-    Wt = prescale(xp, W, scale).T               # (H, 3H) r, z rows halved (see _gates.py)
-    q = np.empty((B, G), dtype=xp.dtype)        # W h_{t-1} + b_hh
+    consts = gate_constants(SIGMOID_BLOCKS[:2], H, B, xs.dtype)   # (B, 2H) for r, z
+    scale = gate_constants(SIGMOID_BLOCKS, H, 1, xs.dtype).scale[0]  # (3H,) 1/2 on r, z
+    Wt = prescale(W, scale)                     # (H, 3H) r, z rows halved (see _gates.py)
+    q = np.empty((B, G), dtype=xs.dtype)        # W h_{t-1} + b_hh
 
     for t in range(T):
         n = batch_sizes[t]
         h_prev = hs[t, :n]
-        a = xp[t, :n]                                   # (n, 3H)
+        a = xs[t, :n]                                   # (n, 3H)
         np.matmul(h_prev, Wt, out=q[:n])
         a_rz, a_n = a[:, :2 * H], a[:, 2 * H:]
         a_rz += q[:n, :2 * H]
@@ -84,7 +108,7 @@ def forward(xp: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.n
         np.subtract(h_prev, a_n, out=h)
         h *= z
         h += a_n                                        # h_t = n + z (h_{t-1} - n)
-    return (hs,), Cache(xp, q_n, hs, batch_sizes)
+    return (hs,), Cache(xs, q_n, hs, batch_sizes)
 
 
 def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray], cache: Cache,

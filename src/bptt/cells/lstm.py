@@ -50,6 +50,16 @@ class Cache(NamedTuple):
     batch_sizes: np.ndarray  # (T,) rows still running at each step, non-increasing
 
 
+def loop_form(b_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the loop reads from the input side: xs_t = scale * (U x_t + b_ih + ahead).
+
+    Returns (scale, ahead), each (4H,): the sigmoid rows (i, f, o) halved (see ``_gates.py``),
+    and all of bias_hh added ahead of the loop (the LSTM's two biases simply add).
+    """
+    H = b_hh.shape[0] // GATES
+    return gate_constants(SIGMOID_BLOCKS, H, 1, b_hh.dtype).scale[0], b_hh
+
+
 def forward(xp: np.ndarray, state0: tuple[np.ndarray, np.ndarray], W: np.ndarray,
             b_hh: np.ndarray, batch_sizes: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], Cache]:
     """Run the LSTM over a length-sorted batch.
@@ -62,24 +72,35 @@ def forward(xp: np.ndarray, state0: tuple[np.ndarray, np.ndarray], W: np.ndarray
     Returns ((hs, cs), cache) with hs, cs of shape (T+1, B, H); rows of a step after a
     sequence's end stay zero.
     """
-    T, B, G = xp.shape
+    scale, ahead = loop_form(b_hh)
+    xp += ahead                                 # (T, B, 4H) U x_t + b, all steps at once
+    xp *= scale
+    return run(xp, state0, W, b_hh, batch_sizes)
+
+
+def run(xs: np.ndarray, state0: tuple[np.ndarray, np.ndarray], W: np.ndarray,
+        b_hh: np.ndarray, batch_sizes: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], Cache]:
+    """``forward``'s time loop, given the input side in loop form (``loop_form``):
+    xs (T, B, 4H) = scale * (U x_t + b_ih + b_hh), overwritten with the gate activations.
+    ``bptt.sequence`` computes xs in one matrix product with the scale and biases folded in.
+    """
+    T, B, G = xs.shape
     H = G // GATES
     h0, c0 = state0
     padded = batch_sizes[-1] < B if T else False
     alloc = np.zeros if padded else np.empty
-    hs = alloc((T + 1, B, H), dtype=xp.dtype)
-    cs = alloc((T + 1, B, H), dtype=xp.dtype)
-    tanh_cs = alloc((T, B, H), dtype=xp.dtype)
+    hs = alloc((T + 1, B, H), dtype=xs.dtype)
+    cs = alloc((T + 1, B, H), dtype=xs.dtype)
+    tanh_cs = alloc((T, B, H), dtype=xs.dtype)
     hs[0], cs[0] = h0, c0
-    xp += b_hh                                  # (T, B, 4H) now U x_t + b, all steps at once
-    consts = gate_constants(SIGMOID_BLOCKS, H, B, xp.dtype)
-    Wt = prescale(xp, W, consts.scale[0]).T     # (H, 4H) sigmoid rows halved (see _gates.py)
-    rec = np.empty((B, G), dtype=xp.dtype)      # W h_{t-1}
-    ig = np.empty((B, H), dtype=xp.dtype)       # i_t * g_t
+    consts = gate_constants(SIGMOID_BLOCKS, H, B, xs.dtype)
+    Wt = prescale(W, consts.scale[0])           # (H, 4H) sigmoid rows halved (see _gates.py)
+    rec = np.empty((B, G), dtype=xs.dtype)      # W h_{t-1}
+    ig = np.empty((B, H), dtype=xs.dtype)       # i_t * g_t
 
     for t in range(T):
         n = batch_sizes[t]
-        a = xp[t, :n]                                   # (n, 4H) pre-activations
+        a = xs[t, :n]                                   # (n, 4H) pre-activations
         np.matmul(hs[t, :n], Wt, out=rec[:n])
         a += rec[:n]
         activate_(a, consts)                            # sigma on i, f, o; tanh on g
@@ -90,7 +111,7 @@ def forward(xp: np.ndarray, state0: tuple[np.ndarray, np.ndarray], W: np.ndarray
         c += ig[:n]                                     #     + i * g
         np.tanh(c, out=tanh_cs[t, :n])
         np.multiply(o, tanh_cs[t, :n], out=hs[t + 1, :n])  # h_t = o * tanh(c_t)
-    return (hs, cs), Cache(xp, hs, cs, tanh_cs, batch_sizes)
+    return (hs, cs), Cache(xs, hs, cs, tanh_cs, batch_sizes)
 
 
 def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray, np.ndarray], cache: Cache,

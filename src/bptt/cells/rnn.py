@@ -68,6 +68,14 @@ def _derivative(h: np.ndarray, nonlinearity: str, out: np.ndarray) -> np.ndarray
     return out
 
 
+def loop_form(b_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the loop reads from the input side: xs_t = scale * (U x_t + b_ih + ahead).
+
+    Returns (scale, ahead), each (H,): scale 1 and all of bias_hh ahead of the loop.
+    """
+    return np.ones_like(b_hh), b_hh
+
+
 def forward(xp: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.ndarray,
             batch_sizes: np.ndarray, nonlinearity: str = "tanh") -> tuple[tuple[np.ndarray], Cache]:
     """Run the RNN over a length-sorted batch.
@@ -78,19 +86,27 @@ def forward(xp: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.n
     batch_sizes: (T,) non-increasing number of running rows per step
     Returns ((hs,), cache) with hs (T+1, B, H); padded steps stay zero.
     """
+    xp += b_hh                                  # U x_t + b for all steps at once
+    return run(xp, state0, W, b_hh, batch_sizes, nonlinearity)
+
+
+def run(xs: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.ndarray,
+        batch_sizes: np.ndarray, nonlinearity: str = "tanh") -> tuple[tuple[np.ndarray], Cache]:
+    """``forward``'s time loop, given xs (T, B, H) = U x_t + b_ih + b_hh (``loop_form``).
+    ``bptt.sequence`` computes xs in one matrix product with the biases folded in.
+    """
     if nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
-    T, B, H = xp.shape
+    T, B, H = xs.shape
     alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
-    hs = alloc((T + 1, B, H), dtype=xp.dtype)
+    hs = alloc((T + 1, B, H), dtype=xs.dtype)
     hs[0] = state0[0]
-    xp += b_hh                                  # U x_t + b for all steps at once
-    Wt = W.T
+    Wt = np.ascontiguousarray(W.T)
     for t in range(T):
         n = batch_sizes[t]
         h = hs[t + 1, :n]
         np.matmul(hs[t, :n], Wt, out=h)         # W h_{t-1}
-        h += xp[t, :n]                          # a_t = U x_t + W h_{t-1} + b
+        h += xs[t, :n]                          # a_t = U x_t + W h_{t-1} + b
         _activate_(h, nonlinearity)             # h_t = f(a_t)
     return (hs,), Cache(hs, batch_sizes, nonlinearity)
 
