@@ -59,3 +59,27 @@ def test_folded_input_projection_runs_the_same_function_as_the_reference_forward
     np.testing.assert_allclose(out, reverse_within(ref, packing) if reverse else ref, rtol=0, atol=1e-13)
     for f, r in zip(finals, final_states(states, packing)):
         np.testing.assert_allclose(f, r, rtol=0, atol=1e-13)
+
+
+def test_pack_orders_rows_by_length_and_counts_running_rows():
+    p = pack(np.array([2, 5, 3, 5]), 5, 4)
+    np.testing.assert_array_equal(p.lengths, [5, 5, 3, 2])
+    np.testing.assert_array_equal(p.perm, [1, 3, 2, 0])
+    np.testing.assert_array_equal(p.batch_sizes, [4, 4, 3, 2, 2])
+    np.testing.assert_array_equal(p.perm[p.inverse], np.arange(4))
+    full = pack(np.full(3, 4), 4, 3)                    # no padding: same as lengths=None
+    none = pack(None, 4, 3)
+    for a, b in zip(full, none):
+        assert (a is None and b is None) or np.array_equal(a, b)
+    with pytest.raises(ValueError, match=r"lengths\[1\] = 6 is outside 1..5"):
+        pack(np.array([2, 6]), 5, 2)
+
+
+def test_gate_constants_are_shared_and_read_only():
+    from bptt.cells._gates import gate_constants
+    c = gate_constants((True, False), 3, 2, np.float64)
+    assert c is gate_constants((True, False), 3, 2, np.float64)
+    np.testing.assert_array_equal(c.scale, [[0.5] * 3 + [1.0] * 3] * 2)
+    np.testing.assert_array_equal(c.shift, [[0.5] * 3 + [0.0] * 3] * 2)
+    with pytest.raises(ValueError):
+        c.scale[0, 0] = 1.0

@@ -53,6 +53,8 @@ def pack(lengths: np.ndarray | None, T: int, B: int) -> Packing:
         raise ValueError(f"lengths[{bad}] = {int(lengths[bad])} is outside 1..{T} "
                          f"(T = {T} steps in the input)")
     lengths = lengths.astype(np.int64)
+    if B and lengths[0] == T and lengths.min() == T:                  # no padding: the common case
+        return Packing(lengths, np.full(T, B, dtype=np.int64), None, None, None)
     perm = inverse = None
     if np.any(np.diff(lengths) > 0):
         perm = np.argsort(-lengths, kind="stable")
