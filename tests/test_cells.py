@@ -39,13 +39,14 @@ def test_cell_gradients_match_finite_differences(mode):
 
 @pytest.mark.parametrize("mode", ["rnn_tanh", "rnn_sigmoid", "lstm", "gru"])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_folded_input_projection_runs_the_same_function_as_the_reference_forward(mode, reverse):
+@pytest.mark.parametrize("In", [4, 20])      # T*B = 15: folded weights (In = 4) or in place (20)
+def test_folded_input_projection_runs_the_same_function_as_the_reference_forward(mode, reverse, In):
     """direction_forward folds bias_hh and the sigmoid halving into one product ([x_t, 1] times
     [s U | s (b_ih + ahead)]^T) and calls the loop; the cell's forward takes U x_t + b_ih."""
     from bptt.sequence import direction_forward, reverse_within
     cell = get_cell(mode)
     rng = np.random.default_rng(5)
-    T, B, In, H = 5, 3, 4, 6
+    T, B, H = 5, 3, 6
     G = cell.gates * H
     packing = pack(np.array([5, 3, 2]), T, B)
     x = rng.standard_normal((T, B, In))

@@ -20,7 +20,9 @@ forward product as a column of ones appended to the input::
 
 where (s, ahead) is the cell's ``loop_form`` (the sigmoid gates' halving and the part of b_hh
 the loop would otherwise add): the result is what the cell's loop reads, with no pass over the
-(T, B, G*H) block to add biases or scale it. [x_t, 1] is a temporary; the cache keeps x.
+(T, B, G*H) block to add biases or scale it. [x_t, 1] is a temporary; the cache keeps x. When
+T*B is at most In+1 (a single short sequence) building the folded weights costs more than the
+two passes it saves, so ``input_projection`` adds and scales in place instead.
 """
 from __future__ import annotations
 
@@ -102,6 +104,11 @@ def input_projection(cell: Cell, x: np.ndarray, U: np.ndarray, b_ih: np.ndarray,
     """
     T, B, In = x.shape
     scale, ahead = cell.loop_form(b_hh)
+    if T * B <= In + 1:             # few rows (one short sequence): two passes over xs cost less
+        xs = x.reshape(T * B, In) @ U.T                        # than building [s U | s b]
+        xs += b_ih + ahead
+        xs *= scale
+        return xs.reshape(T, B, -1)
     x1 = np.empty((T * B, In + 1), dtype=x.dtype)
     x1[:, :In] = x.reshape(T * B, In)
     x1[:, In] = 1

