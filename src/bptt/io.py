@@ -126,22 +126,22 @@ def read_job_file(directory: str | os.PathLike, filename: str, what: str) -> tup
     path = Path(directory) / filename
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: not a {what} model (no {filename})")
+    return path, _read_json_object(path)
+
+
+def _read_json_object(path: Path) -> dict:
+    """The JSON object in ``path``; a ValueError naming the file otherwise."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: not valid JSON: {err}") from err
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(doc).__name__}")
-    return path, doc
+    return doc
 
 
 def _read_config(path: Path) -> dict:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not valid JSON: {err}") from err
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(doc).__name__}")
+    doc = _read_json_object(path)
     if doc.get("format") != FORMAT:
         raise ValueError(f"{path}: 'format' must be {FORMAT!r}, got {doc.get('format')!r}")
     if doc.get("version") != VERSION:

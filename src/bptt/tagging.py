@@ -38,6 +38,7 @@ import numpy as np
 
 from . import io
 from .data.batching import bucket_batches, fixed_batches, pad_batch
+from .data.readers import read_text
 from .data.vocab import UNK_ID, Vocabulary
 from .models.tagger import Tagger, TaggerConfig
 from .train import TrainConfig, Trainer, train_keep_best
@@ -60,14 +61,18 @@ class TaggedFileError(ValueError):
 
 
 # ---- readers ------------------------------------------------------------------------------------
-def _open_lines(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise TaggedFileError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    return text.split("\n")
+def _blocks(path: Path):
+    """The runs of non-blank lines of a file (one sentence each), as lists of (line number, line)."""
+    block = []
+    for lineno, line in enumerate(read_text(path, TaggedFileError).split("\n"), start=1):
+        line = line.rstrip("\r")
+        if line.strip():
+            block.append((lineno, line))
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
 
 
 def read_conllu(path: str | Path, upos: Sequence[str] | None = UPOS) -> list[TaggedSentence]:
@@ -80,43 +85,38 @@ def read_conllu(path: str | Path, upos: Sequence[str] | None = UPOS) -> list[Tag
     """
     path = Path(path)
     allowed = None if upos is None else frozenset(upos)
-    sentences, words, tags = [], [], []
-    lines = _open_lines(path)
-    for lineno, line in enumerate(lines, start=1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            if words:
-                sentences.append(TaggedSentence(words, tags))
-                words, tags = [], []
-            continue
-        if line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        where = f"{path}:{lineno}:"
-        if len(cols) != 10:
-            raise TaggedFileError(f"{where} expected 10 tab-separated fields "
-                                  f"({' '.join(CONLLU_FIELDS)}), found {len(cols)}")
-        wid = cols[0]
-        if re.fullmatch(r"[1-9]\d*-[1-9]\d*", wid) or re.fullmatch(r"\d+\.[1-9]\d*", wid):
-            continue                                        # multiword token / empty node
-        if not re.fullmatch(r"[1-9]\d*", wid):
-            raise TaggedFileError(f"{where} field 1 (ID): expected a word index (1, 2, ...), a range "
-                                  f"(3-4) or an empty node (8.1), found {wid!r}")
-        if int(wid) != len(words) + 1:
-            raise TaggedFileError(f"{where} field 1 (ID): expected word {len(words) + 1} of the "
-                                  f"sentence, found {wid}")
-        form, tag = cols[1], cols[3]
-        if not form:
-            raise TaggedFileError(f"{where} field 2 (FORM): empty")
-        if not tag or tag == "_":
-            raise TaggedFileError(f"{where} field 4 (UPOS): a word line needs a tag, found {tag!r}")
-        if allowed is not None and tag not in allowed:
-            raise TaggedFileError(f"{where} field 4 (UPOS): {tag!r} is not a UD v2 tag "
-                                  f"(expected one of {' '.join(sorted(allowed))})")
-        words.append(form)
-        tags.append(tag)
-    if words:
-        sentences.append(TaggedSentence(words, tags))
+    sentences = []
+    for block in _blocks(path):
+        words, tags = [], []
+        for lineno, line in block:
+            if line.startswith("#"):
+                continue
+            cols = line.split("\t")
+            where = f"{path}:{lineno}:"
+            if len(cols) != 10:
+                raise TaggedFileError(f"{where} expected 10 tab-separated fields "
+                                      f"({' '.join(CONLLU_FIELDS)}), found {len(cols)}")
+            wid = cols[0]
+            if re.fullmatch(r"[1-9]\d*-[1-9]\d*", wid) or re.fullmatch(r"\d+\.[1-9]\d*", wid):
+                continue                                    # multiword token / empty node
+            if not re.fullmatch(r"[1-9]\d*", wid):
+                raise TaggedFileError(f"{where} field 1 (ID): expected a word index (1, 2, ...), a "
+                                      f"range (3-4) or an empty node (8.1), found {wid!r}")
+            if int(wid) != len(words) + 1:
+                raise TaggedFileError(f"{where} field 1 (ID): expected word {len(words) + 1} of the "
+                                      f"sentence, found {wid}")
+            form, tag = cols[1], cols[3]
+            if not form:
+                raise TaggedFileError(f"{where} field 2 (FORM): empty")
+            if not tag or tag == "_":
+                raise TaggedFileError(f"{where} field 4 (UPOS): a word line needs a tag, found {tag!r}")
+            if allowed is not None and tag not in allowed:
+                raise TaggedFileError(f"{where} field 4 (UPOS): {tag!r} is not a UD v2 tag "
+                                      f"(expected one of {' '.join(sorted(allowed))})")
+            words.append(form)
+            tags.append(tag)
+        if words:
+            sentences.append(TaggedSentence(words, tags))
     return sentences
 
 
@@ -127,24 +127,20 @@ def read_token_tags(path: str | Path) -> list[TaggedSentence]:
     with an empty token or tag.
     """
     path = Path(path)
-    sentences, words, tags = [], [], []
-    for lineno, line in enumerate(_open_lines(path), start=1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            if words:
-                sentences.append(TaggedSentence(words, tags))
-                words, tags = [], []
-            continue
-        cols = line.split("\t")
-        where = f"{path}:{lineno}:"
-        if len(cols) != 2:
-            raise TaggedFileError(f"{where} expected 2 tab-separated fields (token, tag), found {len(cols)}")
-        for k, (name, value) in enumerate(zip(("token", "tag"), cols), start=1):
-            if not value.strip():
-                raise TaggedFileError(f"{where} field {k} ({name}): empty")
-        words.append(cols[0])
-        tags.append(cols[1].strip())
-    if words:
+    sentences = []
+    for block in _blocks(path):
+        words, tags = [], []
+        for lineno, line in block:
+            cols = line.split("\t")
+            where = f"{path}:{lineno}:"
+            if len(cols) != 2:
+                raise TaggedFileError(f"{where} expected 2 tab-separated fields (token, tag), "
+                                      f"found {len(cols)}")
+            for k, (name, value) in enumerate(zip(("token", "tag"), cols), start=1):
+                if not value.strip():
+                    raise TaggedFileError(f"{where} field {k} ({name}): empty")
+            words.append(cols[0])
+            tags.append(cols[1].strip())
         sentences.append(TaggedSentence(words, tags))
     return sentences
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from . import io
 from .data.batching import bucket_batches, fixed_batches, pad_batch
+from .data.readers import read_text
 from .data.vocab import PAD, UNK, Vocabulary
 from .models.seq2seq import Hypothesis, Seq2Seq, Seq2SeqConfig
 from .train import TrainConfig, Trainer, train_keep_best
@@ -59,12 +60,7 @@ def read_pairs(path: str | Path) -> list[tuple[str, str]]:
     otherwise TranslationFileError ``file:line: field N (source|target): ...``.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise TranslationFileError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    text = read_text(path, TranslationFileError)
     pairs = []
     for lineno, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")

@@ -44,6 +44,13 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_cls, custom
                             help=f"default {f.default}")
 
 
+def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
+    """``--out``, ``--resume`` and ``--quiet``: where a training run writes, and how it shows."""
+    parser.add_argument("--out", default=default_out, help="checkpoint, best/ and metrics.jsonl go here")
+    parser.add_argument("--resume", help="continue from this checkpoint.safetensors")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def settings_from_args(settings_cls, args) -> dict:
     """The settings given on the command line, as keyword arguments."""
     return {f.name: getattr(args, f.name) for f in fields(settings_cls)

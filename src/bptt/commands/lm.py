@@ -16,7 +16,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._settings import add_settings_arguments, settings_from_args
+from ..data.readers import read_text
+from ._settings import add_run_arguments, add_settings_arguments, settings_from_args
 
 
 def cmd_train_lm(args) -> int:
@@ -26,8 +27,8 @@ def cmd_train_lm(args) -> int:
     common = dict(settings=settings, out_dir=args.out, resume=args.resume, progress=not args.quiet,
                   time_budget=budget)
     if args.text is not None:
-        text = _read_text(args.text)
-        val_text = _read_text(args.dev) if args.dev else None
+        text = read_text(args.text)
+        val_text = read_text(args.dev) if args.dev else None
         result = lm.train_lm(text, val_text=val_text, **common)
     else:
         texts, labels, classes, dev_texts, dev_labels = _labelled(args, settings.seed)
@@ -36,15 +37,6 @@ def cmd_train_lm(args) -> int:
     score = f"{best['bpc']:.4f} bits per character" if "bpc" in best else f"perplexity {best['perplexity']:.2f}"
     print(f"best validation {score} ({best['loss']:.4f} nats per token); model: {Path(args.out) / 'best'}")
     return 0
-
-
-def _read_text(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
 
 
 def _labelled(args, seed: int):
@@ -93,10 +85,8 @@ def add_parsers(subparsers, train_subparsers) -> None:
                                  "--val-fraction), labelled sentences for --labelled (default: 5%%)")
     p.add_argument("--text-column")
     p.add_argument("--label-column")
-    p.add_argument("--out", default="runs/lm", help="checkpoint, best/ and metrics.jsonl go here")
-    p.add_argument("--resume", help="continue from this checkpoint.safetensors")
+    add_run_arguments(p, "runs/lm")
     p.add_argument("--time-budget", type=float, help="minutes of training, then checkpoint and stop")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings_arguments(p, LMSettings)
     p.set_defaults(func=cmd_train_lm)
 

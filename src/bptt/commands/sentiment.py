@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._settings import add_settings_arguments, settings_from_args
+from ._settings import add_run_arguments, add_settings_arguments, settings_from_args
 
 
 def _sentiment_model(path: str | None):
@@ -133,9 +133,7 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.add_argument("--dev", help="dev set (default: 5%% of --train held out)")
     p.add_argument("--text-column")
     p.add_argument("--label-column")
-    p.add_argument("--out", default="runs/sentiment", help="checkpoint, best/ and metrics.jsonl go here")
-    p.add_argument("--resume", help="continue from this checkpoint.safetensors")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_arguments(p, "runs/sentiment")
     add_settings_arguments(p, SentimentSettings)
     p.set_defaults(func=cmd_train_sentiment)
 

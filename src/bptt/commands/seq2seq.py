@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._settings import add_settings_arguments, settings_from_args
+from ._settings import add_run_arguments, add_settings_arguments, settings_from_args
 
 
 def _positive(text: str) -> int:
@@ -69,9 +69,7 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.add_argument("--pairs", required=True, help="training pairs: source<TAB>target lines")
     p.add_argument("--dev", help="dev pairs, pick the best epoch (default: 5%% of --pairs held out)")
     p.add_argument("--test", nargs="*", default=[], help="pair files to score at the end (greedy)")
-    p.add_argument("--out", default="runs/seq2seq", help="checkpoint, best/ and metrics.jsonl go here")
-    p.add_argument("--resume", help="continue from this checkpoint.safetensors")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_arguments(p, "runs/seq2seq")
     add_settings_arguments(p, TranslatorSettings)
     p.set_defaults(func=cmd_train_seq2seq)
 

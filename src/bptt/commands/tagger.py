@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._settings import add_settings_arguments, settings_from_args
+from ._settings import add_run_arguments, add_settings_arguments, settings_from_args
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -69,9 +69,7 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.add_argument("--train", required=True, help="CoNLL-U (.conllu) or token<TAB>tag file")
     p.add_argument("--dev", help="dev set, picks the best epoch (default: 10%% of --train held out)")
     p.add_argument("--test", nargs="*", default=[], help="files to score at the end, with the baseline")
-    p.add_argument("--out", default="runs/tagger", help="checkpoint, best/ and metrics.jsonl go here")
-    p.add_argument("--resume", help="continue from this checkpoint.safetensors")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_arguments(p, "runs/tagger")
     add_settings_arguments(p, TaggerSettings, custom={"features": dict(
         type=_names, help="comma-separated, any of: suffix, shape; 'none' for words alone "
                           "(default suffix,shape)")})

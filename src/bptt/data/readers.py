@@ -134,6 +134,17 @@ class _Rows:
         self.labels.append(label)
 
 
+def read_text(path: str | os.PathLike, error: type = ValueError, missing: str = "no such file") -> str:
+    """A whole UTF-8 file; a missing file or bad bytes raise an error naming the file (and the
+    byte), ``error`` (a ValueError subclass) for bad bytes."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: {missing}") from None
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
 def read_dataset(path: str | os.PathLike, text_column: str | None = None, label_column: str | None = None,
                  classes: tuple[str, ...] | list[str] | None = None,
                  strict: bool = False) -> tuple[Dataset, ReadReport]:

@@ -20,6 +20,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .readers import read_text
+
 __all__ = ["Vocabulary", "PAD", "UNK", "PAD_ID", "UNK_ID"]
 
 PAD, UNK = "<pad>", "<unk>"
@@ -153,12 +155,7 @@ class Vocabulary:
     def load(cls, path: str | os.PathLike) -> "Vocabulary":
         """Read a file written by ``save``; errors name the file and what is wrong with it."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: vocabulary file not found") from None
-        except UnicodeDecodeError as e:
-            raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        text = read_text(path, missing="vocabulary file not found")
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:

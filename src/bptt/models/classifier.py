@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._compose import flat_params, prefixed
+from ._compose import dropout_mask, flat_params, prefixed
 from ..layers import Dense, Embedding
 from ..losses import softmax, softmax_cross_entropy
 from ..recurrent import Recurrent, RecurrentConfig
@@ -138,11 +138,7 @@ class Classifier:
         return logits, cache
 
     def _dropout_mask(self, shape, p: float, training: bool) -> np.ndarray | None:
-        """Inverted dropout: keep with probability 1-p and scale by 1/(1-p); None if off."""
-        if not training or p == 0.0:
-            return None
-        dtype = np.dtype(self.config.dtype)
-        return (self.dropout_rng.random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
+        return dropout_mask(self.dropout_rng, shape, p, self.config.dtype, training)
 
     def backward(self, d_logits: np.ndarray, cache: ClassifierCache) -> dict[str, np.ndarray]:
         """Gradients of every parameter (flat names) given dL/dlogits (B, C)."""

@@ -37,7 +37,7 @@ from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 
-from ._compose import flat_params, prefixed
+from ._compose import dropout_mask, flat_params, prefixed
 from ..layers import Dense, Embedding
 from ..losses import softmax_cross_entropy
 from ..recurrent import Recurrent, RecurrentConfig
@@ -132,10 +132,8 @@ class LanguageModel:
         e, emb_cache = self.embedding.forward(ids)                       # (T, B, E)
         x = self._with_side(e, side, B)                                  # (T, B, E+S)
         out, final, rnn_cache = self.rnn.forward(x, state0, lengths, training=training)  # (T, B, H)
-        out_mask = None
-        p = self.config.output_dropout
-        if training and p > 0:
-            out_mask = (self.dropout_rng.random(out.shape) >= p).astype(self.dtype) / self.dtype.type(1 - p)
+        out_mask = dropout_mask(self.dropout_rng, out.shape, self.config.output_dropout, self.dtype, training)
+        if out_mask is not None:
             out = out * out_mask
         logits, fc_cache = self.fc.forward(out)                          # (T, B, N)
         return logits, final, LanguageModelCache(emb_cache, rnn_cache, fc_cache, out_mask)

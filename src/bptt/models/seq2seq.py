@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._compose import flat_params, prefixed
+from ._compose import dropout_mask, flat_params, prefixed
 from ..layers import Dense, Embedding
 from ..losses import log_softmax, softmax_cross_entropy
 from ..recurrent import Recurrent, RecurrentConfig
@@ -175,11 +175,7 @@ class Seq2Seq:
 
     # ---- forward / backward ---------------------------------------------------------------
     def _dropout_mask(self, shape, p: float, training: bool) -> np.ndarray | None:
-        """Inverted dropout: keep with probability 1-p and scale by 1/(1-p); None if off."""
-        if not training or p == 0.0:
-            return None
-        dtype = np.dtype(self.config.dtype)
-        return (self.dropout_rng.random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
+        return dropout_mask(self.dropout_rng, shape, p, self.config.dtype, training)
 
     def _encode(self, src, src_lengths, training: bool):
         src = np.asarray(src)

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._compose import flat_params, prefixed
+from ._compose import dropout_mask, flat_params, prefixed
 from ..layers import Dense, Embedding
 from ..losses import softmax_cross_entropy
 from ..recurrent import Recurrent, RecurrentConfig
@@ -161,11 +161,7 @@ class Tagger:
         return logits, TaggerCache(emb_cache, feat_caches, rnn_cache, fc_cache, emb_mask, out_mask)
 
     def _dropout_mask(self, shape, p: float, training: bool) -> np.ndarray | None:
-        """Inverted dropout: keep with probability 1-p and scale by 1/(1-p); None if off."""
-        if not training or p == 0.0:
-            return None
-        dtype = np.dtype(self.config.dtype)
-        return (self.dropout_rng.random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
+        return dropout_mask(self.dropout_rng, shape, p, self.config.dtype, training)
 
     def backward(self, d_logits: np.ndarray, cache: TaggerCache) -> dict[str, np.ndarray]:
         """Gradients of every parameter (flat names) given dL/dlogits (T, B, C)."""
