@@ -31,8 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .cells import MODES, get_cell
-from .sequence import Packing, direction_backward, direction_forward, pack
+from .cells import MODES, Params, get_cell
+from .sequence import Packing, direction_backward, direction_forward, pack, padding_mask
 
 
 @dataclass(frozen=True)
@@ -114,10 +114,10 @@ class Recurrent:
                 shapes[f"bias_hh{s}"] = (G,)
         return shapes
 
-    def _direction_params(self, layer: int, d: int) -> tuple[np.ndarray, ...]:
+    def _direction_params(self, layer: int, d: int) -> Params:
         s = self._suffix(layer, d)
         p = self.params
-        return p[f"weight_ih{s}"], p[f"weight_hh{s}"], p[f"bias_ih{s}"], p[f"bias_hh{s}"]
+        return Params(p[f"weight_ih{s}"], p[f"weight_hh{s}"], p[f"bias_ih{s}"], p[f"bias_hh{s}"])
 
     # ---- states -------------------------------------------------------------------------
     def _states_in(self, state, B: int, packing: Packing, what: str) -> list[np.ndarray]:
@@ -164,7 +164,7 @@ class Recurrent:
         if T == 0:
             raise ValueError("input has no time steps (T = 0)")
         packing = pack(lengths, T, B)
-        x = np.ascontiguousarray(x if packing.perm is None else x[:, packing.perm])
+        x = self._own_input(x, packing)
         states0 = self._states_in(state0, B, packing, "state0")
         finals = [np.empty_like(s) for s in states0]
         layer_caches, masks = [], []
@@ -191,7 +191,25 @@ class Recurrent:
             x = x[:, packing.inverse]
         if c.batch_first:
             x = x.transpose(1, 0, 2)
+        x.flags.writeable = False           # backward may read it: refuse edits (see _own_input)
         return x, self._states_out(finals, packing), RecurrentCache(packing, layer_caches, masks, c.batch_first)
+
+    def _own_input(self, x: np.ndarray, packing: Packing) -> np.ndarray:
+        """x (T, B, E) as the layer's own contiguous array, rows in packed order, padding zeroed.
+
+        The cache keeps it for the weight gradients, so it must not be the caller's buffer
+        (refilling that buffer before ``backward`` would change the gradients). For the same
+        reason the output that ``forward`` returns is read-only: it may be the cached h_t.
+        Padding is set to 0 because dU = sum_t da_t^T x_t multiplies the (zero) gradient of a
+        padded step by its input, and 0 * NaN is NaN.
+        """
+        given = x
+        x = np.ascontiguousarray(x if packing.perm is None else x[:, packing.perm])
+        if np.may_share_memory(x, given):
+            x = x.copy()
+        if packing.rev_index is not None:                    # some sequence is padded
+            x[padding_mask(packing)] = 0
+        return x
 
     def backward(self, cache: RecurrentCache, d_output: np.ndarray | None = None, d_final=None):
         """Backpropagation through time for ``forward``.
@@ -243,8 +261,10 @@ class Recurrent:
         return d_x, self._states_out(d_states0, packing), grads
 
     def __call__(self, x, state0=None, lengths=None):
-        """Inference: (output, final state), no cache kept."""
-        out, final, _ = self.forward(x, state0, lengths, training=False)
+        """Inference: (output, final state), no cache kept (so the output is writable)."""
+        out, final, cache = self.forward(x, state0, lengths, training=False)
+        del cache
+        out.flags.writeable = True
         return out, final
 
 
