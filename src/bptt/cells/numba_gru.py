@@ -1,0 +1,82 @@
+r"""GRU, the compiled path: ``gru.py``'s equations over the whole time loop in one call.
+
+Computes the same function as the reference steps in ``gru.py`` (equations and derivation there
+and in docs/math.md section 6), tested against them. As in ``numba_lstm.py``: per step the
+recurrent product through BLAS, then one fused loop over the gates of the running rows; the
+buffers and cache are the fast NumPy path's (``numpy_gru.Cache``).
+
+Per row and unit (r, z, n the gate blocks; q = W h_{t-1})::
+
+    forward   r = sigma(a_r + b_ir + q_r + b_hr);  z = sigma(a_z + b_iz + q_z + b_hz)
+              q_n = q_n + b_hn;  n = tanh(a_n + b_in + r q_n);  h_t = n + z (h_{t-1} - n)
+    backward  dh = dh + dL_t/dh_t;  dz = dh (h_{t-1} - n);  da_n = dh (1 - z) (1 - n^2)
+              da_r = da_n q_n r (1 - r);  da_z = dz z (1 - z);  dq_n = da_n r
+              dh_{t-1} = dh z + [da_r, da_z, dq_n] W      (gemm, rows [:n])
+"""
+from __future__ import annotations
+
+from numba import njit
+
+from .numba_common import gemm, one, sigmoid, tanh
+
+
+@njit(cache=True, error_model="numpy")
+def forward(a, W, b_ih, b_hh, hs, q_n, q, batch_sizes, abi):
+    """In place. a (T, B, 3H): U x_t on entry, the gates [r, z, n] on return; W (3H, H);
+    b_ih, b_hh (3H,); hs (T+1, B, H) with h_0 at index 0, filled; q_n (T, B, H) filled with
+    W_n h_{t-1} + b_hn; q (B, 3H) scratch. Rows after each row's end are set to 0."""
+    T, B, G = a.shape
+    H = G // 3
+    b_ir, b_iz, b_in = b_ih[:H], b_ih[H:2 * H], b_ih[2 * H:]
+    b_hr, b_hz, b_hn = b_hh[:H], b_hh[H:2 * H], b_hh[2 * H:]
+    for t in range(T):
+        n = batch_sizes[t]
+        gemm(hs[t], W, q, n, True, 0.0, abi)                # q = W h_{t-1}
+        for r in range(n):
+            row, rec = a[t, r], q[r]
+            a_r, a_z, a_n = row[:H], row[H:2 * H], row[2 * H:]
+            q_r, q_z, q_nr = rec[:H], rec[H:2 * H], rec[2 * H:]
+            h_prev, h, qn = hs[t, r], hs[t + 1, r], q_n[t, r]
+            for j in range(H):
+                rr = sigmoid((a_r[j] + b_ir[j]) + (q_r[j] + b_hr[j]))
+                z = sigmoid((a_z[j] + b_iz[j]) + (q_z[j] + b_hz[j]))
+                qn_j = q_nr[j] + b_hn[j]                    # W_n h_{t-1} + b_hn
+                nn = tanh((a_n[j] + b_in[j]) + rr * qn_j)
+                a_r[j], a_z[j], a_n[j], qn[j] = rr, z, nn, qn_j
+                h[j] = nn + z * (h_prev[j] - nn)            # h_t
+        for r in range(n, B):
+            hs[t + 1, r, :] = 0
+            q_n[t, r, :] = 0
+
+
+@njit(cache=True, error_model="numpy")
+def backward(gates, q_n, hs, W, d_hs, dh, batch_sizes, da_all, dq_all, abi):
+    """gates (T, B, 3H), q_n, hs: ``forward``'s buffers; W (3H, H); d_hs (T, B, H); dh (B, H)
+    dL/d final state on entry, dL/dh_0 on return (in place). Fills da_all (T, B, 3H), the input
+    side's gradient [da_r, da_z, da_n], and dq_all (T, B, 3H), the recurrent side's
+    [da_r, da_z, dq_n] (0 where padded)."""
+    T, B, G = gates.shape
+    H = G // 3
+    u = one(gates)
+    for t in range(T - 1, -1, -1):
+        n = batch_sizes[t]
+        for r in range(n):
+            y, da, dq = gates[t, r], da_all[t, r], dq_all[t, r]
+            r_, z_, n_ = y[:H], y[H:2 * H], y[2 * H:]
+            da_r, da_z, da_n = da[:H], da[H:2 * H], da[2 * H:]
+            dq_r, dq_z, dq_n = dq[:H], dq[H:2 * H], dq[2 * H:]
+            h_prev, qn, dh_r, dout = hs[t, r], q_n[t, r], dh[r], d_hs[t, r]
+            for j in range(H):
+                rr, z, nn = r_[j], z_[j], n_[j]
+                dh_j = dh_r[j] + dout[j]                    # total dL/dh_t
+                dz = dh_j * (h_prev[j] - nn)                # (G1)
+                dan = dh_j * (u - z) * (u - nn * nn)        # (G2), (G3)
+                dar = dan * qn[j] * rr * (u - rr)           # (G4), (G6)
+                daz = dz * z * (u - z)
+                da_r[j], da_z[j], da_n[j] = dar, daz, dan
+                dq_r[j], dq_z[j], dq_n[j] = dar, daz, dan * rr   # (G5)
+                dh_r[j] = dh_j * z                          # (G7), the direct path
+        for r in range(n, B):
+            da_all[t, r, :] = 0
+            dq_all[t, r, :] = 0
+        gemm(dq_all[t], W, dh, n, False, 1.0, abi)          # (G7) + dq W

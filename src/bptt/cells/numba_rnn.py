@@ -1,0 +1,68 @@
+r"""The vanilla RNN, the compiled path: ``rnn.py``'s equations over the whole time loop.
+
+Computes the same function as the reference steps in ``rnn.py`` (equations and derivation there
+and in docs/math.md section 3), tested against them: per step the recurrent product through BLAS
+into the pre-activation buffer, then one fused loop applying f; going back, one loop for
+da = dh f'(a) and one product for dh_{t-1} = da W. The buffers and cache are the fast NumPy
+path's (``numpy_rnn.Cache``).
+
+``f`` is a code: 0 tanh, 1 relu, 2 sigmoid (``CODES``).
+"""
+from __future__ import annotations
+
+from numba import njit
+
+from .numba_common import gemm, one, sigmoid, tanh
+
+CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
+
+
+@njit(cache=True, error_model="numpy")
+def forward(a, W, b, hs, batch_sizes, f, abi):
+    """In place. a (T, B, H): U x_t on entry, the pre-activations W h_{t-1} + U x_t on return
+    (no bias); W (H, H); b (H,) = b_ih + b_hh; hs (T+1, B, H) with h_0 at index 0, filled with
+    h_t = f(a_t + b); rows after each row's end are set to 0."""
+    T, B, H = a.shape
+    zero = one(a) - one(a)
+    for t in range(T):
+        n = batch_sizes[t]
+        gemm(hs[t], W, a[t], n, True, 1.0, abi)             # U x_t + W h_{t-1}
+        for r in range(n):
+            pre, h = a[t, r], hs[t + 1, r]
+            if f == 0:
+                for j in range(H):
+                    h[j] = tanh(pre[j] + b[j])
+            elif f == 1:
+                for j in range(H):
+                    v = pre[j] + b[j]
+                    h[j] = v if v > zero else zero
+            else:
+                for j in range(H):
+                    h[j] = sigmoid(pre[j] + b[j])
+        for r in range(n, B):
+            hs[t + 1, r, :] = 0
+
+
+@njit(cache=True, error_model="numpy")
+def backward(hs, W, d_hs, dh, batch_sizes, f, da_all, abi):
+    """hs (T+1, B, H) from ``forward``; W (H, H); d_hs (T, B, H); dh (B, H) dL/d final state on
+    entry, dL/dh_0 on return (in place); da_all (T, B, H) filled with da_t = dh_t f'(a_t)."""
+    T1, B, H = hs.shape
+    u = one(hs)
+    zero = u - u
+    for t in range(T1 - 2, -1, -1):
+        n = batch_sizes[t]
+        for r in range(n):
+            h, da, dh_r, dout = hs[t + 1, r], da_all[t, r], dh[r], d_hs[t, r]
+            if f == 0:
+                for j in range(H):
+                    da[j] = (dh_r[j] + dout[j]) * (u - h[j] * h[j])
+            elif f == 1:
+                for j in range(H):
+                    da[j] = (dh_r[j] + dout[j]) if h[j] > zero else zero
+            else:
+                for j in range(H):
+                    da[j] = (dh_r[j] + dout[j]) * (h[j] * (u - h[j]))
+        for r in range(n, B):
+            da_all[t, r, :] = 0
+        gemm(da_all[t], W, dh, n, False, 0.0, abi)          # dh_{t-1} = da_t W
