@@ -21,9 +21,9 @@ from .numba_common import gemm, one, sigmoid, tanh
 
 
 @njit(cache=True, error_model="numpy")
-def forward(a, W, b_ih, b_hh, hs, q_n, q, batch_sizes, abi):
-    """In place. a (T, B, 3H): U x_t on entry, the gates [r, z, n] on return; W (3H, H);
-    b_ih, b_hh (3H,); hs (T+1, B, H) with h_0 at index 0, filled; q_n (T, B, H) filled with
+def forward(a, Wt, b_ih, b_hh, hs, q_n, q, batch_sizes, abi):
+    """In place. a (T, B, 3H): U x_t on entry, the gates [r, z, n] on return; Wt (H, 3H) = W^T,
+    contiguous; b_ih, b_hh (3H,); hs (T+1, B, H) with h_0 at index 0, filled; q_n (T, B, H) filled with
     W_n h_{t-1} + b_hn; q (B, 3H) scratch. Rows after each row's end are set to 0."""
     T, B, G = a.shape
     H = G // 3
@@ -31,7 +31,7 @@ def forward(a, W, b_ih, b_hh, hs, q_n, q, batch_sizes, abi):
     b_hr, b_hz, b_hn = b_hh[:H], b_hh[H:2 * H], b_hh[2 * H:]
     for t in range(T):
         n = batch_sizes[t]
-        gemm(hs[t], W, q, n, True, 0.0, abi)                # q = W h_{t-1}
+        gemm(hs[t], Wt, q, n, False, 0.0, abi)                # q = W h_{t-1}
         for r in range(n):
             row, rec = a[t, r], q[r]
             a_r, a_z, a_n = row[:H], row[H:2 * H], row[2 * H:]

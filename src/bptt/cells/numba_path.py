@@ -39,19 +39,20 @@ def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...],
     T, B, _ = x.shape
     H = W.shape[1]
     a = _input_side(x, U)
+    Wt = np.ascontiguousarray(W.T)                      # BLAS multiplies h W^T faster this way
     hs = np.empty((T + 1, B, H), dtype=x.dtype)
     hs[0] = state0[0]
     if cell.mode == "lstm":
         cs, tanh_cs = np.empty_like(hs), np.empty((T, B, H), dtype=x.dtype)
         cs[0] = state0[1]
-        numba_lstm.forward(a, W, b_ih + b_hh, hs, cs, tanh_cs, batch_sizes, gemm_abi())
+        numba_lstm.forward(a, Wt, b_ih + b_hh, hs, cs, tanh_cs, batch_sizes, gemm_abi())
         return (hs, cs), FastCache(x, numpy_lstm.Cache(a, hs, cs, tanh_cs, batch_sizes))
     if cell.mode == "gru":
         q_n = np.empty((T, B, H), dtype=x.dtype)
-        numba_gru.forward(a, W, b_ih, b_hh, hs, q_n, np.empty((B, 3 * H), dtype=x.dtype),
+        numba_gru.forward(a, Wt, b_ih, b_hh, hs, q_n, np.empty((B, 3 * H), dtype=x.dtype),
                           batch_sizes, gemm_abi())
         return (hs,), FastCache(x, numpy_gru.Cache(a, q_n, hs, batch_sizes))
-    numba_rnn.forward(a, W, b_ih + b_hh, hs, batch_sizes, numba_rnn.CODES[cell.nonlinearity], gemm_abi())
+    numba_rnn.forward(a, Wt, b_ih + b_hh, hs, batch_sizes, numba_rnn.CODES[cell.nonlinearity], gemm_abi())
     return (hs,), FastCache(x, numpy_rnn.Cache(hs, batch_sizes, cell.nonlinearity))
 
 

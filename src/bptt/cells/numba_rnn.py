@@ -18,15 +18,15 @@ CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
 
 
 @njit(cache=True, error_model="numpy")
-def forward(a, W, b, hs, batch_sizes, f, abi):
+def forward(a, Wt, b, hs, batch_sizes, f, abi):
     """In place. a (T, B, H): U x_t on entry, the pre-activations W h_{t-1} + U x_t on return
-    (no bias); W (H, H); b (H,) = b_ih + b_hh; hs (T+1, B, H) with h_0 at index 0, filled with
-    h_t = f(a_t + b); rows after each row's end are set to 0."""
+    (no bias); Wt (H, H) = W^T, contiguous; b (H,) = b_ih + b_hh; hs (T+1, B, H) with h_0 at
+    index 0, filled with h_t = f(a_t + b); rows after each row's end are set to 0."""
     T, B, H = a.shape
     zero = one(a) - one(a)
     for t in range(T):
         n = batch_sizes[t]
-        gemm(hs[t], W, a[t], n, True, 1.0, abi)             # U x_t + W h_{t-1}
+        gemm(hs[t], Wt, a[t], n, False, 1.0, abi)             # U x_t + W h_{t-1}
         for r in range(n):
             pre, h = a[t, r], hs[t + 1, r]
             if f == 0:
