@@ -1,5 +1,7 @@
 """bptt: recurrent neural networks from the math up, in NumPy, with hand-written BPTT."""
+from .backend import get_backend, set_backend, use_backend
 from .recurrent import GRU, LSTM, RNN, Recurrent, RecurrentConfig
 
-__all__ = ["RNN", "LSTM", "GRU", "Recurrent", "RecurrentConfig"]
+__all__ = ["RNN", "LSTM", "GRU", "Recurrent", "RecurrentConfig", "get_backend", "set_backend",
+           "use_backend"]
 __version__ = "0.1.0"

@@ -62,8 +62,8 @@ def set_backend(name: str) -> None:
     numba installed raises ImportError."""
     global _current, _automatic
     _check(name, "set_backend")
+    implementation(name)                    # import now, so that a missing numba fails here
     _current, _automatic = name, False
-    implementation(name)                    # import now, so a missing numba fails here
 
 
 @contextmanager
@@ -79,29 +79,29 @@ def use_backend(name: str):
 
 
 def current():
-    """(name, module) of the backend that runs now (importing it on first use)."""
-    module = implementation(_current)
-    return _current, module
+    """(name, module) of the backend that runs now, importing it on first use. If numba was
+    chosen automatically (no ``BPTT_BACKEND``, no ``set_backend``) but does not import, warns
+    once and falls back to the fast NumPy path for good."""
+    global _current, _automatic
+    if _current == "numba" and _automatic:
+        try:
+            return "numba", implementation("numba")
+        except ImportError as e:
+            warnings.warn(f"bptt: numba is installed but does not import ({e.__cause__ or e}); "
+                          f"using the fast NumPy path. Set {ENV}=numpy to silence this.",
+                          RuntimeWarning, stacklevel=3)
+            _current = "numpy"
+    return _current, implementation(_current)
 
 
 def implementation(name: str):
-    """The module with a backend's direction-level ``forward`` / ``backward``.
-
-    Imports numba on first use. If numba was chosen automatically (no ``BPTT_BACKEND``, no
-    ``set_backend``) but does not import, warns once and falls back to the NumPy path.
-    """
-    global _current
+    """The module with a backend's direction-level ``forward`` / ``backward``."""
     if name == "numba":
         try:
             from .cells import numba_path
-            return numba_path
         except ImportError as e:
-            if not (_automatic and _current == "numba"):
-                raise ImportError(f"the numba backend needs numba: {_INSTALL} ({e})") from e
-            warnings.warn(f"bptt: numba is installed but does not import ({e}); using the fast "
-                          f"NumPy path instead. Set {ENV}=numpy to silence this.", RuntimeWarning,
-                          stacklevel=3)
-            _current = name = "numpy"
+            raise ImportError(f"the numba backend needs numba: {_INSTALL} ({e})") from e
+        return numba_path
     if name == "numpy":
         from .cells import numpy_path
         return numpy_path

@@ -75,3 +75,14 @@ def test_backward_runs_on_the_path_that_ran_forward(path):
         dx_ref, _, grads_ref = layer.backward(ref_cache, np.ones_like(out))
     assert rel_error(dx, dx_ref) < 1e-12
     assert all(rel_error(grads[k], grads_ref[k]) < 1e-12 for k in grads)
+
+
+@pytest.mark.skipif(not numba_installed(), reason="numba is not installed (pip install 'bptt[fast]')")
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("mode", MODES)
+def test_numba_path_without_a_blas_multiplies_in_its_own_loops_and_equals_the_reference(
+        mode, dtype, monkeypatch):
+    """Where no CBLAS can be found (gemm_abi() == 0) the compiled loops multiply themselves."""
+    from bptt.cells import numba_path
+    monkeypatch.setattr(numba_path, "gemm_abi", lambda: 0)
+    test_fast_path_equals_the_reference("numba", mode, SHAPES[0], dtype)
