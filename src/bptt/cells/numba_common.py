@@ -50,7 +50,7 @@ TINY = np.float32(0.0004)
 HALF32, ONE32 = np.float32(0.5), np.float32(1.0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def tanh32(x):
     """The rational float32 tanh (see the module docstring)."""
     y = min(max(x, -CLAMP), CLAMP)
@@ -232,7 +232,7 @@ def _gemm(a, b, c, m, trans_b, beta, abi):
     return impl
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _own_gemm(a, b, c, m, trans_b, beta):
     """The same product without BLAS: row by row, the inner loop over c's contiguous row."""
     K = a.shape[1]

@@ -20,7 +20,7 @@ from numba import njit
 from .numba_common import gemm, one, sigmoid, tanh
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def forward(a, Wt, b_ih, b_hh, hs, q_n, q, batch_sizes, abi):
     """In place. a (T, B, 3H): U x_t on entry, the gates [r, z, n] on return; Wt (H, 3H) = W^T,
     contiguous; b_ih, b_hh (3H,); hs (T+1, B, H) with h_0 at index 0, filled; q_n (T, B, H) filled with
@@ -49,7 +49,7 @@ def forward(a, Wt, b_ih, b_hh, hs, q_n, q, batch_sizes, abi):
             q_n[t, r, :] = 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def backward(gates, q_n, hs, W, d_hs, dh, batch_sizes, da_all, dq_all, abi):
     """gates (T, B, 3H), q_n, hs: ``forward``'s buffers; W (3H, H); d_hs (T, B, H); dh (B, H)
     dL/d final state on entry, dL/dh_0 on return (in place). Fills da_all (T, B, 3H), the input

@@ -23,7 +23,7 @@ from numba import njit
 from .numba_common import gemm, one, sigmoid, tanh
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def forward(a, Wt, b, hs, cs, tanh_cs, batch_sizes, abi):
     """In place. a (T, B, 4H): U x_t on entry, the gate activations [i, f, g, o] on return;
     Wt (H, 4H) = W^T, contiguous (BLAS is faster on it than on a transposed view);
@@ -54,7 +54,7 @@ def forward(a, Wt, b, hs, cs, tanh_cs, batch_sizes, abi):
             tanh_cs[t, r, :] = 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def backward(gates, hs, cs, tanh_cs, W, d_hs, dh, dc, batch_sizes, da_all, abi):
     """gates (T, B, 4H), hs, cs, tanh_cs: ``forward``'s buffers; W (4H, H); d_hs (T, B, H)
     dL/dh_t from above; dh, dc (B, H): dL/d final states on entry, dL/dh_0, dL/dc_0 on return

@@ -17,7 +17,7 @@ from .numba_common import gemm, one, sigmoid, tanh
 CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def forward(a, Wt, b, hs, batch_sizes, f, abi):
     """In place. a (T, B, H): U x_t on entry, the pre-activations W h_{t-1} + U x_t on return
     (no bias); Wt (H, H) = W^T, contiguous; b (H,) = b_ih + b_hh; hs (T+1, B, H) with h_0 at
@@ -43,7 +43,7 @@ def forward(a, Wt, b, hs, batch_sizes, f, abi):
             hs[t + 1, r, :] = 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def backward(hs, W, d_hs, dh, batch_sizes, f, da_all, abi):
     """hs (T+1, B, H) from ``forward``; W (H, H); d_hs (T, B, H); dh (B, H) dL/d final state on
     entry, dL/dh_0 on return (in place); da_all (T, B, H) filled with da_t = dh_t f'(a_t)."""
