@@ -84,6 +84,6 @@ def backward(cell, d_out: np.ndarray, d_final: tuple[np.ndarray, ...], cache: Fa
     H = W.shape[1]
     dq2 = dq.reshape(T * B, -1)
     dW = dq2.T @ cc.hs[:-1].reshape(T * B, H)           # sum_t dq_t^T h_{t-1}
-    db_hh = dq2.sum(axis=0)
     dx, dU, db_ih = input_side_backward(da, x, U)
+    db_hh = db_ih.copy() if dq is da else dq2.sum(axis=0)   # RNN, LSTM: the same sum
     return dx, d_state0, Params(dU, dW, db_ih, db_hh)
