@@ -89,10 +89,11 @@ def _step(dr: "_Direction", t: int, rows):
 
 def _step_back(cell, step, P: np.ndarray) -> np.ndarray:
     """(n, K, S) -> (n, K, S): each of the K vectors of each row sent back through one step (the
-    row's cache repeated K times; the parameter gradients step_backward returns are not used)."""
+    row's cache repeated K times; the parameter gradients step_backward returns are not used).
+    For the LSTM, S = P + H: (h, c) side by side, h of size P = step.h_prev.shape[1]."""
     n, K, S = P.shape
     step = type(step)(*(np.repeat(f, K, axis=0) if isinstance(f, np.ndarray) else f for f in step))
-    d_state = tuple(np.split(P.reshape(n * K, S), cell.num_states, axis=1))
+    d_state = tuple(np.split(P.reshape(n * K, S), [step.h_prev.shape[1]], axis=1)[:cell.num_states])
     _, d_prev, _ = cell.step_backward(d_state, step)
     return np.concatenate(d_prev, axis=1).reshape(n, K, S)
 
@@ -109,27 +110,38 @@ class _Direction(NamedTuple):
     d_final: tuple            # dL/d final states, each (B, H), packed rows
 
 
-def _packed_states(state, shape, n, perm):
+def _packed_states(state, shapes, perm):
     if state is None:
-        return [np.zeros(shape) for _ in range(n)]
-    parts = tuple(state) if n == 2 else (state,)
+        return [np.zeros(shape) for shape in shapes]
+    parts = tuple(state) if len(shapes) == 2 else (state,)
     return [np.asarray(s, F64) if perm is None else np.asarray(s, F64)[:, perm] for s in parts]
+
+
+def _state_sizes(layer: Recurrent) -> tuple[int, ...]:
+    """Sizes of the state's parts: (P,) or, for the LSTM, (P, H); P = proj_size or H."""
+    c = layer.config
+    return (c.state_size, c.hidden_size)[:layer.cell.num_states]
 
 
 def _directions(layer: Recurrent, cache: RecurrentCache, d_output, d_final):
     """Every (layer, direction), top layer first, with the gradient that reaches its outputs and
     final states; the gradient into the layer below comes from ``direction_backward``."""
     c = layer.config
-    packing, layer_caches, masks, batch_first = cache
+    packing, layer_caches, masks, batch_first, unbatched = cache
+    if unbatched:                       # gradients shaped like unbatched outputs: a batch of one
+        d_output = None if d_output is None else np.asarray(d_output)[:, None]
+        d_final = None if d_final is None else (tuple(np.asarray(s)[:, None] for s in d_final)
+                                                if isinstance(d_final, tuple) else np.asarray(d_final)[:, None])
     T, B = len(packing.batch_sizes), len(packing.lengths)
-    D, H = c.directions, c.hidden_size
+    D, H = c.directions, c.state_size
     if d_output is None:
         d_x = np.zeros((T, B, D * H))
     else:
         d_x = np.asarray(d_output, F64)
         d_x = d_x.transpose(1, 0, 2) if batch_first else d_x
         d_x = d_x if packing.perm is None else d_x[:, packing.perm]
-    finals = _packed_states(d_final, (c.num_layers * D, B, H), layer.cell.num_states, packing.perm)
+    finals = _packed_states(d_final, [(c.num_layers * D, B, n) for n in _state_sizes(layer)],
+                            packing.perm)
     for l in reversed(range(c.num_layers)):
         d_in = None
         for d in range(D):
@@ -138,7 +150,7 @@ def _directions(layer: Recurrent, cache: RecurrentCache, d_output, d_final):
             d_out = d_x[:, :, d * H:(d + 1) * H]
             params = layer._direction_params(l, d)
             yield _Direction(f"l{l}" + ("_reverse" if d else ""), bool(d), layer.cell, dcache,
-                             Params(*(p.astype(F64) for p in params)),
+                             Params(*(None if p is None else p.astype(F64) for p in params)),
                              reverse_within(d_out, packing) if d else d_out,
                              tuple(s[k] for s in finals))
             if l > 0:                   # the gradient into layer l - 1, in the layer's dtype
@@ -173,8 +185,9 @@ def state_gradients(layer: Recurrent, cache: RecurrentCache, d_output=None, d_fi
     packing, lstm = cache.packing, layer.config.mode == "lstm"
     out = {}
     for dr in _directions(layer, cache, d_output, d_final):
-        T, B, H = dr.d_out.shape
-        dh_all, dc_all = np.zeros((T, B, H)), (np.zeros((T, B, H)) if lstm else None)
+        T, B, H = dr.d_out.shape                                       # H: the size of h
+        dh_all = np.zeros((T, B, H))
+        dc_all = np.zeros((T, B, layer.config.hidden_size)) if lstm else None
         g = np.concatenate(dr.d_final, axis=1)[:, None, :]            # (B, 1, S) running dL/ds
         for t in reversed(range(T)):
             n = packing.batch_sizes[t]
@@ -227,11 +240,11 @@ def jacobian_norms(layer: Recurrent, cache: RecurrentCache, rows=None, ord=2
     row indices; None: all). ``ord``: 2 (spectral) or "fro". Each layer's input is held fixed."""
     if ord not in (2, "fro"):
         raise ValueError(f"ord must be 2 or 'fro', got {ord!r}")
-    mode, packing, H = layer.config.mode, cache.packing, layer.config.hidden_size
+    packing, H = cache.packing, layer.config.state_size             # H: the size of h
     B = len(packing.lengths)
     rows = np.arange(B) if rows is None else np.asarray(rows)
     packed = rows if packing.inverse is None else packing.inverse[rows]
-    S = 2 * H if mode == "lstm" else H
+    S = sum(_state_sizes(layer))
     out = {}
     for dr in _directions(layer, cache, None, None):
         T = dr.d_out.shape[0]
@@ -253,8 +266,8 @@ def jacobian_product(layer: Recurrent, cache: RecurrentCache, t: int, key: str =
     """The exact matrix ds_n/ds_t (S, S) for one input row, with t in the input's time order
     (t = the output index: s_t is the state after reading x_t). S = H, or 2H for the LSTM with
     the state ordered (h, c). Meant for checking and for small H."""
-    mode, packing, H = layer.config.mode, cache.packing, layer.config.hidden_size
-    S = 2 * H if mode == "lstm" else H
+    packing = cache.packing
+    S = sum(_state_sizes(layer))
     p = row if packing.inverse is None else int(packing.inverse[row])
     length = int(packing.lengths[p])
     if not 0 <= t < length:
@@ -279,14 +292,20 @@ def jacobian_product(layer: Recurrent, cache: RecurrentCache, t: int, key: str =
 
 def weight_spectrum(layer: Recurrent) -> dict[str, dict[str, dict[str, float]]]:
     """For every weight_hh: per gate block (H, H), the spectral radius max|eig| and the largest
-    singular value; under "all", sigma_max of the whole (G*H, H) matrix."""
+    singular value; under "all", sigma_max of the whole (G*H, H) matrix. (A projecting LSTM's
+    blocks are (H, proj_size), not square: their spectral radius is NaN.)"""
     H, names = layer.config.hidden_size, gate_names(layer.config.mode)
+
+    def radius(block):
+        square = block.shape[0] == block.shape[1]
+        return float(np.max(np.abs(np.linalg.eigvals(block)))) if square else math.nan
+
     out = {}
     for name, W in layer.params.items():
         if not name.startswith("weight_hh"):
             continue
         W = W.astype(F64)
-        blocks = {g: {"spectral_radius": float(np.max(np.abs(np.linalg.eigvals(W[k * H:(k + 1) * H])))),
+        blocks = {g: {"spectral_radius": radius(W[k * H:(k + 1) * H]),
                       "sigma_max": float(np.linalg.norm(W[k * H:(k + 1) * H], 2))}
                   for k, g in enumerate(names)}
         if len(names) > 1:

@@ -30,26 +30,20 @@ def _run(layer, x, state0, lengths, d_out, d_final):
             **{f"d_state0{k}": d for k, d in enumerate(_flat(d_state0))}, **grads}
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"L{s[0]}-bi{s[1]:d}-B{s[3]}")
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("path", FAST)
-def test_fast_path_equals_the_reference(path, mode, shape, dtype):
-    num_layers, bidirectional, lengths, B = shape
-    rng = np.random.default_rng(zlib.crc32(f"{mode}{num_layers}{B}".encode()))
-    T, E, H = 7, 4, 6
-    layer = Recurrent(RecurrentConfig(mode, E, H, num_layers, bidirectional, dtype=dtype), rng=rng)
+def _check_against_the_reference(path, layer, rng, T, B, lengths, dtype):
+    """Outputs, final states and every gradient of ``path`` and of the reference, on random
+    non-zero parameters, inputs, initial states and output gradients."""
+    c = layer.config
     for p in layer.params.values():
         p[...] = rng.uniform(-0.7, 0.7, p.shape)
-    x = rng.standard_normal((T, B, E)).astype(dtype)
+    x = rng.standard_normal((T, B, c.input_size)).astype(dtype)
     lengths = None if lengths is None else np.array(lengths)
-    shape_s = (num_layers * layer.config.directions, B, H)
-    n = 2 if mode == "lstm" else 1
-    state0 = tuple(rng.standard_normal(shape_s).astype(dtype) for _ in range(n))
-    d_final = tuple(rng.standard_normal(shape_s).astype(dtype) for _ in range(n))
-    state0, d_final = (state0, d_final) if n == 2 else (state0[0], d_final[0])
-    d_out = rng.standard_normal((T, B, layer.config.directions * H)).astype(dtype)
-
+    sizes = (c.state_size, c.hidden_size) if c.mode == "lstm" else (c.state_size,)
+    L = c.num_layers * c.directions
+    state0 = tuple(rng.standard_normal((L, B, n)).astype(dtype) for n in sizes)
+    d_final = tuple(rng.standard_normal((L, B, n)).astype(dtype) for n in sizes)
+    state0, d_final = (state0, d_final) if c.mode == "lstm" else (state0[0], d_final[0])
+    d_out = rng.standard_normal((T, B, c.directions * c.state_size)).astype(dtype)
     with use_backend("reference"):
         want = _run(layer, x, state0, lengths, d_out, d_final)
     with use_backend(path):
@@ -59,6 +53,17 @@ def test_fast_path_equals_the_reference(path, mode, shape, dtype):
         assert got[name].dtype == np.dtype(dtype), name
         assert rel_error(got[name], want[name]) < TOL[dtype], (name, rel_error(got[name], want[name]))
         assert np.abs(want[name]).max() > 0, name
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"L{s[0]}-bi{s[1]:d}-B{s[3]}")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("path", FAST)
+def test_fast_path_equals_the_reference(path, mode, shape, dtype):
+    num_layers, bidirectional, lengths, B = shape
+    rng = np.random.default_rng(zlib.crc32(f"{mode}{num_layers}{B}".encode()))
+    layer = Recurrent(RecurrentConfig(mode, 4, 6, num_layers, bidirectional, dtype=dtype), rng=rng)
+    _check_against_the_reference(path, layer, rng, 7, B, lengths, dtype)
 
 
 @pytest.mark.parametrize("path", FAST)
@@ -86,3 +91,14 @@ def test_numba_path_without_a_blas_multiplies_in_its_own_loops_and_equals_the_re
     from bptt.cells import numba_path
     monkeypatch.setattr(numba_path, "gemm_abi", lambda: 0)
     test_fast_path_equals_the_reference("numba", mode, SHAPES[0], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("mode,options", [("lstm", {"proj_size": 3}), ("lstm", {"bias": False}),
+                                          ("gru", {"bias": False}), ("rnn_tanh", {"bias": False}),
+                                          ("lstm", {"proj_size": 2, "bias": False})])
+@pytest.mark.parametrize("path", FAST)
+def test_fast_path_equals_the_reference_with_pytorchs_layer_options(path, mode, options, dtype):
+    rng = np.random.default_rng(zlib.crc32(f"{mode}{options}".encode()))
+    layer = Recurrent(RecurrentConfig(mode, 4, 6, 2, True, dtype=dtype, **options), rng=rng)
+    _check_against_the_reference(path, layer, rng, 7, 5, [4, 7, 1, 7, 3], dtype)

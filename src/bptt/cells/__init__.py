@@ -31,9 +31,10 @@ from ._params import Params
 class FastNumpy(NamedTuple):
     """A cell's loop on the fast NumPy path (the functions of ``numpy_<cell>.py``)."""
     forward: Callable       # (xp, state0, W, b_hh, batch_sizes) -> (states, cache), xp = U x_t + b_ih
-    backward: Callable      # (d_hs, d_final, cache, W) -> (da, d_state0, dW, db_hh)
+    backward: Callable      # (d_hs, d_final, cache, W) -> (da, d_state0, dW, db_hh, dW_hr)
     loop_form: Callable     # b_hh -> (scale, ahead): what the input product folds in
     run: Callable           # (xs, state0, W, b_hh, batch_sizes) -> (states, cache), xs in loop form
+    #                         (the LSTM's run and backward also take W_hr=, its projection)
     step_cache: Callable    # (cache, x, params, t, rows) -> the reference's StepCache of step t
 
 

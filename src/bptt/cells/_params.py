@@ -9,12 +9,15 @@ import numpy as np
 class Params(NamedTuple):
     """One direction of one layer, PyTorch's names in brackets; G = 1 (RNN), 4 (LSTM), 3 (GRU).
 
-    The same tuple type carries the gradients (dU, dW, db_ih, db_hh) back.
+    P is the size of h: H, or the LSTM's ``proj_size`` when it projects h_t = W_hr (o_t *
+    tanh(c_t)). A layer built with ``bias=False`` passes zero biases (and drops their gradients).
+    The same tuple type carries the gradients (dU, dW, db_ih, db_hh, dW_hr) back.
     """
     U: np.ndarray       # (G*H, In)  [weight_ih]  input -> hidden
-    W: np.ndarray       # (G*H, H)   [weight_hh]  hidden -> hidden, the same at every step
+    W: np.ndarray       # (G*H, P)   [weight_hh]  hidden -> hidden, the same at every step
     b_ih: np.ndarray    # (G*H,)     [bias_ih]
     b_hh: np.ndarray    # (G*H,)     [bias_hh]
+    W_hr: np.ndarray | None = None   # (P, H) [weight_hr] the LSTM's projection, or None
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

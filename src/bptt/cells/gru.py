@@ -53,7 +53,7 @@ def step_forward(x_t: np.ndarray, state: tuple[np.ndarray], params: Params
                  ) -> tuple[tuple[np.ndarray], StepCache]:
     """One step. x_t (B, In); state (h_{t-1},) with h_{t-1} (B, H). Returns ((h_t,), cache)."""
     (h_prev,) = state
-    U, W, b_ih, b_hh = params
+    U, W, b_ih, b_hh, _ = params
     ax_r, ax_z, ax_n = np.split(x_t @ U.T + b_ih, 3, axis=1)        # (B, H) each
     q_r, q_z, q_n = np.split(h_prev @ W.T + b_hh, 3, axis=1)        # (B, H) each
     r = sigmoid(ax_r + q_r)                             # (B, H) reset gate
@@ -70,7 +70,7 @@ def step_backward(d_state: tuple[np.ndarray], cache: StepCache
     Returns (dx_t (B, In), (dL/dh_{t-1},) through this step, this step's Params gradients).
     """
     (dh,) = d_state
-    x, h_prev, r, z, n, q_n, (U, W, _, _) = cache
+    x, h_prev, r, z, n, q_n, (U, W, *_) = cache
     dz = dh * (h_prev - n)                              # (B, H) (G1)
     dn = dh * (1 - z)                                   # (B, H) (G2)
     da_n = dn * (1 - n * n)                             # (B, H) (G3)

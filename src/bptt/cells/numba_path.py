@@ -24,6 +24,8 @@ from ._params import Params
 from .numba_common import gemm_abi
 from .numpy_path import FastCache, input_side_backward
 
+_NONE = np.zeros((0, 0))        # stands for an unused array argument of a kernel (no projection)
+
 
 def _input_side(x: np.ndarray, U: np.ndarray) -> np.ndarray:
     """(T, B, G*H) U x_t for every step, one product."""
@@ -35,21 +37,25 @@ def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...],
             ) -> tuple[tuple[np.ndarray, ...], FastCache]:
     """x (T, B, In) length-sorted; returns (states, each (T+1, B, H) with the initial state at
     index 0 and zeros after each row's end, cache)."""
-    U, W, b_ih, b_hh = params
+    U, W, b_ih, b_hh, W_hr = params
     T, B, _ = x.shape
-    H = W.shape[1]
+    P = W.shape[1]                                      # size of h (H, or the LSTM's proj_size)
     a = _input_side(x, U)
     Wt = np.ascontiguousarray(W.T)                      # BLAS multiplies h W^T faster this way
-    hs = np.empty((T + 1, B, H), dtype=x.dtype)
+    hs = np.empty((T + 1, B, P), dtype=x.dtype)
     hs[0] = state0[0]
     if cell.mode == "lstm":
-        cs, tanh_cs = np.empty_like(hs), np.empty((T, B, H), dtype=x.dtype)
+        H = a.shape[2] // 4
+        cs, tanh_cs = np.empty((T + 1, B, H), dtype=x.dtype), np.empty((T, B, H), dtype=x.dtype)
         cs[0] = state0[1]
-        numba_lstm.forward(a, Wt, b_ih + b_hh, hs, cs, tanh_cs, batch_sizes, gemm_abi())
+        proj = W_hr is not None
+        WhrT = np.ascontiguousarray(W_hr.T) if proj else _NONE.astype(x.dtype)
+        m = np.empty((B, H), dtype=x.dtype) if proj else _NONE.astype(x.dtype)
+        numba_lstm.forward(a, Wt, b_ih + b_hh, hs, cs, tanh_cs, batch_sizes, WhrT, m, proj, gemm_abi())
         return (hs, cs), FastCache(x, numpy_lstm.Cache(a, hs, cs, tanh_cs, batch_sizes))
     if cell.mode == "gru":
-        q_n = np.empty((T, B, H), dtype=x.dtype)
-        numba_gru.forward(a, Wt, b_ih, b_hh, hs, q_n, np.empty((B, 3 * H), dtype=x.dtype),
+        q_n = np.empty((T, B, P), dtype=x.dtype)
+        numba_gru.forward(a, Wt, b_ih, b_hh, hs, q_n, np.empty((B, 3 * P), dtype=x.dtype),
                           batch_sizes, gemm_abi())
         return (hs,), FastCache(x, numpy_gru.Cache(a, q_n, hs, batch_sizes))
     numba_rnn.forward(a, Wt, b_ih + b_hh, hs, batch_sizes, numba_rnn.CODES[cell.nonlinearity], gemm_abi())
@@ -60,16 +66,24 @@ def backward(cell, d_out: np.ndarray, d_final: tuple[np.ndarray, ...], cache: Fa
              params: Params) -> tuple[np.ndarray, tuple[np.ndarray, ...], Params]:
     """d_out (T, B, H) dL/dh_t; d_final dL/d final states, each (B, H).
     Returns (dx (T, B, In), d_state0, Params gradients)."""
-    U, W, _, _ = params
+    U, W, _, _, W_hr = params
     x, cc = cache
     dtype = x.dtype
     d_hs = np.ascontiguousarray(d_out, dtype=dtype)
     dh = np.array(d_final[0], dtype=dtype)              # running dL/dh_t, in place
+    dW_hr = None
     if cell.mode == "lstm":
         dc = np.array(d_final[1], dtype=dtype)
         da = np.empty_like(cc.gates)
+        T, B, P = d_hs.shape
+        proj = W_hr is not None
+        none = _NONE.astype(dtype)
+        dm = np.empty_like(dc) if proj else none
+        dh_all = np.zeros((T, B, P), dtype=dtype) if proj else none.reshape(0, 0, 0)
         numba_lstm.backward(cc.gates, cc.hs, cc.cs, cc.tanh_cs, W, d_hs, dh, dc, cc.batch_sizes, da,
-                            gemm_abi())
+                            W_hr if proj else none, np.empty_like(dh), dm, dh_all, proj, gemm_abi())
+        if proj:
+            dW_hr = numpy_lstm.projection_grad(dh_all, cc.gates, cc.tanh_cs)
         dq, d_state0 = da, (dh, dc)
     elif cell.mode == "gru":
         da, dq = np.empty_like(cc.gates), np.empty_like(cc.gates)
@@ -81,9 +95,9 @@ def backward(cell, d_out: np.ndarray, d_final: tuple[np.ndarray, ...], cache: Fa
                            gemm_abi())
         dq, d_state0 = da, (dh,)
     T, B, _ = da.shape
-    H = W.shape[1]
+    P = W.shape[1]
     dq2 = dq.reshape(T * B, -1)
-    dW = dq2.T @ cc.hs[:-1].reshape(T * B, H)           # sum_t dq_t^T h_{t-1}
+    dW = dq2.T @ cc.hs[:-1].reshape(T * B, P)           # sum_t dq_t^T h_{t-1}
     dx, dU, db_ih = input_side_backward(da, x, U)
     db_hh = db_ih.copy() if dq is da else dq2.sum(axis=0)   # RNN, LSTM: the same sum
-    return dx, d_state0, Params(dU, dW, db_ih, db_hh)
+    return dx, d_state0, Params(dU, dW, db_ih, db_hh, dW_hr)

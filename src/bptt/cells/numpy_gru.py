@@ -105,8 +105,8 @@ def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray], cache: Cache,
     """Backpropagate through all steps.
 
     d_hs:    (T, B, H) dL/dh_t from above; d_final: (dL/dh_n,) with dL/dh_n (B, H)
-    Returns (da, (dh_0,), dW, db_hh): da (T, B, 3H) the gradient of U x_t + bias_ih,
-    dW (3H, H), db_hh (3H,).
+    Returns (da, (dh_0,), dW, db_hh, None): da (T, B, 3H) the gradient of U x_t + bias_ih,
+    dW (3H, H), db_hh (3H,) (None: no projection, as in the LSTM's fast path).
     """
     gates, q_n, hs, batch_sizes = cache
     T, B, G = gates.shape
@@ -145,7 +145,7 @@ def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray], cache: Cache,
     flat_dq = dq_all.reshape(T * B, G)
     dW = flat_dq.T @ hs[:-1].reshape(T * B, H)          # sum_t dq_t^T h_{t-1}
     db = flat_dq.sum(axis=0)
-    return da_all, (dh,), dW, db
+    return da_all, (dh,), dW, db, None
 
 
 def step_cache(cache: Cache, x: np.ndarray, params: Params, t: int, rows) -> gru.StepCache:

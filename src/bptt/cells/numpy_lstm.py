@@ -67,17 +67,20 @@ def forward(xp: np.ndarray, state0: tuple[np.ndarray, np.ndarray], W: np.ndarray
 
 
 def run(xs: np.ndarray, state0: tuple[np.ndarray, np.ndarray], W: np.ndarray,
-        b_hh: np.ndarray, batch_sizes: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], Cache]:
+        b_hh: np.ndarray, batch_sizes: np.ndarray, W_hr: np.ndarray | None = None
+        ) -> tuple[tuple[np.ndarray, np.ndarray], Cache]:
     """``forward``'s time loop, given the input side in loop form (``loop_form``):
     xs (T, B, 4H) = scale * (U x_t + b_ih + b_hh), overwritten with the gate activations.
-    ``bptt.sequence`` computes xs in one matrix product with the scale and biases folded in.
+    ``numpy_path`` computes xs in one matrix product with the scale and biases folded in.
+    W (4H, P); W_hr (P, H) projects h_t = W_hr (o * tanh(c_t)) (None: P = H, no projection).
     """
     T, B, G = xs.shape
     H = G // GATES
+    P = W.shape[1]                              # size of h
     h0, c0 = state0
     padded = batch_sizes[-1] < B if T else False
     alloc = np.zeros if padded else np.empty
-    hs = alloc((T + 1, B, H), dtype=xs.dtype)
+    hs = alloc((T + 1, B, P), dtype=xs.dtype)
     cs = alloc((T + 1, B, H), dtype=xs.dtype)
     tanh_cs = alloc((T, B, H), dtype=xs.dtype)
     hs[0], cs[0] = h0, c0
@@ -85,6 +88,7 @@ def run(xs: np.ndarray, state0: tuple[np.ndarray, np.ndarray], W: np.ndarray,
     Wt = prescale(W, consts.scale[0])           # (H, 4H) sigmoid rows halved (see numpy_gates.py)
     rec = np.empty((B, G), dtype=xs.dtype)      # W h_{t-1}
     ig = np.empty((B, H), dtype=xs.dtype)       # i_t * g_t
+    m = None if W_hr is None else np.empty((B, H), dtype=xs.dtype)   # o_t * tanh(c_t)
 
     for t in range(T):
         n = batch_sizes[t]
@@ -98,45 +102,58 @@ def run(xs: np.ndarray, state0: tuple[np.ndarray, np.ndarray], W: np.ndarray,
         np.multiply(i, g, out=ig[:n])
         c += ig[:n]                                     #     + i * g
         np.tanh(c, out=tanh_cs[t, :n])
-        np.multiply(o, tanh_cs[t, :n], out=hs[t + 1, :n])  # h_t = o * tanh(c_t)
+        if m is None:
+            np.multiply(o, tanh_cs[t, :n], out=hs[t + 1, :n])  # h_t = o * tanh(c_t)
+        else:
+            np.multiply(o, tanh_cs[t, :n], out=m[:n])
+            np.matmul(m[:n], W_hr.T, out=hs[t + 1, :n])     # h_t = W_hr (o * tanh(c_t))
     return (hs, cs), Cache(xs, hs, cs, tanh_cs, batch_sizes)
 
 
 def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray, np.ndarray], cache: Cache,
-             W: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
+             W: np.ndarray, W_hr: np.ndarray | None = None):
     """Backpropagate through all steps.
 
-    d_hs:    (T, B, H) dL/dh_t from above (the layer's outputs); zero where padded
-    d_final: (dL/dh_n, dL/dc_n), each (B, H), for every row's final state (it enters at the
+    d_hs:    (T, B, P) dL/dh_t from above (the layer's outputs); zero where padded
+    d_final: (dL/dh_n (B, P), dL/dc_n (B, H)) for every row's final state (it enters at the
              row's last real step: rows that have not started yet keep it untouched)
-    Returns (da, (dh_0, dc_0), dW, db_hh) with da (T, B, 4H) the gradient of the gates'
-    pre-activations (= of U x_t + b for every step), dW (4H, H), db_hh (4H,).
+    Returns (da, (dh_0, dc_0), dW, db_hh, dW_hr) with da (T, B, 4H) the gradient of the gates'
+    pre-activations (= of U x_t + b for every step), dW (4H, P), db_hh (4H,), dW_hr (P, H) or
+    None without projection.
     """
     gates, hs, cs, tanh_cs, batch_sizes = cache
     T, B, G = gates.shape
     H = G // GATES
+    P = hs.shape[2]
     consts = gate_constants(SIGMOID_BLOCKS, H, B, gates.dtype)
     alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
     da_all = alloc((T, B, G), dtype=gates.dtype)
-    dh = np.array(d_final[0], dtype=gates.dtype)        # (B, H) running dL/dh_t
+    dh = np.array(d_final[0], dtype=gates.dtype)        # (B, P) running dL/dh_t
     dc = np.array(d_final[1], dtype=gates.dtype)        # (B, H) running dL/dc_t
     tmp = np.empty((B, H), dtype=gates.dtype)
     tmp_g = np.empty((B, G), dtype=gates.dtype)
+    if W_hr is not None:
+        dm = np.empty((B, H), dtype=gates.dtype)        # dL/d(o * tanh(c_t)) = W_hr^T dh_t
+        dh_all = alloc((T, B, P), dtype=gates.dtype)    # every total dh_t, for dW_hr
 
     for t in reversed(range(T)):
         n = batch_sizes[t]
         dh_t, dc_t = dh[:n], dc[:n]
         dh_t += d_hs[t, :n]
+        dm_t = dh_t                                     # dL/d(o * tanh(c_t))
+        if W_hr is not None:
+            dh_all[t, :n] = dh_t
+            dm_t = np.matmul(dh_t, W_hr, out=dm[:n])    # dm = W_hr^T dh
         a, da = gates[t, :n], da_all[t, :n]             # (n, 4H)
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         di, df, dg, do = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
         tc = tanh_cs[t, :n]
-        np.multiply(dh_t, tc, out=do)                   # do = dh * tanh(c_t)
+        np.multiply(dm_t, tc, out=do)                   # do = dm * tanh(c_t)
         np.multiply(tc, tc, out=tmp[:n])
         np.subtract(1, tmp[:n], out=tmp[:n])
         tmp[:n] *= o
-        tmp[:n] *= dh_t
-        dc_t += tmp[:n]                                 # dc += dh * o * (1 - tanh^2 c_t)
+        tmp[:n] *= dm_t
+        dc_t += tmp[:n]                                 # dc += dm * o * (1 - tanh^2 c_t)
         np.multiply(dc_t, g, out=di)                    # di = dc * g
         np.multiply(dc_t, cs[t, :n], out=df)            # df = dc * c_{t-1}
         np.multiply(dc_t, i, out=dg)                    # dg = dc * i
@@ -145,16 +162,26 @@ def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray, np.ndarray], cache: Ca
         np.matmul(da, W, out=dh_t)                      # dh_{t-1} = da W
 
     flat_da = da_all.reshape(T * B, G)
-    dW = flat_da.T @ hs[:-1].reshape(T * B, H)          # sum_t da_t^T h_{t-1}
+    dW = flat_da.T @ hs[:-1].reshape(T * B, P)          # sum_t da_t^T h_{t-1}
     db = flat_da.sum(axis=0)
-    return da_all, (dh, dc), dW, db
+    dW_hr = None if W_hr is None else projection_grad(dh_all, gates, tanh_cs)
+    return da_all, (dh, dc), dW, db, dW_hr
+
+
+def projection_grad(dh_all: np.ndarray, gates: np.ndarray, tanh_cs: np.ndarray) -> np.ndarray:
+    """dW_hr = sum_t dh_t^T m_t with m_t = o_t * tanh(c_t): (P, H), one product.
+    dh_all (T, B, P) the total dL/dh_t (0 where padded), gates (T, B, 4H), tanh_cs (T, B, H)."""
+    T, B, P = dh_all.shape
+    H = tanh_cs.shape[2]
+    m = gates[:, :, 3 * H:] * tanh_cs                   # (T, B, H) o_t * tanh(c_t)
+    return dh_all.reshape(T * B, P).T @ m.reshape(T * B, H)
 
 
 def step_cache(cache: Cache, x: np.ndarray, params: Params, t: int, rows) -> lstm.StepCache:
     """Step t of this loop as the reference's ``lstm.StepCache`` for the given rows (a slice or
     an index array): what ``lstm.step_backward`` needs, read from the loop's buffers."""
     gates, hs, cs, tanh_cs, _ = cache
-    H = hs.shape[2]
+    H = cs.shape[2]                                     # (h may be projected to fewer units)
     a = gates[t, rows]                                  # (n, 4H) [i, f, g, o]
     return lstm.StepCache(x[t, rows], hs[t, rows], cs[t, rows], a[:, :H], a[:, H:2 * H],
                           a[:, 2 * H:3 * H], a[:, 3 * H:], tanh_cs[t, rows], params)

@@ -56,9 +56,10 @@ def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...],
             ) -> tuple[tuple[np.ndarray, ...], FastCache]:
     """x (T, B, In) length-sorted; returns (states, each (T+1, B, H) with the initial state at
     index 0 and zeros after each row's end, cache)."""
-    U, W, b_ih, b_hh = params
+    U, W, b_ih, b_hh, W_hr = params
     xs = input_projection(cell, x, U, b_ih, b_hh)
-    states, cell_cache = cell.fast.run(xs, state0, W, b_hh, batch_sizes)
+    projection = {} if W_hr is None else {"W_hr": W_hr}        # the LSTM's proj_size
+    states, cell_cache = cell.fast.run(xs, state0, W, b_hh, batch_sizes, **projection)
     return states, FastCache(x, cell_cache)
 
 
@@ -66,11 +67,12 @@ def backward(cell, d_out: np.ndarray, d_final: tuple[np.ndarray, ...], cache: Fa
              params: Params) -> tuple[np.ndarray, tuple[np.ndarray, ...], Params]:
     """d_out (T, B, H) dL/dh_t; d_final dL/d final states, each (B, H).
     Returns (dx (T, B, In), d_state0, Params gradients)."""
-    U, W, _, _ = params
+    U, W, _, _, W_hr = params
     x, cell_cache = cache
-    da, d_state0, dW, db_hh = cell.fast.backward(d_out, d_final, cell_cache, W)
+    projection = {} if W_hr is None else {"W_hr": W_hr}
+    da, d_state0, dW, db_hh, dW_hr = cell.fast.backward(d_out, d_final, cell_cache, W, **projection)
     dx, dU, db_ih = input_side_backward(da, x, U)
-    return dx, d_state0, Params(dU, dW, db_ih, db_hh)
+    return dx, d_state0, Params(dU, dW, db_ih, db_hh, dW_hr)
 
 
 def input_side_backward(da: np.ndarray, x: np.ndarray, U: np.ndarray

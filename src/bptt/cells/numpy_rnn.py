@@ -101,7 +101,8 @@ def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray], cache: Cache,
     """Backpropagate through all steps.
 
     d_hs:    (T, B, H) dL/dh_t from above;  d_final: (dL/dh_n,) with dL/dh_n (B, H)
-    Returns (da, (dh_0,), dW, db_hh) with da (T, B, H) the gradient of the pre-activations.
+    Returns (da, (dh_0,), dW, db_hh, None) with da (T, B, H) the gradient of the
+    pre-activations (None: no projection, as in the LSTM's fast path).
     """
     hs, batch_sizes, nonlinearity = cache
     T1, B, H = hs.shape
@@ -120,7 +121,7 @@ def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray], cache: Cache,
     flat_da = da_all.reshape(T * B, H)
     dW = flat_da.T @ hs[:-1].reshape(T * B, H)          # sum_t da_t^T h_{t-1}
     db = flat_da.sum(axis=0)
-    return da_all, (dh,), dW, db
+    return da_all, (dh,), dW, db, None
 
 
 def step_cache(cache: Cache, x: np.ndarray, params: Params, t: int, rows) -> rnn.StepCache:

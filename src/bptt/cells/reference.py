@@ -45,7 +45,7 @@ def forward(step_forward: Callable, x: np.ndarray, state0: tuple[np.ndarray, ...
     """
     T, B, _ = x.shape
     state = state0
-    out = np.zeros((T, B, state0[0].shape[1]), dtype=x.dtype)
+    out = np.zeros((T, B, state0[0].shape[1]), dtype=x.dtype)      # (T, B, P) h_t
     steps = []
     for t in range(T):
         n = batch_sizes[t]                                          # running rows
@@ -73,7 +73,8 @@ def backward(step_backward: Callable, d_out: np.ndarray, d_final: tuple[np.ndarr
         dx_t, d_prev, d_params = step_backward((dh, *(d[:n] for d in d_state[1:])), steps[t])
         dx[t, :n] = dx_t
         d_state = tuple(np.concatenate([a, d[n:]]) for a, d in zip(d_prev, d_state))
-        total = d_params if total is None else Params(*(s + d for s, d in zip(total, d_params)))
+        total = d_params if total is None else Params(*(None if s is None else s + d
+                                                         for s, d in zip(total, d_params)))
     return dx, d_state, total
 
 

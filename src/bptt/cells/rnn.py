@@ -67,7 +67,7 @@ def step_forward(x_t: np.ndarray, state: tuple[np.ndarray], params: Params,
                  nonlinearity: str = "tanh") -> tuple[tuple[np.ndarray], StepCache]:
     """One step. x_t (B, In); state (h_{t-1},) with h_{t-1} (B, H). Returns ((h_t,), cache)."""
     (h_prev,) = state
-    U, W, b_ih, b_hh = params
+    U, W, b_ih, b_hh, _ = params
     a = x_t @ U.T + b_ih + h_prev @ W.T + b_hh          # (B, H) a_t = U x_t + W h_{t-1} + b
     h = activate(a, nonlinearity)                       # (B, H) h_t = f(a_t)
     return (h,), StepCache(x_t, h_prev, h, params, nonlinearity)
@@ -80,7 +80,7 @@ def step_backward(d_state: tuple[np.ndarray], cache: StepCache
     Returns (dx_t (B, In), (dL/dh_{t-1},) through this step, this step's Params gradients).
     """
     (dh,) = d_state
-    x, h_prev, h, (U, W, _, _), nonlinearity = cache
+    x, h_prev, h, (U, W, *_), nonlinearity = cache
     da = dh * derivative(h, nonlinearity)               # (B, H) da_t = dh * f'(a_t)
     dx = da @ U                                         # (B, In) dx_t = U^T da_t
     dh_prev = da @ W                                    # (B, H) dh_{t-1} = W^T da_t
