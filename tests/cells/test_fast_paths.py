@@ -16,7 +16,10 @@ FAST = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
 MODES = ["rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru"]
 TOL = {"float64": 1e-12, "float32": 1e-5}
 # (num_layers, bidirectional, lengths, B): padded and unsorted, all full, one sequence
-SHAPES = [(2, True, [4, 7, 1, 7, 3], 5), (1, False, None, 3), (1, True, [6], 1), (3, False, [2, 7, 5], 3)]
+# B = 10 with lengths falling below 8: the compiled path's products switch from BLAS to its own
+# loops when few rows remain (numba_common.step_abi)
+SHAPES = [(2, True, [4, 7, 1, 7, 3], 5), (1, False, None, 3), (1, True, [6], 1), (3, False, [2, 7, 5], 3),
+          (2, True, [7, 7, 6, 5, 7, 7, 2, 7, 7, 1], 10)]
 
 
 def _flat(s):

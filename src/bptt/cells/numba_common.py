@@ -232,21 +232,55 @@ def _gemm(a, b, c, m, trans_b, beta, abi):
     return impl
 
 
+SMALL = 8               # rows; below this a BLAS call can cost more than the product itself
+BIG = 1 << 20           # bytes; a weight matrix larger than this is slow for BLAS to pack
+
+
+def wide(W) -> bool:
+    """Is W too large for BLAS to pack cheaply on every step (see ``step_abi``)?"""
+    return W.nbytes > BIG
+
+
+@njit(cache=True)
+def step_abi(n, big, trans_b, abi):
+    """The abi for one step's product with n rows: BLAS (abi) unless n is small and either W is
+    big (BLAS packs all of W on every call: at H = 512 that costs ~0.5 ms, the product with one
+    row 0.08 ms) or W is transposed and n > 1 (OpenBLAS is slow there); then 0, the kernels' own
+    loop. Measured on the benchmark machine (bench/results/speed.md)."""
+    if n < SMALL and (big or (trans_b and n > 1)):
+        return 0
+    return abi
+
+
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _own_gemm(a, b, c, m, trans_b, beta):
-    """The same product without BLAS: row by row, the inner loop over c's contiguous row."""
+    """The same product without BLAS, reading b once: for a few rows (a step at small B) this
+    beats a BLAS call, which packs all of b on every call. Not transposed: c_i += a_ik b_k for
+    every row k of b (axpy); transposed: c_ij += <a_i, b_j> for every row j of b (``_dot``)."""
     K = a.shape[1]
     N = c.shape[1]
-    for i in range(m):
-        row = c[i]
-        if beta == 0:
-            row[:] = 0
+    if beta == 0:
+        c[:m] = 0
+    if trans_b:
+        for j in range(N):
+            bj = b[j]
+            for i in range(m):
+                c[i, j] += _dot(a[i], bj, K)
+    else:
         for k in range(K):
-            v = a[i, k]
-            if trans_b:
+            bk = b[k]
+            for i in range(m):
+                v = a[i, k]
+                row = c[i]
                 for j in range(N):
-                    row[j] += v * b[j, k]
-            else:
-                brow = b[k]
-                for j in range(N):
-                    row[j] += v * brow[j]
+                    row[j] += v * bk[j]
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
+def _dot(x, y, K):
+    """sum_k x_k y_k, the sum reassociated so that it vectorises (the order of the additions
+    differs from BLAS's, within rounding)."""
+    s = x[0] * y[0] - x[0] * y[0]
+    for k in range(K):
+        s += x[k] * y[k]
+    return s

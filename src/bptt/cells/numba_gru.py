@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from numba import njit
 
-from .numba_common import gemm, one, sigmoid, tanh
+from .numba_common import gemm, one, sigmoid, step_abi, tanh
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def forward(a, Wt, b_ih, b_hh, hs, q_n, q, batch_sizes, abi):
+def forward(a, Wt, b_ih, b_hh, hs, q_n, q, batch_sizes, trans, big, abi):
     """In place. a (T, B, 3H): U x_t on entry, the gates [r, z, n] on return; Wt (H, 3H) = W^T,
-    contiguous; b_ih, b_hh (3H,); hs (T+1, B, H) with h_0 at index 0, filled; q_n (T, B, H) filled with
+    contiguous, or W itself with ``trans`` (see ``numba_lstm.forward``); b_ih, b_hh (3H,); hs (T+1, B, H) with h_0 at index 0, filled; q_n (T, B, H) filled with
     W_n h_{t-1} + b_hn; q (B, 3H) scratch. Rows after each row's end are set to 0."""
     T, B, G = a.shape
     H = G // 3
@@ -31,7 +31,7 @@ def forward(a, Wt, b_ih, b_hh, hs, q_n, q, batch_sizes, abi):
     b_hr, b_hz, b_hn = b_hh[:H], b_hh[H:2 * H], b_hh[2 * H:]
     for t in range(T):
         n = batch_sizes[t]
-        gemm(hs[t], Wt, q, n, False, 0.0, abi)                # q = W h_{t-1}
+        gemm(hs[t], Wt, q, n, trans, 0.0, step_abi(n, big, trans, abi))   # q = W h_{t-1}
         for r in range(n):
             row, rec = a[t, r], q[r]
             a_r, a_z, a_n = row[:H], row[H:2 * H], row[2 * H:]
@@ -50,7 +50,7 @@ def forward(a, Wt, b_ih, b_hh, hs, q_n, q, batch_sizes, abi):
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def backward(gates, q_n, hs, W, d_hs, dh, batch_sizes, da_all, dq_all, abi):
+def backward(gates, q_n, hs, W, d_hs, dh, batch_sizes, da_all, dq_all, big, abi):
     """gates (T, B, 3H), q_n, hs: ``forward``'s buffers; W (3H, H); d_hs (T, B, H); dh (B, H)
     dL/d final state on entry, dL/dh_0 on return (in place). Fills da_all (T, B, 3H), the input
     side's gradient [da_r, da_z, da_n], and dq_all (T, B, 3H), the recurrent side's
@@ -79,4 +79,4 @@ def backward(gates, q_n, hs, W, d_hs, dh, batch_sizes, da_all, dq_all, abi):
         for r in range(n, B):
             da_all[t, r, :] = 0
             dq_all[t, r, :] = 0
-        gemm(dq_all[t], W, dh, n, False, 1.0, abi)          # (G7) + dq W
+        gemm(dq_all[t], W, dh, n, False, 1.0, step_abi(n, big, False, abi))   # (G7) + dq W

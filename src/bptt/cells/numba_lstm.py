@@ -21,13 +21,15 @@ from __future__ import annotations
 
 from numba import njit
 
-from .numba_common import gemm, one, sigmoid, tanh
+from .numba_common import gemm, one, sigmoid, step_abi, tanh
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def forward(a, Wt, b, hs, cs, tanh_cs, batch_sizes, WhrT, m, proj, abi):
+def forward(a, Wt, b, hs, cs, tanh_cs, batch_sizes, WhrT, m, proj, trans, big, abi):
     """In place. a (T, B, 4H): U x_t on entry, the gate activations [i, f, g, o] on return;
-    Wt (P, 4H) = W^T, contiguous (BLAS is faster on it than on a transposed view);
+    Wt (P, 4H) = W^T, contiguous (BLAS is faster on it than on a transposed view), or with
+    ``trans`` W (4H, P) itself (for a few rows the copy costs more than it saves); ``big``: W is
+    too large for BLAS to pack on every step (``numba_common.step_abi``);
     b (4H,) = b_ih + b_hh; hs (T+1, B, P), cs (T+1, B, H) with h_0, c_0 at index 0, filled;
     tanh_cs (T, B, H) filled; rows after each row's end are set to 0. With ``proj``,
     h_t = (o * tanh(c_t)) W_hr^T with WhrT (H, P) = W_hr^T and m (B, H) scratch (otherwise both
@@ -37,7 +39,7 @@ def forward(a, Wt, b, hs, cs, tanh_cs, batch_sizes, WhrT, m, proj, abi):
     b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
     for t in range(T):
         n = batch_sizes[t]
-        gemm(hs[t], Wt, a[t], n, False, 1.0, abi)           # a_t = U x_t + W h_{t-1}
+        gemm(hs[t], Wt, a[t], n, trans, 1.0, step_abi(n, big, trans, abi))   # a_t = U x_t + W h_{t-1}
         for r in range(n):
             row = a[t, r]
             a_i, a_f, a_g, a_o = row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:]
@@ -62,7 +64,7 @@ def forward(a, Wt, b, hs, cs, tanh_cs, batch_sizes, WhrT, m, proj, abi):
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
 def backward(gates, hs, cs, tanh_cs, W, d_hs, dh, dc, batch_sizes, da_all, W_hr, dtot, dm, dh_all,
-             proj, abi):
+             proj, big, abi):
     """gates (T, B, 4H), hs, cs, tanh_cs: ``forward``'s buffers; W (4H, P); d_hs (T, B, P)
     dL/dh_t from above; dh (B, P), dc (B, H): dL/d final states on entry, dL/dh_0, dL/dc_0 on
     return (in place); da_all (T, B, 4H) filled with the gradient of the pre-activations (0
@@ -99,4 +101,4 @@ def backward(gates, hs, cs, tanh_cs, W, d_hs, dh, dc, batch_sizes, da_all, W_hr,
                 dc_r[j] = dc_j * f                          # dc_{t-1}
         for r in range(n, B):
             da_all[t, r, :] = 0
-        gemm(da_all[t], W, dh, n, False, 0.0, abi)          # dh_{t-1} = da W   (L6)
+        gemm(da_all[t], W, dh, n, False, 0.0, step_abi(n, big, False, abi))   # dh_{t-1} = da W (L6)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import numba_gru, numba_lstm, numba_rnn, numpy_gru, numpy_lstm, numpy_rnn
 from ._params import Params
-from .numba_common import gemm_abi
+from .numba_common import SMALL, gemm_abi, wide
 from .numpy_path import FastCache, input_side_backward
 
 _NONE = np.zeros((0, 0))        # stands for an unused array argument of a kernel (no projection)
@@ -41,7 +41,8 @@ def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...],
     T, B, _ = x.shape
     P = W.shape[1]                                      # size of h (H, or the LSTM's proj_size)
     a = _input_side(x, U)
-    Wt = np.ascontiguousarray(W.T)                      # BLAS multiplies h W^T faster this way
+    trans, big = bool(batch_sizes[0] < SMALL), wide(W)
+    Wt = W if trans else np.ascontiguousarray(W.T)      # BLAS multiplies h W^T faster this way
     hs = np.empty((T + 1, B, P), dtype=x.dtype)
     hs[0] = state0[0]
     if cell.mode == "lstm":
@@ -51,14 +52,16 @@ def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...],
         proj = W_hr is not None
         WhrT = np.ascontiguousarray(W_hr.T) if proj else _NONE.astype(x.dtype)
         m = np.empty((B, H), dtype=x.dtype) if proj else _NONE.astype(x.dtype)
-        numba_lstm.forward(a, Wt, b_ih + b_hh, hs, cs, tanh_cs, batch_sizes, WhrT, m, proj, gemm_abi())
+        numba_lstm.forward(a, Wt, b_ih + b_hh, hs, cs, tanh_cs, batch_sizes, WhrT, m, proj, trans, big,
+                           gemm_abi())
         return (hs, cs), FastCache(x, numpy_lstm.Cache(a, hs, cs, tanh_cs, batch_sizes))
     if cell.mode == "gru":
         q_n = np.empty((T, B, P), dtype=x.dtype)
         numba_gru.forward(a, Wt, b_ih, b_hh, hs, q_n, np.empty((B, 3 * P), dtype=x.dtype),
-                          batch_sizes, gemm_abi())
+                          batch_sizes, trans, big, gemm_abi())
         return (hs,), FastCache(x, numpy_gru.Cache(a, q_n, hs, batch_sizes))
-    numba_rnn.forward(a, Wt, b_ih + b_hh, hs, batch_sizes, numba_rnn.CODES[cell.nonlinearity], gemm_abi())
+    numba_rnn.forward(a, Wt, b_ih + b_hh, hs, batch_sizes, numba_rnn.CODES[cell.nonlinearity], trans, big,
+                      gemm_abi())
     return (hs,), FastCache(x, numpy_rnn.Cache(hs, batch_sizes, cell.nonlinearity))
 
 
@@ -81,18 +84,18 @@ def backward(cell, d_out: np.ndarray, d_final: tuple[np.ndarray, ...], cache: Fa
         dm = np.empty_like(dc) if proj else none
         dh_all = np.zeros((T, B, P), dtype=dtype) if proj else none.reshape(0, 0, 0)
         numba_lstm.backward(cc.gates, cc.hs, cc.cs, cc.tanh_cs, W, d_hs, dh, dc, cc.batch_sizes, da,
-                            W_hr if proj else none, np.empty_like(dh), dm, dh_all, proj, gemm_abi())
+                            W_hr if proj else none, np.empty_like(dh), dm, dh_all, proj, wide(W), gemm_abi())
         if proj:
             dW_hr = numpy_lstm.projection_grad(dh_all, cc.gates, cc.tanh_cs)
         dq, d_state0 = da, (dh, dc)
     elif cell.mode == "gru":
         da, dq = np.empty_like(cc.gates), np.empty_like(cc.gates)
-        numba_gru.backward(cc.gates, cc.q_n, cc.hs, W, d_hs, dh, cc.batch_sizes, da, dq, gemm_abi())
+        numba_gru.backward(cc.gates, cc.q_n, cc.hs, W, d_hs, dh, cc.batch_sizes, da, dq, wide(W), gemm_abi())
         d_state0 = (dh,)
     else:
         da = np.empty((d_hs.shape[0],) + dh.shape, dtype=dtype)
         numba_rnn.backward(cc.hs, W, d_hs, dh, cc.batch_sizes, numba_rnn.CODES[cell.nonlinearity], da,
-                           gemm_abi())
+                           wide(W), gemm_abi())
         dq, d_state0 = da, (dh,)
     T, B, _ = da.shape
     P = W.shape[1]

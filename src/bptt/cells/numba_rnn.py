@@ -12,21 +12,22 @@ from __future__ import annotations
 
 from numba import njit
 
-from .numba_common import gemm, one, sigmoid, tanh
+from .numba_common import gemm, one, sigmoid, step_abi, tanh
 
 CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def forward(a, Wt, b, hs, batch_sizes, f, abi):
+def forward(a, Wt, b, hs, batch_sizes, f, trans, big, abi):
     """In place. a (T, B, H): U x_t on entry, the pre-activations W h_{t-1} + U x_t on return
-    (no bias); Wt (H, H) = W^T, contiguous; b (H,) = b_ih + b_hh; hs (T+1, B, H) with h_0 at
+    (no bias); Wt (H, H) = W^T, contiguous, or W itself with ``trans`` (see
+    ``numba_lstm.forward``); b (H,) = b_ih + b_hh; hs (T+1, B, H) with h_0 at
     index 0, filled with h_t = f(a_t + b); rows after each row's end are set to 0."""
     T, B, H = a.shape
     zero = one(a) - one(a)
     for t in range(T):
         n = batch_sizes[t]
-        gemm(hs[t], Wt, a[t], n, False, 1.0, abi)             # U x_t + W h_{t-1}
+        gemm(hs[t], Wt, a[t], n, trans, 1.0, step_abi(n, big, trans, abi))   # U x_t + W h_{t-1}
         for r in range(n):
             pre, h = a[t, r], hs[t + 1, r]
             if f == 0:
@@ -44,7 +45,7 @@ def forward(a, Wt, b, hs, batch_sizes, f, abi):
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def backward(hs, W, d_hs, dh, batch_sizes, f, da_all, abi):
+def backward(hs, W, d_hs, dh, batch_sizes, f, da_all, big, abi):
     """hs (T+1, B, H) from ``forward``; W (H, H); d_hs (T, B, H); dh (B, H) dL/d final state on
     entry, dL/dh_0 on return (in place); da_all (T, B, H) filled with da_t = dh_t f'(a_t)."""
     T1, B, H = hs.shape
@@ -65,4 +66,4 @@ def backward(hs, W, d_hs, dh, batch_sizes, f, da_all, abi):
                     da[j] = (dh_r[j] + dout[j]) * (h[j] * (u - h[j]))
         for r in range(n, B):
             da_all[t, r, :] = 0
-        gemm(da_all[t], W, dh, n, False, 0.0, abi)          # dh_{t-1} = da_t W
+        gemm(da_all[t], W, dh, n, False, 0.0, step_abi(n, big, False, abi))   # dh_{t-1} = da_t W
