@@ -89,7 +89,7 @@ def final_states(states: tuple[np.ndarray, ...], packing: Packing) -> tuple[np.n
 class DirectionCache(NamedTuple):
     backend: str                # the path that ran the forward pass (and runs the backward)
     reverse: bool
-    cache: tuple                # that path's cache (reference.ReferenceCache or FastCache)
+    cache: tuple                # that path's cache (ReferenceCache, FastCache or CompiledCache)
 
 
 def direction_forward(cell: Cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...],
@@ -106,9 +106,7 @@ def direction_forward(cell: Cell, x: np.ndarray, params: Params, state0: tuple[n
     if name == "reference":
         out, finals, cache = reference.forward(cell.step_forward, x, state0, params, packing.batch_sizes)
     else:
-        states, cache = path.forward(cell, x, params, state0, packing.batch_sizes)
-        out = states[0][1:]                             # (T, B, H) h_1 .. h_T, a view
-        finals = final_states(states, packing)
+        out, finals, cache = path.forward(cell, x, params, state0, packing)
     if reverse:
         out = reverse_within(out, packing)
     return out, finals, DirectionCache(name, reverse, cache)
@@ -139,5 +137,4 @@ def step_cache(cell: Cell, cache: DirectionCache, params: Params, t: int, rows):
     the running rows ``rows``: what ``cell.step_backward`` reads (used by ``bptt.diagnostics``)."""
     if cache.backend == "reference":
         return reference.step_cache(cache.cache, t, rows)
-    x, cell_cache = cache.cache
-    return cell.fast.step_cache(cell_cache, x, params, t, rows)
+    return backend.implementation(cache.backend).step_cache(cell, cache.cache, params, t, rows)

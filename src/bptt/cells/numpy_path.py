@@ -52,15 +52,18 @@ def input_projection(cell, x: np.ndarray, U: np.ndarray, b_ih: np.ndarray, b_hh:
     return (x1 @ U1.T).reshape(T, B, -1)
 
 
-def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...], batch_sizes
-            ) -> tuple[tuple[np.ndarray, ...], FastCache]:
-    """x (T, B, In) length-sorted; returns (states, each (T+1, B, H) with the initial state at
-    index 0 and zeros after each row's end, cache)."""
+def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...], packing
+            ) -> tuple[np.ndarray, tuple[np.ndarray, ...], FastCache]:
+    """x (T, B, In) length-sorted (``packing`` from ``bptt.sequence.pack``). Returns (out (T, B, P)
+    h_1 .. h_T, zero after each row's end; final states, each (B, .), taken at each row's last
+    real step; cache)."""
     U, W, b_ih, b_hh, W_hr = params
     xs = input_projection(cell, x, U, b_ih, b_hh)
     projection = {} if W_hr is None else {"W_hr": W_hr}        # the LSTM's proj_size
-    states, cell_cache = cell.fast.run(xs, state0, W, b_hh, batch_sizes, **projection)
-    return states, FastCache(x, cell_cache)
+    states, cell_cache = cell.fast.run(xs, state0, W, b_hh, packing.batch_sizes, **projection)
+    rows = np.arange(len(packing.lengths))
+    finals = tuple(s[packing.lengths, rows] for s in states)   # states[k][lengths[b], b]
+    return states[0][1:], finals, FastCache(x, cell_cache)
 
 
 def backward(cell, d_out: np.ndarray, d_final: tuple[np.ndarray, ...], cache: FastCache,
@@ -85,3 +88,9 @@ def input_side_backward(da: np.ndarray, x: np.ndarray, U: np.ndarray
     db_ih = da2.sum(axis=0)
     dx = (da2 @ U).reshape(T, B, In)                    # dx_t = da_t U
     return dx, dU, db_ih
+
+
+def step_cache(cell, cache: FastCache, params: Params, t: int, rows):
+    """Step t as the reference cell's StepCache for the given running rows (``bptt.diagnostics``)."""
+    x, cell_cache = cache
+    return cell.fast.step_cache(cell_cache, x, params, t, rows)
