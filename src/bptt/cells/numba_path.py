@@ -65,7 +65,7 @@ def layout(packing) -> Layout:
 
 class CompiledCache(NamedTuple):
     x: np.ndarray               # (N, In) the cell's input rows (packed)
-    gates: np.ndarray           # (N, G*H) activations: [i, f, g, o], [r, z, n], or the RNN's pre-activation
+    gates: np.ndarray | None    # (N, G*H) activations: [i, f, g, o] or [r, z, n]; None for the RNN
     hs: np.ndarray              # (B + N, P) h_0, then h_t of every real step
     cs: np.ndarray | None       # (B + N, H) the LSTM's c
     tanh_cs: np.ndarray | None  # (N, H) the LSTM's tanh(c_t)
@@ -123,6 +123,7 @@ def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...],
         numba_rnn.forward(a, Wt, b_ih + b_hh, hs, bs, off, hoff, numba_rnn.CODES[cell.nonlinearity],
                           trans, big, gemm_abi())
         finals = (hs[lay.final],)
+        a = None                                        # backward reads f'(a_t) from h_t alone
     out = _dense(hs[B:], lay, T, B)                     # (T, B, P), a view when nothing is padded
     return out, finals, CompiledCache(xp, a, hs, cs, tanh_cs, q_n, lay, x.shape)
 
@@ -138,7 +139,7 @@ def backward(cell, d_out: np.ndarray, d_final: tuple[np.ndarray, ...], cache: Co
     d_hs = np.ascontiguousarray(_packed(np.asarray(d_out, dtype=dtype), lay))   # (N, P)
     dh = np.array(d_final[0], dtype=dtype)              # running dL/dh_t, in place
     big, dW_hr = wide(W), None
-    da = np.empty_like(gates)                           # (N, G*H)
+    da = np.empty((xp.shape[0], W.shape[0]), dtype=dtype)   # (N, G*H)
     if cell.mode == "lstm":
         dc = np.array(d_final[1], dtype=dtype)
         proj = W_hr is not None
@@ -173,12 +174,14 @@ def step_cache(cell, cache: CompiledCache, params: Params, t: int, rows):
     lay = cache.layout
     r = np.arange(lay.batch_sizes[t])[rows]
     p, h0, h1 = lay.off[t] + r, lay.hoff[t] + r, lay.hoff[t + 1] + r
-    x, a = cache.x[p], cache.gates[p]
+    x = cache.x[p]
     if cell.mode == "lstm":
+        a = cache.gates[p]
         H = cache.cs.shape[1]
         return lstm.StepCache(x, cache.hs[h0], cache.cs[h0], a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H],
                               a[:, 3 * H:], cache.tanh_cs[p], params)
     if cell.mode == "gru":
+        a = cache.gates[p]
         H = cache.q_n.shape[1]
         return gru.StepCache(x, cache.hs[h0], a[:, :H], a[:, H:2 * H], a[:, 2 * H:], cache.q_n[p], params)
     return rnn.StepCache(x, cache.hs[h0], cache.hs[h1], params, cell.nonlinearity)
