@@ -5,7 +5,7 @@
     python bench/long_range.py --cells lstm gru --T 200 --steps 1500    # a part (partial files)
 
 Each run trains a ``bptt.models.regressor.Regressor`` (one recurrent layer -> last state ->
-dense -> MSE, float32) on fresh batches of the adding problem (``bptt.tasks``) with the same
+dense -> MSE, float32) on fresh batches of the adding problem (``bptt.data.synthetic``) with the same
 hidden size, batch size, optimizer, learning rate, clipping and step budget for every cell:
 
     tanh    vanilla RNN, tanh, PyTorch's init U(-1/sqrt(H), 1/sqrt(H))
@@ -52,7 +52,8 @@ from bptt.diagnostics import (decay_rate, diagnose, plot_distance, plot_heatmap,
                               plot_losses, record_every)
 from bptt.models.regressor import Regressor, RegressorConfig                     # noqa: E402
 from report import write_atomic                                                  # noqa: E402
-from bptt.tasks import ADDING_BASELINE_MSE, ADDING_SOLVED_MSE, RunConfig, adding_problem, train_adding  # noqa: E402
+from bptt.data.synthetic import ADDING_BASELINE_MSE, ADDING_SOLVED_MSE, adding_problem  # noqa: E402
+from bptt.jobs.long_range import RunConfig, train_adding  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 CELLS = {   # name: (mode, init, learning rate; None = the common ``lr``)

@@ -6,7 +6,7 @@
 
 Data: UD English LinES (train 3,457 sentences / 64,684 words; dev selects the epoch; test
 reported) and UD English EWT dev and test (web text, another domain: out-of-domain figures),
-read from ../shared/data/ud-english with ``bptt.tagging.read_conllu`` (FORM -> UPOS).
+read from ../shared/data/ud-english with ``bptt.data.tagged.read_conllu`` (FORM -> UPOS).
 
 1. Fits the baseline: each training word's most frequent tag, unknown words the most frequent
    tag overall (NOUN).
@@ -39,7 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from bptt import io  # noqa: E402
-from bptt.tagging import MostFrequentTag, SequenceTagger, read_conllu  # noqa: E402
+from bptt.baseline import MostFrequentTag  # noqa: E402
+from bptt.data.tagged import read_conllu  # noqa: E402
+from bptt.jobs.tagger import SequenceTagger  # noqa: E402
 
 UD = ROOT.parent / "shared" / "data" / "ud-english"
 FILES = {

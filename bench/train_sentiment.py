@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from bptt import io  # noqa: E402
 from bptt.baseline import BagOfWords  # noqa: E402
 from bptt.data import read_dataset  # noqa: E402
-from bptt.sentiment import PRETRAINED, SentimentClassifier  # noqa: E402
+from bptt.jobs.sentiment import PRETRAINED, SentimentClassifier  # noqa: E402
 from report import write_atomic  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "sst2"

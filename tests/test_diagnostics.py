@@ -9,10 +9,22 @@ import pytest
 import torch
 
 from bptt import Recurrent, RecurrentConfig
-from bptt.diagnostics import (by_distance, decay_rate, diagnose, format_diagnosis, grad_norms,
-                              jacobian_norms, jacobian_product, plot_distance, plot_heatmap,
-                              plot_losses, read_records, record_every, state_gradients,
-                              weight_spectrum)
+from bptt.diagnostics import (
+    by_distance,
+    decay_rate,
+    diagnose,
+    format_diagnosis,
+    grad_norms,
+    jacobian_norms,
+    jacobian_product,
+    plot_distance,
+    plot_heatmap,
+    plot_losses,
+    read_records,
+    record_every,
+    state_gradients,
+    weight_spectrum,
+)
 from bptt.models import Classifier, ClassifierConfig
 from bptt.models.regressor import Regressor, RegressorConfig
 
@@ -351,7 +363,7 @@ def test_summary_decay_rate_of_a_linear_rnn_is_the_eigenvalue():
 # ---- during training ----------------------------------------------------------------------------
 
 def test_record_every_writes_gradient_records_next_to_the_trainer_metrics(tmp_path):
-    from bptt.tasks import adding_problem
+    from bptt.data.synthetic import adding_problem
     from bptt.train import TrainConfig, Trainer
 
     model = Regressor(RegressorConfig(2, 5, mode="gru", dtype="float64"), np.random.default_rng(1))

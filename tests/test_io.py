@@ -7,8 +7,7 @@ import safetensors.numpy
 import safetensors.torch
 import torch
 
-from bptt import Recurrent, RecurrentConfig
-from bptt import io
+from bptt import Recurrent, RecurrentConfig, io
 from torch_reference import torch_twin
 
 TOL = {"float32": 1e-6, "float64": 1e-12}

@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import safetensors
 import safetensors.numpy
 
+from .files import atomic_write, json_scalar, read_json_object, write_json
 from .models import Classifier, ConditionalLanguageModel, LanguageModel, Regressor, Seq2Seq, Tagger
 from .recurrent import Recurrent
 
@@ -87,7 +86,7 @@ def save(model, directory: str | os.PathLike, weights_dtype: str | None = None) 
         tensors = {name: t.astype(weights_dtype) for name, t in tensors.items()}
     doc = {"format": FORMAT, "version": VERSION, "type": model_type_name(model),
            "config": model.config.to_dict()}
-    text = json.dumps(doc, indent=2, default=_json_scalar) + "\n"
+    text = json.dumps(doc, indent=2, default=json_scalar) + "\n"
     save_params(directory / WEIGHTS_FILE, tensors, metadata={"config": text})
     write_json(directory / CONFIG_FILE, doc)
     return directory
@@ -126,22 +125,11 @@ def read_job_file(directory: str | os.PathLike, filename: str, what: str) -> tup
     path = Path(directory) / filename
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: not a {what} model (no {filename})")
-    return path, _read_json_object(path)
-
-
-def _read_json_object(path: Path) -> dict:
-    """The JSON object in ``path``; a ValueError naming the file otherwise."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not valid JSON: {err}") from err
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(doc).__name__}")
-    return doc
+    return path, read_json_object(path)
 
 
 def _read_config(path: Path) -> dict:
-    doc = _read_json_object(path)
+    doc = read_json_object(path)
     if doc.get("format") != FORMAT:
         raise ValueError(f"{path}: 'format' must be {FORMAT!r}, got {doc.get('format')!r}")
     if doc.get("version") != VERSION:
@@ -198,7 +186,7 @@ def save_params(path: str | os.PathLike, tensors: dict[str, np.ndarray],
     # (np.ascontiguousarray would also turn a 0-d array into shape (1,): copy instead.)
     arrays = {name: np.array(value, order="C", copy=not value.flags.c_contiguous)
               for name, value in ((n, np.asarray(v)) for n, v in tensors.items())}
-    _atomic_write(path, lambda tmp: safetensors.numpy.save_file(arrays, tmp, metadata=metadata))
+    atomic_write(path, lambda tmp: safetensors.numpy.save_file(arrays, tmp, metadata=metadata))
 
 
 def load_params(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -215,32 +203,3 @@ def load_params(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[st
     return tensors, metadata
 
 
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(tmp)`` a temporary file beside ``path``, fsync it, then move it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:       # the writer may have closed the file: fsync its data
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if os.name == "posix":               # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_json(path: str | os.PathLike, obj) -> None:
-    """Write ``obj`` as indented UTF-8 JSON, atomically."""
-    text = json.dumps(obj, indent=2, ensure_ascii=False, default=_json_scalar) + "\n"
-    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
-def _json_scalar(value):
-    if isinstance(value, np.generic):    # e.g. a config field given as np.int64
-        return value.item()
-    raise TypeError(f"config value {value!r} of type {type(value).__name__} is not JSON")

@@ -5,7 +5,7 @@
     bptt diagnose --model runs/regressor/best --T 200 --out runs/diag
 
 Without ``--model`` it builds a ``Regressor`` per ``--cell`` (input 2, ``--hidden`` units, the
-``--init``) for the adding problem (``bptt.tasks``), optionally trains each for
+``--init``) for the adding problem (``bptt.data.synthetic``), optionally trains each for
 ``--train-steps`` steps (Adam, ``--lr``, clipping at ``--clip``) recording gradients every
 ``--record-every`` steps into ``OUT/<cell>_metrics.jsonl``, then runs one batch of length
 ``--T`` through ``bptt.diagnostics.diagnose`` and prints, per layer and direction, ||dL/dh_t||
@@ -66,7 +66,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def _batch(model, T: int, B: int, rng: np.random.Generator) -> tuple[tuple, dict]:
     """The arguments of ``model.loss_and_grads`` for one batch, and its keyword arguments."""
     from ..models import Classifier
-    from ..tasks import adding_problem
+    from ..data.synthetic import adding_problem
     c = model.config
     if isinstance(model, Classifier):
         ids = rng.integers(1, c.vocab_size, size=(T, B))
@@ -96,7 +96,8 @@ def _models(args) -> dict:
 
 def run(args) -> int:
     from .. import diagnostics as dg
-    from ..tasks import ADDING_BASELINE_MSE, RunConfig, train_adding
+    from ..data.synthetic import ADDING_BASELINE_MSE
+    from ..jobs.long_range import RunConfig, train_adding
     if args.T < 2 or args.batch < 1:
         raise ValueError(f"--T must be >= 2 and --batch >= 1, got T={args.T}, batch={args.batch}")
     out = Path(args.out) if args.out else None

@@ -1,6 +1,6 @@
-"""``bptt predict | explain | evaluate | train sentiment | data download``: the sentiment job.
+"""``bptt predict | explain | evaluate | train sentiment``: the sentiment job.
 
-Thin wrappers over ``bptt.sentiment``; MODEL is a model directory, and without one the
+Thin wrappers over ``bptt.jobs.sentiment``; MODEL is a model directory, and without one the
 sentiment model shipped in the package is used.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from ._settings import add_run_arguments, add_settings_arguments, settings_from_
 
 
 def _sentiment_model(path: str | None):
-    from ..sentiment import SentimentClassifier
+    from ..jobs.sentiment import SentimentClassifier
     return SentimentClassifier.pretrained() if path is None else SentimentClassifier.load(path)
 
 
@@ -67,7 +67,7 @@ def cmd_explain(args) -> int:
 def cmd_evaluate(args) -> int:
     from ..data.readers import read_dataset
     from ..metrics import classification_report
-    from ..sentiment import _classes_and_ids
+    from ..jobs.sentiment import _classes_and_ids
     clf = _sentiment_model(args.model)
     data, report = read_dataset(args.data, args.text_column, args.label_column)
     print(report, file=sys.stderr)
@@ -80,7 +80,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_train_sentiment(args) -> int:
     from ..data.readers import read_dataset
-    from ..sentiment import SentimentClassifier, SentimentSettings
+    from ..jobs.sentiment import SentimentClassifier, SentimentSettings
     train, report = read_dataset(args.train, args.text_column, args.label_column)
     print(report, file=sys.stderr)
     dev_texts = dev_labels = None
@@ -97,16 +97,9 @@ def cmd_train_sentiment(args) -> int:
     return 0
 
 
-def cmd_download(args) -> int:
-    from ..data.download import download
-    path = download(args.name, args.cache_dir)
-    print(path)
-    return 0
-
-
 def add_parsers(subparsers, train_subparsers) -> None:
-    """Add predict, explain, evaluate and data to ``bptt``; sentiment to ``bptt train``."""
-    from ..sentiment import SentimentSettings
+    """Add predict, explain and evaluate to ``bptt``; sentiment to ``bptt train``."""
+    from ..jobs.sentiment import SentimentSettings
     sub, train = subparsers, train_subparsers
     p = sub.add_parser("predict", help="classify texts (arguments, or one per line on stdin)")
     p.add_argument("texts", nargs="*", help="[MODEL] text ...; '-' or nothing reads stdin")
@@ -136,9 +129,3 @@ def add_parsers(subparsers, train_subparsers) -> None:
     add_run_arguments(p, "runs/sentiment")
     add_settings_arguments(p, SentimentSettings)
     p.set_defaults(func=cmd_train_sentiment)
-
-    data = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
-    p = data.add_parser("download", help="fetch, verify (SHA-256) and unpack a public dataset")
-    p.add_argument("name", choices=["sst2", "imdb"])
-    p.add_argument("--cache-dir", help="default: $BPTT_CACHE or ~/.cache/bptt")
-    p.set_defaults(func=cmd_download)

@@ -1,11 +1,11 @@
 """``bptt train seq2seq`` and ``bptt translate``: encoder-decoder models, thin wrappers over
-``bptt.translation``.
+``bptt.jobs.translation``.
 
     bptt train seq2seq --pairs FILE.tsv [--dev FILE.tsv] [--test FILE.tsv] [--out runs/seq2seq]
                        [--level char|word] [--hidden-size 128] [--epochs 10] ...
     bptt translate MODEL "text" ...   (or one text per line on stdin) [--beam K] [--json]
 
-FILE.tsv holds ``source<TAB>target`` lines (``python -m bptt.translation --out DIR`` writes the
+FILE.tsv holds ``source<TAB>target`` lines (``bptt data dates --out DIR`` writes the
 date-normalisation data in this form). Without ``--dev`` 5% of the pairs are held out to pick
 the best epoch by exact match. ``translate`` prints one output per text: greedy, or beam search
 with ``--beam K``.
@@ -28,7 +28,8 @@ def _positive(text: str) -> int:
 
 
 def cmd_train_seq2seq(args) -> int:
-    from ..translation import Translator, TranslatorSettings, read_pairs
+    from ..data.pairs import read_pairs
+    from ..jobs.translation import Translator, TranslatorSettings
     pairs = read_pairs(args.pairs)
     dev = read_pairs(args.dev) if args.dev else None
     print(f"{args.pairs}: {len(pairs)} pairs", file=sys.stderr)
@@ -45,7 +46,7 @@ def cmd_train_seq2seq(args) -> int:
 
 
 def cmd_translate(args) -> int:
-    from ..translation import Translator
+    from ..jobs.translation import Translator
     texts = list(args.texts)
     if not texts or texts == ["-"]:
         from ..data.readers import read_lines
@@ -64,7 +65,7 @@ def cmd_translate(args) -> int:
 
 def add_parsers(subparsers, train_subparsers) -> None:
     """Add ``translate`` to ``bptt``'s subcommands and ``seq2seq`` to ``bptt train``'s."""
-    from ..translation import TranslatorSettings
+    from ..jobs.translation import TranslatorSettings
     p = train_subparsers.add_parser("seq2seq", help="encoder-decoder on source<TAB>target pairs")
     p.add_argument("--pairs", required=True, help="training pairs: source<TAB>target lines")
     p.add_argument("--dev", help="dev pairs, pick the best epoch (default: 5%% of --pairs held out)")

@@ -11,8 +11,6 @@ from bptt.gradcheck import check_grads, rel_error
 from bptt.losses import log_softmax, softmax_cross_entropy
 from bptt.models.seq2seq import Seq2Seq, Seq2SeqConfig, shift_right
 
-
-
 SRC_V, TGT_V, EOS = 9, 8, 3
 
 

@@ -4,7 +4,7 @@ import gzip
 import numpy as np
 import pytest
 
-from bptt.vectors import load_word_vectors
+from bptt.data.vectors import load_word_vectors
 
 GLOVE = """\
 the 0.1 0.2 0.3

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from bptt.data.readers import Dataset, ReadReport, read_dataset, read_lines
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from shared_data import shared_data
 
 
 def _write(path: Path, content: str | bytes) -> Path:
@@ -23,7 +22,7 @@ def _consistent(report: ReadReport) -> None:
 # -- the real files -------------------------------------------------------------------------
 
 def test_sst2_dev():
-    ds, report = read_dataset(DATA / "sst2" / "dev.tsv")
+    ds, report = read_dataset(shared_data("sst2", "dev.tsv"))
     assert len(ds) == 872 and ds.classes == ("negative", "positive")
     assert ds.class_counts() == {"negative": 428, "positive": 444}
     assert ds.labels.dtype == np.int64
@@ -33,7 +32,7 @@ def test_sst2_dev():
 
 
 def test_sst2_train():
-    ds, report = read_dataset(DATA / "sst2" / "train.tsv")
+    ds, report = read_dataset(shared_data("sst2", "train.tsv"))
     assert len(ds) == 67_349
     assert ds.class_counts() == {"negative": 29_780, "positive": 37_569}
     assert ds.texts[0] == "hide new secretions from the parental units" and ds.labels[0] == 0
@@ -41,7 +40,7 @@ def test_sst2_train():
 
 
 def test_sst2_sentence_level_train():
-    ds, report = read_dataset(DATA / "sst2" / "sentence_level" / "train.tsv")
+    ds, report = read_dataset(shared_data("sst2", "sentence_level", "train.tsv"))
     assert len(ds) == 6_920 and ds.class_counts() == {"negative": 3_310, "positive": 3_610}
 
 

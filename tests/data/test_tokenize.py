@@ -1,15 +1,13 @@
 """tokenize: PTB/SST-style splitting of raw text; the identity on already tokenised SST-2."""
-from pathlib import Path
 
 import pytest
 
-from bptt.data.tokenize import tokenize
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from bptt.data.tokenize import level_tokens, split_words, tokenize
+from shared_data import shared_data
 
 
 def _sst2_sentences(name: str) -> list[str]:
-    lines = (DATA / "sst2" / name).read_text(encoding="utf-8").split("\n")
+    lines = (shared_data("sst2") / name).read_text(encoding="utf-8").split("\n")
     assert lines[0] == "sentence\tlabel"
     return [line.rsplit("\t", 1)[0] for line in lines[1:] if line]
 
@@ -25,7 +23,7 @@ def test_already_tokenised_sst2_is_unchanged(name, rows):
 
 def test_sentence_level_dev_matches_glue_dev_after_unescaping():
     # sentence_level/dev.tsv keeps -lrb- -rrb- \/; after tokenize it equals GLUE dev's tokens.
-    lines = (DATA / "sst2" / "sentence_level" / "dev.tsv").read_text(encoding="utf-8").split("\n")
+    lines = (shared_data("sst2", "sentence_level", "dev.tsv")).read_text(encoding="utf-8").split("\n")
     escaped = sorted(tuple(tokenize(line.rsplit("\t", 1)[0])) for line in lines[1:] if line)
     glue = sorted(tuple(s.split()) for s in _sst2_sentences("dev.tsv"))
     assert escaped == glue
@@ -98,3 +96,14 @@ def test_is_idempotent_on_its_own_output():
     text = "I didn't see “Mr. Smith's” $2.5M film -- it's 90-minutes (too long)!"
     once = tokenize(text)
     assert tokenize(" ".join(once)) == once
+
+
+def test_split_words_keeps_case_and_splits_clitics():
+    assert split_words("I don't know, Mr. Potter's U.S. friend... 3.5 e-mail") == \
+        ["I", "do", "n't", "know", ",", "Mr", ".", "Potter", "'s", "U.S.", "friend", "...", "3.5", "e-mail"]
+    assert split_words("It’s OK! WE CAN'T") == ["It", "'s", "OK", "!", "WE", "CA", "N'T"]
+
+
+def test_word_level_ends_every_line_with_eos():
+    assert level_tokens("to be\nor not\n", "word") == ["to", "be", "<eos>", "or", "not", "<eos>"]
+    assert level_tokens("ab\n", "char") == ["a", "b", "\n"]

@@ -1,13 +1,12 @@
 """Vocabulary: deterministic ids, encode/decode, JSON round trip, clear load errors."""
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bptt.data.tokenize import tokenize
 from bptt.data.vocab import Vocabulary
+from shared_data import shared_data
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CORPUS = [["b", "a", "c", "a"], ["c", "a", "d"], ["b", "e", "<unk>"]]  # a:3, b:2, c:2, d:1, e:1
 
 
@@ -94,7 +93,7 @@ def test_load_missing_and_non_utf8_files(tmp_path):
 
 
 def test_sst2_dev_vocabulary_values():
-    lines = (DATA / "sst2" / "dev.tsv").read_text(encoding="utf-8").split("\n")[1:]
+    lines = (shared_data("sst2", "dev.tsv")).read_text(encoding="utf-8").split("\n")[1:]
     token_lists = [tokenize(line.rsplit("\t", 1)[0]) for line in lines if line]
     v = Vocabulary.build(token_lists)
     # Counted independently: 4,339 distinct tokens; "." 830, "the" 784, "," 747, "a" 535.

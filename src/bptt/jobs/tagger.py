@@ -1,15 +1,9 @@
-"""Part-of-speech tagging, end to end: readers, a most-frequent-tag baseline, and a BiLSTM tagger.
+"""The part-of-speech tagging job: a BiLSTM tagger over words and word features.
 
-Readers (errors name the file, the line and the field)::
+The readers are in ``bptt.data.tagged`` (CoNLL-U, token<TAB>tag), raw-text splitting in
+``bptt.data.tokenize.split_words``, token accuracy in ``bptt.metrics`` and the most-frequent-tag
+baseline in ``bptt.baseline``::
 
-    read_conllu(path)      CoNLL-U: word lines only (integer ID); FORM (field 2) -> UPOS (field 4)
-    read_token_tags(path)  "token<TAB>tag" lines, a blank line between sentences
-    read_tagged(path)      either, by the file name (.conllu / .conll) or else token<TAB>tag
-
-Models::
-
-    MostFrequentTag().fit(sentences).predict(words)     each word's most frequent training tag;
-                                                        unknown words: the most frequent tag overall
     SequenceTagger(**settings).fit(train, dev)          Tagger (models/tagger.py) + vocabularies
     tagger.predict([words, ...]); tagger.evaluate(sentences); tagger.tag("raw text")
     tagger.save(dir); SequenceTagger.load(dir)
@@ -28,146 +22,25 @@ A saved tagger is a directory: ``model.safetensors`` + ``config.json`` (the ``Ta
 from __future__ import annotations
 
 import json
-import re
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from . import io
-from .data.batching import bucket_batches, fixed_batches, pad_batch
-from .data.readers import read_text
-from .data.vocab import UNK_ID, Vocabulary
-from .models.tagger import Tagger, TaggerConfig
-from .train import TrainConfig, Trainer, train_keep_best
+from .. import io
+from ..data.batching import bucket_batches, fixed_batches, pad_batch
+from ..data.tagged import TaggedSentence
+from ..data.tokenize import split_words
+from ..data.vocab import UNK_ID, Vocabulary
+from ..metrics import accuracy_report, token_accuracy
+from ..models.tagger import Tagger, TaggerConfig
+from ..train import TrainConfig, Trainer, train_keep_best
 
 
-UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
-        "PUNCT", "SCONJ", "SYM", "VERB", "X")
-CONLLU_FIELDS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
 FEATURES = ("suffix", "shape")
 SETTINGS_FILE, VOCAB_FILE, FEATURES_FILE = "tagger.json", "vocab.json", "features.json"
-
-
-class TaggedSentence(NamedTuple):
-    words: list[str]
-    tags: list[str]
-
-
-class TaggedFileError(ValueError):
-    """A malformed line: the message starts with ``file:line:`` and names the field."""
-
-
-# ---- readers ------------------------------------------------------------------------------------
-def _blocks(path: Path):
-    """The runs of non-blank lines of a file (one sentence each), as lists of (line number, line)."""
-    block = []
-    for lineno, line in enumerate(read_text(path, TaggedFileError).split("\n"), start=1):
-        line = line.rstrip("\r")
-        if line.strip():
-            block.append((lineno, line))
-        elif block:
-            yield block
-            block = []
-    if block:
-        yield block
-
-
-def read_conllu(path: str | Path, upos: Sequence[str] | None = UPOS) -> list[TaggedSentence]:
-    """Sentences of a CoNLL-U file as (FORM, UPOS) lists, word lines only.
-
-    Comment lines (#) are skipped, and so are multiword tokens (ID ``3-4``) and empty nodes
-    (ID ``8.1``). Word IDs must count 1, 2, 3, ... within each sentence. ``upos``: the allowed
-    tags (the 17 of UD v2), None to accept any. Raises TaggedFileError ``file:line: field N
-    (NAME): ...`` for a line with the wrong number of fields, a bad ID, or an empty FORM or UPOS.
-    """
-    path = Path(path)
-    allowed = None if upos is None else frozenset(upos)
-    sentences = []
-    for block in _blocks(path):
-        words, tags = [], []
-        for lineno, line in block:
-            if line.startswith("#"):
-                continue
-            cols = line.split("\t")
-            where = f"{path}:{lineno}:"
-            if len(cols) != 10:
-                raise TaggedFileError(f"{where} expected 10 tab-separated fields "
-                                      f"({' '.join(CONLLU_FIELDS)}), found {len(cols)}")
-            wid = cols[0]
-            if re.fullmatch(r"[1-9]\d*-[1-9]\d*", wid) or re.fullmatch(r"\d+\.[1-9]\d*", wid):
-                continue                                    # multiword token / empty node
-            if not re.fullmatch(r"[1-9]\d*", wid):
-                raise TaggedFileError(f"{where} field 1 (ID): expected a word index (1, 2, ...), a "
-                                      f"range (3-4) or an empty node (8.1), found {wid!r}")
-            if int(wid) != len(words) + 1:
-                raise TaggedFileError(f"{where} field 1 (ID): expected word {len(words) + 1} of the "
-                                      f"sentence, found {wid}")
-            form, tag = cols[1], cols[3]
-            if not form:
-                raise TaggedFileError(f"{where} field 2 (FORM): empty")
-            if not tag or tag == "_":
-                raise TaggedFileError(f"{where} field 4 (UPOS): a word line needs a tag, found {tag!r}")
-            if allowed is not None and tag not in allowed:
-                raise TaggedFileError(f"{where} field 4 (UPOS): {tag!r} is not a UD v2 tag "
-                                      f"(expected one of {' '.join(sorted(allowed))})")
-            words.append(form)
-            tags.append(tag)
-        if words:
-            sentences.append(TaggedSentence(words, tags))
-    return sentences
-
-
-def read_token_tags(path: str | Path) -> list[TaggedSentence]:
-    """Sentences of a ``token<TAB>tag`` file: one token per line, a blank line between sentences.
-
-    Raises TaggedFileError ``file:line: field N (...)`` for a line without exactly one tab or
-    with an empty token or tag.
-    """
-    path = Path(path)
-    sentences = []
-    for block in _blocks(path):
-        words, tags = [], []
-        for lineno, line in block:
-            cols = line.split("\t")
-            where = f"{path}:{lineno}:"
-            if len(cols) != 2:
-                raise TaggedFileError(f"{where} expected 2 tab-separated fields (token, tag), "
-                                      f"found {len(cols)}")
-            for k, (name, value) in enumerate(zip(("token", "tag"), cols), start=1):
-                if not value.strip():
-                    raise TaggedFileError(f"{where} field {k} ({name}): empty")
-            words.append(cols[0])
-            tags.append(cols[1].strip())
-        sentences.append(TaggedSentence(words, tags))
-    return sentences
-
-
-def read_tagged(path: str | Path) -> list[TaggedSentence]:
-    """``read_conllu`` for .conllu / .conll files, ``read_token_tags`` otherwise."""
-    path = Path(path)
-    return read_conllu(path) if path.suffix in (".conllu", ".conll") else read_token_tags(path)
-
-
-# ---- raw text -------------------------------------------------------------------------------
-_TOKEN = re.compile(r"""
-    (?:[A-Za-z]\.){2,}                      # acronyms with dots: U.S., e.g.
-  | \d+(?:[.,:/]\d+)*                       # numbers: 3.14, 10,000, 3:30, 3/4
-  | \w+(?=(?i:n't)\b)                       # do|n't, could|n't (ca|n't, wo|n't as in UD)
-  | (?i:n't)\b
-  | '(?:s|re|ve|ll|d|m|S|RE|VE|LL|D|M)\b    # clitics: it|'s, we|'re
-  | \w+(?:-\w+|'(?!(?i:s|re|ve|ll|d|m)\b)\w+)*  # words, hyphenated or with an inner apostrophe (o'clock)
-  | \.\.\. | -- | \S                        # any other character is a token of its own
-""", re.VERBOSE)
-
-
-def split_words(text: str) -> list[str]:
-    """Split raw text into UD-English-style tokens, keeping case: ``"I don't know."`` ->
-    ``['I', 'do', "n't", 'know', '.']``. Clitics (n't, 's, 're, 've, 'll, 'd, 'm) and punctuation
-    become tokens of their own."""
-    return _TOKEN.findall(text.replace("’", "'"))
 
 
 # ---- token features ---------------------------------------------------------------------------
@@ -201,71 +74,6 @@ def _feature_strings(words: Sequence[str], name: str, suffix_length: int) -> lis
     if name == "shape":
         return [word_shape(w) for w in words]
     raise ValueError(f"unknown feature {name!r}; known: {FEATURES}")
-
-
-# ---- evaluation -------------------------------------------------------------------------------
-def token_accuracy(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> float:
-    """Share of tokens whose predicted tag equals the gold tag, over all sentences."""
-    if len(gold) != len(predicted):
-        raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
-    right = total = 0
-    for i, (g, p) in enumerate(zip(gold, predicted)):
-        if len(g) != len(p):
-            raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
-        right += sum(a == b for a, b in zip(g, p))
-        total += len(g)
-    if total == 0:
-        raise ValueError("no tokens to score")
-    return right / total
-
-
-def accuracy_report(sentences: Sequence[TaggedSentence], predicted: Sequence[Sequence[str]],
-                    known_words: set[str] | None = None) -> dict:
-    """Token accuracy, and (with ``known_words``, the training words) on known and unknown words."""
-    out = {"tokens": sum(len(s.words) for s in sentences), "sentences": len(sentences),
-           "accuracy": token_accuracy([s.tags for s in sentences], predicted)}
-    if known_words is not None:
-        hits = {True: [0, 0], False: [0, 0]}
-        for s, p in zip(sentences, predicted):
-            for w, g, t in zip(s.words, s.tags, p):
-                h = hits[w in known_words]
-                h[0] += g == t
-                h[1] += 1
-        out["unknown_words"] = hits[False][1]
-        out["accuracy_known"] = hits[True][0] / max(hits[True][1], 1)
-        out["accuracy_unknown"] = hits[False][0] / max(hits[False][1], 1)
-    return out
-
-
-class MostFrequentTag:
-    """The baseline: each word gets the tag it had most often in training (ties: the tag seen
-    most often overall, then alphabetical); a word never seen gets the most frequent tag overall."""
-
-    def __init__(self):
-        self.word_tag: dict[str, str] = {}
-        self.default: str | None = None
-
-    def fit(self, sentences: Sequence[TaggedSentence]) -> "MostFrequentTag":
-        counts: dict[str, Counter] = defaultdict(Counter)
-        overall: Counter = Counter()
-        for s in sentences:
-            for w, t in zip(s.words, s.tags):
-                counts[w][t] += 1
-                overall[t] += 1
-        if not overall:
-            raise ValueError("MostFrequentTag.fit: no tagged words")
-        rank = {t: (-n, t) for t, n in overall.items()}
-        self.default = min(overall, key=rank.get)
-        self.word_tag = {w: min(c, key=lambda t: (-c[t], rank[t])) for w, c in counts.items()}
-        return self
-
-    def predict(self, words: Sequence[str]) -> list[str]:
-        if self.default is None:
-            raise RuntimeError("MostFrequentTag is not fitted: call fit() first")
-        return [self.word_tag.get(w, self.default) for w in words]
-
-    def evaluate(self, sentences: Sequence[TaggedSentence]) -> dict:
-        return accuracy_report(sentences, [self.predict(s.words) for s in sentences], set(self.word_tag))
 
 
 # ---- the neural tagger --------------------------------------------------------------------------

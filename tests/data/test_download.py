@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bptt.data.download import (SOURCES, ChecksumError, DownloadError, Source, default_cache_dir,
-                                download)
+from bptt.data.download import SOURCES, ChecksumError, DownloadError, Source, default_cache_dir, download
 from bptt.data.readers import read_dataset
+from shared_data import shared_data
 
 TRAIN = b"sentence\tlabel\ngood film \t1\nbad film \t0\n"
 DEV = b"sentence\tlabel\nfine \t1\n"
@@ -203,6 +203,6 @@ def test_registry_and_unknown_names():
 
 
 def test_registry_member_digests_match_the_shared_copies():
-    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2"
+    data = shared_data("sst2")
     for member, digest in SOURCES["sst2"].member_sha256.items():
         assert _sha256((data / Path(member).name).read_bytes()) == digest

@@ -1,18 +1,14 @@
 """The language-modelling job: streams, the held-out tail, training with truncated BPTT through
-the Trainer (best model, exact resume with the carried state), and the two commands called
-directly on tiny data."""
-import argparse
+the Trainer (best model, exact resume with the carried state), the label-conditioned model."""
 import json
 
 import numpy as np
 import pytest
 import safetensors.numpy
 
-from bptt.commands.lm import add_parsers
-from bptt.lm import LMSettings, TextModel, batchify, split_tail, tokenize, train_conditional, train_lm
+from bptt.jobs.language_model import LMSettings, TextModel, batchify, split_tail, train_conditional, train_lm
+from helpers import TEXT
 
-LINES = ["the cat sat on the mat.", "the dog ran to the cat.", "a cat and a dog sat.", "the mat is red."]
-TEXT = "\n".join(LINES[i % 4] for i in range(60)) + "\n"          # 1,380 characters
 SMALL = dict(embedding_dim=8, hidden_size=24, batch_size=4, seq_len=20, lr=0.01)
 
 
@@ -31,11 +27,6 @@ def test_batchify_reads_every_token_once_in_contiguous_streams():
 def test_held_out_tail_is_nanogpts_shakespeare_char_split():
     train, val = split_tail(np.arange(1_115_394), 0.1)
     assert (len(train), len(val)) == (1_003_854, 111_540) and val[0] == train[-1] + 1
-
-
-def test_word_level_ends_every_line_with_eos():
-    assert tokenize("to be\nor not\n", "word") == ["to", "be", "<eos>", "or", "not", "<eos>"]
-    assert tokenize("ab\n", "char") == ["a", "b", "\n"]
 
 
 def test_training_learns_the_text_and_keeps_the_best_model(tmp_path):
@@ -89,42 +80,3 @@ def test_conditional_model_writes_to_its_label(tmp_path):
     assert ("bad" in negative.split() or "dull" in negative.split()) and "great" not in negative.split()
     with pytest.raises(ValueError, match="give a label"):
         next(model.generate(length=3))
-
-
-# ---- the commands, called directly --------------------------------------------------------
-def bptt(argv):
-    parser = argparse.ArgumentParser(prog="bptt")
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train").add_subparsers(dest="job", required=True)
-    add_parsers(sub, train)
-    args = parser.parse_args([str(a) for a in argv])
-    return args.func(args)
-
-
-def test_cli_train_lm_then_generate_reproducibly(tmp_path, capsys):
-    text = tmp_path / "input.txt"
-    text.write_text(TEXT, encoding="utf-8")
-    assert bptt(["train", "lm", "--text", text, "--out", tmp_path / "run", "--embedding-dim", 8,
-                 "--hidden-size", 16, "--batch-size", 4, "--seq-len", 20, "--epochs", 2,
-                 "--eval-every", "none", "--quiet"]) == 0
-    assert "bits per character" in capsys.readouterr().out
-    best = tmp_path / "run" / "best"
-    outputs = []
-    for _ in range(2):
-        assert bptt(["generate", best, "--prime", "the ", "--length", 50, "--seed", 3, "--top-k", 5]) == 0
-        outputs.append(capsys.readouterr().out)
-    assert outputs[0] == outputs[1] and outputs[0].startswith("the ") and len(outputs[0]) == 4 + 50 + 1
-    with pytest.raises(ValueError, match="not in the model's vocabulary"):
-        bptt(["generate", best, "--prime", "Zebra"])
-
-
-def test_cli_trains_a_label_conditioned_model(tmp_path, capsys):
-    tsv = tmp_path / "train.tsv"
-    rows = [("a great fun film .", 1), ("a dull bad film .", 0)] * 10
-    tsv.write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in rows), encoding="utf-8")
-    assert bptt(["train", "lm", "--labelled", tsv, "--dev", tsv, "--level", "word", "--out", tmp_path / "run",
-                 "--embedding-dim", 8, "--hidden-size", 16, "--batch-size", 4, "--epochs", 15,
-                 "--lr", 0.02, "--quiet"]) == 0
-    assert "perplexity" in capsys.readouterr().out
-    assert bptt(["generate", tmp_path / "run" / "best", "--label", "positive", "--temperature", 0]) == 0
-    assert capsys.readouterr().out == "a great fun film .\n"

@@ -11,7 +11,6 @@ from bptt.losses import softmax_cross_entropy
 from bptt.models.tagger import Tagger, TaggerConfig, real_steps
 
 
-
 def _data(rng, T=6, B=4, V=12, C=5, feature_sizes=(7, 4)):
     lengths = np.array([3, 6, 1, 5])[:B]
     pad = ~real_steps(T, lengths, B)

@@ -1,5 +1,4 @@
 """encode_texts, pad_batch, bucket_batches, fixed_batches: values, determinism, coverage, padding."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,8 +7,7 @@ from bptt.data.batching import Batch, bucket_batches, encode_texts, fixed_batche
 from bptt.data.readers import read_dataset
 from bptt.data.tokenize import tokenize
 from bptt.data.vocab import Vocabulary
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from shared_data import shared_data
 
 
 def _seqs(lengths, seed=0):
@@ -100,7 +98,7 @@ def test_batching_rejects_bad_arguments():
 
 
 def test_padding_on_sst2_train_is_small_with_buckets():
-    ds, _ = read_dataset(DATA / "sst2" / "train.tsv")
+    ds, _ = read_dataset(shared_data("sst2", "train.tsv"))
     vocab = Vocabulary.build(tokenize(t) for t in ds.texts)
     seqs = encode_texts(ds.texts, vocab)
     assert len(vocab) == 14_818 and sum(len(s) for s in seqs) == 633_724  # = the whitespace-split token count

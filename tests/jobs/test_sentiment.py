@@ -3,23 +3,8 @@ loads to identical predictions, explains word by word, and the shipped model wor
 import numpy as np
 import pytest
 
-from bptt.sentiment import PRETRAINED, SentimentClassifier
-
-SUBJECTS = ["the movie", "this film", "the plot", "the acting", "it"]
-POSITIVE = ["good", "great", "funny", "moving", "smart"]
-NEGATIVE = ["bad", "boring", "dull", "awful", "weak"]
-
-
-def negation_data(n, seed):
-    """'<subject> is [not] <adjective> .' labelled (adjective positive) XOR (negated)."""
-    rng = np.random.default_rng(seed)
-    texts, labels = [], []
-    for _ in range(n):
-        pos, neg = rng.random() < 0.5, rng.random() < 0.5
-        adj = rng.choice(POSITIVE if pos else NEGATIVE)
-        texts.append(f"{rng.choice(SUBJECTS)} is {'not ' if neg else ''}{adj} .")
-        labels.append("positive" if pos != neg else "negative")
-    return texts, labels
+from bptt.jobs.sentiment import PRETRAINED, SentimentClassifier
+from helpers import negation_data
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
-r"""Language modelling, end to end: corpus -> streams -> truncated BPTT -> bits per character -> text.
+r"""The language-model job: corpus -> streams -> truncated BPTT -> bits per character -> text.
 
 Two jobs share this file:
 
 **Stream language model** (``train_lm``), the char-rnn / PyTorch word_language_model scheme:
 
-1. Tokens. ``level="char"``: every character; ``level="word"``: ``text.replace("\n", " <eos> ")
+1. Tokens (``bptt.data.tokenize.level_tokens``). ``level="char"``: every character; ``level="word"``: ``text.replace("\n", " <eos> ")
    .split()`` (a ``<eos>`` token at each line end). The vocabulary is built from the training part
    only, so held-out words the training part never saw are ``<unk>``.
 2. Split. The first ``1 - val_fraction`` of the tokens train, the last ``val_fraction`` are held
@@ -49,18 +49,17 @@ from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from . import io
-from .data.batching import bucket_batches, fixed_batches
-from .data.vocab import PAD_ID, Vocabulary
-from .losses import log_softmax
-from .models.conditional import ConditionalLanguageModel, ConditionalLMConfig
-from .models.language_model import LanguageModel, LanguageModelConfig
-from .train import TrainConfig, Trainer
-from .truncated import chunk_slices, detach
+from .. import io
+from ..data.batching import bucket_batches, fixed_batches
+from ..data.tokenize import EOS_WORD, LEVELS, level_tokens
+from ..data.vocab import PAD_ID, Vocabulary
+from ..losses import log_softmax
+from ..models.conditional import ConditionalLanguageModel, ConditionalLMConfig
+from ..models.language_model import LanguageModel, LanguageModelConfig
+from ..train import TrainConfig, Trainer
+from ..truncated import chunk_slices, detach
 
 
-LEVELS = ("char", "word")
-EOS_WORD = "<eos>"
 SETTINGS_FILE = "lm.json"
 VOCAB_FILE = "vocab.json"
 METRIC = "neg_loss"
@@ -108,16 +107,7 @@ class LMSettings:
             raise ValueError(f"eval_every must be >= 1 or None, got {self.eval_every}")
 
 
-# ---- tokens ---------------------------------------------------------------------------------
-def tokenize(text: str, level: str) -> list[str]:
-    """Characters, or whitespace-separated words with ``<eos>`` for each line end."""
-    if level == "char":
-        return list(text)
-    if level == "word":
-        return text.replace("\n", f" {EOS_WORD} ").split()
-    raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
-
-
+# ---- streams --------------------------------------------------------------------------------
 def eos_token(level: str) -> str:
     """The line / sentence boundary: ``\\n`` for characters, ``<eos>`` for words."""
     return "\n" if level == "char" else EOS_WORD
@@ -224,7 +214,7 @@ class TextModel:
     # ---- text <-> ids ---------------------------------------------------------------------
     def encode(self, text: str) -> np.ndarray:
         """Token ids of ``text``; characters the model never saw are an error."""
-        tokens = tokenize(text, self.level)
+        tokens = level_tokens(text, self.level)
         if self.level == "char":
             unknown = sorted({t for t in tokens if t not in self.vocab})
             if unknown:
@@ -403,12 +393,12 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
     evaluated and kept as best if they are. Returns the best model and the metrics.
     """
     s = settings or LMSettings()
-    tokens = tokenize(text, s.level)
+    tokens = level_tokens(text, s.level)
     if val_text is None:
         n_train = int(len(tokens) * (1 - s.val_fraction))
         train_tokens, val_tokens = tokens[:n_train], tokens[n_train:]
     else:
-        train_tokens, val_tokens = tokens, tokenize(val_text, s.level)
+        train_tokens, val_tokens = tokens, level_tokens(val_text, s.level)
     vocab = Vocabulary.build([train_tokens], min_freq=s.min_freq, max_size=s.max_vocab)
     train_ids, val_ids = vocab.encode(train_tokens), vocab.encode(val_tokens)
     if len(val_ids) < 2:
@@ -467,7 +457,7 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
 def sentence_ids(texts: Sequence[str], vocab: Vocabulary, level: str, max_len: int) -> list[np.ndarray]:
     """Each text as [<eos>] + its first max_len tokens + [<eos>]."""
     eos = vocab.index(eos_token(level))
-    return [np.r_[eos, vocab.encode(tokenize(t, level)[:max_len]), eos].astype(np.int64) for t in texts]
+    return [np.r_[eos, vocab.encode(level_tokens(t, level)[:max_len]), eos].astype(np.int64) for t in texts]
 
 
 def evaluate_sentences(model: ConditionalLanguageModel, seqs: Sequence[np.ndarray],
@@ -492,7 +482,7 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
     (ids into ``classes``); the dev sentences pick the best epoch by their loss."""
     s = settings or LMSettings()
     eos = eos_token(s.level)
-    vocab = Vocabulary.build(([eos, *tokenize(t, s.level)[:s.seq_len], eos] for t in texts),
+    vocab = Vocabulary.build(([eos, *level_tokens(t, s.level)[:s.seq_len], eos] for t in texts),
                              min_freq=s.min_freq, max_size=s.max_vocab)
     if eos not in vocab:
         raise ValueError(f"max_vocab={s.max_vocab} leaves no room for the boundary token {eos!r}")

@@ -22,15 +22,15 @@ from typing import Sequence
 
 import numpy as np
 
-from . import io
-from .data.batching import bucket_batches, encode_texts, fixed_batches
-from .data.tokenize import tokenize
-from .data.vocab import Vocabulary
-from .losses import softmax
-from .models import Classifier, ClassifierConfig
-from .train import TrainConfig, Trainer, train_keep_best
+from .. import io
+from ..data.batching import bucket_batches, encode_texts, fixed_batches
+from ..data.tokenize import tokenize
+from ..data.vocab import Vocabulary
+from ..losses import softmax
+from ..models import Classifier, ClassifierConfig
+from ..train import TrainConfig, Trainer, train_keep_best
 
-PRETRAINED = Path(__file__).parent / "pretrained" / "sentiment"
+PRETRAINED = Path(__file__).parents[1] / "pretrained" / "sentiment"
 SETTINGS_FILE = "sentiment.json"
 VOCAB_FILE = "vocab.json"
 

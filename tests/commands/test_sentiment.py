@@ -1,11 +1,11 @@
-"""The bptt command line: train, predict (arguments, stdin, JSON), explain, evaluate, errors."""
+"""The sentiment commands: train, predict (arguments, stdin, JSON), explain, evaluate, errors."""
 import io as stdio
 import json
 
 import pytest
 
 from bptt.cli import main
-from test_sentiment import negation_data
+from helpers import negation_data
 
 
 def _write_tsv(path, texts, labels):
