@@ -183,7 +183,8 @@ def run_language_model(tmp: Path) -> dict:
                                       out_dir=tmp / name, progress=False)
         result.model.save(tmp / name / "final")
         out[name] = {"weights": weights_sha(tmp / name / "final"),
-                     "generated": text_sha([" ".join(result.model.generate("", 12, 0.8, None, seed=2, label=c))
+                     "generated": text_sha([" ".join(result.model.generate("", 12, 0.8, None, seed=2,
+                                                                           label=c))
                                             for c in ("negative", "positive")]),
                      "best": {k: round(v, 12) for k, v in result.best.items()},
                      **epochs(tmp / name)}

@@ -287,7 +287,8 @@ def test_the_models_never_import_io():
     for path in pathlib.Path(bptt.models.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom):
-                names = {node.module or ""} | {f"{node.module or ''}.{a.name}".lstrip(".") for a in node.names}
+                module = node.module or ""
+                names = {module} | {f"{module}.{a.name}".lstrip(".") for a in node.names}
                 assert not {"io", "bptt.io"} & names, f"{path.name}:{node.lineno} imports bptt.io"
             elif isinstance(node, ast.Import):
                 assert "bptt.io" not in {a.name for a in node.names}, f"{path.name}:{node.lineno}"

@@ -65,6 +65,19 @@ def test_resume_after_interruption_continues_exactly(tmp_path):
     assert [l["epoch"] for l in lines] == [1, 2, 3]
 
 
+def test_a_checkpoint_with_the_old_epoch_examples_name_still_resumes(tmp_path):
+    interrupted, _ = _setup(tmp_path, "b", stop_at=8)
+    interrupted.fit()
+    path = tmp_path / "b" / CHECKPOINT
+    tensors, meta = io.load_params(path)
+    trainer = json.loads(meta["trainer"])
+    trainer["epoch_examples"] = trainer.pop("epoch_count")
+    io.save_params(path, tensors, {**meta, "trainer": json.dumps(trainer)})
+    resumed, _ = _setup(tmp_path, "b")
+    resumed.load_checkpoint(path)
+    assert resumed.state.epoch_count == trainer["epoch_examples"] == 32          # two batches of 16
+
+
 def test_ctrl_c_writes_a_checkpoint_and_stops(tmp_path):
     trainer, model = _setup(tmp_path)
     original = trainer.step_fn
@@ -127,7 +140,8 @@ def _padded(rng, lengths, V):
 
 def _classifier_run(rng):
     model = Classifier(ClassifierConfig(9, 3, 4, 3, "gru", dtype="float64"), rng)
-    batches = [ClassifierBatch(*_padded(rng, n, 9), rng.integers(0, 3, len(n))) for n in ([5, 2], [3, 4, 1, 6, 2])]
+    batches = [ClassifierBatch(*_padded(rng, n, 9), rng.integers(0, 3, len(n)))
+               for n in ([5, 2], [3, 4, 1, 6, 2])]
 
     def loss_sum(b):                # the summed cross-entropy of a batch and its number of terms
         logits, _ = model.forward(b.ids, b.lengths)
@@ -163,8 +177,8 @@ def _seq2seq_run(rng):
 
 def _language_model_run(rng):
     model = LanguageModel(LanguageModelConfig(9, 3, 4, "rnn_tanh", dtype="float64"), rng)
-    batches = [LanguageModelBatch(rng.integers(1, 9, (T, 2)), rng.integers(0, 9, (T, 2)), rng.random((T, 2)) < p)
-               for T, p in ((6, 0.9), (3, 0.3))]
+    batches = [LanguageModelBatch(rng.integers(1, 9, (T, 2)), rng.integers(0, 9, (T, 2)),
+                                  rng.random((T, 2)) < p) for T, p in ((6, 0.9), (3, 0.3))]
 
     def loss_sum(b):
         (logits, _), _ = model.forward(b.ids)

@@ -30,7 +30,8 @@ class State(NamedTuple):
         return cls(state)
 
     def map(self, f: Callable[[np.ndarray], np.ndarray]) -> "State":
-        """f applied to h and to c (if there is one): ``state.map(np.ndarray.copy)``, ``s.map(lambda a: a[:, rows])``."""
+        """f applied to h and to c (if there is one): ``state.map(np.ndarray.copy)``,
+        ``state.map(lambda a: a[:, rows])``."""
         return State(f(self.h), None if self.c is None else f(self.c))
 
     def arrays(self) -> tuple[np.ndarray, ...]:

@@ -147,7 +147,8 @@ class Trainer:
                            str(path))
         self.optimizer.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("optim/")})
         state = json.loads(meta["trainer"])
-        state.setdefault("epoch_count", state.pop("epoch_examples", 0))   # a checkpoint from before StepResult
+        # a checkpoint written before StepResult named the epoch's count "epoch_examples"
+        state.setdefault("epoch_count", state.pop("epoch_examples", 0))
         self.state = TrainState(**state)
         for name, state in json.loads(meta["rngs"]).items():
             self.model.generators()[name].bit_generator.state = state

@@ -46,7 +46,8 @@ def saved(tmp_path_factory):
     texts, labels = negation_data(60, 0)
     SentimentClassifier(embedding_dim=4, hidden_size=4, epochs=1).fit(texts, labels, progress=False) \
         .save(root / "sentiment")
-    SequenceTagger(**{**SMALL_TAGGER, "epochs": 1}).fit(toy_sentences(30, 0), progress=False).save(root / "tagger")
+    tagger = SequenceTagger(**{**SMALL_TAGGER, "epochs": 1}).fit(toy_sentences(30, 0), progress=False)
+    tagger.save(root / "tagger")
     return root
 
 

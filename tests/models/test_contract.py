@@ -9,8 +9,8 @@ from bptt.jobs.tagger import SequenceTagger
 from bptt.losses import mse, softmax_cross_entropy
 from bptt.models import (MODEL_TYPES, Classifier, ClassifierBatch, ClassifierConfig, ConditionalBatch,
                          ConditionalLanguageModel, ConditionalLMConfig, LanguageModel, LanguageModelBatch,
-                         LanguageModelConfig, Regressor, RegressorBatch, RegressorConfig, Seq2Seq, Seq2SeqBatch,
-                         Seq2SeqConfig, StepResult, Tagger, TaggerBatch, TaggerConfig)
+                         LanguageModelConfig, Regressor, RegressorBatch, RegressorConfig, Seq2Seq,
+                         Seq2SeqBatch, Seq2SeqConfig, StepResult, Tagger, TaggerBatch, TaggerConfig)
 from bptt.models.seq2seq import shift_right
 from bptt.sparse import as_dense
 from bptt.state import State
@@ -25,7 +25,8 @@ def _cases():
     """(model class, config, batch, d_outputs from the outputs, generator names)."""
     lstm = dict(mode="lstm", num_layers=2, dropout=0.2, dtype="float64")
     return {
-        "classifier": (Classifier, ClassifierConfig(8, 3, 4, 3, **lstm), ClassifierBatch(IDS, LENGTHS, np.array([0, 2, 1])),
+        "classifier": (Classifier, ClassifierConfig(8, 3, 4, 3, **lstm),
+                       ClassifierBatch(IDS, LENGTHS, np.array([0, 2, 1])),
                        lambda out, b: softmax_cross_entropy(out, b.labels)[1], ["dropout", "rnn.dropout"]),
         "regressor": (Regressor, RegressorConfig(2, 4, 2, **lstm),
                       RegressorBatch(np.linspace(-1, 1, 24).reshape(4, 3, 2), np.ones((3, 2)), LENGTHS),

@@ -5,11 +5,12 @@ See ``bptt.models`` for the contract these pieces serve.
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import NamedTuple
 
 import numpy as np
 
-from ..recurrent import Recurrent
+from ..recurrent import Recurrent, RecurrentConfig
 from ..state import State
 
 
@@ -23,17 +24,35 @@ class StepResult(NamedTuple):
     state: State | None = None      # the final recurrent state (LanguageModel: carried on), else None
 
 
+class ModelConfig:
+    """A model config (a frozen dataclass) as the JSON-able dict that ``from_config`` takes back."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 class Composed:
     """The preamble of a model built from named layers (``Embedding``, ``Recurrent``, ``Dense``).
 
-    A model sets ``config_class`` (its config dataclass), builds its layers in ``__init__`` from
-    one weight generator in a fixed order, and ends with ``self._compose((name, layer), ...)``
-    under the PyTorch submodule names. ``dropout_rng`` draws the model's own dropout masks (None:
-    it has none); each recurrent layer draws its masks from its own generator.
+    A model sets ``config_class`` (its config dataclass); its ``__init__`` starts with
+    ``rng = self._begin(config, rng, dropout_seed)``, builds its layers from that one weight
+    generator in a fixed order, and ends with ``self._compose((name, layer), ...)`` under the
+    PyTorch submodule names. ``dropout_rng`` draws the model's own dropout masks (None: it has
+    none); each recurrent layer draws its masks from its own generator.
     """
 
     config_class: type
     dropout_rng: np.random.Generator | None = None
+
+    def _begin(self, config, rng: np.random.Generator | None,
+               dropout_seed: int | None) -> np.random.Generator:
+        """Keep ``config`` (and its ``dtype``), seed the model's own dropout generator with
+        ``dropout_seed`` (None: none), and return the weight generator: ``rng``, or one seeded 0."""
+        self.config = config
+        self.dtype = np.dtype(config.dtype)
+        if dropout_seed is not None:
+            self.dropout_rng = np.random.default_rng(dropout_seed)
+        return np.random.default_rng(0) if rng is None else rng
 
     def _compose(self, *named_layers) -> None:
         """Keep the (name, layer) pairs and gather their parameters into ``self.params``."""
@@ -62,9 +81,13 @@ class Composed:
         return (x, None) if mask is None else (x * mask, mask)
 
 
-def weights_rng(rng: np.random.Generator | None) -> np.random.Generator:
-    """The generator the weights are drawn from: ``rng``, or a fresh one seeded 0."""
-    return np.random.default_rng(0) if rng is None else rng
+def recurrent(config, input_size: int, rng: np.random.Generator, dropout_seed: int,
+              hidden_size: int | None = None, bidirectional: bool = False) -> Recurrent:
+    """The recurrent layers of a model config: its mode, num_layers, dropout and dtype, and
+    ``hidden_size`` (default: the config's) units per direction; masks seeded ``dropout_seed``."""
+    return Recurrent(RecurrentConfig(config.mode, input_size, hidden_size or config.hidden_size,
+                                     config.num_layers, bidirectional, config.dropout, dtype=config.dtype),
+                     rng, dropout_seed)
 
 
 def check_fractions(config, names) -> None:

@@ -16,22 +16,21 @@ Parameter names are those of a PyTorch module with submodules ``embedding`` (nn.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from ._compose import (Composed, StepResult, check_fractions, masked, named_grads, real_steps,
-                       top_final, top_final_grad, weights_rng)
+from ._compose import (Composed, ModelConfig, StepResult, check_fractions, masked, named_grads,
+                       real_steps, recurrent, top_final, top_final_grad)
 from ..layers import Dense, Embedding
 from ..losses import softmax, softmax_cross_entropy
-from ..recurrent import Recurrent, RecurrentConfig
 
 POOLINGS = ("last", "mean", "max")
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
+class ClassifierConfig(ModelConfig):
     vocab_size: int
     embedding_dim: int
     hidden_size: int
@@ -52,9 +51,6 @@ class ClassifierConfig:
         check_fractions(self, ("dropout", "embedding_dropout", "output_dropout"))
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class ClassifierCache(NamedTuple):
@@ -86,15 +82,12 @@ class Classifier(Composed):
 
     def __init__(self, config: ClassifierConfig, rng: np.random.Generator | None = None,
                  dropout_seed: int = 0):
-        rng = weights_rng(rng)
-        self.dropout_rng = np.random.default_rng(dropout_seed)
-        c = self.config = config
-        self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, np.dtype(c.dtype), rng)
-        self.rnn = Recurrent(RecurrentConfig(c.mode, c.embedding_dim, c.hidden_size, c.num_layers,
-                                             c.bidirectional, c.dropout, dtype=c.dtype), rng,
-                             dropout_seed + 1)
+        rng = self._begin(config, rng, dropout_seed)
+        c = config
+        self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
+        self.rnn = recurrent(c, c.embedding_dim, rng, dropout_seed + 1, bidirectional=c.bidirectional)
         D = 2 if c.bidirectional else 1
-        self.fc = Dense(D * c.hidden_size, c.num_classes, dtype=np.dtype(c.dtype), rng=rng)
+        self.fc = Dense(D * c.hidden_size, c.num_classes, dtype=self.dtype, rng=rng)
         self._compose(("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
 
     # ---- forward / backward ---------------------------------------------------------------

@@ -23,12 +23,12 @@ C (L*H, K) and ``init.bias`` d (L*H,) (nn.Linear(K, L*H)), ``cond.weight`` P (Q,
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from ._compose import Composed, StepResult, named_grads, weights_rng
+from ._compose import Composed, ModelConfig, StepResult, named_grads
 from ..layers import Dense, one_hot
 from ..state import State
 from .language_model import (LanguageModel, LanguageModelCache, LanguageModelConfig, LanguageModelOutput,
@@ -38,7 +38,7 @@ CONDITIONS = ("init", "input", "both")
 
 
 @dataclass(frozen=True)
-class ConditionalLMConfig:
+class ConditionalLMConfig(ModelConfig):
     vocab_size: int
     embedding_dim: int
     hidden_size: int
@@ -75,9 +75,6 @@ class ConditionalLMConfig:
                                    self.cond_embedding_dim if self.uses_input else 0,
                                    self.padding_idx, self.dtype)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 class ConditionalCache(NamedTuple):
     z: np.ndarray                   # (B, K) the conditioning vectors
@@ -113,9 +110,8 @@ class ConditionalLanguageModel(Composed):
 
     def __init__(self, config: ConditionalLMConfig, rng: np.random.Generator | None = None,
                  dropout_seed: int = 0):
-        rng = weights_rng(rng)
-        c = self.config = config
-        self.dtype = np.dtype(c.dtype)
+        rng = self._begin(config, rng, None)
+        c = config
         self.lm = LanguageModel(c.lm_config(), rng, dropout_seed)
         self.dropout_rng = self.lm.dropout_rng
         L, H = c.num_layers, c.hidden_size

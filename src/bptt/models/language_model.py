@@ -33,21 +33,20 @@ softmax(z / temperature) restricted to the ``top_k`` largest logits (temperature
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 
-from ._compose import (Composed, StepResult, check_fractions, masked, named_grads, real_steps,
-                       weights_rng)
+from ._compose import (Composed, ModelConfig, StepResult, check_fractions, masked, named_grads,
+                       real_steps, recurrent)
 from ..layers import Dense, Embedding
 from ..losses import softmax_cross_entropy
-from ..recurrent import Recurrent, RecurrentConfig
 from ..state import State
 
 
 @dataclass(frozen=True)
-class LanguageModelConfig:
+class LanguageModelConfig(ModelConfig):
     vocab_size: int
     embedding_dim: int
     hidden_size: int
@@ -66,9 +65,6 @@ class LanguageModelConfig:
         if self.side_input_size < 0:
             raise ValueError(f"side_input_size must be >= 0, got {self.side_input_size}")
         check_fractions(self, ("dropout", "output_dropout"))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class LanguageModelCache(NamedTuple):
@@ -113,14 +109,10 @@ class LanguageModel(Composed):
 
     def __init__(self, config: LanguageModelConfig, rng: np.random.Generator | None = None,
                  dropout_seed: int = 0):
-        rng = weights_rng(rng)
-        self.dropout_rng = np.random.default_rng(dropout_seed)
-        c = self.config = config
-        self.dtype = np.dtype(c.dtype)
+        rng = self._begin(config, rng, dropout_seed)
+        c = config
         self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
-        self.rnn = Recurrent(RecurrentConfig(c.mode, c.embedding_dim + c.side_input_size,
-                                             c.hidden_size, c.num_layers, dropout=c.dropout,
-                                             dtype=c.dtype), rng, dropout_seed + 1)
+        self.rnn = recurrent(c, c.embedding_dim + c.side_input_size, rng, dropout_seed + 1)
         self.fc = Dense(c.hidden_size, c.vocab_size, dtype=self.dtype, rng=rng)
         self._compose(("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
 
@@ -149,7 +141,8 @@ class LanguageModel(Composed):
         out, final, rnn_cache = self.rnn.forward(x, state0, lengths, training=training)  # (T, B, H)
         out, out_mask = self._dropout(out, self.config.output_dropout, training)
         logits, fc_cache = self.fc.forward(out)                          # (T, B, N)
-        return LanguageModelOutput(logits, final), LanguageModelCache(emb_cache, rnn_cache, fc_cache, out_mask)
+        cache = LanguageModelCache(emb_cache, rnn_cache, fc_cache, out_mask)
+        return LanguageModelOutput(logits, final), cache
 
     def _with_side(self, e: np.ndarray, side: np.ndarray | None, B: int) -> np.ndarray:
         S = self.config.side_input_size

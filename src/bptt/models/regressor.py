@@ -18,20 +18,19 @@ the defaults are PyTorch's.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from ._compose import Composed, StepResult, named_grads, top_final, top_final_grad, weights_rng
+from ._compose import Composed, ModelConfig, StepResult, named_grads, recurrent, top_final, top_final_grad
 from ..init import INITS, apply_init
 from ..layers import Dense
 from ..losses import mse
-from ..recurrent import Recurrent, RecurrentConfig
 
 
 @dataclass(frozen=True)
-class RegressorConfig:
+class RegressorConfig(ModelConfig):
     input_size: int
     hidden_size: int
     output_size: int = 1
@@ -51,9 +50,6 @@ class RegressorConfig:
             raise ValueError(f"forget_bias applies to mode 'lstm' only, got mode {self.mode!r}")
         if not isinstance(self.output_size, (int, np.integer)) or self.output_size < 1:
             raise ValueError(f"output_size must be a positive integer, got {self.output_size!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class RegressorCache(NamedTuple):
@@ -80,14 +76,12 @@ class Regressor(Composed):
 
     def __init__(self, config: RegressorConfig, rng: np.random.Generator | None = None,
                  dropout_seed: int = 0):
-        rng = weights_rng(rng)
-        c = self.config = config
-        self.rnn = Recurrent(RecurrentConfig(c.mode, c.input_size, c.hidden_size, c.num_layers,
-                                             c.bidirectional, c.dropout, dtype=c.dtype), rng,
-                             dropout_seed)
+        rng = self._begin(config, rng, None)
+        c = config
+        self.rnn = recurrent(c, c.input_size, rng, dropout_seed, bidirectional=c.bidirectional)
         apply_init(self.rnn, c.init, c.init_gain, c.forget_bias, rng)
         D = 2 if c.bidirectional else 1
-        self.fc = Dense(D * c.hidden_size, c.output_size, dtype=np.dtype(c.dtype), rng=rng)
+        self.fc = Dense(D * c.hidden_size, c.output_size, dtype=self.dtype, rng=rng)
         self._compose(("rnn", self.rnn), ("fc", self.fc))
 
     # ---- forward / backward ---------------------------------------------------------------

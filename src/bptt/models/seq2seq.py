@@ -34,21 +34,20 @@ Parameter names are those of a PyTorch module with submodules ``encoder_embeddin
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from ._compose import (Composed, StepResult, check_fractions, masked, named_grads, real_steps,
-                       weights_rng)
+from ._compose import (Composed, ModelConfig, StepResult, check_fractions, masked, named_grads,
+                       real_steps, recurrent)
 from ..layers import Dense, Embedding
 from ..losses import log_softmax, softmax_cross_entropy
-from ..recurrent import Recurrent, RecurrentConfig
 from ..state import State
 
 
 @dataclass(frozen=True)
-class Seq2SeqConfig:
+class Seq2SeqConfig(ModelConfig):
     src_vocab_size: int
     tgt_vocab_size: int
     embedding_dim: int
@@ -73,9 +72,6 @@ class Seq2SeqConfig:
         if len({self.padding_idx, self.bos_id, self.eos_id}) != 3:
             raise ValueError(f"padding_idx, bos_id and eos_id must differ, got "
                              f"{self.padding_idx}, {self.bos_id}, {self.eos_id}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @property
     def directions(self) -> int:
@@ -133,18 +129,14 @@ class Seq2Seq(Composed):
 
     def __init__(self, config: Seq2SeqConfig, rng: np.random.Generator | None = None,
                  dropout_seed: int = 0):
-        rng = weights_rng(rng)
-        self.dropout_rng = np.random.default_rng(dropout_seed)
-        c = self.config = config
-        dtype = np.dtype(c.dtype)
-        self.encoder_embedding = Embedding(c.src_vocab_size, c.embedding_dim, c.padding_idx, dtype, rng)
-        self.decoder_embedding = Embedding(c.tgt_vocab_size, c.embedding_dim, c.padding_idx, dtype, rng)
-        self.encoder = Recurrent(RecurrentConfig(c.mode, c.embedding_dim, c.hidden_size, c.num_layers,
-                                                 c.bidirectional_encoder, c.dropout, dtype=c.dtype),
-                                 rng, dropout_seed + 1)
-        self.decoder = Recurrent(RecurrentConfig(c.mode, c.embedding_dim, c.decoder_size, c.num_layers,
-                                                 False, c.dropout, dtype=c.dtype), rng, dropout_seed + 2)
-        self.fc = Dense(c.decoder_size, c.tgt_vocab_size, dtype=dtype, rng=rng)
+        rng = self._begin(config, rng, dropout_seed)
+        c = config
+        self.encoder_embedding = Embedding(c.src_vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
+        self.decoder_embedding = Embedding(c.tgt_vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
+        self.encoder = recurrent(c, c.embedding_dim, rng, dropout_seed + 1,
+                                 bidirectional=c.bidirectional_encoder)
+        self.decoder = recurrent(c, c.embedding_dim, rng, dropout_seed + 2, hidden_size=c.decoder_size)
+        self.fc = Dense(c.decoder_size, c.tgt_vocab_size, dtype=self.dtype, rng=rng)
         self._compose(("encoder_embedding", self.encoder_embedding), ("encoder", self.encoder),
                       ("decoder_embedding", self.decoder_embedding), ("decoder", self.decoder),
                       ("fc", self.fc))
@@ -154,15 +146,21 @@ class Seq2Seq(Composed):
         """Encoder final State (L*D, B, H), index l*D + d -> decoder State (L, B, D*H)."""
         c = self.config
         L, D, H = c.num_layers, c.directions, c.hidden_size
-        return state.map(lambda s: s.reshape(L, D, s.shape[1], H).transpose(0, 2, 1, 3)
-                         .reshape(L, s.shape[1], D * H))
+
+        def one(s):                 # (L*D, B, H) = (L, D, B, H) -> (L, B, D, H) -> (L, B, D*H)
+            B = s.shape[1]
+            return s.reshape(L, D, B, H).transpose(0, 2, 1, 3).reshape(L, B, D * H)
+        return state.map(one)
 
     def _unbridge(self, d_state: State) -> State:
         """The gradient through ``_bridge``: (L, B, D*H) -> (L*D, B, H)."""
         c = self.config
         L, D, H = c.num_layers, c.directions, c.hidden_size
-        return d_state.map(lambda g: np.ascontiguousarray(g.reshape(L, g.shape[1], D, H).transpose(0, 2, 1, 3))
-                           .reshape(L * D, g.shape[1], H))
+
+        def one(g):                 # (L, B, D*H) = (L, B, D, H) -> (L, D, B, H) -> (L*D, B, H)
+            B = g.shape[1]
+            return np.ascontiguousarray(g.reshape(L, B, D, H).transpose(0, 2, 1, 3)).reshape(L * D, B, H)
+        return d_state.map(one)
 
     # ---- forward / backward ---------------------------------------------------------------
     def _encode(self, src, src_lengths, training: bool):

@@ -26,20 +26,19 @@ Parameter names are those of a PyTorch module with submodules ``embedding`` (nn.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from ._compose import (Composed, StepResult, check_fractions, masked, named_grads, prefixed,
-                       real_steps, weights_rng)
+from ._compose import (Composed, ModelConfig, StepResult, check_fractions, masked, named_grads, prefixed,
+                       real_steps, recurrent)
 from ..layers import Dense, Embedding
 from ..losses import softmax_cross_entropy
-from ..recurrent import Recurrent, RecurrentConfig
 
 
 @dataclass(frozen=True)
-class TaggerConfig:
+class TaggerConfig(ModelConfig):
     vocab_size: int
     embedding_dim: int
     hidden_size: int
@@ -65,9 +64,6 @@ class TaggerConfig:
         check_fractions(self, ("dropout", "embedding_dropout", "output_dropout"))
         if self.num_tags < 2:
             raise ValueError(f"num_tags must be >= 2, got {self.num_tags}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @property
     def input_size(self) -> int:
@@ -103,18 +99,14 @@ class Tagger(Composed):
 
     def __init__(self, config: TaggerConfig, rng: np.random.Generator | None = None,
                  dropout_seed: int = 0):
-        rng = weights_rng(rng)
-        self.dropout_rng = np.random.default_rng(dropout_seed)
-        c = self.config = config
-        dtype = np.dtype(c.dtype)
-        self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, dtype, rng)
-        self.feature_embeddings = [Embedding(v, e, c.padding_idx, dtype, rng)
+        rng = self._begin(config, rng, dropout_seed)
+        c = config
+        self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
+        self.feature_embeddings = [Embedding(v, e, c.padding_idx, self.dtype, rng)
                                    for v, e in zip(c.feature_vocab_sizes, c.feature_dims)]
-        self.rnn = Recurrent(RecurrentConfig(c.mode, c.input_size, c.hidden_size, c.num_layers,
-                                             c.bidirectional, c.dropout, dtype=c.dtype), rng,
-                             dropout_seed + 1)
+        self.rnn = recurrent(c, c.input_size, rng, dropout_seed + 1, bidirectional=c.bidirectional)
         D = 2 if c.bidirectional else 1
-        self.fc = Dense(D * c.hidden_size, c.num_tags, dtype=dtype, rng=rng)
+        self.fc = Dense(D * c.hidden_size, c.num_tags, dtype=self.dtype, rng=rng)
         self._compose(("embedding", self.embedding),
                       *((f"feature_embeddings.{k}", f) for k, f in enumerate(self.feature_embeddings)),
                       ("rnn", self.rnn), ("fc", self.fc))
