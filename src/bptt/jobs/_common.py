@@ -1,5 +1,6 @@
 """The glue every job shares, written once: settings, the dev hold-out, a job directory.
 
+    SharedSettings                        the settings every job has: optimizer, lr, ..., seed, dtype
     settings_of(Settings, given)          the settings dataclass; unknown names are a TypeError
     hold_out(one_in, seed, *columns)      (train, dev) parts: a seeded 1-in-``one_in`` dev set
     check_fitted(estimator)               a RuntimeError unless fit() or load() ran
@@ -15,7 +16,7 @@ Estimators follow scikit-learn: ``fit`` returns self; what fit or load sets ends
 """
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +25,19 @@ import numpy as np
 from .. import io
 from ..data.vocab import Vocabulary
 from ..files import read_json_object, write_json
+
+
+@dataclass(frozen=True)
+class SharedSettings:
+    """The settings every job's settings dataclass extends (with the defaults they all use): the
+    optimizer and its clipping (``bptt.train.TrainConfig.from_settings`` reads them), the seed of
+    the weights, the dropout masks and the data order, and the float type."""
+    optimizer: str = "adam"         # sgd | adam | adamw | rmsprop | adagrad
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    clip_norm: float | None = 5.0   # the global gradient norm is clipped to this (None: never)
+    seed: int = 0
+    dtype: str = "float32"
 
 
 def settings_of(settings_cls, given: dict):

@@ -48,7 +48,7 @@ from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import load_model, read_job_file, save_job
+from ._common import SharedSettings, load_model, read_job_file, save_job
 from .. import io
 from ..data.batching import bucket_batches, fixed_batches
 from ..data.tokenize import EOS_WORD, LEVELS, level_tokens
@@ -67,8 +67,9 @@ METRIC = "neg_loss"
 
 
 @dataclass(frozen=True)
-class LMSettings:
-    """Every hyperparameter of the model and of its training (saved with the model)."""
+class LMSettings(SharedSettings):
+    """Every hyperparameter of the model and of its training (saved with the model).
+    (Optimizer, seed and dtype: ``SharedSettings``.)"""
     level: str = "char"             # char | word
     cell: str = "lstm"              # rnn_tanh | rnn_relu | lstm | gru
     embedding_dim: int = 64
@@ -86,13 +87,7 @@ class LMSettings:
     val_fraction: float = 0.1       # held-out tail of the text (stream LM without a dev file)
     min_freq: int = 1
     max_vocab: int | None = None
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    clip_norm: float | None = 5.0
     patience: int | None = None     # evaluations without improvement before stopping
-    seed: int = 0
-    dtype: str = "float32"
 
     def __post_init__(self):
         if self.level not in LEVELS:

@@ -23,7 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ._common import check_fitted, hold_out, load_model, read_job_file, save_job, settings_of
+from ._common import (SharedSettings, check_fitted, hold_out, load_model, read_job_file, save_job,
+                      settings_of)
 from ..data.batching import bucket_batches, encode_texts, fixed_batches
 from ..data.tokenize import tokenize
 from ..data.vocab import Vocabulary
@@ -37,8 +38,9 @@ VOCAB_FILE = "vocab.json"
 
 
 @dataclass(frozen=True)
-class SentimentSettings:
-    """Every hyperparameter of the model and of its training (saved with the model)."""
+class SentimentSettings(SharedSettings):
+    """Every hyperparameter of the model and of its training (saved with the model).
+    (Optimizer, seed and dtype: ``SharedSettings``.)"""
     cell: str = "lstm"
     embedding_dim: int = 64
     hidden_size: int = 128
@@ -53,13 +55,7 @@ class SentimentSettings:
     max_len: int | None = None
     epochs: int = 6
     batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    clip_norm: float | None = 5.0
     patience: int | None = 3
-    seed: int = 0
-    dtype: str = "float32"
 
 
 def _classes_and_ids(labels: Sequence, classes: Sequence[str] | None) -> tuple[tuple[str, ...], np.ndarray]:
@@ -99,7 +95,8 @@ class SentimentClassifier:
     # ---- training -------------------------------------------------------------------------
     def _build(self, texts: Sequence[str], classes: tuple[str, ...]) -> None:
         s = self.settings
-        self.vocab_ = Vocabulary.build([tokenize(t) for t in texts], min_freq=s.min_freq, max_size=s.max_vocab)
+        self.vocab_ = Vocabulary.build([tokenize(t) for t in texts], min_freq=s.min_freq,
+                                       max_size=s.max_vocab)
         self.classes_ = classes
         config = ClassifierConfig(len(self.vocab_), s.embedding_dim, s.hidden_size, len(classes), s.cell,
                                   s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
@@ -179,9 +176,8 @@ class SentimentClassifier:
     def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
         """Model directory: model.safetensors, config.json, vocab.json, sentiment.json."""
         check_fitted(self)
-        return save_job(directory, self.model_, {
-            VOCAB_FILE: self.vocab_,
-            SETTINGS_FILE: {"classes": list(self.classes_), "settings": asdict(self.settings)}}, weights_dtype)
+        job = {"classes": list(self.classes_), "settings": asdict(self.settings)}
+        return save_job(directory, self.model_, {VOCAB_FILE: self.vocab_, SETTINGS_FILE: job}, weights_dtype)
 
     @classmethod
     def load(cls, directory: str | Path) -> "SentimentClassifier":

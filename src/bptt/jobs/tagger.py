@@ -29,7 +29,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import check_fitted, hold_out, load_model, read_job_file, save_job, settings_of
+from ._common import SharedSettings, check_fitted, hold_out, load_model, read_job_file, save_job, settings_of
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.tagged import TaggedSentence
 from ..data.tokenize import split_words
@@ -78,8 +78,9 @@ def _feature_strings(words: Sequence[str], name: str, suffix_length: int) -> lis
 
 # ---- the neural tagger --------------------------------------------------------------------------
 @dataclass(frozen=True)
-class TaggerSettings:
-    """Every hyperparameter of the model, its inputs and its training (saved with the model)."""
+class TaggerSettings(SharedSettings):
+    """Every hyperparameter of the model, its inputs and its training (saved with the model).
+    (Optimizer, seed and dtype: ``SharedSettings``.)"""
     cell: str = "lstm"
     embedding_dim: int = 100
     hidden_size: int = 128
@@ -96,13 +97,7 @@ class TaggerSettings:
     word_dropout: float = 0.25               # alpha: <unk> with probability alpha / (alpha + count)
     epochs: int = 30
     batch_size: int = 32
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    clip_norm: float | None = 5.0
     patience: int | None = 5
-    seed: int = 0
-    dtype: str = "float32"
 
     def __post_init__(self):
         feats = (self.features,) if isinstance(self.features, str) else self.features
@@ -251,10 +246,10 @@ class SequenceTagger:
     def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
         """Model directory: model.safetensors, config.json, vocab.json, features.json, tagger.json."""
         check_fitted(self)
-        return save_job(directory, self.model_, {
-            VOCAB_FILE: self.vocab_,
-            FEATURES_FILE: {name: v.to_dict() for name, v in zip(self.settings.features, self.feature_vocabs_)},
-            SETTINGS_FILE: {"tags": list(self.tags_), "settings": asdict(self.settings)}}, weights_dtype)
+        features = {name: v.to_dict() for name, v in zip(self.settings.features, self.feature_vocabs_)}
+        job = {"tags": list(self.tags_), "settings": asdict(self.settings)}
+        return save_job(directory, self.model_, {VOCAB_FILE: self.vocab_, FEATURES_FILE: features,
+                                                 SETTINGS_FILE: job}, weights_dtype)
 
     @classmethod
     def load(cls, directory: str | Path) -> "SequenceTagger":
@@ -264,7 +259,8 @@ class SequenceTagger:
         self.tags_ = tags
         self.vocab_ = Vocabulary.load(directory / VOCAB_FILE)
         self.feature_vocabs_ = read_job_file(directory, FEATURES_FILE, "tagger model", lambda doc: [
-            Vocabulary.from_dict(doc[name], f"{directory / FEATURES_FILE}: {name}") for name in self.settings.features])
+            Vocabulary.from_dict(doc[name], f"{directory / FEATURES_FILE}: {name}")
+            for name in self.settings.features])
         self.model_ = load_model(directory, Tagger, lambda m: [
             ("words", m.config.vocab_size, VOCAB_FILE, len(self.vocab_)),
             ("tags", m.config.num_tags, SETTINGS_FILE, len(self.tags_)),

@@ -24,7 +24,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import check_fitted, hold_out, load_model, read_job_file, save_job, settings_of
+from ._common import SharedSettings, check_fitted, hold_out, load_model, read_job_file, save_job, settings_of
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.vocab import PAD, UNK, Vocabulary
 from ..models.seq2seq import Hypothesis, Seq2Seq, Seq2SeqConfig
@@ -39,9 +39,10 @@ SOURCE_VOCAB_FILE, TARGET_VOCAB_FILE = "source_vocab.json", "target_vocab.json"
 
 # ---- the translator -------------------------------------------------------------------------
 @dataclass(frozen=True)
-class TranslatorSettings:
+class TranslatorSettings(SharedSettings):
     """Every hyperparameter of the model, its tokens and its training (saved with the model).
-    The defaults are the recipe of bench/dates.py (99.75% exact match on held-out dates)."""
+    The defaults are the recipe of bench/dates.py (99.75% exact match on held-out dates).
+    (Optimizer, seed and dtype: ``SharedSettings``.)"""
     level: str = "char"                 # char | word
     cell: str = "lstm"
     embedding_dim: int = 32
@@ -54,13 +55,7 @@ class TranslatorSettings:
     max_output_len: int | None = None   # decoding limit in tokens; None: 2 x longest training target + 10
     epochs: int = 8
     batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    clip_norm: float | None = 5.0
     patience: int | None = 3
-    seed: int = 0
-    dtype: str = "float32"
 
     def __post_init__(self):
         if self.level not in ("char", "word"):
@@ -121,9 +116,10 @@ class Translator:
         self.target_vocab_ = Vocabulary([PAD, UNK, BOS, EOS, *rest])
         longest = max(len(self.split(t)) for t in targets)
         self.max_output_len_ = s.max_output_len or 2 * longest + 10
-        config = Seq2SeqConfig(len(self.source_vocab_), len(self.target_vocab_), s.embedding_dim, s.hidden_size,
-                               s.cell, s.num_layers, s.bidirectional_encoder, s.dropout, s.embedding_dropout,
-                               s.output_dropout, padding_idx=0, bos_id=BOS_ID, eos_id=EOS_ID, dtype=s.dtype)
+        config = Seq2SeqConfig(len(self.source_vocab_), len(self.target_vocab_), s.embedding_dim,
+                               s.hidden_size, s.cell, s.num_layers, s.bidirectional_encoder, s.dropout,
+                               s.embedding_dropout, s.output_dropout, padding_idx=0, bos_id=BOS_ID,
+                               eos_id=EOS_ID, dtype=s.dtype)
         self.model_ = Seq2Seq(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
 
     def fit(self, pairs: Sequence[tuple[str, str]], dev: Sequence[tuple[str, str]] | None = None,
