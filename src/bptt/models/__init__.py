@@ -53,9 +53,12 @@ Every model ``M`` (``M(config, rng=None, dropout_seed=0)``, ``M.from_config(dict
 A recurrent state is a ``bptt.state.State(h, c=None)``: h, and c for the LSTM only, each
 (layers * directions, B, H). It unpacks as ``h, c``.
 
-Seeds: ``rng`` draws every weight, in the order the layers are built; ``dropout_seed`` seeds the
-model's own dropout masks and ``dropout_seed + 1`` (``+ 2``) those of its recurrent layers, in the
-order of ``generators()``. Nothing outside a model reassigns its generators.
+Seeds: ``rng`` draws every weight, in the order the layers are built; generator k of
+``generators()`` (the model's own dropout masks first, if it has any, then each recurrent
+layer's) is seeded ``dropout_seed + k``. Nothing outside a model reassigns its generators.
+
+The preamble every model shares (``from_config``, ``param_shapes``, ``generators``, dropout,
+gathering the layers' parameters) is ``_compose.Composed``, with the small functions beside it.
 
 The registry
 ------------
