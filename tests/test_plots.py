@@ -37,8 +37,10 @@ def test_read_metrics_keeps_evaluations_and_passes_over_other_events(tmp_path):
 @pytest.mark.parametrize("line, message", [
     ('{"epoch": 3, "step": 30, "train_loss": 0.4\n', r"s\.jsonl:4: not valid JSON"),
     ('[1, 2]\n', r"s\.jsonl:4: expected a JSON object, got list"),
-    ('{"epoch": 3, "step": "30", "train_loss": 0.4}\n', r"s\.jsonl:4: field 'step' should be a number, got '30'"),
-    ('{"epoch": 3, "step": 30, "dev_accuracy": "high"}\n', r"s\.jsonl:4: field 'dev_accuracy' should be a number"),
+    ('{"epoch": 3, "step": "30", "train_loss": 0.4}\n',
+     r"s\.jsonl:4: field 'step' should be a number, got '30'"),
+    ('{"epoch": 3, "step": 30, "dev_accuracy": "high"}\n',
+     r"s\.jsonl:4: field 'dev_accuracy' should be a number"),
 ])
 def test_malformed_lines_name_file_line_and_field(tmp_path, line, message):
     with pytest.raises(ValueError, match=message):

@@ -63,7 +63,7 @@ class LineProgress:
     def _write(self, now: float) -> None:
         done = f"{self.n:,}" if self.total is None else f"{self.n:,}/{self.total:,}"
         rate = (self.n - self.start_n) / max(now - self.start, 1e-9)
-        parts = [f"{done} {self.unit}", f"{rate:,.1f} {self.unit}/s"] + ([self.postfix] if self.postfix else [])
+        parts = [f"{done} {self.unit}", f"{rate:,.1f} {self.unit}/s"] + [self.postfix] * bool(self.postfix)
         print(f"{self.desc}: {', '.join(parts)}", file=self.file or sys.stderr, flush=True)
 
     def __enter__(self) -> "LineProgress":

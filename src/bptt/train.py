@@ -43,8 +43,8 @@ import numpy as np
 from tqdm import tqdm
 
 from . import io
-from .progress import progress_bar
 from .optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, global_norm
+from .progress import progress_bar
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
 CHECKPOINT = "checkpoint.safetensors"

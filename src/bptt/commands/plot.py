@@ -22,7 +22,8 @@ def cmd_plot(args) -> int:
     from ..plots import metrics_path, plot_runs, read_metrics
     paths = [Path(r) for r in args.runs]
     runs = {label: read_metrics(metrics_path(p)) for label, p in zip(run_labels(paths), paths)}
-    out = Path(args.out) if args.out else (paths[0] if len(paths) == 1 and paths[0].is_dir() else Path("plots"))
+    one_folder = len(paths) == 1 and paths[0].is_dir()
+    out = Path(args.out) if args.out else (paths[0] if one_folder else Path("plots"))
     try:
         written = plot_runs(runs, out)
     except ImportError as err:
