@@ -16,6 +16,7 @@ from ._settings import positive_int
 def cmd_serve(args) -> int:
     try:
         import uvicorn
+        from threadpoolctl import threadpool_limits
 
         from ..serve.app import create_app
     except ImportError as err:
@@ -29,8 +30,12 @@ def cmd_serve(args) -> int:
                     max_explain_words=args.max_explain_words)
     app = create_app(clf, model_card(clf, directory), limits)
     print(f"serving {directory} on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=args.log_level in ("debug", "info"))
+    # Requests run in parallel worker threads; BLAS threads inside each only contend for the same
+    # cores: under 16 clients /explain served 351 requests/s with 1 BLAS thread, 48 with 2
+    # (bench/results/serve.md and serve.blas2.md).
+    with threadpool_limits(args.blas_threads, user_api="blas"):
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                    access_log=args.log_level in ("debug", "info"))
     return 0
 
 
@@ -50,6 +55,8 @@ def add_parsers(subparsers, train_subparsers=None) -> None:
                    help=f"texts per /predict request (default {d.max_texts})")
     p.add_argument("--max-explain-words", type=positive_int, default=d.max_explain_words,
                    help=f"words of an /explain text (default {d.max_explain_words})")
+    p.add_argument("--blas-threads", type=positive_int, default=1,
+                   help="BLAS threads per request (default 1: requests already run in parallel)")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
                    help="uvicorn's log level; info and debug log every request (default warning)")
     p.set_defaults(func=cmd_serve)
