@@ -54,7 +54,9 @@ class LineProgress:
         self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
 
     def reset(self, total: int | None = None) -> None:
-        self.n, self.start_n, self.total = 0, 0, total
+        """Count from 0 again (as tqdm's reset: ``total`` None keeps the total)."""
+        self.n, self.start_n = 0, 0
+        self.total = self.total if total is None else total
         self.start = self.last = self.clock()
 
     def close(self) -> None:
