@@ -153,3 +153,17 @@ def test_inference_runs_off_the_event_loop():
     assert finished == ["/health", "/predict"]      # answered while the model computed
     assert health.json()["status"] == "ok"
     assert slow.json()["probabilities"] == {"negative": 0.25, "positive": 0.75}
+
+
+def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(shipped):
+    clf, app = shipped
+    texts = [f"the {adj} film is {neg}{word} ." for adj in ("long", "short") for neg in ("", "not ")
+             for word in ("good", "bad", "dull", "moving")]                      # 16 texts
+    calls = [("POST", "/predict", {"json": {"text": t}}) for t in texts]
+
+    async def together():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bptt.test") as client:
+            return await asyncio.gather(*(client.request(m, p, **kw) for m, p, kw in calls))
+    got = [r.json()["probabilities"]["positive"] for r in asyncio.run(together())]
+    np.testing.assert_allclose(got, clf.predict_proba(texts)[:, 1], atol=5e-7)
