@@ -10,10 +10,14 @@ named ``labels``, and the tagger and translator take none), ``check_estimators_u
 (scikit-learn's own NotFittedError is required; ours is a RuntimeError, and bptt does not
 import scikit-learn), ``check_n_features_in_after_fitting``, ``check_readonly_memmap_input``,
 ``check_positive_only_tag_during_fit`` (numeric matrices), ``check_mixin_order`` (no
-BaseEstimator). ``check_estimators_overwrite_params``, ``check_dont_overwrite_parameters``,
+BaseEstimator), ``check_estimators_pickle`` (a fitted estimator keeps ``trainer_``, whose
+closures hold the training data, and does not pickle; bptt saves with ``save`` / ``load``,
+never pickle; an unfitted one pickles, which is what ``GridSearchCV(n_jobs=2)`` sends).
+``check_estimators_overwrite_params``, ``check_dont_overwrite_parameters``,
 ``check_estimators_fit_returns_self`` and ``check_fit_idempotent`` feed numbers; their
 properties are checked here on texts.
 """
+import pickle
 import warnings
 from dataclasses import asdict
 
@@ -94,6 +98,7 @@ def test_clone_is_unfitted_with_the_same_settings(fitted):
     check_is_fitted(clf)
     tagger = SequenceTagger(features=["shape"])
     assert clone(tagger).settings.features == ("shape",)
+    assert pickle.loads(pickle.dumps(twin)).settings == clf.settings          # unfitted: pickles
 
 
 def test_scikit_learn_sees_a_text_classifier_and_two_estimators_without_y():
