@@ -46,9 +46,11 @@ class BaselineModel:
         self.restore()
         self.opt = optim.SGD(self.model.params, lr=lr)
         self.ids, self.lengths, self.labels = ids, lengths, labels
+        batch = getattr(models, "ClassifierBatch", None)     # the model contract of issue 10
+        self.batch = (ids, lengths, labels) if batch is None else (batch(ids, lengths, labels),)
 
     def train(self):
-        result = self.model.loss_and_grads(self.ids, self.lengths, self.labels)
+        result = self.model.loss_and_grads(*self.batch)
         self.opt.step(result[1])                        # (loss, grads, ...) in every version
         return result[0]
 

@@ -3,7 +3,7 @@
     python bench/dates.py               # the full run: ~5-10 minutes at 1 BLAS thread
     python bench/dates.py --quick       # smoke run (small data, 1 epoch): writes dates.quick.*
 
-1. Generates the data with ``bptt.translation.date_splits(seed=0)``: 40,000 training pairs,
+1. Generates the data with ``bptt.data.dates.date_splits(seed=0)``: 40,000 training pairs,
    1,000 dev dates and 2,000 test dates, in 16 formats ("the 3rd of march 1998", "Tue 3 Mar 98",
    "03/03/1998", ...) -> "1998-03-03". No test or dev date occurs in training, in any format.
    The three files are also written as TSV to runs/dates/data/, for the CLI.
@@ -35,7 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from bptt import io  # noqa: E402
-from bptt.translation import DATE_FORMATS, Translator, date_splits, write_pairs  # noqa: E402
+from bptt.data.dates import DATE_FORMATS, date_splits  # noqa: E402
+from bptt.data.pairs import write_pairs  # noqa: E402
+from bptt.jobs.translation import Translator  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DATA = dict(seed=0, n_train=40_000, n_dev_dates=1_000, n_test_dates=2_000)
@@ -113,7 +115,7 @@ def main() -> None:
     t0 = time.perf_counter()
     model = Translator(**recipe).fit(splits.train, splits.dev, out_dir=out)
     seconds = time.perf_counter() - t0
-    state = model.trainer.state
+    state = model.trainer_.state
 
     test = splits.test
     t0 = time.perf_counter()
@@ -133,8 +135,8 @@ def main() -> None:
                  "dev_pairs": len(splits.dev), "test_pairs": len(test),
                  "test_dates_in_train": len({p.target for p in test} & train_dates)},
         "recipe": recipe,
-        "model": {"config": model.model.config.to_dict(),
-                  "parameters": int(sum(p.size for p in model.model.params.values()))},
+        "model": {"config": model.model_.config.to_dict(),
+                  "parameters": int(sum(p.size for p in model.model_.params.values()))},
         "training": {"seconds": round(seconds, 1), "epochs_run": state.epoch, "best_epoch": state.best_epoch,
                      "best_dev_exact_match": state.best_score,
                      "log": [json.loads(line) for line in open(out / "metrics.jsonl")]},

@@ -4,7 +4,7 @@
     python bench/lm.py --budget-minutes 4 --threads 1   # what bench/results/lm.* were made with
 
 Each model: embedding (64) -> 1-layer cell (H = 256) -> dense over the 65 characters (+ <pad>,
-<unk>), trained by ``bptt.lm.train_lm``: the first 90% of input.txt as 32 parallel streams,
+<unk>), trained by ``bptt.jobs.language_model.train_lm``: the first 90% of input.txt as 32 parallel streams,
 truncated BPTT every 100 steps with the state carried, Adam lr 2e-3, global-norm clipping at 5,
 float32. The budget is wall-clock time including the periodic evaluations on the held-out last
 10% (every ``--eval-every`` chunks); when it runs out the last weights are evaluated too, and
@@ -43,9 +43,10 @@ import numpy as np                               # noqa: E402
 from threadpoolctl import threadpool_limits      # noqa: E402
 
 from bptt.data.readers import read_dataset       # noqa: E402
-from bptt.lm import (LMSettings, evaluate_sentences, sentence_ids, tokenize, train_conditional,  # noqa: E402
-                     train_lm)
-from bptt.models.language_model import LanguageModel, LanguageModelConfig   # noqa: E402
+from bptt.data.tokenize import level_tokens  # noqa: E402
+from bptt.jobs.language_model import (LMSettings, evaluate_sentences, sentence_ids, train_conditional,  # noqa: E402
+                                      train_lm)
+from bptt.models.language_model import LanguageModel, LanguageModelBatch, LanguageModelConfig   # noqa: E402
 from bptt.optim import Adam, clip_grad_norm      # noqa: E402
 
 import report                                    # noqa: E402
@@ -69,7 +70,8 @@ def probe(settings: LMSettings, cells, steps: int = 4) -> list[dict]:
         state, times = None, []
         for _ in range(steps + 1):
             t0 = time.perf_counter()
-            _, grads, state = model.loss_and_grads(ids, targets, state0=state)
+            result = model.loss_and_grads(LanguageModelBatch(ids, targets, state0=state))
+            grads, state = result.grads, result.state
             clip_grad_norm(grads, 5.0)
             opt.step(grads)
             times.append(time.perf_counter() - t0)
@@ -93,7 +95,7 @@ def run_one(text: str, cell: str, settings: LMSettings, budget_s: float, out_dir
     sample = "".join(result.model.generate("\n", sample_length, temperature, seed=0))
     row = {"cell": cell, "budget_s": budget_s, "seconds": round(result.seconds, 1),
            "steps": result.trainer.state.global_step, "train_chars": result.tokens,
-           "passes": round(result.tokens / (len(tokenize(text, "char")) * (1 - s.val_fraction)), 2),
+           "passes": round(result.tokens / (len(level_tokens(text, "char")) * (1 - s.val_fraction)), 2),
            "chars_per_s": round(result.tokens / result.seconds, 1),
            "final_bpc": round(result.final["bpc"], 4), "best_bpc": round(result.best["bpc"], 4),
            "best_loss_nats": round(result.best["loss"], 4), "other_cpus": round(load.cpus, 2),
@@ -141,7 +143,7 @@ def markdown(run: dict) -> str:
 
 def run_conditional(args) -> dict:
     """Train the label-conditioned word-level model on SST-2 and measure what the label does."""
-    from bptt.sentiment import SentimentClassifier
+    from bptt.jobs.sentiment import SentimentClassifier
     for name in ("train.tsv", "dev.tsv"):
         if not (SST2 / name).is_file():
             raise SystemExit(f"{SST2 / name}: SST-2 not found (expected ../shared/data/sst2/"

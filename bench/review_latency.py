@@ -41,8 +41,10 @@ def shipped_models() -> list[Path]:
 
 
 def review(clf, words: int, seed: int) -> str:
-    tokens = [t for t in clf.vocab.tokens() if t.isalpha()]
-    return " ".join(np.random.default_rng(seed).choice(tokens, size=words))
+    """``words`` words drawn (seeded) from the model's vocabulary, joined by spaces."""
+    vocab = getattr(clf, "vocab_", None) or clf.vocab
+    known = [t for t in vocab.tokens if t.isalpha()]
+    return " ".join(np.random.default_rng(seed).choice(known, size=words))
 
 
 def main() -> None:
@@ -57,7 +59,8 @@ def main() -> None:
            "machine": report.machine_info(REPO), "rows": []}
     for directory in shipped_models():
         clf = SentimentClassifier.load(directory)
-        c = clf.model.config
+        c = getattr(clf, "model_", None) or clf.model          # fitted attribute (scikit-learn style)
+        c = c.config
         name = (f"{directory.name}: {'bi' if c.bidirectional else ''}{c.mode} E{c.embedding_dim} "
                 f"H{c.hidden_size}, {c.pooling} pooling")
         for words in args.words:

@@ -8,13 +8,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bptt.baseline import BagOfWords, Features, _sparse_grads, _sparse_logits, lowercase_split
+from bptt.baseline import (
+    BagOfWords,
+    Features,
+    MostFrequentTag,
+    _sparse_grads,
+    _sparse_logits,
+    lowercase_split,
+)
+from bptt.data.tagged import (
+    TaggedSentence,
+    read_conllu,
+)
 from bptt.layers import Dense
 from bptt.metrics import classification_report
+from shared_data import shared_data
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+
+
 PAIRS = REPO / "bench" / "negation_pairs.tsv"
+
+
 NEGATORS = {"not", "n't", "never", "no", "hardly"}
 
 
@@ -95,6 +110,22 @@ def test_fit_separates_a_toy_three_class_problem():
     assert m.history_[-1] < m.history_[0] / 5
 
 
+@pytest.mark.parametrize("binary", [True, False])
+def test_every_order_of_the_same_words_gets_the_same_probabilities(binary):
+    """Word counts are all a bag of words sees: "great fun , not a mess" and "a mess , not great
+    fun" are one input to it, so of two such reviews it gets one wrong (measured on the negation
+    pairs by bench/baseline.py)."""
+    m = BagOfWords(binary=binary, epochs=20, lr=0.05, l2=0.0).fit(*TOY)
+    texts = ["great fun , not a mess", "a mess , not great fun", "not a mess , fun great",
+             "great great fun mess", "mess great fun great"]
+    p = m.predict_proba(texts)
+    for q in p[1:3]:
+        np.testing.assert_array_equal(q, p[0])
+    np.testing.assert_array_equal(p[4], p[3])
+    assert not np.array_equal(p[3], p[0])                          # another bag, another answer
+    assert not np.array_equal(m.predict_proba(["great"]), m.predict_proba(["mess"]))
+
+
 def test_the_same_seed_gives_the_same_model_and_another_seed_does_not():
     a = BagOfWords(epochs=3, batch_size=2).fit(*TOY)
     b = BagOfWords(epochs=3, batch_size=2).fit(*TOY)
@@ -146,9 +177,6 @@ def test_misuse_fails_with_a_message():
         BagOfWords(min_freq=3).fit(["a b", "a"], [0, 1])
 
 
-# ---- the negation pairs file --------------------------------------------------------------
-
-
 def test_negation_pairs_file_is_adjacent_minimal_pairs_in_sst_format():
     lines = PAIRS.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "sentence\tlabel"
@@ -163,12 +191,9 @@ def test_negation_pairs_file_is_adjacent_minimal_pairs_in_sst_format():
         assert not set(base.split()) & NEGATORS, base
 
 
-# ---- SST-2 ----------------------------------------------------------------------------------
-
-
 @pytest.fixture(scope="module")
 def sst2_model():
-    texts, labels = read_tsv(DATA / "sst2" / "train.tsv")
+    texts, labels = read_tsv(shared_data("sst2", "train.tsv"))
     start = time.perf_counter()
     model = BagOfWords().fit(texts, labels)                      # 67,349 phrases, ~2-3 s
     print(f"\nBagOfWords fit on GLUE SST-2 train ({len(texts)} phrases, {len(model.vocabulary_)} "
@@ -177,18 +202,43 @@ def sst2_model():
 
 
 def test_sst2_dev_accuracy_is_above_the_sanity_floor(sst2_model):
-    texts, labels = read_tsv(DATA / "sst2" / "dev.tsv")
+    texts, labels = read_tsv(shared_data("sst2", "dev.tsv"))
     report = classification_report(labels, sst2_model.predict(texts), ["negative", "positive"])
     print(f"\nSST-2 dev (872 sentences):\n{report}")
     assert report.accuracy == pytest.approx(sst2_model.score(texts, labels))
     assert report.accuracy >= 0.78                              # a floor, typical BoW LR: ~0.80-0.82
 
 
-def test_sst2_model_accuracy_on_negation_pairs_is_measured(sst2_model):
-    texts, labels = read_tsv(PAIRS)
-    right = sst2_model.predict(texts) == labels
-    base, negated = right[::2].mean(), right[1::2].mean()
-    print(f"\nnegation pairs ({len(texts) // 2} pairs): accuracy {right.mean():.3f}, "
-          f"base sentences {base:.3f}, negated {negated:.3f}, "
-          f"both members right {(right[::2] & right[1::2]).mean():.3f}")
-    assert 0.0 <= right.mean() <= 1.0                           # measured, not a target
+# ---- readers on the real treebanks ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def lines_train():
+    return read_conllu(shared_data("ud-english", "UD_English-LinES", "en_lines-ud-train.conllu"))
+
+
+# ---- baseline and helpers ---------------------------------------------------------------------
+def test_most_frequent_tag_baseline_accuracy():
+    train = [TaggedSentence(["the", "run", "ends"], ["DET", "NOUN", "VERB"]),
+             TaggedSentence(["they", "run"], ["PRON", "VERB"]),
+             TaggedSentence(["the", "run"], ["DET", "NOUN"]),
+             TaggedSentence(["a", "dog"], ["DET", "NOUN"])]
+    base = MostFrequentTag().fit(train)
+    # run: NOUN 2, VERB 1 -> NOUN; unknown words -> NOUN (NOUN 3 = DET 3, tie broken alphabetically -> DET)
+    assert base.default == "DET"
+    assert base.predict(["they", "run", "fast"]) == ["PRON", "NOUN", "DET"]
+    test = [TaggedSentence(["they", "run", "fast"], ["PRON", "VERB", "ADV"]),
+            TaggedSentence(["the", "dog"], ["DET", "NOUN"])]
+    result = base.evaluate(test)
+    assert result["accuracy"] == pytest.approx(3 / 5)              # they, the, dog right
+    assert (result["unknown_words"], result["accuracy_unknown"]) == (1, 0.0)
+    assert result["accuracy_known"] == pytest.approx(3 / 4)
+
+
+def test_baseline_on_lines_test(lines_train):
+    """The figure that docs/tagger.md reports: 17,583 of 19,984 test words (88.0%)."""
+    base = MostFrequentTag().fit(lines_train)
+    test = read_conllu(shared_data("ud-english", "UD_English-LinES", "en_lines-ud-test.conllu"))
+    result = base.evaluate(test)
+    right = sum(p == g for s in test for p, g in zip(base.predict(s.words), s.tags))
+    assert (result["tokens"], right) == (19984, 17583)
+    assert result["accuracy"] == right / 19984
+    assert result["unknown_words"] == 1839

@@ -6,12 +6,16 @@ import warnings
 import numpy as np
 import pytest
 
-from bptt.metrics import classification_report, confusion_matrix
+from bptt.metrics import classification_report, confusion_matrix, token_accuracy
 
 # 3 classes, 6 examples. Confusion (rows = true, cols = predicted):
 #   true 0: [1, 1, 0]   true 1: [1, 2, 0]   true 2: [1, 0, 0]
 Y_TRUE = [0, 0, 1, 1, 1, 2]
+
+
 Y_PRED = [0, 1, 1, 1, 0, 0]
+
+
 NAMES = ["negative", "positive", "neutral"]
 
 
@@ -130,3 +134,9 @@ def test_errors_say_what_is_wrong():
         classification_report([0], [0], ["a", "a"])
     with pytest.raises(TypeError, match="integer class ids"):
         confusion_matrix([0.5], [0], 2)
+
+
+def test_token_accuracy_checks_lengths():
+    assert token_accuracy([["A", "B"], ["C"]], [["A", "X"], ["C"]]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="sentence 0: 2 gold tags but 1 predicted"):
+        token_accuracy([["A", "B"]], [["A"]])

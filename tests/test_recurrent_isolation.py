@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bptt import Recurrent, RecurrentConfig
+from bptt import State
 from bptt.backend import numba_installed, use_backend
 
 BACKENDS = ["reference", "numpy", pytest.param("numba", marks=pytest.mark.skipif(
@@ -24,7 +25,7 @@ def _everything(layer, x, lengths, d_out):
     out, final, cache = layer.forward(x, lengths=lengths, training=True)
     out = out.copy()
     dx, d_state0, grads = layer.backward(cache, d_out)
-    parts = final if isinstance(final, tuple) else (final,)
+    parts = State.of(final).arrays()
     return {"out": out, "dx": dx, **{f"final{k}": f for k, f in enumerate(parts)}, **grads}
 
 

@@ -8,6 +8,7 @@ import torch
 
 import bptt
 from bptt import Recurrent, RecurrentConfig
+from bptt import State
 from bptt.backend import numba_installed, use_backend
 from bptt.gradcheck import check_grads, rel_error
 from bptt.layers import Dense
@@ -39,7 +40,8 @@ def _state(layer, rng, B, dtype="float64"):
 
 
 def _flat(s):
-    return s if isinstance(s, tuple) else (s,)
+    """The arrays of a state: a State's (h,) or (h, c), or an array h, or a pair (h, c)."""
+    return State.of(s).arrays() if isinstance(s, State) else s if isinstance(s, tuple) else (s,)
 
 
 @pytest.mark.parametrize("mode,options", OPTIONS, ids=IDS)

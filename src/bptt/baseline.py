@@ -1,4 +1,7 @@
-r"""A bag-of-words logistic-regression baseline (multinomial, any number of classes).
+r"""The baselines an RNN must beat: bag-of-words logistic regression (text classification) and
+the most frequent tag of each word (tagging, ``MostFrequentTag``, at the end of this file).
+
+**Bag of words** (multinomial, any number of classes).
 
 Features. ``fit`` builds a vocabulary from the training texts: every token seen at least
 ``min_freq`` times, most frequent first (ties alphabetical), cut to ``max_vocab``. A text becomes
@@ -32,19 +35,21 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from .data.tagged import TaggedSentence
 from .io import load_params, save_params, write_json
 from .layers import Dense
 from .losses import softmax, softmax_cross_entropy
+from .metrics import accuracy_report
 from .optim import Adam
 
-__all__ = ["BagOfWords", "Features", "lowercase_split"]
+__all__ = ["BagOfWords", "Features", "MostFrequentTag", "lowercase_split"]
 
 TYPE_NAME = "BagOfWords"
 VERSION = 1
@@ -311,3 +316,35 @@ class BagOfWords:
         for k, v in tensors.items():
             model.layer_.params[k][...] = v
         return model
+
+
+# ---- tagging: the most frequent tag of each word -----------------------------------------------
+class MostFrequentTag:
+    """The baseline: each word gets the tag it had most often in training (ties: the tag seen
+    most often overall, then alphabetical); a word never seen gets the most frequent tag overall."""
+
+    def __init__(self):
+        self.word_tag: dict[str, str] = {}
+        self.default: str | None = None
+
+    def fit(self, sentences: Sequence[TaggedSentence]) -> "MostFrequentTag":
+        counts: dict[str, Counter] = defaultdict(Counter)
+        overall: Counter = Counter()
+        for s in sentences:
+            for w, t in zip(s.words, s.tags):
+                counts[w][t] += 1
+                overall[t] += 1
+        if not overall:
+            raise ValueError("MostFrequentTag.fit: no tagged words")
+        rank = {t: (-n, t) for t, n in overall.items()}
+        self.default = min(overall, key=rank.get)
+        self.word_tag = {w: min(c, key=lambda t: (-c[t], rank[t])) for w, c in counts.items()}
+        return self
+
+    def predict(self, words: Sequence[str]) -> list[str]:
+        if self.default is None:
+            raise RuntimeError("MostFrequentTag is not fitted: call fit() first")
+        return [self.word_tag.get(w, self.default) for w in words]
+
+    def evaluate(self, sentences: Sequence[TaggedSentence]) -> dict:
+        return accuracy_report(sentences, [self.predict(s.words) for s in sentences], set(self.word_tag))

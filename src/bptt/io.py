@@ -19,56 +19,29 @@ Every file is written atomically: into a temporary file in the same directory, f
 fsync'ed, then moved over the old one with ``os.replace``. A failed write leaves the previous
 file as it was and no temporary file behind.
 
-Model types: ``load`` finds the class for config.json's "type" in ``MODEL_TYPES``; a class is
-stored under its ``type_name`` attribute if it has one, else its class name. A new model class
-adds itself with ``register_model_type("Classifier", Classifier)``; it needs ``from_config(dict)``,
+Model types: ``load`` finds the class for config.json's "type" in ``bptt.models.MODEL_TYPES``
+(the registry lives with the models, and nothing there imports this module); a class is stored
+under its ``type_name`` attribute if it has one, else its class name. A new model class adds
+itself with ``bptt.models.register_model_type("Name", cls)``; it needs ``from_config(dict)``,
 ``config.to_dict()``, ``params`` ({name: array}) and ``param_shapes()`` ({name: shape}).
 """
 from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import safetensors
 import safetensors.numpy
 
-from .models import Classifier, ConditionalLanguageModel, LanguageModel, Regressor, Seq2Seq, Tagger
-from .recurrent import Recurrent
+from .files import atomic_write, json_scalar, read_json_object, write_json
+from .models import MODEL_TYPES, model_type_name
 
 FORMAT = "bptt"
 VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-
-MODEL_TYPES: dict[str, type] = {}
-
-
-def register_model_type(name: str, cls: type) -> type:
-    """Make ``load`` build ``cls`` (via ``cls.from_config(dict)``) for config type ``name``."""
-    known = MODEL_TYPES.get(name)
-    if known is not None and known is not cls:
-        raise ValueError(f"model type {name!r} is already registered to {known.__qualname__}")
-    MODEL_TYPES[name] = cls
-    return cls
-
-
-def model_type_name(model) -> str:
-    """The name stored in config.json: the class's ``type_name`` if set, else its class name."""
-    cls = type(model)
-    return getattr(cls, "type_name", cls.__name__)
-
-
-register_model_type("Recurrent", Recurrent)
-register_model_type("Classifier", Classifier)
-register_model_type("LanguageModel", LanguageModel)
-register_model_type("ConditionalLanguageModel", ConditionalLanguageModel)
-register_model_type("Regressor", Regressor)
-register_model_type("Tagger", Tagger)
-register_model_type("Seq2Seq", Seq2Seq)
 
 
 # ---- whole models ------------------------------------------------------------------------
@@ -87,7 +60,7 @@ def save(model, directory: str | os.PathLike, weights_dtype: str | None = None) 
         tensors = {name: t.astype(weights_dtype) for name, t in tensors.items()}
     doc = {"format": FORMAT, "version": VERSION, "type": model_type_name(model),
            "config": model.config.to_dict()}
-    text = json.dumps(doc, indent=2, default=_json_scalar) + "\n"
+    text = json.dumps(doc, indent=2, default=json_scalar) + "\n"
     save_params(directory / WEIGHTS_FILE, tensors, metadata={"config": text})
     write_json(directory / CONFIG_FILE, doc)
     return directory
@@ -112,36 +85,18 @@ def load(directory: str | os.PathLike):
     return model
 
 
-def load_as(directory: str | os.PathLike, cls: type):
-    """``load``, refusing a directory that holds another model type than ``cls``."""
+def load_as(directory: str | os.PathLike, cls: type | tuple[type, ...]):
+    """``load``, refusing a directory that holds another model type than ``cls`` (or one of them)."""
     model = load(directory)
     if not isinstance(model, cls):
-        raise ValueError(f"{Path(directory) / CONFIG_FILE}: expected a {cls.__name__}, "
+        want = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        raise ValueError(f"{Path(directory) / CONFIG_FILE}: expected a {want}, "
                          f"got {type(model).__name__}")
     return model
 
 
-def read_job_file(directory: str | os.PathLike, filename: str, what: str) -> tuple[Path, dict]:
-    """The JSON object a job saved beside its model (e.g. ``sentiment.json``): (path, object)."""
-    path = Path(directory) / filename
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory}: not a {what} model (no {filename})")
-    return path, _read_json_object(path)
-
-
-def _read_json_object(path: Path) -> dict:
-    """The JSON object in ``path``; a ValueError naming the file otherwise."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not valid JSON: {err}") from err
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(doc).__name__}")
-    return doc
-
-
 def _read_config(path: Path) -> dict:
-    doc = _read_json_object(path)
+    doc = read_json_object(path)
     if doc.get("format") != FORMAT:
         raise ValueError(f"{path}: 'format' must be {FORMAT!r}, got {doc.get('format')!r}")
     if doc.get("version") != VERSION:
@@ -198,7 +153,7 @@ def save_params(path: str | os.PathLike, tensors: dict[str, np.ndarray],
     # (np.ascontiguousarray would also turn a 0-d array into shape (1,): copy instead.)
     arrays = {name: np.array(value, order="C", copy=not value.flags.c_contiguous)
               for name, value in ((n, np.asarray(v)) for n, v in tensors.items())}
-    _atomic_write(path, lambda tmp: safetensors.numpy.save_file(arrays, tmp, metadata=metadata))
+    atomic_write(path, lambda tmp: safetensors.numpy.save_file(arrays, tmp, metadata=metadata))
 
 
 def load_params(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -215,32 +170,3 @@ def load_params(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[st
     return tensors, metadata
 
 
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(tmp)`` a temporary file beside ``path``, fsync it, then move it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:       # the writer may have closed the file: fsync its data
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if os.name == "posix":               # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_json(path: str | os.PathLike, obj) -> None:
-    """Write ``obj`` as indented UTF-8 JSON, atomically."""
-    text = json.dumps(obj, indent=2, ensure_ascii=False, default=_json_scalar) + "\n"
-    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
-def _json_scalar(value):
-    if isinstance(value, np.generic):    # e.g. a config field given as np.int64
-        return value.item()
-    raise TypeError(f"config value {value!r} of type {type(value).__name__} is not JSON")

@@ -1,4 +1,5 @@
-r"""Classification metrics: the confusion matrix and a per-class precision / recall / F1 report.
+r"""Metrics: the confusion matrix, a per-class precision / recall / F1 report, and token accuracy
+(tagging: ``token_accuracy``, ``accuracy_report``, at the end of this file).
 
 Labels are class ids in [0, C). With M the confusion matrix (rows = true class, columns =
 predicted class), for each class c:
@@ -24,8 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .data.tagged import TaggedSentence
 
 __all__ = ["confusion_matrix", "classification_report", "Report"]
 
@@ -160,3 +165,37 @@ def classification_report(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[i
                   support=_frozen(support.astype(np.int64)),
                   macro_avg=avg(np.full(len(names), 1.0 / len(names))), weighted_avg=avg(share),
                   confusion=_frozen(M))
+
+
+# ---- tagging ---------------------------------------------------------------------------------
+def token_accuracy(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> float:
+    """Share of tokens whose predicted tag equals the gold tag, over all sentences."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
+    right = total = 0
+    for i, (g, p) in enumerate(zip(gold, predicted)):
+        if len(g) != len(p):
+            raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
+        right += sum(a == b for a, b in zip(g, p))
+        total += len(g)
+    if total == 0:
+        raise ValueError("no tokens to score")
+    return right / total
+
+
+def accuracy_report(sentences: Sequence[TaggedSentence], predicted: Sequence[Sequence[str]],
+                    known_words: set[str] | None = None) -> dict:
+    """Token accuracy, and (with ``known_words``, the training words) on known and unknown words."""
+    out = {"tokens": sum(len(s.words) for s in sentences), "sentences": len(sentences),
+           "accuracy": token_accuracy([s.tags for s in sentences], predicted)}
+    if known_words is not None:
+        hits = {True: [0, 0], False: [0, 0]}
+        for s, p in zip(sentences, predicted):
+            for w, g, t in zip(s.words, s.tags, p):
+                h = hits[w in known_words]
+                h[0] += g == t
+                h[1] += 1
+        out["unknown_words"] = hits[False][1]
+        out["accuracy_known"] = hits[True][0] / max(hits[True][1], 1)
+        out["accuracy_unknown"] = hits[False][0] / max(hits[False][1], 1)
+    return out

@@ -4,7 +4,8 @@ Shapes (PyTorch's): input x (T, B, E), or (B, T, E) with ``batch_first``, or one
 sequence (T, E); output (T, B, D*P) with D = 2 if bidirectional else 1 (zero at padded steps);
 states h_0, h_n of shape (L*D, B, P) and, for the LSTM, c_0, c_n of shape (L*D, B, H), with
 L = ``num_layers``, index ``l*D + d``; unbatched input gives (T, D*P) and (L*D, P). P = H, or the
-LSTM's ``proj_size``.
+LSTM's ``proj_size``. A state goes in as a ``bptt.state.State`` (or h, or (h, c)) and comes out
+as a ``State(h, c)``, c None for RNN and GRU; it unpacks as ``h, c``.
 
 Parameters use PyTorch's names, so weights move between the two without renaming::
 
@@ -32,6 +33,7 @@ Usage::
     lstm = LSTM(64, 128, num_layers=2, bidirectional=True)
     out, (h_n, c_n), cache = lstm.forward(x, lengths=lengths, training=True)
     dx, (dh_0, dc_0), grads = lstm.backward(cache, d_out, (dh_n, dc_n))
+    out, (h_n, _), cache = gru.forward(x)                  # State(h_n, None)
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ import numpy as np
 from .cells import MODES, Params, get_cell
 from .rng import default_generator
 from .sequence import Packing, direction_backward, direction_forward, pack, padding_mask
+from .state import State
 
 
 @dataclass(frozen=True)
@@ -153,20 +156,25 @@ class Recurrent:
             b_ih = b_hh = np.zeros(U.shape[0], dtype=self.dtype)
         return Params(U, p[f"weight_hh{s}"], b_ih, b_hh, p.get(f"weight_hr{s}"))
 
-    # ---- states -------------------------------------------------------------------------
+    # ---- states ---------------------------------------------------------------------------
     def _states_in(self, state, B: int, packing: Packing, what: str) -> list[np.ndarray]:
-        """User state (h, or (h, c) for the LSTM), each (L*D, B, H), as packed arrays; h is
-        (L*D, B, proj_size) for a projecting LSTM."""
+        """A user state (``State``, or h, or (h, c)), each (L*D, B, H), as packed arrays; a
+        missing state, or an LSTM's missing c, is zero. h is (L*D, B, proj_size) for a
+        projecting LSTM."""
         c = self.config
         n = self.cell.num_states
         shapes = [(c.num_layers * c.directions, B, size) for size in (c.state_size, c.hidden_size)[:n]]
-        if state is None:
-            return [np.zeros(shape, dtype=self.dtype) for shape in shapes]
-        parts = tuple(state) if n == 2 else (state,)
-        if len(parts) != n:
-            raise ValueError(f"{what} for an LSTM is a pair (h, c), got {len(parts)} arrays")
+        if n == 2 and isinstance(state, np.ndarray):
+            raise ValueError(f"{what} for an LSTM is State(h, c) or a pair (h, c), got one array")
+        state = State.of(state) or State(None)
+        if n == 1 and state.c is not None:
+            raise ValueError(f"{what}: a {c.mode} state has no cell state c, got c of shape "
+                             f"{np.shape(state.c)}")
         out = []
-        for name, s, shape in zip("hc", parts, shapes):
+        for name, s, shape in zip("hc", state[:n], shapes):
+            if s is None:
+                out.append(np.zeros(shape, dtype=self.dtype))
+                continue
             s = np.asarray(s, dtype=self.dtype)
             if s.shape != shape:
                 raise ValueError(f"{what} {name} must have shape {shape} (L*D, B, "
@@ -174,10 +182,10 @@ class Recurrent:
             out.append(s if packing.perm is None else s[:, packing.perm])
         return out
 
-    def _states_out(self, states: list[np.ndarray], packing: Packing):
+    def _states_out(self, states: list[np.ndarray], packing: Packing) -> State:
         if packing.inverse is not None:
             states = [s[:, packing.inverse] for s in states]
-        return (states[0], states[1]) if self.cell.num_states == 2 else states[0]
+        return State(*states)
 
     # ---- forward / backward ---------------------------------------------------------------
     def forward(self, x: np.ndarray, state0=None, lengths: np.ndarray | None = None,
@@ -185,11 +193,11 @@ class Recurrent:
         """Run all layers and directions.
 
         x: (T, B, E) (or (B, T, E) if batch_first), or one unbatched sequence (T, E); state0:
-        h_0 (L*D, B, H), or (h_0, c_0) for the LSTM, zeros if None (without the B axis for
-        unbatched input); lengths: (B,) real lengths, 1..T, or None for all T.
-        Returns (output (T, B, D*H), final state like state0, cache); unbatched input gives
-        unbatched output (T, D*H) and states (L*D, H), as in PyTorch. H is proj_size for the h
-        of a projecting LSTM.
+        State(h_0, c_0), each (L*D, B, H) (c_0 for the LSTM only; None or a missing c_0: zeros;
+        without the B axis for unbatched input); lengths: (B,) real lengths, 1..T, or None for
+        all T. Returns (output (T, B, D*H), final State, cache); unbatched input gives unbatched
+        output (T, D*H) and states (L*D, H), as in PyTorch. H is proj_size for the h of a
+        projecting LSTM.
         """
         c = self.config
         x = np.asarray(x, dtype=self.dtype)
@@ -264,9 +272,9 @@ class Recurrent:
     def backward(self, cache: RecurrentCache, d_output: np.ndarray | None = None, d_final=None):
         """Backpropagation through time for ``forward``.
 
-        d_output: dL/d output, shaped like the output (None: zero); d_final: dL/d final state,
-        shaped like it (None: zero). Returns (dx shaped like x, d_state0 shaped like state0,
-        grads {name: array} for every parameter).
+        d_output: dL/d output, shaped like the output (None: zero); d_final: dL/d final state, a
+        State like it (None, or a missing c: zero). Returns (dx shaped like x, d_state0 as a
+        State, grads {name: array} for every parameter).
         """
         c = self.config
         packing, layer_caches, masks, batch_first, unbatched = cache
@@ -329,16 +337,13 @@ class Recurrent:
 
 
 def _with_batch_axis(state):
-    """An unbatched state, (L*D, H) or a pair of them, as a batch of one: (L*D, 1, H)."""
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return tuple(np.asarray(s)[:, None] for s in state)
-    return np.asarray(state)[:, None]
+    """An unbatched state (a State, h, or (h, c), each (L*D, H)) as a batch of one: (L*D, 1, H)."""
+    state = State.of(state)
+    return None if state is None else state.map(lambda a: np.asarray(a)[:, None])
 
 
-def _without_batch_axis(state):
-    return tuple(s[:, 0] for s in state) if isinstance(state, tuple) else state[:, 0]
+def _without_batch_axis(state: State) -> State:
+    return state.map(lambda a: a[:, 0])
 
 
 def RNN(input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",

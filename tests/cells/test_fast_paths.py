@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bptt import Recurrent, RecurrentConfig
+from bptt import State
 from bptt.backend import numba_installed, use_backend
 from bptt.gradcheck import rel_error
 
@@ -23,7 +24,8 @@ SHAPES = [(2, True, [4, 7, 1, 7, 3], 5), (1, False, None, 3), (1, True, [6], 1),
 
 
 def _flat(s):
-    return s if isinstance(s, tuple) else (s,)
+    """The arrays of a state: a State's (h,) or (h, c), or an array h, or a pair (h, c)."""
+    return State.of(s).arrays() if isinstance(s, State) else s if isinstance(s, tuple) else (s,)
 
 
 def _run(layer, x, state0, lengths, d_out, d_final):

@@ -5,7 +5,7 @@
     bptt diagnose --model runs/regressor/best --T 200 --out runs/diag
 
 Without ``--model`` it builds a ``Regressor`` per ``--cell`` (input 2, ``--hidden`` units, the
-``--init``) for the adding problem (``bptt.tasks``), optionally trains each for
+``--init``) for the adding problem (``bptt.data.synthetic``), optionally trains each for
 ``--train-steps`` steps (Adam, ``--lr``, clipping at ``--clip``) recording gradients every
 ``--record-every`` steps into ``OUT/<cell>_metrics.jsonl``, then runs one batch of length
 ``--T`` through ``bptt.diagnostics.diagnose`` and prints, per layer and direction, ||dL/dh_t||
@@ -63,18 +63,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _batch(model, T: int, B: int, rng: np.random.Generator) -> tuple[tuple, dict]:
-    """The arguments of ``model.loss_and_grads`` for one batch, and its keyword arguments."""
-    from ..models import Classifier
-    from ..tasks import adding_problem
+def _batch(model, T: int, B: int, rng: np.random.Generator):
+    """One batch for ``model.loss_and_grads``."""
+    from ..data.synthetic import adding_problem
+    from ..models import Classifier, ClassifierBatch, RegressorBatch
     c = model.config
     if isinstance(model, Classifier):
         ids = rng.integers(1, c.vocab_size, size=(T, B))
-        return (ids, np.full(B, T), rng.integers(0, c.num_classes, size=B)), {"training": False}
+        return ClassifierBatch(ids, np.full(B, T), rng.integers(0, c.num_classes, size=B))
     if c.input_size == 2 and c.output_size == 1:
-        return adding_problem(B, T, rng, c.dtype), {"training": False}
-    return (rng.standard_normal((T, B, c.input_size)).astype(c.dtype),
-            rng.standard_normal((B, c.output_size)).astype(c.dtype)), {"training": False}
+        return RegressorBatch(*adding_problem(B, T, rng, c.dtype))
+    return RegressorBatch(rng.standard_normal((T, B, c.input_size)).astype(c.dtype),
+                          rng.standard_normal((B, c.output_size)).astype(c.dtype))
 
 
 def _models(args) -> dict:
@@ -96,7 +96,8 @@ def _models(args) -> dict:
 
 def run(args) -> int:
     from .. import diagnostics as dg
-    from ..tasks import ADDING_BASELINE_MSE, RunConfig, train_adding
+    from ..data.synthetic import ADDING_BASELINE_MSE
+    from ..jobs.long_range import RunConfig, train_adding
     if args.T < 2 or args.batch < 1:
         raise ValueError(f"--T must be >= 2 and --batch >= 1, got T={args.T}, batch={args.batch}")
     out = Path(args.out) if args.out else None
@@ -123,9 +124,9 @@ def run(args) -> int:
     rng_seed = args.seed + 12345
     results = {}
     for label, model in models.items():
-        batch, kwargs = _batch(model, args.T, args.batch, np.random.default_rng(rng_seed))
-        d = dg.diagnose(model, *batch, jacobian=args.jacobian_rows > 0,
-                        jacobian_rows=args.jacobian_rows or None, **kwargs)
+        batch = _batch(model, args.T, args.batch, np.random.default_rng(rng_seed))
+        d = dg.diagnose(model, batch, jacobian=args.jacobian_rows > 0,
+                        jacobian_rows=args.jacobian_rows or None, training=False)
         results[label] = d
         if not args.json:
             print(f"=== {label} ===")

@@ -1,4 +1,4 @@
-"""``bptt train lm`` and ``bptt generate``: language models, thin wrappers over ``bptt.lm``.
+"""``bptt train lm`` and ``bptt generate``: language models, thin wrappers over ``bptt.jobs.language_model``.
 
     bptt train lm --text FILE [--level char|word] [--cell lstm] [--hidden-size 256] [--seq-len 100]
                   [--batch-size 32] [--epochs 10] [--time-budget MIN] [--out runs/lm] [--resume CKPT]
@@ -21,7 +21,7 @@ from ._settings import add_run_arguments, add_settings_arguments, settings_from_
 
 
 def cmd_train_lm(args) -> int:
-    from .. import lm
+    from ..jobs import language_model as lm
     settings = lm.LMSettings(**settings_from_args(lm.LMSettings, args))
     budget = None if args.time_budget is None else args.time_budget * 60
     common = dict(settings=settings, out_dir=args.out, resume=args.resume, progress=not args.quiet,
@@ -43,6 +43,7 @@ def _labelled(args, seed: int):
     import numpy as np
 
     from ..data.readers import read_dataset
+    from ..jobs._common import hold_out
     train, report = read_dataset(args.labelled, args.text_column, args.label_column)
     print(report, file=sys.stderr)
     texts, labels = list(train.texts), np.asarray(train.labels)
@@ -50,14 +51,12 @@ def _labelled(args, seed: int):
         dev, dev_report = read_dataset(args.dev, args.text_column, args.label_column, classes=train.classes)
         print(dev_report, file=sys.stderr)
         return texts, labels, train.classes, list(dev.texts), np.asarray(dev.labels)
-    order = np.random.default_rng(seed).permutation(len(texts))
-    n_dev = max(1, len(texts) // 20)
-    dev, rest = order[:n_dev], order[n_dev:]
-    return ([texts[i] for i in rest], labels[rest], train.classes, [texts[i] for i in dev], labels[dev])
+    (texts, labels), (dev_texts, dev_labels) = hold_out(20, seed, texts, labels)
+    return texts, labels, train.classes, dev_texts, dev_labels
 
 
 def cmd_generate(args) -> int:
-    from ..lm import TextModel
+    from ..jobs.language_model import TextModel
     model = TextModel.load(args.model)
     out = sys.stdout
     if args.prime:
@@ -74,7 +73,7 @@ def cmd_generate(args) -> int:
 
 def add_parsers(subparsers, train_subparsers) -> None:
     """Add ``generate`` to ``bptt``'s subcommands and ``lm`` to ``bptt train``'s."""
-    from ..lm import LMSettings
+    from ..jobs.language_model import LMSettings
     p = train_subparsers.add_parser("lm", help="character- or word-level language model (or a "
                                                "label-conditioned one with --labelled)")
     source = p.add_mutually_exclusive_group(required=True)

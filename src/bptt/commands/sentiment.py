@@ -1,6 +1,6 @@
-"""``bptt predict | explain | evaluate | train sentiment | data download``: the sentiment job.
+"""``bptt predict | explain | evaluate | train sentiment``: the sentiment job.
 
-Thin wrappers over ``bptt.sentiment``; MODEL is a model directory, and without one the
+Thin wrappers over ``bptt.jobs.sentiment``; MODEL is a model directory, and without one the
 sentiment model shipped in the package is used.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from ._settings import add_run_arguments, add_settings_arguments, settings_from_
 
 
 def _sentiment_model(path: str | None):
-    from ..sentiment import SentimentClassifier
+    from ..jobs.sentiment import SentimentClassifier
     return SentimentClassifier.pretrained() if path is None else SentimentClassifier.load(path)
 
 
@@ -34,10 +34,10 @@ def cmd_predict(args) -> int:
     clf = _sentiment_model(model_path)
     probs = clf.predict_proba(texts)
     for text, p in zip(texts, probs):
-        label = clf.classes[int(p.argmax())]
+        label = clf.classes_[int(p.argmax())]
         if args.json:
             print(json.dumps({"text": text, "label": label,
-                              "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes, p)}}))
+                              "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes_, p)}}))
         else:
             print(f"{label}\t{p.max():.3f}\t{text}")
     return 0
@@ -49,38 +49,53 @@ def cmd_explain(args) -> int:
         print("bptt explain: give exactly one text", file=sys.stderr)
         return 2
     clf = _sentiment_model(model_path)
+    if args.png:
+        return _explain_png(clf, texts[0], args.png)
     steps = clf.explain(texts[0])
-    target = clf.classes.index("positive") if "positive" in clf.classes else len(clf.classes) - 1
+    classes = list(clf.classes_)
+    target = classes.index("positive") if "positive" in classes else len(classes) - 1
     if args.json:
-        print(json.dumps([{"token": tok, "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes, p)}}
+        print(json.dumps([{"token": tok, "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes_, p)}}
                           for tok, p in steps]))
         return 0
     width = max(len(tok) for tok, _ in steps)
-    print(f"{'word':<{width}}  P({clf.classes[target]})")
+    print(f"{'word':<{width}}  P({clf.classes_[target]})")
     for tok, p in steps:
         q = float(p[target])
         print(f"{tok:<{width}}  {q:.3f} {'#' * round(q * 30)}")
-    print(f"=> {clf.classes[int(steps[-1][1].argmax())]}")
+    print(f"=> {clf.classes_[int(steps[-1][1].argmax())]}")
+    return 0
+
+
+def _explain_png(clf, text: str, path: str) -> int:
+    """``explain --png FILE``: the per-word probabilities drawn (``bptt.plots.plot_explanation``)."""
+    from ..explanation import explain
+    from ..plots import plot_explanation
+    try:
+        print(plot_explanation(explain(clf, text), path))
+    except ImportError as err:
+        print(f"bptt explain: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
 def cmd_evaluate(args) -> int:
     from ..data.readers import read_dataset
     from ..metrics import classification_report
-    from ..sentiment import _classes_and_ids
+    from ..jobs.sentiment import _classes_and_ids
     clf = _sentiment_model(args.model)
     data, report = read_dataset(args.data, args.text_column, args.label_column)
     print(report, file=sys.stderr)
-    _, y = _classes_and_ids([data.classes[i] for i in data.labels], clf.classes)
+    _, y = _classes_and_ids([data.classes[i] for i in data.labels], clf.classes_)
     pred = clf.predict_proba(data.texts).argmax(1)
-    result = classification_report(y, pred, clf.classes)
+    result = classification_report(y, pred, clf.classes_)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result)
     return 0
 
 
 def cmd_train_sentiment(args) -> int:
     from ..data.readers import read_dataset
-    from ..sentiment import SentimentClassifier, SentimentSettings
+    from ..jobs.sentiment import SentimentClassifier, SentimentSettings
     train, report = read_dataset(args.train, args.text_column, args.label_column)
     print(report, file=sys.stderr)
     dev_texts = dev_labels = None
@@ -91,22 +106,15 @@ def cmd_train_sentiment(args) -> int:
     clf = SentimentClassifier(**settings_from_args(SentimentSettings, args))
     clf.fit(train.texts, list(train.labels), dev_texts, dev_labels, classes=train.classes,
             out_dir=args.out, resume=args.resume, progress=not args.quiet)
-    state = clf.trainer.state
+    state = clf.trainer_.state
     print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"model: {Path(args.out) / 'best'}")
     return 0
 
 
-def cmd_download(args) -> int:
-    from ..data.download import download
-    path = download(args.name, args.cache_dir)
-    print(path)
-    return 0
-
-
 def add_parsers(subparsers, train_subparsers) -> None:
-    """Add predict, explain, evaluate and data to ``bptt``; sentiment to ``bptt train``."""
-    from ..sentiment import SentimentSettings
+    """Add predict, explain and evaluate to ``bptt``; sentiment to ``bptt train``."""
+    from ..jobs.sentiment import SentimentSettings
     sub, train = subparsers, train_subparsers
     p = sub.add_parser("predict", help="classify texts (arguments, or one per line on stdin)")
     p.add_argument("texts", nargs="*", help="[MODEL] text ...; '-' or nothing reads stdin")
@@ -118,6 +126,7 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.add_argument("texts", nargs="+", help="[MODEL] text")
     p.add_argument("--model")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--png", metavar="FILE", help="draw P(positive) after each word into this PNG")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall/F1, confusion matrix")
@@ -136,9 +145,3 @@ def add_parsers(subparsers, train_subparsers) -> None:
     add_run_arguments(p, "runs/sentiment")
     add_settings_arguments(p, SentimentSettings)
     p.set_defaults(func=cmd_train_sentiment)
-
-    data = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
-    p = data.add_parser("download", help="fetch, verify (SHA-256) and unpack a public dataset")
-    p.add_argument("name", choices=["sst2", "imdb"])
-    p.add_argument("--cache-dir", help="default: $BPTT_CACHE or ~/.cache/bptt")
-    p.set_defaults(func=cmd_download)

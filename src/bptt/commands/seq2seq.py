@@ -1,41 +1,34 @@
 """``bptt train seq2seq`` and ``bptt translate``: encoder-decoder models, thin wrappers over
-``bptt.translation``.
+``bptt.jobs.translation``.
 
     bptt train seq2seq --pairs FILE.tsv [--dev FILE.tsv] [--test FILE.tsv] [--out runs/seq2seq]
                        [--level char|word] [--hidden-size 128] [--epochs 10] ...
     bptt translate MODEL "text" ...   (or one text per line on stdin) [--beam K] [--json]
 
-FILE.tsv holds ``source<TAB>target`` lines (``python -m bptt.translation --out DIR`` writes the
+FILE.tsv holds ``source<TAB>target`` lines (``bptt data dates --out DIR`` writes the
 date-normalisation data in this form). Without ``--dev`` 5% of the pairs are held out to pick
 the best epoch by exact match. ``translate`` prints one output per text: greedy, or beam search
 with ``--beam K``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from ._settings import add_run_arguments, add_settings_arguments, settings_from_args
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+from ._settings import add_run_arguments, add_settings_arguments, positive_int, settings_from_args
 
 
 def cmd_train_seq2seq(args) -> int:
-    from ..translation import Translator, TranslatorSettings, read_pairs
+    from ..data.pairs import read_pairs
+    from ..jobs.translation import Translator, TranslatorSettings
     pairs = read_pairs(args.pairs)
     dev = read_pairs(args.dev) if args.dev else None
     print(f"{args.pairs}: {len(pairs)} pairs", file=sys.stderr)
     settings = settings_from_args(TranslatorSettings, args)
     model = Translator(**settings).fit(pairs, dev, out_dir=args.out, resume=args.resume,
                                        progress=not args.quiet)
-    state = model.trainer.state
+    state = model.trainer_.state
     print(f"best dev exact match {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"model: {Path(args.out) / 'best'}")
     for path in args.test:
@@ -45,7 +38,7 @@ def cmd_train_seq2seq(args) -> int:
 
 
 def cmd_translate(args) -> int:
-    from ..translation import Translator
+    from ..jobs.translation import Translator
     texts = list(args.texts)
     if not texts or texts == ["-"]:
         from ..data.readers import read_lines
@@ -53,7 +46,7 @@ def cmd_translate(args) -> int:
     model = Translator.load(args.model)
     hyps = model.hypotheses(texts, beam=args.beam)
     for text, h in zip(texts, hyps):
-        output = model.join(model.target_vocab.decode(h.tokens))
+        output = model.join(model.target_vocab_.decode(h.tokens))
         if args.json:
             print(json.dumps({"source": text, "output": output, "log_prob": round(h.score, 6),
                               "finished": h.finished}, ensure_ascii=False))
@@ -64,7 +57,7 @@ def cmd_translate(args) -> int:
 
 def add_parsers(subparsers, train_subparsers) -> None:
     """Add ``translate`` to ``bptt``'s subcommands and ``seq2seq`` to ``bptt train``'s."""
-    from ..translation import TranslatorSettings
+    from ..jobs.translation import TranslatorSettings
     p = train_subparsers.add_parser("seq2seq", help="encoder-decoder on source<TAB>target pairs")
     p.add_argument("--pairs", required=True, help="training pairs: source<TAB>target lines")
     p.add_argument("--dev", help="dev pairs, pick the best epoch (default: 5%% of --pairs held out)")
@@ -76,6 +69,6 @@ def add_parsers(subparsers, train_subparsers) -> None:
     t = subparsers.add_parser("translate", help="decode texts with an encoder-decoder model")
     t.add_argument("model", help="model directory (OUT/best of bptt train seq2seq)")
     t.add_argument("texts", nargs="*", help="texts; '-' or nothing reads stdin")
-    t.add_argument("--beam", type=_positive, default=1, help="beam width (1 = greedy)")
+    t.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
     t.add_argument("--json", action="store_true", help="one JSON object per text, with the log-probability")
     t.set_defaults(func=cmd_translate)

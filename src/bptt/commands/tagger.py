@@ -1,4 +1,4 @@
-"""``bptt train tagger`` and ``bptt tag``: part-of-speech tagging, thin wrappers over ``bptt.tagging``.
+"""``bptt train tagger`` and ``bptt tag``: part-of-speech tagging, thin wrappers over ``bptt.jobs.tagger``.
 
     bptt train tagger --train FILE [--dev FILE] [--test FILE ...] [--out runs/tagger]
                       [--features suffix,shape|none] [--lowercase true|false] [--epochs 30] ...
@@ -25,14 +25,16 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def cmd_train_tagger(args) -> int:
-    from ..tagging import MostFrequentTag, SequenceTagger, TaggerSettings, read_tagged
+    from ..baseline import MostFrequentTag
+    from ..data.tagged import read_tagged
+    from ..jobs.tagger import SequenceTagger, TaggerSettings
     train = read_tagged(args.train)
     dev = read_tagged(args.dev) if args.dev else None
     print(f"{args.train}: {len(train)} sentences, {sum(len(s.words) for s in train)} words", file=sys.stderr)
     settings = settings_from_args(TaggerSettings, args)
     tagger = SequenceTagger(**settings).fit(train, dev, out_dir=args.out, resume=args.resume,
                                             progress=not args.quiet)
-    state = tagger.trainer.state
+    state = tagger.trainer_.state
     print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"model: {Path(args.out) / 'best'}")
     if args.test:
@@ -46,7 +48,7 @@ def cmd_train_tagger(args) -> int:
 
 
 def cmd_tag(args) -> int:
-    from ..tagging import SequenceTagger
+    from ..jobs.tagger import SequenceTagger
     texts = list(args.texts)
     if not texts or texts == ["-"]:
         from ..data.readers import read_lines
@@ -64,7 +66,7 @@ def cmd_tag(args) -> int:
 
 def add_parsers(subparsers, train_subparsers) -> None:
     """Add ``tag`` to ``bptt``'s subcommands and ``tagger`` to ``bptt train``'s."""
-    from ..tagging import TaggerSettings
+    from ..jobs.tagger import TaggerSettings
     p = train_subparsers.add_parser("tagger", help="sequence tagger (part of speech): a tag per token")
     p.add_argument("--train", required=True, help="CoNLL-U (.conllu) or token<TAB>tag file")
     p.add_argument("--dev", help="dev set, picks the best epoch (default: 10%% of --train held out)")

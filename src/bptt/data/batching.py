@@ -15,7 +15,7 @@ Bucketing: ``bucket_batches`` shuffles the examples, cuts them into pools of
 ``batch_size * bucket_factor``, sorts each pool by length and cuts it into batches, then
 shuffles the batch order. Batches hold similar lengths, so little padding is computed, while
 the epoch order stays random. Padding fraction (pad cells / all T*B cells) on GLUE SST-2 train
-(67,349 phrases, 9.4 tokens on average), batch_size 64, seed 0, as tests/test_data_batching.py
+(67,349 phrases, 9.4 tokens on average), batch_size 64, seed 0, as tests/data/test_batching.py
 measures: 5.9% with bucket_factor=50 (3.0% with 100), against 73.5% for plain random batches
 (bucket_factor=1); ``fixed_batches`` (one global sort) pads 0.3%.
 """

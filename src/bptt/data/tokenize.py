@@ -1,10 +1,18 @@
-r"""A Penn-Treebank-style word tokenizer that reproduces the tokens of the Stanford Sentiment Treebank.
+r"""Splitting text into tokens: three tokenizers, one per kind of job.
+
+- ``tokenize`` (below, for sentiment): lower-cased Penn Treebank tokens, as the SST has them.
+- ``split_words``: UD-English-style words with case kept (tagging raw text).
+- ``level_tokens(text, level)``: characters, or words with ``<eos>`` at each line end (language
+  models).
+
+**The SST tokenizer**: a Penn-Treebank-style word tokenizer that reproduces the tokens of the
+Stanford Sentiment Treebank.
 
 ``tokenize(text) -> list[str]`` lower-cases ``text`` and splits it into the kind of tokens the SST
 (and so GLUE SST-2) uses, so raw review text (IMDB, user input) and the already tokenised SST
 sentences land in the same vocabulary. On already tokenised SST-2 text it is the identity:
 ``tokenize(s) == s.split()`` for every sentence of GLUE SST-2 dev (872 of 872) and train
-(67,349 of 67,349); tests/test_data_tokenize.py checks both.
+(67,349 of 67,349); tests/data/test_tokenize.py checks both.
 
 Steps, in order:
 
@@ -138,3 +146,36 @@ def _keeps_dot(abbrev: str, chunks: list[str], i: int) -> bool:
     if abbrev == "no.":
         return i + 1 < len(chunks) and chunks[i + 1][0].isdigit()
     return i > 0 and chunks[i - 1] == "et"
+
+
+# ---- raw text with case kept (UD English style, for tagging) ------------------------------
+_UD_TOKEN = re.compile(r"""
+    (?:[A-Za-z]\.){2,}                      # acronyms with dots: U.S., e.g.
+  | \d+(?:[.,:/]\d+)*                       # numbers: 3.14, 10,000, 3:30, 3/4
+  | \w+(?=(?i:n't)\b)                       # do|n't, could|n't (ca|n't, wo|n't as in UD)
+  | (?i:n't)\b
+  | '(?:s|re|ve|ll|d|m|S|RE|VE|LL|D|M)\b    # clitics: it|'s, we|'re
+  | \w+(?:-\w+|'(?!(?i:s|re|ve|ll|d|m)\b)\w+)*  # words, hyphenated or with an inner apostrophe (o'clock)
+  | \.\.\. | -- | \S                        # any other character is a token of its own
+""", re.VERBOSE)
+
+
+def split_words(text: str) -> list[str]:
+    """Split raw text into UD-English-style tokens, keeping case: ``"I don't know."`` ->
+    ``['I', 'do', "n't", 'know', '.']``. Clitics (n't, 's, 're, 've, 'll, 'd, 'm) and punctuation
+    become tokens of their own."""
+    return _UD_TOKEN.findall(text.replace("’", "'"))
+
+
+# ---- characters or words (language models) ---------------------------------------------------
+LEVELS = ("char", "word")
+EOS_WORD = "<eos>"
+
+
+def level_tokens(text: str, level: str) -> list[str]:
+    """Characters, or whitespace-separated words with ``<eos>`` for each line end."""
+    if level == "char":
+        return list(text)
+    if level == "word":
+        return text.replace("\n", f" {EOS_WORD} ").split()
+    raise ValueError(f"level must be one of {LEVELS}, got {level!r}")

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..files import write_json
 from .readers import read_text
 
 __all__ = ["Vocabulary", "PAD", "UNK", "PAD_ID", "UNK_ID"]
@@ -139,16 +139,7 @@ class Vocabulary:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the vocabulary as JSON to ``path`` atomically (temp file + ``os.replace``)."""
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, ensure_ascii=False, indent=0)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_json(path, self.to_dict(), indent=0)
         return path
 
     @classmethod

@@ -1,0 +1,82 @@
+"""The language-modelling job: streams, the held-out tail, training with truncated BPTT through
+the Trainer (best model, exact resume with the carried state), the label-conditioned model."""
+import json
+
+import numpy as np
+import pytest
+import safetensors.numpy
+
+from bptt.jobs.language_model import LMSettings, TextModel, batchify, split_tail, train_conditional, train_lm
+from helpers import TEXT
+
+SMALL = dict(embedding_dim=8, hidden_size=24, batch_size=4, seq_len=20, lr=0.01)
+
+
+def test_batchify_reads_every_token_once_in_contiguous_streams():
+    s = batchify(np.arange(103), 4)                     # L = (103 - 1) // 4 = 25 steps per stream
+    assert s.inputs.shape == s.targets.shape == (25, 4)
+    np.testing.assert_array_equal(np.sort(s.inputs.ravel()), np.arange(100))
+    np.testing.assert_array_equal(np.sort(s.targets.ravel()), np.arange(1, 101))
+    for b in range(4):                                  # stream b: tokens 25b .. 25b + 24, in order
+        np.testing.assert_array_equal(s.inputs[:, b], np.arange(25 * b, 25 * b + 25))
+    np.testing.assert_array_equal(s.targets, s.inputs + 1)
+    with pytest.raises(ValueError, match="too few for 8 streams"):
+        batchify(np.arange(8), 8)
+
+
+def test_held_out_tail_is_nanogpts_shakespeare_char_split():
+    train, val = split_tail(np.arange(1_115_394), 0.1)
+    assert (len(train), len(val)) == (1_003_854, 111_540) and val[0] == train[-1] + 1
+
+
+def test_training_learns_the_text_and_keeps_the_best_model(tmp_path):
+    result = train_lm(TEXT, LMSettings(**SMALL, epochs=6), out_dir=tmp_path, progress=False)
+    records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    bpc = [r["dev_bpc"] for r in records if "dev_bpc" in r]
+    assert bpc[-1] < 0.6 * bpc[0] and result.best["bpc"] == pytest.approx(min(bpc))
+    model = TextModel.load(tmp_path / "best")
+    assert model.settings == result.model.settings and len(model.vocab) == 2 + len(set(TEXT))
+    a = "".join(model.generate("the ", 80, 0.8, seed=1))
+    assert a == "".join(model.generate("the ", 80, 0.8, seed=1)) and len(a) == 80
+
+
+def test_resume_in_the_middle_of_a_pass_is_exact(tmp_path):
+    """Stop after the first chunk (a time budget of 0), resume: every weight and optimizer
+    state equals an uninterrupted run's, which needs the carried state restored."""
+    s = LMSettings(**SMALL, epochs=2, eval_every=5)
+    train_lm(TEXT, s, out_dir=tmp_path / "full", progress=False)
+    part = train_lm(TEXT, s, out_dir=tmp_path / "cut", progress=False, time_budget=0)
+    assert (part.trainer.state.epoch, part.trainer.state.step_in_epoch) == (0, 1)
+    checkpoint = tmp_path / "cut" / "checkpoint.safetensors"
+    train_lm(TEXT, s, out_dir=tmp_path / "cut", resume=checkpoint, progress=False)
+    full = safetensors.numpy.load_file(tmp_path / "full" / "checkpoint.safetensors")
+    resumed = safetensors.numpy.load_file(checkpoint)
+    assert set(full) == set(resumed)
+    for name in full:
+        np.testing.assert_array_equal(full[name], resumed[name], err_msg=name)
+
+
+def test_resume_without_the_carried_state_is_refused(tmp_path):
+    s = LMSettings(**SMALL, epochs=1)
+    train_lm(TEXT, s, out_dir=tmp_path, progress=False, time_budget=0)
+    for f in tmp_path.glob("carry-*.safetensors"):
+        f.unlink()
+    with pytest.raises(FileNotFoundError, match="carried state"):
+        train_lm(TEXT, s, out_dir=tmp_path, resume=tmp_path / "checkpoint.safetensors", progress=False)
+
+
+def test_conditional_model_writes_to_its_label(tmp_path):
+    pos = ["a great fun film .", "a great warm film .", "great fun ."]
+    neg = ["a dull bad film .", "a bad dull film .", "dull and bad ."]
+    texts, labels = (pos + neg) * 8, ([1] * 3 + [0] * 3) * 8
+    s = LMSettings(level="word", embedding_dim=8, hidden_size=24, batch_size=8, epochs=15, lr=0.02)
+    result = train_conditional(texts, labels, ("negative", "positive"), pos + neg, [1] * 3 + [0] * 3,
+                               s, out_dir=tmp_path, progress=False)
+    model = TextModel.load(tmp_path / "best")
+    assert model.classes == ("negative", "positive") and result.best["perplexity"] < 2.5
+    positive = "".join(model.generate(length=10, temperature=0, label="positive"))
+    negative = "".join(model.generate(length=10, temperature=0, label=0))
+    assert "great" in positive.split() and "bad" not in positive.split()
+    assert ("bad" in negative.split() or "dull" in negative.split()) and "great" not in negative.split()
+    with pytest.raises(ValueError, match="give a label"):
+        next(model.generate(length=3))
