@@ -74,7 +74,17 @@ def machine_info(repo: Path) -> dict:
         "git_src_dirty": bool(git("status", "--porcelain", "--", "src")),
         "numba": _version("numba"),
         "llvmlite": _version("llvmlite"),
+        "bptt_backend": _backend(),
     }
+
+
+def _backend() -> str | None:
+    """The bptt path that runs by default in this process (``bptt.backend``)."""
+    try:
+        from bptt.backend import get_backend
+    except ImportError:
+        return None
+    return get_backend()
 
 
 def _version(module: str) -> str | None:

@@ -253,19 +253,20 @@ class Recurrent:
         return x, final, cache
 
     def _own_input(self, x: np.ndarray, packing: Packing) -> np.ndarray:
-        """x (T, B, E) as the layer's own contiguous array, rows in packed order, padding zeroed.
+        """x (T, B, E) contiguous, rows in packed order, padding zeroed.
 
-        The cache keeps it for the weight gradients, so it must not be the caller's buffer
-        (refilling that buffer before ``backward`` would change the gradients). For the same
-        reason the output that ``forward`` returns is read-only: it may be the cached h_t.
         Padding is set to 0 because dU = sum_t da_t^T x_t multiplies the (zero) gradient of a
-        padded step by its input, and 0 * NaN is NaN.
+        padded step by its input, and 0 * NaN is NaN; that needs a copy, never the caller's
+        buffer. Without padding the caller's array may come back as it is: every path's cache
+        keeps its own copy of its input (refilling the caller's buffer before ``backward`` must
+        not change the gradients; ``tests/test_recurrent_isolation.py``), and the output that
+        ``forward`` returns is read-only for the same reason: it may be the cached h_t.
         """
         given = x
         x = np.ascontiguousarray(x if packing.perm is None else x[:, packing.perm])
-        if np.may_share_memory(x, given):
-            x = x.copy()
         if packing.rev_index is not None:                    # some sequence is padded
+            if np.may_share_memory(x, given):
+                x = x.copy()
             x[padding_mask(packing)] = 0
         return x
 

@@ -97,6 +97,8 @@ def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...],
     lay = layout(packing)
     bs, off, hoff = lay.batch_sizes, lay.off, lay.hoff
     xp = _packed(x, lay)                                # (N, In)
+    if lay.real is None:                                # a view of x: the cache keeps its own copy
+        xp = xp.copy()
     N, P = xp.shape[0], W.shape[1]                      # P: size of h (H, or the LSTM's proj_size)
     a = xp @ U.T                                        # (N, G*H) U x_t, every real step
     trans, big = bool(bs[0] < SMALL), wide(W)

@@ -11,7 +11,8 @@ forward product as a column of ones appended to the input::
 
 where (s, ahead) is the cell's ``loop_form`` (the sigmoid gates' halving and the part of b_hh
 the loop would otherwise add): the result is what the cell's loop reads, with no pass over the
-(T, B, G*H) block to add biases or scale it. [x_t, 1] is a temporary; the cache keeps x. When
+(T, B, G*H) block to add biases or scale it. The cache keeps the x part of [x_t, 1] (its own
+copy of the input, never the caller's buffer, at no extra cost; a strided view for dU). When
 T*B is at most In+1 (a single short sequence) building the folded weights costs more than the
 two passes it saves, so ``input_projection`` adds and scales in place instead.
 """
@@ -30,11 +31,12 @@ class FastCache(NamedTuple):
 
 
 def input_projection(cell, x: np.ndarray, U: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray
-                     ) -> np.ndarray:
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """The loop-form input side of every step in one product (see the module docstring).
 
     x (T, B, In), U (G*H, In), b_ih and b_hh (G*H,).
-    Returns xs (T, B, G*H) = s (U x_t + b_ih + ahead).
+    Returns (xs (T, B, G*H) = s (U x_t + b_ih + ahead), a copy of x (T, B, In) that the cache
+    can keep: the x part of [x_t, 1], or a plain copy when that buffer is not made).
     """
     T, B, In = x.shape
     scale, ahead = cell.fast.loop_form(b_hh)
@@ -42,14 +44,14 @@ def input_projection(cell, x: np.ndarray, U: np.ndarray, b_ih: np.ndarray, b_hh:
         xs = x.reshape(T * B, In) @ U.T                        # than building [s U | s b]
         xs += b_ih + ahead
         xs *= scale
-        return xs.reshape(T, B, -1)
+        return xs.reshape(T, B, -1), x.copy()
     x1 = np.empty((T * B, In + 1), dtype=x.dtype)
     x1[:, :In] = x.reshape(T * B, In)
     x1[:, In] = 1
     U1 = np.empty((U.shape[0], In + 1), dtype=U.dtype)         # (G*H, In+1)
     np.multiply(U, scale[:, None], out=U1[:, :In])
     np.multiply(b_ih + ahead, scale, out=U1[:, In])
-    return (x1 @ U1.T).reshape(T, B, -1)
+    return (x1 @ U1.T).reshape(T, B, -1), x1[:, :In].reshape(T, B, In)
 
 
 def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...], packing
@@ -58,7 +60,7 @@ def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...],
     h_1 .. h_T, zero after each row's end; final states, each (B, .), taken at each row's last
     real step; cache)."""
     U, W, b_ih, b_hh, W_hr = params
-    xs = input_projection(cell, x, U, b_ih, b_hh)
+    xs, x = input_projection(cell, x, U, b_ih, b_hh)           # x: the cache's own copy
     projection = {} if W_hr is None else {"W_hr": W_hr}        # the LSTM's proj_size
     states, cell_cache = cell.fast.run(xs, state0, W, b_hh, packing.batch_sizes, **projection)
     rows = np.arange(len(packing.lengths))

@@ -43,6 +43,7 @@ def forward(step_forward: Callable, x: np.ndarray, state0: tuple[np.ndarray, ...
     Returns (out (T, B, H) = h_1 .. h_T, zero after each sequence's end; final states, each
     (B, H), taken at each row's last real step; cache).
     """
+    x = np.array(x)                                                 # the cache keeps its own copy
     T, B, _ = x.shape
     state = state0
     out = np.zeros((T, B, state0[0].shape[1]), dtype=x.dtype)      # (T, B, P) h_t
