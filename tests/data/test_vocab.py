@@ -88,7 +88,7 @@ def test_load_missing_and_non_utf8_files(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nope\.json: vocabulary file not found"):
         Vocabulary.load(tmp_path / "nope.json")
     (tmp_path / "latin1.json").write_bytes(b'{"tokens": ["caf\xe9"]}')
-    with pytest.raises(ValueError, match=r"latin1\.json: not UTF-8 text"):
+    with pytest.raises(ValueError, match=r"latin1\.json:1: not UTF-8 text"):
         Vocabulary.load(tmp_path / "latin1.json")
 
 

@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..files import write_json
-from .readers import read_text
+from .text import read_text
 
 __all__ = ["Vocabulary", "PAD", "UNK", "PAD_ID", "UNK_ID"]
 
