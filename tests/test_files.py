@@ -96,7 +96,7 @@ def test_read_json_object_names_the_file_and_line(tmp_path):
     path.write_bytes(b'\xef\xbb\xbf{"a": 1}')
     assert files.read_json_object(path) == {"a": 1}
     path.write_text('{\n"a": 1,\n}')
-    with pytest.raises(ValueError, match=r"c\.json:3: not valid JSON"):
+    with pytest.raises(ValueError, match=r"c\.json:3:1: not valid JSON: Expecting property name"):
         files.read_json_object(path)
     path.write_text("[1]")
     with pytest.raises(ValueError, match=r"c\.json: expected a JSON object, got list"):

@@ -1,6 +1,7 @@
 """bptt.io: safetensors + JSON round trips, PyTorch interop both ways, refusals, atomic writes."""
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -411,6 +412,10 @@ def test_damaged_metadata_and_checksums_are_refused(tmp_path):
     path.write_bytes(good.replace(b"tensors", b"tensorz"))       # the checksums' JSON lacks a key
     with pytest.raises(ValueError, match=r"the checksums in the file's metadata are damaged"):
         io.load_params(path)
+    path.write_bytes(good.replace(b'"sha256"', b'"sha257"'))   # the key itself
+    with pytest.raises(ValueError, match=r"damaged file: the checksums are under the metadata key 'sha257' "
+                                         r"instead of 'sha256'"):
+        io.load_params(path)
     with pytest.raises(ValueError, match=r"the metadata key 'sha256' is reserved"):
         io.save_params(path, {"a": np.ones(1)}, metadata={"sha256": "x"})
 
@@ -438,3 +443,13 @@ def test_model_files_get_the_permissions_of_other_new_files(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert modes["config.json"] == 0o666 & ~umask
+
+
+def test_every_shipped_model_carries_checksums():
+    """A model in the package is checked byte for byte on load (io.save_params wrote it)."""
+    shipped = sorted((Path(io.__file__).parent / "pretrained").glob("*/model.safetensors"))
+    assert shipped
+    for path in shipped:
+        with safetensors.safe_open(path, "numpy") as f:
+            assert "sha256" in (f.metadata() or {}), f"{path} has no checksums: save it with bptt.io.save_params"
+        io.load(path.parent)

@@ -196,9 +196,11 @@ def read_json_object(path: str | os.PathLike) -> dict:
     try:
         doc = json.loads(data.decode("utf-8-sig"))        # a byte-order mark is allowed
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text ({err.reason} at byte {err.start} of the file); "
+                         f"save it as UTF-8") from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}:{err.lineno}: not valid JSON: {err.msg} at column {err.colno}") from None
+        raise ValueError(f"{path}:{err.lineno}:{err.colno}: not valid JSON: {err.msg}") from None
     except RecursionError:
         raise ValueError(f"{path}: not valid JSON: nested too deeply") from None
     if not isinstance(doc, dict):

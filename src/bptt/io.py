@@ -337,9 +337,22 @@ def load_params(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[st
     except (safetensors.SafetensorError, OSError) as err:
         raise ValueError(f"{path}: not a valid safetensors file: {err}") from err
     checksums = metadata.pop(CHECKSUMS, None)
-    if checksums is not None:
+    if checksums is None:
+        lost = [k for k, v in metadata.items() if _looks_like_checksums(k, v)]
+        if lost:
+            raise ValueError(f"{path}: damaged file: the checksums are under the metadata key {lost[0]!r} "
+                             f"instead of {CHECKSUMS!r}; restore it from a copy or save it again")
+    else:
         _verify(path, tensors, metadata, checksums)
     return tensors, metadata
+
+
+def _looks_like_checksums(key: str, value: str) -> bool:
+    """Whether a metadata entry is the checksums under a damaged key (so that a flipped byte in
+    the key cannot turn the checks off): a key one or two characters from "sha256", or a value
+    that starts the way the checksums do."""
+    near = len(key) == len(CHECKSUMS) and sum(a != b for a, b in zip(key, CHECKSUMS)) <= 2
+    return near or value.startswith('{"tensors": ')
 
 
 def _verify(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, str], checksums: str) -> None:

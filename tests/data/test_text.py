@@ -41,3 +41,12 @@ def test_read_text_keeps_a_lone_cr_and_names_what_is_wrong(tmp_path):
         read_text(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"nope\.txt: no such file"):
         read_text(tmp_path / "nope.txt")
+
+
+def test_nul_bytes_and_cr_only_line_ends_are_refused_with_what_to_do():
+    with pytest.raises(ValueError, match=r"f: holds NUL bytes: UTF-16 or UTF-32 text without a byte-order "
+                                         r"mark, or not text at all"):
+        decode("text\tlabel\n".encode("utf-16-le"), "f")
+    with pytest.raises(ValueError, match=r"f: its lines end in CR alone \(classic Mac OS\)"):
+        decode(b"a\tb\rc\td\r", "f")
+    assert decode(b"one line with a \r inside", "f").data == b"one line with a \r inside"

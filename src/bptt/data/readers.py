@@ -215,6 +215,8 @@ def read_dataset(path: str | os.PathLike, text_column: str | None = None, label_
         raise ValueError(f"{path}: unknown format {suffix!r}; expected a directory (IMDB layout), "
                          ".tsv, .csv or .jsonl")
     if not rows.texts:
+        if not report.rows:
+            raise ValueError(f"{path}: no data rows{' after the header line' if suffix != '.jsonl' else ''}")
         raise ValueError(f"{path}: no valid rows ({report})")
     if classes is None:
         classes, labels = _classes_from_labels(rows.labels)
@@ -242,13 +244,19 @@ def _pick_column(path: Path, columns: list[str], given: str | None, defaults: tu
     """The column to use: ``given`` if present, else the first default present; or an error."""
     if given is not None:
         if given not in columns:
-            raise ValueError(f"{path}: {kind} column {given!r} not found; columns are {tuple(columns)}")
+            raise ValueError(f"{path}: {kind} column {given!r} not found; columns are {_shown(columns)}")
         return given
     for name in defaults:
         if name in columns:
             return name
     raise ValueError(f"{path}: no {kind} column (looked for {', '.join(defaults)}); "
-                     f"columns are {tuple(columns)}; name it with --{kind}-column ({kind}_column=)")
+                     f"columns are {_shown(columns)}; name it with --{kind}-column ({kind}_column=)")
+
+
+def _shown(columns: list[str]) -> str:
+    """The column names for a message: at most 8, each at most 40 characters."""
+    names = [c if len(c) <= 40 else c[:37] + "..." for c in columns[:8]]
+    return str(tuple(names)) + (f" and {len(columns) - 8} more" if len(columns) > 8 else "")
 
 
 def _read_table(path: Path, data: bytes, suffix: str, glue: bool, text_column, label_column, rows: _Rows):
@@ -297,11 +305,17 @@ def _read_csv(path: Path, header: str, body: list, text_column, label_column, ro
     rows after it. A lone CR inside a line is kept as text (the csv module alone would end the
     record there).
     """
-    columns = next(csv.reader([header]))
+    with_cr = "".join(line for line in [header, *(x for _, x, _ in body)] if line is not None and "\r" in line)
+    cr = _unused_char(with_cr) if with_cr else None
+    try:
+        columns = next(csv.reader([header if cr is None else header.replace("\r", cr)], strict=True))
+    except csv.Error as e:
+        raise ValueError(f"{path}:1: the header line is not valid CSV ({e}); expected column names "
+                         f"such as text,label") from None
+    if cr is not None:
+        columns = [c.replace(cr, "\r") for c in columns]
     t = columns.index(_pick_column(path, columns, text_column, TEXT_COLUMNS, "text"))
     y = columns.index(_pick_column(path, columns, label_column, LABEL_COLUMNS, "label"))
-    cr = _unused_char("".join(line for _, line, _ in body if line is not None and "\r" in line)) \
-        if any(line is not None and "\r" in line for _, line, _ in body) else None
     feed = [("" if line is None else line if cr is None else line.replace("\r", cr)) + "\n"
             for _, line, _ in body]
     spanning: list[int] = []
@@ -434,15 +448,16 @@ def read_lines(source: str | os.PathLike | IO | None = None, errors: str = "stri
     open file (text or binary). Line ends (``\n``, ``\r\n``) and a byte-order mark are removed;
     empty lines are kept so outputs line up with inputs. Undecodable bytes raise
     ``ValueError("file:line: ...")``, or with ``errors="replace"`` become U+FFFD."""
-    if source is None or source == "-":
-        data, name = sys.stdin.buffer.read(), "<stdin>"
-    elif isinstance(source, (str, os.PathLike)):
+    if isinstance(source, (str, os.PathLike)) and source != "-":
         data, name = read_bytes(source, allow_empty=True).data, str(source)
     else:
-        data, name = source.read(), getattr(source, "name", "<stream>")
-        if isinstance(data, str):
-            data = data.encode("utf-8", errors="surrogateescape")
-    data = decode(data, name).data
+        if source is None or source == "-":
+            data, name = sys.stdin.buffer.read(), "<stdin>"
+        else:
+            data, name = source.read(), getattr(source, "name", "<stream>")
+            if isinstance(data, str):
+                data = data.encode("utf-8", errors="surrogateescape")
+        data = decode(data, name).data
     out = []
     for n, line, bad in _lines(data, errors):
         if line is None:

@@ -9,7 +9,8 @@
   as U+2028) is an ordinary character inside a line, so line numbers in error messages are the
   ones an editor shows and ``wc -l`` counts. A final line end makes no extra empty line.
 - A file that cannot be read (missing, a directory, no permission) or is empty raises an error
-  naming the file.
+  naming the file, and so does one that cannot be text as expected: NUL bytes in its first 4 kB
+  (UTF-16 without its mark, or a binary file), or lines that end in CR alone.
 """
 from __future__ import annotations
 
@@ -46,6 +47,13 @@ def decode(data: bytes, name: str, error: type = ValueError) -> Decoded:
                             f"({e.reason} at byte {e.start + len(bom)}); save it as UTF-8") from None
             return Decoded(text.encode("utf-8"),
                            f"decoded from {label} (byte-order mark); UTF-8 is expected")
+    head = data[:4096]
+    if head.count(0) * 10 > len(head):
+        raise error(f"{name}: holds NUL bytes: UTF-16 or UTF-32 text without a byte-order mark, "
+                    f"or not text at all; save it as UTF-8 text")
+    if b"\n" not in data and data.count(b"\r") > 1:
+        raise error(f"{name}: its lines end in CR alone (classic Mac OS), but only LF and CR LF end "
+                    f"lines; convert it, e.g. tr '\\r' '\\n' < OLD > NEW")
     return Decoded(data, "")
 
 
