@@ -203,6 +203,5 @@ def test_registry_and_unknown_names():
 
 
 def test_registry_member_digests_match_the_shared_copies():
-    data = shared_data("sst2")
     for member, digest in SOURCES["sst2"].member_sha256.items():
-        assert _sha256((data / Path(member).name).read_bytes()) == digest
+        assert _sha256(shared_data("sst2", Path(member).name).read_bytes()) == digest
