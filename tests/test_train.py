@@ -9,6 +9,7 @@ import pytest
 
 from bptt import io
 from bptt.models import Classifier, ClassifierConfig
+from bptt.plots import quantities, read_metrics
 from bptt.train import CHECKPOINT, TrainConfig, Trainer, TrainingDiverged
 
 
@@ -117,3 +118,42 @@ def test_best_model_is_exported_and_early_stopping(tmp_path):
     lines = [json.loads(l) for l in open(tmp_path / "run" / "metrics.jsonl")]
     assert max(l["dev_accuracy"] for l in lines) == state.best_score
     assert isinstance(best, Classifier)
+
+
+def test_metrics_carry_elapsed_seconds_that_continue_after_a_resume(tmp_path):
+    interrupted, _ = _setup(tmp_path, "b", stop_at=8)
+    interrupted.fit()
+    _, meta = io.load_params(tmp_path / "b" / CHECKPOINT)
+    at_stop = json.loads(meta["trainer"])["elapsed_s"]
+    resumed, _ = _setup(tmp_path, "b")
+    resumed.load_checkpoint(tmp_path / "b" / CHECKPOINT)
+    resumed.fit()
+    lines = [json.loads(l) for l in open(tmp_path / "b" / "metrics.jsonl")]
+    elapsed = [l["elapsed_s"] for l in lines]
+    assert 0 < elapsed[0] <= at_stop < elapsed[1] < elapsed[2]
+    records = read_metrics(tmp_path / "b" / "metrics.jsonl")              # what bptt plot reads
+    assert quantities({"b": records}) == {"loss": ["train_loss"], "accuracy": ["dev_accuracy"]}
+
+
+def test_progress_in_a_log_is_one_line_per_epoch_without_carriage_returns(tmp_path, capsys):
+    trainer, _ = _setup(tmp_path, epochs=3)
+    trainer.progress = True                       # capsys: standard error is not a terminal
+    trainer.fit()
+    out, err = capsys.readouterr()
+    assert "\r" not in out + err and err == ""
+    assert [l.split(":")[0] for l in out.splitlines()] == ["epoch 1", "epoch 2", "epoch 3"]
+
+
+def test_progress_on_a_terminal_draws_a_bar(tmp_path, monkeypatch):
+    import io as std_io
+
+    class Terminal(std_io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    trainer, _ = _setup(tmp_path, epochs=1)
+    trainer.progress = True
+    trainer.fit()
+    assert "\r" in terminal.getvalue() and "epoch 1/1" in terminal.getvalue()

@@ -539,13 +539,9 @@ def read_records(path: str | Path, event: str = "gradients") -> list[dict]:
 # ---- plots ---------------------------------------------------------------------------------------
 
 def _figure(figsize=(7, 4.5)):
-    """A matplotlib Figure without pyplot (no global state, no display needed)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as err:
-        raise ImportError("plotting needs matplotlib, the optional extra 'plot': "
-                          "pip install 'bptt[plot]' (or pip install matplotlib)") from err
-    return Figure(figsize=figsize, layout="constrained")
+    """A matplotlib Figure without pyplot (``bptt.plots.figure``)."""
+    from .plots import figure
+    return figure(figsize)
 
 
 def plot_distance(curves: dict[str, np.ndarray], path: str | Path, title: str = "",

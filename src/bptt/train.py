@@ -15,14 +15,18 @@ Files in ``out_dir``:
                              (epoch, step within the epoch, best score, every RNG state). One file,
                              written atomically, so a checkpoint is never half old and half new.
     best/                    ``export`` of the best model so far by the dev metric
-    metrics.jsonl            one JSON line per epoch (and per skipped step)
+    metrics.jsonl            one JSON line per epoch (and per skipped step), with ``elapsed_s``, the
+                             wall-clock seconds since training began (``bptt plot`` draws them)
 
 Resume is exact: the data RNG's state at the start of the epoch is saved, so the epoch's batch
 order is drawn again identically and the batches already done are skipped; the dropout RNGs and
-the optimizer state continue from where they were. Ctrl-C finishes the current step, writes a
-checkpoint and stops (a second Ctrl-C stops at once). A step whose loss or gradient is not finite
-is skipped and reported; ``max_nonfinite`` of them in a row stop the run, and no checkpoint is
-ever written from a model with a non-finite parameter.
+the optimizer state continue from where they were, and so does the clock of ``elapsed_s``. Ctrl-C
+finishes the current step, writes a checkpoint and stops (a second Ctrl-C stops at once). A step
+whose loss or gradient is not finite is skipped and reported; ``max_nonfinite`` of them in a row
+stop the run, and no checkpoint is ever written from a model with a non-finite parameter.
+
+Progress (``progress=True``): a bar on a terminal; in a log, a line a minute and the epoch's
+summary line (``bptt.progress``).
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ from tqdm import tqdm
 
 from . import io
 from .optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, global_norm
+from .progress import progress_bar
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
 CHECKPOINT = "checkpoint.safetensors"
@@ -85,6 +90,7 @@ class TrainState:
     epoch_rng_state: dict = field(default_factory=dict)   # data RNG at the start of the epoch
     epoch_loss_sum: float = 0.0
     epoch_examples: int = 0
+    elapsed_s: float = 0.0          # wall-clock seconds of training, summed over resumed runs
     finished: bool = False
 
 
@@ -106,6 +112,11 @@ class Trainer:
         self.data_rng = np.random.default_rng(config.seed)
         self.state = TrainState(epoch_rng_state=self.data_rng.bit_generator.state)
         self._stop_requested = False
+        self._clock0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Wall-clock seconds of training so far, counting the runs before a resume."""
+        return round(time.perf_counter() - self._clock0, 3)
 
     # ---- checkpoints ----------------------------------------------------------------------
     def save_checkpoint(self) -> Path:
@@ -113,6 +124,7 @@ class Trainer:
         bad = [n for n, p in self.model.params.items() if not np.all(np.isfinite(p))]
         if bad:
             raise TrainingDiverged(f"refusing to write a checkpoint: non-finite values in {bad[:5]}")
+        self.state.elapsed_s = self.elapsed()
         tensors = {f"model/{n}": p for n, p in self.model.params.items()}
         tensors.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
         meta = {
@@ -150,10 +162,10 @@ class Trainer:
         self._stop_requested = True
 
     def log(self, record: dict) -> None:
-        """Append one JSON line to ``out_dir/metrics.jsonl``."""
+        """Append one JSON line to ``out_dir/metrics.jsonl``, with ``elapsed_s`` added."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps({**record, "elapsed_s": self.elapsed()}) + "\n")
 
     def _on_sigint(self, signum, frame):
         if self._stop_requested:
@@ -164,6 +176,7 @@ class Trainer:
     def fit(self) -> TrainState:
         """Train until ``epochs``, early stopping or Ctrl-C; returns the final state."""
         previous = signal.signal(signal.SIGINT, self._on_sigint)
+        self._clock0 = time.perf_counter() - self.state.elapsed_s
         try:
             while not self.state.finished and self.state.epoch < self.config.epochs:
                 if not self._run_epoch():
@@ -179,8 +192,8 @@ class Trainer:
         batches = self.batches(self.data_rng)
         next_epoch_rng = self.data_rng.bit_generator.state
         start, tokens, t0 = st.step_in_epoch, 0, time.perf_counter()
-        bar = tqdm(batches, initial=start, total=len(batches), disable=not self.progress,
-                   desc=f"epoch {st.epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
+        bar = progress_bar(len(batches), f"epoch {st.epoch + 1}/{cfg.epochs}", "batch", initial=start,
+                           enabled=self.progress, leave=False)
         for batch in batches[start:]:
             loss, grads, n_tokens = self.step_fn(batch)
             norm = global_norm(grads)

@@ -49,6 +49,8 @@ def cmd_explain(args) -> int:
         print("bptt explain: give exactly one text", file=sys.stderr)
         return 2
     clf = _sentiment_model(model_path)
+    if args.png:
+        return _explain_png(clf, texts[0], args.png)
     steps = clf.explain(texts[0])
     target = clf.classes.index("positive") if "positive" in clf.classes else len(clf.classes) - 1
     if args.json:
@@ -61,6 +63,18 @@ def cmd_explain(args) -> int:
         q = float(p[target])
         print(f"{tok:<{width}}  {q:.3f} {'#' * round(q * 30)}")
     print(f"=> {clf.classes[int(steps[-1][1].argmax())]}")
+    return 0
+
+
+def _explain_png(clf, text: str, path: str) -> int:
+    """``explain --png FILE``: the per-word probabilities drawn (``bptt.plots.plot_explanation``)."""
+    from ..explanation import explain
+    from ..plots import plot_explanation
+    try:
+        print(plot_explanation(explain(clf, text), path))
+    except ImportError as err:
+        print(f"bptt explain: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -111,6 +125,7 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.add_argument("texts", nargs="+", help="[MODEL] text")
     p.add_argument("--model")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--png", metavar="FILE", help="draw P(positive) after each word into this PNG")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall/F1, confusion matrix")

@@ -12,19 +12,11 @@ with ``--beam K``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from ._settings import add_run_arguments, add_settings_arguments, settings_from_args
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+from ._settings import add_run_arguments, add_settings_arguments, positive_int, settings_from_args
 
 
 def cmd_train_seq2seq(args) -> int:
@@ -77,6 +69,6 @@ def add_parsers(subparsers, train_subparsers) -> None:
     t = subparsers.add_parser("translate", help="decode texts with an encoder-decoder model")
     t.add_argument("model", help="model directory (OUT/best of bptt train seq2seq)")
     t.add_argument("texts", nargs="*", help="texts; '-' or nothing reads stdin")
-    t.add_argument("--beam", type=_positive, default=1, help="beam width (1 = greedy)")
+    t.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
     t.add_argument("--json", action="store_true", help="one JSON object per text, with the log-probability")
     t.set_defaults(func=cmd_translate)
