@@ -54,7 +54,7 @@ def target_class(classes: tuple[str, ...]) -> str:
 def explain(clf, text: str) -> Explanation:
     """The per-word probabilities of ``text`` under ``clf`` (a ``SentimentClassifier``)."""
     steps = clf.explain(text)
-    classes = tuple(clf.classes)
+    classes = tuple(clf.classes_)
     probs = np.stack([p for _, p in steps])                        # (T, C)
     return Explanation(text, classes, target_class(classes), tuple(tok for tok, _ in steps), probs,
                        classes[int(probs[-1].argmax())])

@@ -5,9 +5,14 @@ One loop for every model. What it needs from the job is small and explicit:
     model            .params {name: array}, .generators() {name: np.random.Generator},
                      .config.to_dict(), and a type name (see bptt.io)
     batches(rng)     the list of batches of one epoch, drawn with ``rng``
-    step_fn(batch)   -> (loss, grads, tokens): forward and backward of one batch
+    step_fn(batch)   -> ``bptt.models.StepResult``: forward and backward of one batch (usually
+                     ``model.loss_and_grads``)
     evaluate()       -> {metric: value} on the dev set
     export(dir)      writes a usable model (weights + whatever the job needs, e.g. a vocabulary)
+
+The reported training loss of an epoch is the mean over every term the steps' losses average,
+``sum(loss * count) / sum(count)`` with each StepResult's ``count``: per example for a classifier,
+per predicted token for a tagger, a language model or a seq2seq model (see ``bptt.models``).
 
 Files in ``out_dir``:
 
@@ -43,6 +48,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import io
+from .models import model_type_name
 from .optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, global_norm
 from .progress import progress_bar
 
@@ -88,8 +94,8 @@ class TrainState:
     nonfinite_in_a_row: int = 0
     skipped_steps: int = 0
     epoch_rng_state: dict = field(default_factory=dict)   # data RNG at the start of the epoch
-    epoch_loss_sum: float = 0.0
-    epoch_examples: int = 0
+    epoch_loss_sum: float = 0.0     # sum of loss * count over the epoch's steps so far
+    epoch_count: int = 0            # sum of count: the terms the epoch's losses average
     elapsed_s: float = 0.0          # wall-clock seconds of training, summed over resumed runs
     finished: bool = False
 
@@ -131,7 +137,7 @@ class Trainer:
             "trainer": json.dumps(asdict(self.state)),
             "train_config": json.dumps(asdict(self.config)),
             "rngs": json.dumps({k: g.bit_generator.state for k, g in self.model.generators().items()}),
-            "model": json.dumps({"type": io.model_type_name(self.model),
+            "model": json.dumps({"type": model_type_name(self.model),
                                  "config": self.model.config.to_dict()}),
         }
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -152,7 +158,10 @@ class Trainer:
         io.load_state_dict(self.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model/")},
                            str(path))
         self.optimizer.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("optim/")})
-        self.state = TrainState(**json.loads(meta["trainer"]))
+        state = json.loads(meta["trainer"])
+        # a checkpoint written before StepResult named the epoch's count "epoch_examples"
+        state.setdefault("epoch_count", state.pop("epoch_examples", 0))
+        self.state = TrainState(**state)
         for name, state in json.loads(meta["rngs"]).items():
             self.model.generators()[name].bit_generator.state = state
 
@@ -195,7 +204,8 @@ class Trainer:
         bar = progress_bar(len(batches), f"epoch {st.epoch + 1}/{cfg.epochs}", "batch", initial=start,
                            enabled=self.progress, leave=False)
         for batch in batches[start:]:
-            loss, grads, n_tokens = self.step_fn(batch)
+            result = self.step_fn(batch)
+            loss, grads = result.loss, result.grads
             norm = global_norm(grads)
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 st.nonfinite_in_a_row += 1
@@ -215,13 +225,12 @@ class Trainer:
                     clip_grad_norm(grads, cfg.clip_norm)
                 self.optimizer.step(grads)
                 st.global_step += 1
-                n = len(getattr(batch, "labels", ())) or 1
-                st.epoch_loss_sum += loss * n
-                st.epoch_examples += n
+                st.epoch_loss_sum += loss * result.count
+                st.epoch_count += result.count
             st.step_in_epoch += 1
-            tokens += n_tokens
+            tokens += result.tokens
             bar.update(1)
-            bar.set_postfix(loss=f"{st.epoch_loss_sum / max(st.epoch_examples, 1):.4f}",
+            bar.set_postfix(loss=f"{st.epoch_loss_sum / max(st.epoch_count, 1):.4f}",
                             tok_s=f"{tokens / (time.perf_counter() - t0):,.0f}")
             if self._stop_requested:
                 bar.close()
@@ -244,14 +253,14 @@ class Trainer:
         else:
             st.bad_epochs += 1
         record = {"epoch": st.epoch, "step": st.global_step,
-                  "train_loss": st.epoch_loss_sum / max(st.epoch_examples, 1),
+                  "train_loss": st.epoch_loss_sum / max(st.epoch_count, 1),
                   **{f"dev_{k}": v for k, v in metrics.items()},
                   "best": improved, "tokens_per_s": round(tokens_per_s, 1),
                   "skipped_steps": st.skipped_steps}
         self.log(record)
         tqdm.write(f"epoch {st.epoch}: train loss {record['train_loss']:.4f}  dev {cfg.metric} "
                    f"{score:.4f}{'  (best)' if improved else ''}  {tokens_per_s:,.0f} tok/s")
-        st.step_in_epoch, st.epoch_loss_sum, st.epoch_examples = 0, 0.0, 0
+        st.step_in_epoch, st.epoch_loss_sum, st.epoch_count = 0, 0.0, 0
         st.epoch_rng_state = next_epoch_rng
         if cfg.patience is not None and st.bad_epochs >= cfg.patience:
             tqdm.write(f"early stop: no better dev {cfg.metric} for {st.bad_epochs} epochs "

@@ -48,7 +48,7 @@ def test_predict_a_list_keeps_its_order(shipped):
     r = call(app, "POST", "/predict", json={"texts": texts})
     got = r.json()["predictions"]
     assert [g["label"] for g in got] == ["positive", "negative", "positive"] == clf.predict(texts)
-    np.testing.assert_allclose([[g["probabilities"][c] for c in clf.classes] for g in got],
+    np.testing.assert_allclose([[g["probabilities"][c] for c in clf.classes_] for g in got],
                                clf.predict_proba(texts), atol=5e-7)
 
 
@@ -126,7 +126,7 @@ def test_a_streamed_body_over_the_limit_is_cut_off_at_413(shipped):
 
 class SlowClassifier:
     """Stands in for a model whose inference blocks for 0.4 s (as a long text would)."""
-    classes = ("negative", "positive")
+    classes_ = ("negative", "positive")
 
     def predict_proba(self, texts):
         time.sleep(0.4)

@@ -28,8 +28,8 @@ def test_card_of_a_run_s_best_model_carries_its_training_figures(run):
     assert card["name"] == "best" and card["classes"] == ["negative", "positive"]
     assert card["model"] == {"type": "Classifier", "cell": "gru", "embedding_dim": 8, "hidden_size": 8,
                              "num_layers": 1, "bidirectional": False, "pooling": "last",
-                             "vocab_size": len(clf.vocab),
-                             "parameters": sum(p.size for p in clf.model.params.values())}
+                             "vocab_size": len(clf.vocab_),
+                             "parameters": sum(p.size for p in clf.model_.params.values())}
     assert card["recipe"]["lr"] == 0.01 and card["recipe"]["epochs"] == 2
     assert card["training"] == {"epochs": 2, "best_epoch": best["epoch"],
                                 "best": {"dev_accuracy": best["dev_accuracy"]},

@@ -34,10 +34,10 @@ def cmd_predict(args) -> int:
     clf = _sentiment_model(model_path)
     probs = clf.predict_proba(texts)
     for text, p in zip(texts, probs):
-        label = clf.classes[int(p.argmax())]
+        label = clf.classes_[int(p.argmax())]
         if args.json:
             print(json.dumps({"text": text, "label": label,
-                              "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes, p)}}))
+                              "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes_, p)}}))
         else:
             print(f"{label}\t{p.max():.3f}\t{text}")
     return 0
@@ -52,17 +52,17 @@ def cmd_explain(args) -> int:
     if args.png:
         return _explain_png(clf, texts[0], args.png)
     steps = clf.explain(texts[0])
-    target = clf.classes.index("positive") if "positive" in clf.classes else len(clf.classes) - 1
+    target = clf.classes_.index("positive") if "positive" in clf.classes_ else len(clf.classes_) - 1
     if args.json:
-        print(json.dumps([{"token": tok, "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes, p)}}
+        print(json.dumps([{"token": tok, "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes_, p)}}
                           for tok, p in steps]))
         return 0
     width = max(len(tok) for tok, _ in steps)
-    print(f"{'word':<{width}}  P({clf.classes[target]})")
+    print(f"{'word':<{width}}  P({clf.classes_[target]})")
     for tok, p in steps:
         q = float(p[target])
         print(f"{tok:<{width}}  {q:.3f} {'#' * round(q * 30)}")
-    print(f"=> {clf.classes[int(steps[-1][1].argmax())]}")
+    print(f"=> {clf.classes_[int(steps[-1][1].argmax())]}")
     return 0
 
 
@@ -85,9 +85,9 @@ def cmd_evaluate(args) -> int:
     clf = _sentiment_model(args.model)
     data, report = read_dataset(args.data, args.text_column, args.label_column)
     print(report, file=sys.stderr)
-    _, y = _classes_and_ids([data.classes[i] for i in data.labels], clf.classes)
+    _, y = _classes_and_ids([data.classes[i] for i in data.labels], clf.classes_)
     pred = clf.predict_proba(data.texts).argmax(1)
-    result = classification_report(y, pred, clf.classes)
+    result = classification_report(y, pred, clf.classes_)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result)
     return 0
 
@@ -105,7 +105,7 @@ def cmd_train_sentiment(args) -> int:
     clf = SentimentClassifier(**settings_from_args(SentimentSettings, args))
     clf.fit(train.texts, list(train.labels), dev_texts, dev_labels, classes=train.classes,
             out_dir=args.out, resume=args.resume, progress=not args.quiet)
-    state = clf.trainer.state
+    state = clf.trainer_.state
     print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"model: {Path(args.out) / 'best'}")
     return 0

@@ -28,7 +28,7 @@ def cmd_train_seq2seq(args) -> int:
     settings = settings_from_args(TranslatorSettings, args)
     model = Translator(**settings).fit(pairs, dev, out_dir=args.out, resume=args.resume,
                                        progress=not args.quiet)
-    state = model.trainer.state
+    state = model.trainer_.state
     print(f"best dev exact match {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"model: {Path(args.out) / 'best'}")
     for path in args.test:
@@ -46,7 +46,7 @@ def cmd_translate(args) -> int:
     model = Translator.load(args.model)
     hyps = model.hypotheses(texts, beam=args.beam)
     for text, h in zip(texts, hyps):
-        output = model.join(model.target_vocab.decode(h.tokens))
+        output = model.join(model.target_vocab_.decode(h.tokens))
         if args.json:
             print(json.dumps({"source": text, "output": output, "log_prob": round(h.score, 6),
                               "finished": h.finished}, ensure_ascii=False))

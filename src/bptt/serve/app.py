@@ -71,7 +71,7 @@ def _page() -> str:
 
 def create_app(clf, card: dict, limits: Limits = Limits()) -> Starlette:
     """The application serving ``clf``; ``card`` is what ``GET /model`` returns."""
-    classes = list(clf.classes)
+    classes = list(clf.classes_)
     page = _page()
 
     def predictions(texts: list[str]) -> list[dict]:

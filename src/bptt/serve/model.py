@@ -72,12 +72,12 @@ def _published(directory: Path) -> dict:
 def model_card(clf, directory: str | Path) -> dict:
     """The card of a loaded classifier (see the module docstring)."""
     directory = Path(directory)
-    config = clf.model.config.to_dict()
-    model = {"type": type(clf.model).__name__, **{k: getattr(clf.settings, k) for k in MODEL_FIELDS},
+    config = clf.model_.config.to_dict()
+    model = {"type": type(clf.model_).__name__, **{k: getattr(clf.settings, k) for k in MODEL_FIELDS},
              "vocab_size": config["vocab_size"],
-             "parameters": int(sum(p.size for p in clf.model.params.values()))}
+             "parameters": int(sum(p.size for p in clf.model_.params.values()))}
     card = {"format": "bptt-card", "version": 1, "name": directory.resolve().name, "task": "sentiment",
-            "classes": list(clf.classes), "model": model, "recipe": asdict(clf.settings)}
+            "classes": list(clf.classes_), "model": model, "recipe": asdict(clf.settings)}
     training = _training(directory)
     if training is not None:
         card["training"] = training
