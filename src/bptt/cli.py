@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 import os
 import sys
 import traceback
+import warnings
 
 from . import __version__
 
@@ -45,7 +47,31 @@ def build_parser() -> argparse.ArgumentParser:
                                                                           parser_class=_Parser)
     for module in (sentiment, lm, tagger, seq2seq, diagnose, data, plot, serve):
         module.add_parsers(sub, train)
+    _every_option(parser)
     return parser
+
+
+def _every_option(parser: argparse.ArgumentParser) -> None:
+    """What every option gets: a number must be finite (nan and inf are refused), and an option
+    that is None when absent also takes "none" (and then is None)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _every_option(sub)
+        elif action.option_strings and action.type is not None and action.type is not str:
+            action.type = _finite(action.type, none=action.default is None)
+
+
+def _finite(kind, none: bool):
+    def parse(text: str):
+        if none and text.strip().lower() == "none":
+            return None
+        value = kind(text)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        return value
+    parse.__name__ = getattr(kind, "__name__", "value")    # argparse names the type in its errors
+    return parse
 
 
 def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
@@ -66,10 +92,14 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, str]:
     leaf = _chosen(parser, args)
     if extra:
         known = [o for a in leaf._actions for o in a.option_strings]
-        hints = [f"{x} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(x.split("=")[0], known, 1))
-                 else x for x in extra]
+        hints = [_hint(x, known) for x in extra]
         leaf.error(f"unrecognized arguments: {' '.join(hints)}")
     return args, leaf.prog
+
+
+def _hint(argument: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(argument.split("=")[0], known, 1)
+    return f"{argument} (did you mean {close[0]}?)" if close else argument
 
 
 def one_line(err: BaseException) -> str:
@@ -101,11 +131,16 @@ def _raised_by_bptt(err: BaseException) -> bool:
     if not frames:
         return True                  # raised by hand, e.g. in a test
     last = frames[-1]
-    return os.path.abspath(last.filename).startswith(_PACKAGE) and (last.line or "").lstrip().startswith("raise")
+    in_bptt = os.path.abspath(last.filename).startswith(_PACKAGE)
+    return in_bptt and (last.line or "").lstrip().startswith("raise")
 
 
 def main(argv: list[str] | None = None) -> int:
     args, name = parse(argv)
+    # NumPy's overflow warnings: training reports non-finite steps itself, and they say nothing
+    # a user can act on
+    warnings.filterwarnings("ignore", category=RuntimeWarning,
+                            message=r".*(overflow|invalid value|divide by zero) encountered")
     try:
         return args.func(args)
     except KeyboardInterrupt:

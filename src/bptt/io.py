@@ -67,7 +67,7 @@ def save(model, directory: str | os.PathLike, weights_dtype: str | None = None) 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = state_dict(model)
-    _check_tensors(model, tensors, source=str(directory), lead=f"refusing to save the {model_type_name(model)} model")
+    _check_tensors(model, tensors, str(directory), f"refusing to save the {model_type_name(model)} model")
     if weights_dtype is not None:
         if np.dtype(weights_dtype).kind != "f":
             raise ValueError(f"weights_dtype must be a float type (float16, float32, float64), "
@@ -226,8 +226,8 @@ def _check_tensors(model, tensors: dict, source: str, lead: str = "") -> None:
         if name not in expected:
             problems.append(f"unexpected tensor {name!r} (shape {tuple(np.shape(tensors[name]))})")
     for problem, names in wrong_values.items():
-        which = (f"tensor {names[0]!r}" if len(names) == 1 else
-                 f"{len(names)} tensors ({', '.join(repr(n) for n in names[:3])}{', ...' if len(names) > 3 else ''})")
+        shown = ", ".join(repr(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")
+        which = f"tensor {names[0]!r}" if len(names) == 1 else f"{len(names)} tensors ({shown})"
         problems.append(f"{which}: {problem}")
     if problems:
         lead = lead or f"tensors do not match the {model_type_name(model)} model"

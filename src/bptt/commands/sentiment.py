@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._settings import add_run_arguments, add_settings_arguments, settings_from_args
+from ._settings import add_column_arguments, add_run_arguments, add_settings_arguments, run_summary, start_run
 
 
 def _sentiment_model(path: str | None):
@@ -95,6 +95,7 @@ def cmd_evaluate(args) -> int:
 def cmd_train_sentiment(args) -> int:
     from ..data.readers import read_dataset
     from ..jobs.sentiment import SentimentClassifier, SentimentSettings
+    settings, run = start_run(args, SentimentSettings)
     train, report = read_dataset(args.train, args.text_column, args.label_column)
     print(report, file=sys.stderr)
     dev_texts = dev_labels = None
@@ -102,12 +103,9 @@ def cmd_train_sentiment(args) -> int:
         dev, dev_report = read_dataset(args.dev, args.text_column, args.label_column, classes=train.classes)
         print(dev_report, file=sys.stderr)
         dev_texts, dev_labels = dev.texts, list(dev.labels)
-    clf = SentimentClassifier(**settings_from_args(SentimentSettings, args))
-    clf.fit(train.texts, list(train.labels), dev_texts, dev_labels, classes=train.classes,
-            out_dir=args.out, resume=args.resume, progress=not args.quiet)
-    state = clf.trainer_.state
-    print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
-          f"model: {Path(args.out) / 'best'}")
+    clf = SentimentClassifier(**settings)
+    clf.fit(train.texts, list(train.labels), dev_texts, dev_labels, classes=train.classes, **run)
+    print(run_summary(clf.trainer_, "accuracy", args.out))
     return 0
 
 
@@ -123,24 +121,23 @@ def add_parsers(subparsers, train_subparsers) -> None:
 
     p = sub.add_parser("explain", help="P(positive) after each word of a text")
     p.add_argument("texts", nargs="+", help="[MODEL] text")
-    p.add_argument("--model")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--model", help="model directory (default: the shipped sentiment model)")
+    p.add_argument("--json", action="store_true", help="the probabilities after each word as JSON")
     p.add_argument("--png", metavar="FILE", help="draw P(positive) after each word into this PNG")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall/F1, confusion matrix")
-    p.add_argument("model")
+    p.add_argument("model", help="model directory (OUT/best of bptt train sentiment)")
     p.add_argument("data", help="SST-2 TSV, TSV/CSV/JSONL with text and label columns, or an IMDB folder")
-    p.add_argument("--text-column")
-    p.add_argument("--label-column")
-    p.add_argument("--json", action="store_true")
+    add_column_arguments(p)
+    p.add_argument("--json", action="store_true", help="the report as JSON")
     p.set_defaults(func=cmd_evaluate)
 
     p = train.add_parser("sentiment", help="many-to-one sentiment classifier")
-    p.add_argument("--train", required=True)
+    p.add_argument("--train", required=True, help="labelled texts: SST-2 TSV, TSV/CSV/JSONL with text and "
+                                                  "label columns, or an IMDB folder")
     p.add_argument("--dev", help="dev set (default: 5%% of --train held out)")
-    p.add_argument("--text-column")
-    p.add_argument("--label-column")
+    add_column_arguments(p)
     add_run_arguments(p, "runs/sentiment")
     add_settings_arguments(p, SentimentSettings)
     p.set_defaults(func=cmd_train_sentiment)

@@ -14,17 +14,22 @@ from .readers import ReadReport, plural
 from .text import lines, read_bytes
 
 
+MAX_CHARS = 10_000      # characters of a source or target
+
+
 class TranslationFileError(ValueError):
     """A malformed line of a pair file: the message starts with ``file:line:``."""
 
 
-def read_pairs(path: str | Path, report: ReadReport | None = None) -> list[tuple[str, str]]:
+def read_pairs(path: str | Path, report: ReadReport | None = None,
+               max_chars: int = MAX_CHARS) -> list[tuple[str, str]]:
     """(source, target) pairs of a UTF-8 file of ``source<TAB>target`` lines.
 
     Blank lines are skipped (and counted in ``report``). A line must have exactly one tab and a
-    non-empty source and target; otherwise TranslationFileError ``file:line: field N
-    (source|target): ...``. A file without a single pair raises naming the file. ``report``, if
-    given, is filled in: pairs kept, blank lines, notes.
+    non-empty source and target of at most ``max_chars`` characters (a longer one would not fit
+    in a training batch); otherwise TranslationFileError ``file:line: field N (source|target):
+    ...``. A file without a single pair raises naming the file. ``report``, if given, is filled
+    in: pairs kept, blank lines, notes.
     """
     path = Path(path)
     report = ReadReport(str(path)) if report is None else report
@@ -45,6 +50,9 @@ def read_pairs(path: str | Path, report: ReadReport | None = None) -> list[tuple
         for k, (name, value) in enumerate(zip(("source", "target"), cols), start=1):
             if not value.strip():
                 raise TranslationFileError(f"{path}:{lineno}: field {k} ({name}): empty")
+            if len(value) > max_chars:
+                raise TranslationFileError(f"{path}:{lineno}: field {k} ({name}): {len(value):,} characters, "
+                                           f"more than the {max_chars:,} a pair may have")
         pairs.append((cols[0], cols[1]))
     if not pairs:
         raise TranslationFileError(f"{path}: no pairs in the file; expected source<TAB>target lines")

@@ -36,7 +36,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import numpy as np
 
@@ -240,7 +240,8 @@ def _classes_from_labels(raw: list) -> tuple[tuple[str, ...], list[int]]:
     return ordered, [index[s] for s in raw]
 
 
-def _pick_column(path: Path, columns: list[str], given: str | None, defaults: tuple[str, ...], kind: str) -> str:
+def _pick_column(path: Path, columns: list[str], given: str | None, defaults: tuple[str, ...],
+                 kind: str) -> str:
     """The column to use: ``given`` if present, else the first default present; or an error."""
     if given is not None:
         if given not in columns:
@@ -305,7 +306,7 @@ def _read_csv(path: Path, header: str, body: list, text_column, label_column, ro
     rows after it. A lone CR inside a line is kept as text (the csv module alone would end the
     record there).
     """
-    with_cr = "".join(line for line in [header, *(x for _, x, _ in body)] if line is not None and "\r" in line)
+    with_cr = "".join(x for x in [header, *(line for _, line, _ in body)] if x is not None and "\r" in x)
     cr = _unused_char(with_cr) if with_cr else None
     try:
         columns = next(csv.reader([header if cr is None else header.replace("\r", cr)], strict=True))
