@@ -255,9 +255,14 @@ def test_a_second_run_refuses_an_out_dir_holding_a_run_unless_told_to_overwrite(
     before = (tmp_path / "run" / CHECKPOINT).read_bytes()
     second, _ = _setup(tmp_path, epochs=1)
     with pytest.raises(ValueError, match=r"run: holds a training run already \(checkpoint.safetensors, best, "
-                                         r"metrics.jsonl\): resume it \(--resume .*\), replace it \(--overwrite\)"):
+                                         r"metrics.jsonl\): resume it with --resume .*checkpoint.safetensors, "
+                                         r"replace it with --overwrite"):
         second.fit()
     assert (tmp_path / "run" / CHECKPOINT).read_bytes() == before
+    (tmp_path / "run" / CHECKPOINT).unlink()              # killed before its first checkpoint
+    with pytest.raises(ValueError, match=r"run: holds the files of a run that wrote no checkpoint \(best, "
+                                         r"metrics.jsonl\), so it cannot be resumed: replace them with --overwrite"):
+        second.fit()
     third, _ = _setup(tmp_path, epochs=2)
     third.overwrite = True
     third.fit()

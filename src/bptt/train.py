@@ -87,6 +87,17 @@ def run_files(out_dir: str | Path) -> list[Path]:
     return found + sorted(p for g in RUN_GLOBS for p in out.glob(g))
 
 
+def occupied(out_dir: str | Path) -> str:
+    """Why a new run refuses ``out_dir``, and what to do: resume, overwrite, or go elsewhere."""
+    out = Path(out_dir)
+    names = ", ".join(p.name for p in run_files(out))
+    if (out / CHECKPOINT).is_file():
+        return (f"{out}: holds a training run already ({names}): resume it with --resume "
+                f"{out / CHECKPOINT}, replace it with --overwrite, or choose another --out")
+    return (f"{out}: holds the files of a run that wrote no checkpoint ({names}), so it cannot be "
+            f"resumed: replace them with --overwrite, or choose another --out")
+
+
 def clear_run(out_dir: str | Path) -> list[Path]:
     """Remove what a training run left in ``out_dir`` (and nothing else); returns what it removed."""
     removed = run_files(out_dir)
@@ -280,20 +291,15 @@ class Trainer:
         ``overwrite``) a folder holding another run, and cut metrics.jsonl back to the checkpoint."""
         if self._prepared:
             return
-        self._prepared = True
         files.clean_leftovers(self.out_dir)
         files.clean_leftovers(self.out_dir / BEST)
         if self._resumed:
             self._cut_log()
-            return
-        found = run_files(self.out_dir)
-        if found and self.overwrite:
+        elif run_files(self.out_dir) and self.overwrite:
             clear_run(self.out_dir)
-        elif found:
-            names = ", ".join(p.name for p in found)
-            raise ValueError(f"{self.out_dir}: holds a training run already ({names}): "
-                             f"resume it (--resume {self.out_dir / CHECKPOINT}), replace it (--overwrite), "
-                             f"or choose another --out")
+        elif run_files(self.out_dir):
+            raise ValueError(occupied(self.out_dir))
+        self._prepared = True
 
     def _cut_log(self) -> None:
         """Keep the metrics.jsonl lines written up to the checkpoint (and drop broken ones)."""

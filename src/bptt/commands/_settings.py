@@ -163,7 +163,7 @@ def start_run(args, settings_cls) -> tuple[dict, dict]:
     together), and the keyword arguments of the job's ``fit`` for ``--out`` (refused if it
     holds a run, unless ``--resume`` or ``--overwrite``), ``--resume`` and ``--quiet``."""
     from ..jobs._common import settings_of
-    from ..train import CHECKPOINT, run_files
+    from ..train import CHECKPOINT, occupied, run_files
     settings = settings_from_args(settings_cls, args)
     settings_of(settings_cls, settings)
     out = Path(args.out)
@@ -178,9 +178,7 @@ def start_run(args, settings_cls) -> tuple[dict, dict]:
             raise FileNotFoundError(f"{resume}: no such checkpoint; a run writes "
                                     f"OUT/{CHECKPOINT} at the end of each epoch")
     elif not args.overwrite and run_files(out):
-        found = ", ".join(p.name for p in run_files(out))
-        raise ValueError(f"{out}: holds a training run already ({found}): resume it with --resume "
-                         f"{out / CHECKPOINT}, replace it with --overwrite, or choose another --out")
+        raise ValueError(occupied(out))
     return settings, {"out_dir": args.out, "resume": resume, "progress": not args.quiet,
                       "overwrite": args.overwrite}
 

@@ -28,7 +28,7 @@ import numpy as np
 from .. import io
 from ._rules import check_setting
 from ..data.vocab import Vocabulary
-from ..files import read_json_object, write_json
+from ..files import read_json_object, recover_directory, write_json
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,12 @@ def save_job(directory: str | Path, model, files: dict, weights_dtype: str | Non
 def read_job_file(directory: str | Path, filename: str, what: str, parse: Callable[[dict], object]):
     """``parse(doc)`` of the JSON object ``directory/filename``: a FileNotFoundError if the
     directory holds no such file (it is not a saved ``what``), a ValueError naming the file if
-    ``parse`` finds a field missing or wrong."""
-    path = Path(directory) / filename
+    ``parse`` finds a field missing or wrong. A run's ``best/`` that a kill left between two
+    renames is put back first (``bptt.files.recover_directory``)."""
+    directory = Path(directory)
+    if not directory.exists() and not recover_directory(directory):
+        raise FileNotFoundError(f"{directory}: no such model folder")
+    path = directory / filename
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: not a {what} (no {filename})")
     doc = read_json_object(path)
