@@ -126,12 +126,23 @@ def test_non_finite_model_is_never_checkpointed(tmp_path):
 
 def test_best_model_is_exported_and_early_stopping(tmp_path):
     trainer, model = _setup(tmp_path, epochs=30, patience=2)
+    weights, evaluate = [], trainer.evaluate
+
+    def keep_the_weights_and_evaluate():            # at the end of every epoch, before any export
+        weights.append({name: p.copy() for name, p in model.params.items()})
+        return evaluate()
+    trainer.evaluate = keep_the_weights_and_evaluate
     state = trainer.fit()
     assert state.finished and state.epoch < 30 and state.epoch == state.best_epoch + 2
-    best = io.load(tmp_path / "run" / "best")
     lines = [json.loads(l) for l in open(tmp_path / "run" / "metrics.jsonl")]
     assert max(l["dev_accuracy"] for l in lines) == state.best_score
-    assert isinstance(best, Classifier)
+    assert [l["epoch"] for l in lines if l["best"]][-1] == state.best_epoch
+    best = io.load(tmp_path / "run" / "best")
+    assert isinstance(best, Classifier) and len(weights) == state.epoch
+    assert best.params.keys() == weights[0].keys()
+    for name, value in best.params.items():                     # the best epoch's weights ...
+        np.testing.assert_array_equal(value, weights[state.best_epoch - 1][name], err_msg=name)
+    assert not all(np.array_equal(best.params[n], weights[-1][n]) for n in best.params)   # ... not the last's
 
 
 # ---- the reported training loss -----------------------------------------------------------------

@@ -20,7 +20,7 @@ def trained():
 
 def test_learns_negation(trained):
     clf, dev_texts, dev_labels = trained
-    assert clf.classes_ == ("negative", "positive")
+    assert clf.classes_.tolist() == ["negative", "positive"]
     assert clf.score(dev_texts, dev_labels) > 0.97
     assert clf.predict(["the movie is not good .", "the movie is good .", "it is not bad ."]) == \
         ["negative", "positive", "positive"]
@@ -31,7 +31,7 @@ def test_save_load_gives_identical_predictions(trained, tmp_path):
     clf.save(tmp_path / "m")
     again = SentimentClassifier.load(tmp_path / "m")
     np.testing.assert_array_equal(again.predict_proba(dev_texts), clf.predict_proba(dev_texts))
-    assert again.settings == clf.settings and again.classes_ == clf.classes_
+    assert again.settings == clf.settings and again.classes_.tolist() == clf.classes_.tolist()
 
 
 def test_explain_gives_the_prefix_probabilities(trained):

@@ -52,7 +52,8 @@ def cmd_explain(args) -> int:
     if args.png:
         return _explain_png(clf, texts[0], args.png)
     steps = clf.explain(texts[0])
-    target = clf.classes_.index("positive") if "positive" in clf.classes_ else len(clf.classes_) - 1
+    classes = list(clf.classes_)
+    target = classes.index("positive") if "positive" in classes else len(classes) - 1
     if args.json:
         print(json.dumps([{"token": tok, "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes_, p)}}
                           for tok, p in steps]))

@@ -2,6 +2,7 @@
 
     SharedSettings                        the settings every job has: optimizer, lr, ..., seed, dtype
     settings_of(Settings, given)          the settings dataclass; unknown names are a TypeError
+    Estimator                             scikit-learn's get_params / set_params over the settings
     hold_out(one_in, seed, *columns)      (train, dev) parts: a seeded 1-in-``one_in`` dev set
     check_fitted(estimator)               a RuntimeError unless fit() or load() ran
     fingerprint(*parts)                   SHA-256 of a job's data (a resumed run must have the same)
@@ -14,12 +15,14 @@ A saved job is a directory: the model as ``bptt.io`` writes it (safetensors weig
 PyTorch names + config.json), each vocabulary as JSON (``Vocabulary.save``), and one JSON file of
 the job's own (its settings and whatever else it needs to rebuild itself, e.g. class names).
 Estimators follow scikit-learn: ``fit`` returns self; what fit or load sets ends in ``_``
-(``model_``, ``vocab_``, ``trainer_``, ...); ``settings`` holds what the constructor was given.
+(``model_``, ``vocab_``, ``trainer_``, ...); ``settings`` holds what the constructor was given,
+which ``get_params`` returns and ``set_params`` replaces (``Estimator``), so that
+``sklearn.base.clone``, ``cross_val_score`` and ``GridSearchCV`` work on them.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -54,6 +57,51 @@ def settings_of(settings_cls, given: dict):
     for name, value in given.items():
         check_setting(name, value, optional="None" in str(known[name].type))
     return settings_cls(**given)
+
+
+class Estimator:
+    """scikit-learn's estimator API for a job whose constructor is ``__init__(self, **settings)``
+    storing ``self.settings = settings_of(Settings, settings)``; scikit-learn is not imported
+    unless scikit-learn itself asks for the tags.
+
+    ``get_params()`` is every field of ``settings``, each the very object the constructor was
+    given (``sklearn.base.clone`` checks identity), so ``type(e)(**e.get_params())`` builds the
+    same estimator, unfitted. ``set_params(**params)`` replaces those fields (the settings'
+    own checks run again; an unknown name is a ValueError, as in scikit-learn) and returns self.
+    Two class attributes tell scikit-learn what the estimator is: ``classifier`` (fit(X, y),
+    labels in ``classes_``; ``cross_val_score`` then stratifies its folds; else fit(X) and
+    score(X), X carrying its own targets) and ``text_input`` (X is a list of strings). X is
+    one-dimensional in every job: texts, sentences or pairs, never a matrix of numbers.
+    """
+    classifier = False
+    text_input = False
+
+    def get_params(self, deep: bool = True) -> dict:
+        """{setting: value} for every setting (``deep`` changes nothing: nothing nests)."""
+        return {f.name: getattr(self.settings, f.name) for f in fields(self.settings)}
+
+    def set_params(self, **params) -> "Estimator":
+        known = [f.name for f in fields(self.settings)]
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ValueError(f"invalid parameter {unknown[0]!r} for {type(self).__name__}; "
+                             f"valid parameters: {sorted(known)}")
+        self.settings = replace(self.settings, **params)
+        return self
+
+    def __repr__(self) -> str:
+        """The class with the settings that differ from their defaults, as scikit-learn prints."""
+        default = type(self.settings)()
+        changed = [f"{f.name}={getattr(self.settings, f.name)!r}" for f in fields(self.settings)
+                   if getattr(self.settings, f.name) != getattr(default, f.name)]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+        return Tags(estimator_type="classifier" if self.classifier else None,
+                    target_tags=TargetTags(required=self.classifier),
+                    classifier_tags=ClassifierTags() if self.classifier else None,
+                    input_tags=InputTags(one_d_array=True, two_d_array=False, string=self.text_input))
 
 
 def hold_out(one_in: int, seed: int, *columns) -> tuple[tuple, tuple]:

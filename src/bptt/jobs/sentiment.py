@@ -23,8 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ._common import (SharedSettings, check_fitted, identity, hold_out, load_model, read_job_file, save_job,
-                      settings_of)
+from ._common import (Estimator, SharedSettings, check_fitted, hold_out, identity, load_model, read_job_file,
+                      save_job, settings_of)
 from ..data.batching import bucket_batches, encode_texts, fixed_batches
 from ..data.tokenize import tokenize
 from ..data.vocab import Vocabulary
@@ -59,8 +59,9 @@ class SentimentSettings(SharedSettings):
     patience: int | None = 3
 
 
-def _classes_and_ids(labels: Sequence, classes: Sequence[str] | None) -> tuple[tuple[str, ...], np.ndarray]:
-    """Class names and integer labels: ints 0/1 -> ("negative", "positive"); strings as given."""
+def _classes_and_ids(labels: Sequence, classes: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Class names (C,) and integer labels (N,): ints 0/1 -> ("negative", "positive"); strings as
+    given. The names are an array of str, as scikit-learn's scorers expect ``classes_`` to be."""
     labels = list(labels)
     if classes is not None:
         classes = tuple(str(c) for c in classes)
@@ -79,16 +80,17 @@ def _classes_and_ids(labels: Sequence, classes: Sequence[str] | None) -> tuple[t
     if len(ids) and (ids.min() < 0 or ids.max() >= len(classes)):
         bad = labels[int(np.flatnonzero((ids < 0) | (ids >= len(classes)))[0])]
         raise ValueError(f"label {bad!r} is not one of the classes {classes}")
-    return classes, ids
+    return np.array(classes, dtype=str), ids
 
 
-class SentimentClassifier:
+class SentimentClassifier(Estimator):
     """Tokenizer -> vocabulary -> embedding -> RNN/LSTM/GRU -> pooling -> dense -> softmax."""
 
-    classes_: tuple[str, ...]       # class names, column order of predict_proba
+    classes_: np.ndarray            # (C,) str: class names, column order of predict_proba
     vocab_: Vocabulary
     model_: Classifier
     trainer_: Trainer               # fit only: its ``state`` has the best score and epoch
+    classifier = text_input = True    # Estimator: fit(texts, labels), predict -> classes_
 
     def __init__(self, **settings):
         self.settings = settings_of(SentimentSettings, settings)
@@ -152,7 +154,7 @@ class SentimentClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable class name of each text."""
-        return [self.classes_[i] for i in self.predict_proba(texts).argmax(1)]
+        return self.classes_[self.predict_proba(texts).argmax(1)].tolist()
 
     def score(self, texts: Sequence[str], labels: Sequence) -> float:
         """Accuracy on (texts, labels); labels as class names or integer ids."""
@@ -188,7 +190,7 @@ class SentimentClassifier:
     def load(cls, directory: str | Path) -> "SentimentClassifier":
         directory = Path(directory)
         self, classes = read_job_file(directory, SETTINGS_FILE, "sentiment model",
-                                      lambda doc: (cls(**doc["settings"]), tuple(doc["classes"])))
+                                      lambda doc: (cls(**doc["settings"]), np.array(doc["classes"], str)))
         self.classes_ = classes
         self.vocab_ = Vocabulary.load(directory / VOCAB_FILE)
         self.model_ = load_model(directory, Classifier, lambda m: [

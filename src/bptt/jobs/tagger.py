@@ -29,7 +29,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import (SharedSettings, check_fitted, hold_out, identity, load_model, read_job_file,
+from ._common import (Estimator, SharedSettings, check_fitted, hold_out, identity, load_model, read_job_file,
                       save_job, settings_of)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.tagged import TaggedSentence
@@ -116,7 +116,7 @@ class TagBatch(NamedTuple):
     index: np.ndarray               # (B,) positions in the input list
 
 
-class SequenceTagger:
+class SequenceTagger(Estimator):
     """Words (+ suffix / shape features) -> embedding -> BiLSTM -> dense at every step -> tags."""
 
     tags_: tuple[str, ...]          # the tag set, by id

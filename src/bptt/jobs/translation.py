@@ -24,7 +24,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import (SharedSettings, check_fitted, hold_out, identity, load_model, read_job_file,
+from ._common import (Estimator, SharedSettings, check_fitted, hold_out, identity, load_model, read_job_file,
                       save_job, settings_of)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.vocab import PAD, UNK, Vocabulary
@@ -72,7 +72,7 @@ class PairBatch(NamedTuple):
     index: np.ndarray           # (B,) positions in the input list
 
 
-class Translator:
+class Translator(Estimator):
     """Source tokens -> encoder -> final state -> decoder -> target tokens."""
 
     source_vocab_: Vocabulary
@@ -193,6 +193,10 @@ class Translator:
         outputs = self.translate([p[0] for p in pairs], beam)
         right = [o == p[1] for o, p in zip(outputs, pairs)]
         return {"exact_match": float(np.mean(right)), "pairs": len(pairs), "outputs": outputs}
+
+    def score(self, pairs: Sequence) -> float:
+        """Exact match over ``pairs``, greedy (scikit-learn's ``score(X)``)."""
+        return self.evaluate(pairs)["exact_match"]
 
     # ---- saving ---------------------------------------------------------------------------
     def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
