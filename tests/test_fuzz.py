@@ -194,6 +194,17 @@ def _setup(name: str, tmp: Path):
         file = io.CONFIG_FILE if name == "model_config" else io.WEIGHTS_FILE
         return (lambda p: io.load(p.parent)), (tmp / "m" / file).read_bytes(), tmp / "m" / file, \
             _same_params(reference), ("m/",)
+    if name == "metrics":
+        from bptt.plots import read_metrics
+        good = "".join(json.dumps({"epoch": e, "step": 6 * e, "train_loss": 1.0 / e, "dev_accuracy": 0.5 + e / 10,
+                                   "best": True, "batches": 6 * e, "elapsed_s": 0.5 * e}) + "\n" for e in (1, 2, 3))
+        good += json.dumps({"event": "skipped_step", "epoch": 4, "step": 18, "loss": "nan"}) + "\n"
+
+        def expect(records, data):
+            lines = [x for x in split_lines(decode(data, "x").data) if x.strip()]
+            evaluations = [r for r in map(json.loads, lines) if r.get("event", "final") == "final" and "step" in r]
+            return "" if len(records) == len(evaluations) else f"{len(records)} records of {len(evaluations)}"
+        return read_metrics, good.encode(), tmp / "metrics.jsonl", expect, None
     if name == "checkpoint":
         rng = np.random.default_rng(2)
         tensors = {"model/w": rng.standard_normal((5, 3)).astype(np.float32), "optim/step": np.array(7),
@@ -202,11 +213,48 @@ def _setup(name: str, tmp: Path):
         io.save_params(tmp / "checkpoint.safetensors", tensors, meta)
         return io.load_params, (tmp / "checkpoint.safetensors").read_bytes(), tmp / "checkpoint.safetensors", \
             _same_tensors((tensors, meta)), None
+    if ":" in name:
+        job, file = name.split(":")
+        predict = _job(job, tmp / "model")
+        reference = predict(tmp / "model")
+        return (lambda p: predict(p.parent)), (tmp / "model" / file).read_bytes(), tmp / "model" / file, \
+            (lambda result, data: "" if result == reference else "damaged model accepted: other predictions"), \
+            ("model",)
     raise KeyError(name)
 
 
+# a saved model of each job, one file of it damaged at a time: it loads and predicts as before, or is refused
+JOB_FILES = {"sentiment": ("vocab.json", "sentiment.json", "config.json", "model.safetensors"),
+             "tagger": ("vocab.json", "features.json", "tagger.json", "config.json"),
+             "translator": ("source_vocab.json", "target_vocab.json", "translator.json", "model.safetensors"),
+             "lm": ("vocab.json", "lm.json", "config.json", "model.safetensors")}
+
+
+def _job(job: str, directory: Path):
+    """(load(dir) -> what it predicts on fixed inputs) of a tiny trained model saved in ``directory``."""
+    from bptt.jobs.language_model import LMSettings, TextModel, train_lm
+    from bptt.jobs.sentiment import SentimentClassifier
+    from bptt.jobs.tagger import SequenceTagger
+    from bptt.jobs.translation import Translator
+    from helpers import SMALL_TAGGER, TEXT, negation_data, reversal_pairs, toy_sentences
+    tiny = dict(embedding_dim=4, hidden_size=4, epochs=1)
+    if job == "sentiment":
+        SentimentClassifier(**tiny).fit(*negation_data(40, 0), progress=False).save(directory)
+        return lambda d: SentimentClassifier.load(d).predict_proba(["the movie is not good ."]).tolist()
+    if job == "tagger":
+        SequenceTagger(**{**SMALL_TAGGER, "epochs": 1}).fit(toy_sentences(20, 0), progress=False).save(directory)
+        return lambda d: SequenceTagger.load(d).predict([["the", "dog", "saw", "a", "cat", "."]])
+    if job == "translator":
+        Translator(**tiny).fit(reversal_pairs(30, 0), progress=False).save(directory)
+        return lambda d: Translator.load(d).translate(["abc", "dcba"])
+    train_lm(TEXT, LMSettings(**tiny, batch_size=4, seq_len=20), out_dir=directory.parent / "lm_run",
+             progress=False).model.save(directory)
+    return lambda d: "".join(TextModel.load(d).generate("the ", 20, seed=1))
+
+
 TARGETS = ("glue_tsv", "table_tsv", "csv", "jsonl", "imdb", "conllu", "token_tags", "pairs", "lm_text",
-           "read_lines", "vocab", "model_config", "model_weights", "model_weights_f16", "checkpoint")
+           "read_lines", "vocab", "model_config", "model_weights", "model_weights_f16", "checkpoint", "metrics",
+           *(f"{job}:{file}" for job, files in JOB_FILES.items() for file in files))
 
 
 def fuzz_target(name: str, tmp: Path, n: int, seed: int = 0) -> Tally:

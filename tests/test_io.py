@@ -468,5 +468,9 @@ def test_every_shipped_model_carries_checksums():
     assert shipped
     for path in shipped:
         with safetensors.safe_open(path, "numpy") as f:
-            assert "sha256" in (f.metadata() or {}), f"{path} has no checksums: save it with bptt.io.save_params"
+            meta = f.metadata() or {}
+        assert "sha256" in meta, f"{path} has no checksums: save it with bptt.io.save_params"
+        assert sorted(json.loads(meta[io.COMPANIONS])) == sorted(
+            p.name for p in path.parent.glob("*.json") if p.name not in ("config.json", "card.json")), \
+            f"{path}: the files beside it are not all checksummed: save the model again (jobs._common.save_job)"
         io.load(path.parent)

@@ -56,8 +56,13 @@ WEIGHTS_FILE = "model.safetensors"
 
 
 # ---- whole models ------------------------------------------------------------------------
-def save(model, directory: str | os.PathLike, weights_dtype: str | None = None) -> Path:
+def save(model, directory: str | os.PathLike, weights_dtype: str | None = None,
+         files: list[str] | None = None) -> Path:
     """Write ``directory/model.safetensors`` and ``directory/config.json``; return the directory.
+
+    ``files``: names of files already written beside the model that belong to it (a job's
+    vocabulary and settings): their SHA-256s go into the weights' metadata, and ``load``
+    refuses the model if one of them has changed since.
 
     The weights are written first, then the config, each atomically. ``weights_dtype`` (e.g.
     "float16") stores the weights in a smaller float type to make the file smaller; ``load``
@@ -77,7 +82,10 @@ def save(model, directory: str | os.PathLike, weights_dtype: str | None = None) 
     doc = {"format": FORMAT, "version": VERSION, "type": model_type_name(model),
            "config": model.config.to_dict()}
     text = json.dumps(doc, indent=2, default=json_scalar) + "\n"
-    save_params(directory / WEIGHTS_FILE, tensors, metadata={"config": text})
+    metadata = {"config": text}
+    if files:
+        metadata[COMPANIONS] = json.dumps({name: file_digest(directory / name) for name in sorted(files)})
+    save_params(directory / WEIGHTS_FILE, tensors, metadata=metadata)
     write_json(directory / CONFIG_FILE, doc)
     return directory
 
@@ -103,6 +111,7 @@ def load(directory: str | os.PathLike):
     weights_path = directory / WEIGHTS_FILE
     tensors, metadata = load_params(weights_path)
     _check_config_matches(config_path, doc, weights_path, tensors, metadata)
+    _check_companions(directory, weights_path, metadata)
     try:
         model = cls.from_config(doc["config"])
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as err:
@@ -162,6 +171,32 @@ def _check_config_matches(config_path: Path, doc: dict, weights_path: Path, tens
 
 
 _MISSING = object()
+COMPANIONS = "files"        # metadata key: {file beside the model: its SHA-256}
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes."""
+    try:
+        return _digest(Path(path).read_bytes())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+
+
+def _check_companions(directory: Path, weights_path: Path, metadata: dict) -> None:
+    """Refuse a model whose companion files (listed with their SHA-256 at save) have changed."""
+    if COMPANIONS not in metadata:
+        return
+    try:
+        listed = dict(json.loads(metadata[COMPANIONS]))
+    except (json.JSONDecodeError, TypeError, ValueError):
+        raise ValueError(f"{weights_path}: the list of the files saved with the model is damaged") from None
+    for name, digest in sorted(listed.items()):
+        path = directory / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: missing; it was saved with the model in {directory}")
+        if file_digest(path) != digest:
+            raise ValueError(f"{path}: changed or damaged since the model was saved (its SHA-256 differs "
+                             f"from the one in {weights_path.name}): restore it, or save the model again")
 
 
 def load_as(directory: str | os.PathLike, cls: type | tuple[type, ...]):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bptt import cli
-from helpers import TEXT, negation_data, reversal_pairs, toy_sentences
+from helpers import write_job_files
 
 TINY = ["--embedding-dim", "4", "--hidden-size", "4", "--epochs", "1", "--quiet"]
 
@@ -24,13 +24,7 @@ def _run(argv, capsys) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
-    texts, labels = negation_data(60, 0)
-    (root / "s.tsv").write_text("sentence\tlabel\n" + "".join(
-        f"{t}\t{int(y == 'positive')}\n" for t, y in zip(texts, labels)), encoding="utf-8")
-    (root / "tags.tsv").write_text("\n".join("\n".join(f"{w}\t{g}" for w, g in zip(s.words, s.tags)) + "\n"
-                                             for s in toy_sentences(30, 0)), encoding="utf-8")
-    (root / "pairs.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in reversal_pairs(40, 0)), encoding="utf-8")
-    (root / "text.txt").write_text(TEXT, encoding="utf-8")
+    write_job_files(root, 60)
     return root
 
 

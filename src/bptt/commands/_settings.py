@@ -43,6 +43,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def seed_int(text: str) -> int:
+    """An argparse type: a random seed, an integer in [0, 2**63)."""
+    value = int(text)
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**63), got {text!r}")
+    return value
+
+
 def none_or(kind):
     """A parser for ``kind`` that also reads "none" as None."""
     def parse(text: str):

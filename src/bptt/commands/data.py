@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ._settings import seed_int
+
 
 def cmd_download(args) -> int:
     from ..data.download import download
@@ -35,6 +37,6 @@ def add_parsers(subparsers, train_subparsers=None) -> None:
 
     p = data.add_parser("dates", help="write the date-normalisation data (source<TAB>target)")
     p.add_argument("--out", required=True, help="folder for train.tsv, dev.tsv, test.tsv")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the dates drawn (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed of the dates drawn (default 0)")
     p.add_argument("--train", type=int, default=40_000, help="training pairs")
     p.set_defaults(func=cmd_dates)

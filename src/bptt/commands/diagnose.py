@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._settings import seed_int
+
 DEFAULT_CELLS = ("rnn_tanh", "lstm", "gru")
 
 
@@ -51,18 +53,27 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=32, help="sequences in the batch (default 32)")
     p.add_argument("--hidden", type=int, default=64, help="hidden units of the models built (default 64)")
     p.add_argument("--init", choices=INITS, default="default", help="weight initialisation (PyTorch's)")
-    p.add_argument("--init-gain", type=float, default=1.0, help="scale of the initial weights (default 1)")
+    p.add_argument("--init-gain", type=gain, default=1.0, help="scale of the initial weights, in (0, 100] "
+                                                              "(default 1)")
     p.add_argument("--forget-bias", type=float, default=None, help="LSTM forget-gate bias (default: none)")
     p.add_argument("--train-steps", type=int, default=0, help="train each model this long first")
     p.add_argument("--record-every", type=int, default=20, help="steps between recorded gradients")
     p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate when training (default 0.003)")
     p.add_argument("--clip", type=float, default=1.0, help="global-norm clipping while training (0: off)")
     p.add_argument("--jacobian-rows", type=int, default=4, help="rows for ||ds_n/ds_t|| (0: skip)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the weights and data (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed of the weights and data (default 0)")
     p.add_argument("--out", help="write diagnosis.json and the PNG plots here")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
     p.set_defaults(func=run)
     return p
+
+
+def gain(text: str) -> float:
+    """An argparse type: an initialisation gain in (0, 100]."""
+    value = float(text)
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a gain in (0, 100], got {text!r}")
+    return value
 
 
 def _batch(model, T: int, B: int, rng: np.random.Generator):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..data.readers import read_text
 from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, non_negative_float,
-                        positive_int, start_run)
+                        positive_int, seed_int, start_run)
 
 
 def cmd_train_lm(args) -> int:
@@ -96,6 +96,6 @@ def add_parsers(subparsers, train_subparsers) -> None:
     g.add_argument("--temperature", type=non_negative_float, default=1.0,
                    help="0 = always the most likely token; higher, more random (default 1)")
     g.add_argument("--top-k", type=positive_int, help="draw only among the K most likely tokens")
-    g.add_argument("--seed", type=int, help="random seed: the same seed gives the same text")
+    g.add_argument("--seed", type=seed_int, help="random seed: the same seed gives the same text")
     g.add_argument("--label", help="class to condition on (conditional models), e.g. positive")
     g.set_defaults(func=cmd_generate)

@@ -160,15 +160,18 @@ def check_fitted(estimator) -> None:
 
 
 def save_job(directory: str | Path, model, files: dict, weights_dtype: str | None = None) -> Path:
-    """Write the model (``bptt.io.save``), then each ``{filename: Vocabulary or JSON object}``
-    beside it, in order; return the directory."""
+    """Write each ``{filename: Vocabulary or JSON object}``, in order, then the model
+    (``bptt.io.save``) with their SHA-256s, so that loading refuses a model whose files have
+    changed since (a flipped byte in a vocabulary would change its predictions without a word);
+    return the directory."""
     directory = Path(directory)
-    io.save(model, directory, weights_dtype=weights_dtype)
+    directory.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         if isinstance(content, Vocabulary):
             content.save(directory / name)
         else:
             write_json(directory / name, content)
+    io.save(model, directory, weights_dtype=weights_dtype, files=list(files))
     return directory
 
 
