@@ -173,3 +173,26 @@ def test_diagnose_reads_the_models_the_jobs_make(models, capsys, job):
 def test_diagnose_says_why_a_seq2seq_model_is_not_diagnosed(models, capsys):
     code, _, err = _run(["diagnose", "--model", models / "seq2seq" / "best", "--T", "5"], capsys)
     assert code == 1 and "a Seq2Seq has no single recurrent layer to diagnose" in err
+
+
+# ---- what the readers report ---------------------------------------------------------------------------
+def test_the_read_report_lists_the_classes_and_classes_fixes_the_set(data, tmp_path, capsys):
+    rows = (data / "s.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    table = "text\tlabel\n" + "".join(f"{r.split(chr(9))[0]}\t{['negative', 'positive'][int(r[-1])]}\n" for r in rows)
+    (tmp_path / "t.tsv").write_text(table + "a typo here\tpositve\n", encoding="utf-8")
+    code, _, err = _run(["train", "sentiment", "--train", tmp_path / "t.tsv", *TINY, "--out", tmp_path / "a"], capsys)
+    assert code == 0 and "classes negative 20, positive 40, positve 1" in err and "a misspelt label?" in err
+    code, _, err = _run(["train", "sentiment", "--train", tmp_path / "t.tsv", *TINY, "--out", tmp_path / "b",
+                         "--classes", "negative,positive"], capsys)
+    assert code == 0 and "kept 60 of 61 rows; classes negative 20, positive 40; skipped 1: line 62: label " \
+                         "'positve' is not one of ('negative', 'positive')" in err
+    code, out, err = _run(["evaluate", tmp_path / "b" / "best", tmp_path / "t.tsv"], capsys)
+    assert code == 0 and "skipped 1: line 62: label 'positve'" in err
+
+
+def test_every_reader_of_the_commands_reports_a_byte_order_mark(data, tmp_path, capsys):
+    for job, name in (("tagger", "tags.tsv"), ("seq2seq", "pairs.tsv"), ("lm", "text.txt"), ("sentiment", "s.tsv")):
+        (tmp_path / name).write_bytes(b"\xef\xbb\xbf" + (data / name).read_bytes())
+        code, _, err = _run(_train(job, data, tmp_path / job, file=tmp_path / name), capsys)
+        assert code == 0, err
+        assert f"{name}: " in err and "removed a UTF-8 byte-order mark" in err, (job, err)

@@ -348,8 +348,8 @@ def test_the_report_lists_the_classes_and_flags_a_rare_one(tmp_path):
     assert ds.classes == ("negative", "positive", "positve")
     assert report.classes == {"negative": 60, "positive": 60, "positve": 1}
     assert str(report) == ("t.tsv: kept 121 of 121 rows; classes negative 60, positive 60, positve 1; "
-                           "1 class under 1% of the rows ('positve'): a misspelt label? Fix it, or name "
-                           "the classes (classes=..., --classes A,B) to skip the others")
+                           "1 class 20 times rarer than the most frequent ('positve'): a misspelt label? "
+                           "Fix it, or name the classes (classes=..., --classes A,B) to skip the others")
     ds, report = read_dataset(tmp_path / "t.tsv", classes=("negative", "positive"))
     assert report.classes == {"negative": 60, "positive": 60} and report.notes == []
     assert report.skipped == [(122, "label 'positve' is not one of ('negative', 'positive') (or an index 0..1)")]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import re
+import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
 
@@ -138,12 +139,57 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_cls, custom
                                 type=checked(f.name, kind, optional), metavar=f.name.upper())
 
 
-def add_column_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--text-column`` and ``--label-column``: which columns of a TSV/CSV/JSONL file to read."""
+def add_column_arguments(parser: argparse.ArgumentParser, classes: bool = True) -> None:
+    """``--text-column`` and ``--label-column``: which columns of a TSV/CSV/JSONL file to read;
+    ``--classes`` (with ``classes``): the labels allowed, in order."""
     parser.add_argument("--text-column", help="the column holding the text (default: the first of "
                                               "text, sentence, review)")
     parser.add_argument("--label-column", help="the column holding the label (default: the first of "
                                                "label, sentiment, polarity)")
+    if classes:
+        parser.add_argument("--classes", type=class_names, metavar="A,B,...",
+                            help="the classes, in order (a label may also be their index): rows with "
+                                 "another label are skipped and reported (default: the labels found, "
+                                 "listed with their counts)")
+
+
+def class_names(text: str) -> tuple[str, ...] | None:
+    """An argparse type: "negative,positive" -> ("negative", "positive"); "none" -> None."""
+    if text.strip().lower() == "none":
+        return None
+    names = tuple(part.strip() for part in text.split(","))
+    if len(names) < 2 or not all(names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"expected two or more distinct class names separated by "
+                                         f"commas, got {text!r}")
+    return names
+
+
+def read_labelled(args, path, classes=None):
+    """``read_dataset`` of ``path`` with the command's columns and ``classes`` (else its
+    ``--classes``), its report written to standard error."""
+    from ..data.readers import read_dataset
+    data, report = read_dataset(path, args.text_column, args.label_column,
+                                classes=classes if classes is not None else getattr(args, "classes", None))
+    print(report, file=sys.stderr)
+    return data
+
+
+def read_reported(reader, path):
+    """``reader(path, report)`` (``read_tagged``, ``read_pairs``), its report written to
+    standard error: what was kept, the tags and their counts, a byte-order mark removed."""
+    from ..data.readers import ReadReport
+    report = ReadReport(str(path))
+    result = reader(path, report=report)
+    print(report, file=sys.stderr)
+    return result
+
+
+def read_text_reported(path) -> str:
+    """A whole text file (``bptt.data.text.read_text``), its size and any note on standard error."""
+    from ..data.text import read_text_noted
+    text, note = read_text_noted(path)
+    print(f"{path}: {len(text):,} characters{'; ' + note if note else ''}", file=sys.stderr)
+    return text
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..data.readers import read_text
 from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, non_negative_float,
-                        positive_int, seed_int, start_run)
+                        positive_int, read_labelled, read_text_reported, seed_int, start_run)
 
 
 def cmd_train_lm(args) -> int:
@@ -28,8 +27,8 @@ def cmd_train_lm(args) -> int:
     budget = None if args.time_budget is None else args.time_budget * 60
     common = dict(settings=settings, time_budget=budget, **run)
     if args.text is not None:
-        text = read_text(args.text)
-        val_text = read_text(args.dev) if args.dev else None
+        text = read_text_reported(args.text)
+        val_text = read_text_reported(args.dev) if args.dev else None
         result = lm.train_lm(text, val_text=val_text, source=args.text, **common)
     else:
         texts, labels, classes, dev_texts, dev_labels = _labelled(args, settings.seed)
@@ -43,14 +42,11 @@ def cmd_train_lm(args) -> int:
 def _labelled(args, seed: int):
     import numpy as np
 
-    from ..data.readers import read_dataset
     from ..jobs._common import hold_out
-    train, report = read_dataset(args.labelled, args.text_column, args.label_column)
-    print(report, file=sys.stderr)
+    train = read_labelled(args, args.labelled)
     texts, labels = list(train.texts), np.asarray(train.labels)
     if args.dev:
-        dev, dev_report = read_dataset(args.dev, args.text_column, args.label_column, classes=train.classes)
-        print(dev_report, file=sys.stderr)
+        dev = read_labelled(args, args.dev, train.classes)
         return texts, labels, train.classes, list(dev.texts), np.asarray(dev.labels)
     (texts, labels), (dev_texts, dev_labels) = hold_out(20, seed, texts, labels)
     return texts, labels, train.classes, dev_texts, dev_labels

@@ -9,7 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from ._settings import add_column_arguments, add_run_arguments, add_settings_arguments, run_summary, start_run
+from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, read_labelled, run_summary,
+                        start_run)
 
 
 def _sentiment_model(path: str | None):
@@ -80,13 +81,10 @@ def _explain_png(clf, text: str, path: str) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from ..data.readers import read_dataset
     from ..metrics import classification_report
-    from ..jobs.sentiment import _classes_and_ids
     clf = _sentiment_model(args.model)
-    data, report = read_dataset(args.data, args.text_column, args.label_column)
-    print(report, file=sys.stderr)
-    _, y = _classes_and_ids([data.classes[i] for i in data.labels], clf.classes_)
+    data = read_labelled(args, args.data, tuple(str(c) for c in clf.classes_))   # others: skipped, reported
+    y = data.labels
     pred = clf.predict_proba(data.texts).argmax(1)
     result = classification_report(y, pred, clf.classes_)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result)
@@ -94,15 +92,12 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_train_sentiment(args) -> int:
-    from ..data.readers import read_dataset
     from ..jobs.sentiment import SentimentClassifier, SentimentSettings
     settings, run = start_run(args, SentimentSettings)
-    train, report = read_dataset(args.train, args.text_column, args.label_column)
-    print(report, file=sys.stderr)
+    train = read_labelled(args, args.train)
     dev_texts = dev_labels = None
     if args.dev:
-        dev, dev_report = read_dataset(args.dev, args.text_column, args.label_column, classes=train.classes)
-        print(dev_report, file=sys.stderr)
+        dev = read_labelled(args, args.dev, train.classes)
         dev_texts, dev_labels = dev.texts, list(dev.labels)
     clf = SentimentClassifier(**settings)
     clf.fit(train.texts, list(train.labels), dev_texts, dev_labels, classes=train.classes, **run)
@@ -130,7 +125,7 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall/F1, confusion matrix")
     p.add_argument("model", help="model directory (OUT/best of bptt train sentiment)")
     p.add_argument("data", help="SST-2 TSV, TSV/CSV/JSONL with text and label columns, or an IMDB folder")
-    add_column_arguments(p)
+    add_column_arguments(p, classes=False)
     p.add_argument("--json", action="store_true", help="the report as JSON")
     p.set_defaults(func=cmd_evaluate)
 

@@ -15,20 +15,19 @@ from __future__ import annotations
 import json
 import sys
 
-from ._settings import add_run_arguments, add_settings_arguments, positive_int, run_summary, start_run
+from ._settings import add_run_arguments, add_settings_arguments, positive_int, read_reported, run_summary, start_run
 
 
 def cmd_train_seq2seq(args) -> int:
     from ..data.pairs import read_pairs
     from ..jobs.translation import Translator, TranslatorSettings
     settings, run = start_run(args, TranslatorSettings)
-    pairs = read_pairs(args.pairs)
-    dev = read_pairs(args.dev) if args.dev else None
-    print(f"{args.pairs}: {len(pairs)} pairs", file=sys.stderr)
+    pairs = read_reported(read_pairs, args.pairs)
+    dev = read_reported(read_pairs, args.dev) if args.dev else None
     model = Translator(**settings).fit(pairs, dev, **run)
     print(run_summary(model.trainer_, "exact match", args.out))
     for path in args.test:
-        result = model.evaluate(read_pairs(path))
+        result = model.evaluate(read_reported(read_pairs, path))
         print(f"{path}: exact match {result['exact_match']:.4f} (greedy, {result['pairs']} pairs)")
     return 0
 

@@ -104,17 +104,19 @@ class ReadReport:
         return s
 
     def count_classes(self, classes: tuple[str, ...], labels, given: bool) -> None:
-        """Fill ``classes`` with the kept rows per class; note a class under 1% of the rows
-        unless the classes were given (``given``): it is often a misspelt label."""
+        """Fill ``classes`` with the kept rows per class; note a class 20 times rarer than the
+        most frequent one, unless the classes were given (``given``): it is often a misspelt
+        label (there must be 3 classes or more)."""
         counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classes))
         self.classes = {c: int(n) for c, n in zip(classes, counts)}
         if given or len(classes) < 3:
             return
-        rare = [c for c, n in self.classes.items() if 100 * n < self.kept]
+        most = max(self.classes.values())
+        rare = [c for c, n in self.classes.items() if 20 * n < most]
         if rare:
-            self.notes.append(f"{plural(len(rare), 'class', 'classes')} under 1% of the rows "
-                              f"({', '.join(repr(c) for c in rare[:5])}): a misspelt label? Fix it, or "
-                              f"name the classes (classes=..., --classes A,B) to skip the others")
+            self.notes.append(f"{plural(len(rare), 'class', 'classes')} 20 times rarer than the most "
+                              f"frequent ({', '.join(repr(c) for c in rare[:5])}): a misspelt label? Fix "
+                              f"it, or name the classes (classes=..., --classes A,B) to skip the others")
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
