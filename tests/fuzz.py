@@ -157,6 +157,7 @@ class Tally:
     """Outcomes of one target: counts, and an example of every kind of failure."""
     counts: Counter = field(default_factory=Counter)
     failures: list[tuple[str, str, str]] = field(default_factory=list)   # (verdict, mutation, detail)
+    skipped: int = 0                # rows that clean results skipped and reported (a ReadReport's)
 
     def add(self, verdict: str, mutation: str, detail: str) -> None:
         self.counts[verdict] += 1
@@ -164,7 +165,8 @@ class Tally:
             self.failures.append((verdict, mutation, detail))
 
     def __str__(self) -> str:
-        return ", ".join(f"{k} {self.counts[k]}" for k in ("clean", "error", "silent", "traceback"))
+        return ", ".join(f"{k} {self.counts[k]}" for k in ("clean", "error", "silent", "traceback")) + \
+            f" (reported skips in clean results: {self.skipped})"
 
 
 class _Timeout(Exception):
@@ -176,26 +178,27 @@ def _alarm(signum, frame):
 
 
 def run(target: Callable[[Path], object], path: Path, expect: Callable[[object], str],
-        names: tuple[str, ...], seconds: float = 20.0) -> tuple[str, str]:
-    """(verdict, detail) of ``target(path)``; ``names``: the file names an error must mention."""
+        names: tuple[str, ...], seconds: float = 20.0) -> tuple[str, str, object]:
+    """(verdict, detail, result or None) of ``target(path)``; ``names``: the file names an error
+    must mention."""
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         result = target(path)
     except _Timeout:
-        return "traceback", f"no answer within {seconds} s"
+        return "traceback", f"no answer within {seconds} s", None
     except (ValueError, FileNotFoundError) as err:
         message = str(err)
         if not any(name in message for name in names):
-            return "traceback", f"{type(err).__name__} not naming the file: {message[:300]}"
-        return "error", message
+            return "traceback", f"{type(err).__name__} not naming the file: {message[:300]}", None
+        return "error", message, None
     except Exception as err:        # noqa: BLE001 - this is what the fuzzer looks for
-        return "traceback", f"{type(err).__name__}: {str(err)[:300]}"
+        return "traceback", f"{type(err).__name__}: {str(err)[:300]}", None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     problem = expect(result)
-    return ("silent", problem) if problem else ("clean", "")
+    return ("silent", problem, result) if problem else ("clean", "", result)
 
 
 def fuzz_file(target: Callable[[Path], object], good: bytes, path: Path, expect: Callable[[object, bytes], str],
@@ -207,8 +210,10 @@ def fuzz_file(target: Callable[[Path], object], good: bytes, path: Path, expect:
     names = names or (path.name,)
     for mutation, data in mutations(good, rng, n, only):
         path.write_bytes(data)
-        verdict, detail = run(target, path, lambda result: expect(result, data), names)
+        verdict, detail, result = run(target, path, lambda result: expect(result, data), names)
         tally.add(verdict, mutation, detail)
+        if verdict == "clean" and isinstance(result, tuple) and hasattr(result[-1], "skipped"):
+            tally.skipped += len(result[-1].skipped)
         if restore is not None:
             restore()
     path.write_bytes(good)
@@ -223,12 +228,13 @@ if __name__ == "__main__":
     from test_fuzz import TARGETS, fuzz_target   # noqa: E402
 
     n = 400 if "--slow" in sys.argv else 40
-    total = Counter()
+    total, skipped = Counter(), 0
     for name in TARGETS:
         with tempfile.TemporaryDirectory() as tmp:
             tally = fuzz_target(name, Path(tmp), n)
         total.update(tally.counts)
+        skipped += tally.skipped
         print(f"{name:28s} {tally}")
         for verdict, mutation, detail in tally.failures[:3]:
             print(f"    {verdict} after {mutation}: {detail}")
-    print(f"{'all':28s} inputs {sum(total.values())}: " + Tally(total).__str__())
+    print(f"{'all':28s} inputs {sum(total.values())}: " + str(Tally(total, skipped=skipped)))

@@ -97,8 +97,8 @@ def _run(argv, seconds: float = 60.0) -> tuple[object, str]:
     return code, err.getvalue()
 
 
-def _verdict(case, setup, tmp_path) -> str:
-    """"" for a run, a usage error or a one-line error; else what went wrong."""
+def _verdict(case, setup, tmp_path) -> tuple[str, object]:
+    """("" for a run, a usage error or a one-line error, else what went wrong; the status)."""
     name, flag, value, numeric = case
     _, commands = setup
     argv = [*commands[name], flag] + ([] if value is None else [value])
@@ -106,25 +106,29 @@ def _verdict(case, setup, tmp_path) -> str:
         argv += ["--out", tmp_path / f"run-{abs(hash(case))}"]
     code, err = _run(argv)
     if code == 0 and value in ("nan", "inf", "-inf") and numeric:
-        return f"{' '.join(map(str, argv[:3]))} ... {flag} {value}: accepted"
+        return f"{' '.join(map(str, argv[:3]))} ... {flag} {value}: accepted", code
     if code == 1 and (not err.strip() or "Traceback" in err or not err.splitlines()[-1].startswith("bptt ")):
-        return f"{flag} {value}: not a one-line error: {err[-300:]}"
+        return f"{flag} {value}: not a one-line error: {err[-300:]}", code
     if code not in (0, 1, 2):
-        return f"{name} {flag} {value}: status {code}: {err.strip().splitlines()[-1][:300] if err.strip() else ''}"
-    return ""
+        last = err.strip().splitlines()[-1][:300] if err.strip() else ""
+        return f"{name} {flag} {value}: status {code}: {last}", code
+    return "", code
 
 
 def test_odd_values_of_any_option_give_a_run_or_a_clear_error(setup, tmp_path):
     cases = _cases(setup)
     rng = np.random.default_rng(0)
     chosen = [cases[i] for i in rng.choice(len(cases), size=min(FAST, len(cases)), replace=False)]
-    problems = [p for p in (_verdict(c, setup, tmp_path) for c in chosen) if p]
+    problems = [p for p, _ in (_verdict(c, setup, tmp_path) for c in chosen) if p]
     assert problems == []
 
 
 @pytest.mark.slow
 def test_odd_values_of_every_option_give_a_run_or_a_clear_error(setup, tmp_path):
+    from collections import Counter
     cases = _cases(setup)
-    problems = [p for p in (_verdict(c, setup, tmp_path) for c in cases) if p]
-    print(f"{len(cases)} command lines, {len(problems)} problems")
+    verdicts = [_verdict(c, setup, tmp_path) for c in cases]
+    problems = [p for p, _ in verdicts if p]
+    print(f"{len(cases)} command lines: status {dict(Counter(code for _, code in verdicts))}, "
+          f"{len(problems)} problems")
     assert problems == []
