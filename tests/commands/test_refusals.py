@@ -113,6 +113,14 @@ def test_resume_names_a_missing_checkpoint(data, tmp_path, capsys):
     assert code == 1 and f"{tmp_path / 'nope'}: no such checkpoint" in err
 
 
+def test_resume_into_a_folder_holding_another_run_is_refused(models, tmp_path, data, capsys):
+    import shutil
+    shutil.copytree(models / "sentiment", tmp_path / "other")
+    code, _, err = _run(_train("sentiment", data, tmp_path / "other", "--resume", models / "tagger"), capsys)
+    assert code == 1 and err == (f"bptt train sentiment: {tmp_path / 'other'}: holds another run than the one in "
+                                 f"{models / 'tagger'}: resume with --out {models / 'tagger'}, or into an empty --out\n")
+
+
 def test_a_run_stopped_before_its_first_evaluation_says_there_is_no_best_model(tmp_path):
     from types import SimpleNamespace
 

@@ -231,6 +231,9 @@ def start_run(args, settings_cls) -> tuple[dict, dict]:
         if not resume.is_file():
             raise FileNotFoundError(f"{resume}: no such checkpoint; a run writes "
                                     f"OUT/{CHECKPOINT} at the end of each epoch")
+        if resume.parent.resolve() != out.resolve() and run_files(out):
+            raise ValueError(f"{out}: holds another run than the one in {resume.parent}: resume with "
+                             f"--out {resume.parent}, or into an empty --out")
     elif not args.overwrite and run_files(out):
         raise ValueError(occupied(out))
     return settings, {"out_dir": args.out, "resume": resume, "progress": not args.quiet,
