@@ -208,6 +208,10 @@ def fuzz_file(target: Callable[[Path], object], good: bytes, path: Path, expect:
     ``expect(result, variant)`` says what is wrong with a result ("" if nothing)."""
     tally = Tally()
     names = names or (path.name,)
+    path.write_bytes(good)
+    verdict, detail, _ = run(target, path, lambda result: expect(result, good), names)
+    if verdict != "clean":                      # the good file itself must read: else nothing is tested
+        raise AssertionError(f"the good file {path} does not read cleanly: {verdict}: {detail}")
     for mutation, data in mutations(good, rng, n, only):
         path.write_bytes(data)
         verdict, detail, result = run(target, path, lambda result: expect(result, data), names)

@@ -205,6 +205,24 @@ def _setup(name: str, tmp: Path):
             evaluations = [r for r in map(json.loads, lines) if r.get("event", "final") == "final" and "step" in r]
             return "" if len(records) == len(evaluations) else f"{len(records)} records of {len(evaluations)}"
         return read_metrics, good.encode(), tmp / "metrics.jsonl", expect, None
+    if name in ("vectors_glove", "vectors_word2vec"):
+        from bptt.data.vectors import load_word_vectors
+        rng = np.random.default_rng(3)
+        words = ["the", "film", "good", "bad", "not", "naïve", "new york"]
+        lines = [f"{w} " + " ".join(f"{v:.5f}" for v in rng.standard_normal(4)) for w in words]
+        head = [f"{len(words)} 4"] if name == "vectors_word2vec" else []
+        vocab = ["the", "film", "Good", "dull", "naïve"]
+
+        def expect(result, data):
+            matrix, report = result
+            rows = len(vocab) + len(getattr(report, "added", ()))
+            if matrix.shape[0] != rows or not np.isfinite(matrix).all():
+                return f"matrix {matrix.shape}, finite {np.isfinite(matrix).all()}, for {rows} words"
+            if report.found + report.missing != report.total:
+                return f"found {report.found} + missing {report.missing} != {report.total} words"
+            return ""
+        return (lambda p: load_word_vectors(p, vocab)), "\n".join(head + lines).encode() + b"\n", \
+            tmp / "vectors.txt", expect, None
     if name == "checkpoint":
         rng = np.random.default_rng(2)
         tensors = {"model/w": rng.standard_normal((5, 3)).astype(np.float32), "optim/step": np.array(7),
@@ -254,6 +272,7 @@ def _job(job: str, directory: Path):
 
 TARGETS = ("glue_tsv", "table_tsv", "csv", "jsonl", "imdb", "conllu", "token_tags", "pairs", "lm_text",
            "read_lines", "vocab", "model_config", "model_weights", "model_weights_f16", "checkpoint", "metrics",
+           "vectors_glove", "vectors_word2vec",
            *(f"{job}:{file}" for job, files in JOB_FILES.items() for file in files))
 
 
