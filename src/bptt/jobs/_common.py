@@ -5,6 +5,8 @@
     Estimator                             scikit-learn's get_params / set_params over the settings
     hold_out(one_in, seed, *columns)      (train, dev) parts: a seeded 1-in-``one_in`` dev set
     check_fitted(estimator)               a RuntimeError unless fit() or load() ran
+    fingerprint(*parts)                   SHA-256 of a job's data (a resumed run must have the same)
+    identity(settings, *data)             what a resumed run must share: the settings, the data's fingerprint
     save_job(directory, model, files)     model.safetensors + config.json, and the job's files
     read_job_file(directory, name, what, parse)   the job's JSON file, parsed, errors naming it
     load_model(directory, cls, sizes)     the model, checked against the vocabularies beside it
@@ -19,15 +21,17 @@ which ``get_params`` returns and ``set_params`` replaces (``Estimator``), so tha
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+import hashlib
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from .. import io
+from ._rules import check_setting
 from ..data.vocab import Vocabulary
-from ..files import read_json_object, write_json
+from ..files import read_json_object, recover_directory, write_json
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,14 @@ class SharedSettings:
 
 
 def settings_of(settings_cls, given: dict):
-    """``settings_cls(**given)``, refusing names that are not among its fields."""
-    known = {f.name for f in fields(settings_cls)}
-    unknown = set(given) - known
+    """``settings_cls(**given)``, refusing names that are not among its fields (TypeError) and
+    values their rule does not allow (ValueError "name must be ..., got ...", see ``_rules``)."""
+    known = {f.name: f for f in fields(settings_cls)}
+    unknown = set(given) - set(known)
     if unknown:
         raise TypeError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
+    for name, value in given.items():
+        check_setting(name, value, optional="None" in str(known[name].type))
     return settings_cls(**given)
 
 
@@ -102,14 +109,49 @@ def hold_out(one_in: int, seed: int, *columns) -> tuple[tuple, tuple]:
 
     A permutation of 0..n-1 drawn from ``seed``; its first max(1, n // one_in) positions are the
     dev part (``one_in`` 20: 5%, 10: 10%), the rest, in permuted order, the training part.
+    Fewer than 2 examples leave nothing to train on: a ValueError says to give a dev set.
     """
-    order = np.random.default_rng(seed).permutation(len(columns[0]))
-    n_dev = max(1, len(columns[0]) // one_in)
+    n = len(columns[0])
+    if n < 2:
+        raise ValueError(f"{n} training example{'' if n == 1 else 's'}: too few to hold out a dev set "
+                         f"and train on the rest; give a dev set (--dev FILE) or more examples")
+    order = np.random.default_rng(seed).permutation(n)
+    n_dev = max(1, n // one_in)
 
     def take(column, idx):
         return column[idx] if isinstance(column, np.ndarray) else [column[i] for i in idx]
     return (tuple(take(c, order[n_dev:]) for c in columns),
             tuple(take(c, order[:n_dev]) for c in columns))
+
+
+def fingerprint(*parts) -> str:
+    """SHA-256 of a job's data: nested lists and tuples of strings, numbers and arrays, each
+    hashed with its type and length, so that different data never give the same bytes."""
+    h = hashlib.sha256()
+
+    def feed(x) -> None:
+        if isinstance(x, np.ndarray):
+            data = np.ascontiguousarray(x)
+            h.update(f"a{data.dtype.str}{data.shape}".encode())
+            h.update(memoryview(data).cast("B"))
+        elif isinstance(x, (list, tuple)):
+            h.update(f"l{len(x)}[".encode())
+            for item in x:
+                feed(item)
+            h.update(b"]")
+        else:
+            text = x if isinstance(x, str) else repr(x)
+            data = text.encode("utf-8", errors="surrogatepass")
+            h.update(f"{'s' if isinstance(x, str) else 'r'}{len(data)}:".encode() + data)
+    for part in parts:
+        feed(part)
+    return h.hexdigest()
+
+
+def identity(settings, *data) -> dict:
+    """What a resumed run must share with the run that wrote its checkpoint (``bptt.train``):
+    the settings (a dataclass), and the fingerprint of the data."""
+    return {"settings": asdict(settings), "data": fingerprint(*data)}
 
 
 def check_fitted(estimator) -> None:
@@ -118,23 +160,30 @@ def check_fitted(estimator) -> None:
 
 
 def save_job(directory: str | Path, model, files: dict, weights_dtype: str | None = None) -> Path:
-    """Write the model (``bptt.io.save``), then each ``{filename: Vocabulary or JSON object}``
-    beside it, in order; return the directory."""
+    """Write each ``{filename: Vocabulary or JSON object}``, in order, then the model
+    (``bptt.io.save``) with their SHA-256s, so that loading refuses a model whose files have
+    changed since (a flipped byte in a vocabulary would change its predictions without a word);
+    return the directory."""
     directory = Path(directory)
-    io.save(model, directory, weights_dtype=weights_dtype)
+    directory.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         if isinstance(content, Vocabulary):
             content.save(directory / name)
         else:
             write_json(directory / name, content)
+    io.save(model, directory, weights_dtype=weights_dtype, files=list(files))
     return directory
 
 
 def read_job_file(directory: str | Path, filename: str, what: str, parse: Callable[[dict], object]):
     """``parse(doc)`` of the JSON object ``directory/filename``: a FileNotFoundError if the
     directory holds no such file (it is not a saved ``what``), a ValueError naming the file if
-    ``parse`` finds a field missing or wrong."""
-    path = Path(directory) / filename
+    ``parse`` finds a field missing or wrong. A run's ``best/`` that a kill left between two
+    renames is put back first (``bptt.files.recover_directory``)."""
+    directory = Path(directory)
+    if not directory.exists() and not recover_directory(directory):
+        raise FileNotFoundError(f"{directory}: no such model folder")
+    path = directory / filename
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: not a {what} (no {filename})")
     doc = read_json_object(path)

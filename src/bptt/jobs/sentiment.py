@@ -23,8 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ._common import (Estimator, SharedSettings, check_fitted, hold_out, load_model, read_job_file, save_job,
-                      settings_of)
+from ._common import (Estimator, SharedSettings, check_fitted, hold_out, identity, load_model, read_job_file,
+                      save_job, settings_of)
 from ..data.batching import bucket_batches, encode_texts, fixed_batches
 from ..data.tokenize import tokenize
 from ..data.vocab import Vocabulary
@@ -34,6 +34,7 @@ from ..train import TrainConfig, Trainer, train_keep_best
 
 PRETRAINED = Path(__file__).parents[1] / "pretrained" / "sentiment"
 SETTINGS_FILE = "sentiment.json"
+MAX_EXPLAIN_WORDS = 2_000           # explain runs T prefixes of up to T words: 4 M steps here
 VOCAB_FILE = "vocab.json"
 
 
@@ -108,7 +109,7 @@ class SentimentClassifier(Estimator):
     def fit(self, texts: Sequence[str], labels: Sequence, dev_texts: Sequence[str] | None = None,
             dev_labels: Sequence | None = None, classes: Sequence[str] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
-            progress: bool = True) -> "SentimentClassifier":
+            progress: bool = True, overwrite: bool = False) -> "SentimentClassifier":
         """Train; keeps the epoch with the best dev accuracy.
 
         Without a dev set, 5% of the training examples (seeded) are held out as one. ``out_dir``
@@ -132,9 +133,10 @@ class SentimentClassifier(Estimator):
         def evaluate():
             return {"accuracy": float(np.mean(self._predict_ids(dev_seqs).argmax(1) == dev_y))}
 
+        same = identity(s, texts, y, dev_texts, dev_y, list(classes))
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s), batches,
                                         self.model_.loss_and_grads, evaluate, self.save, out_dir,
-                                        resume, progress)
+                                        resume, progress, same, overwrite)
         return self
 
     # ---- prediction -----------------------------------------------------------------------
@@ -167,6 +169,9 @@ class SentimentClassifier(Estimator):
         """
         check_fitted(self)
         tokens = tokenize(text) or ["<unk>"]
+        if len(tokens) > MAX_EXPLAIN_WORDS:
+            raise ValueError(f"the text has {len(tokens):,} words; explain reads every prefix (T x T steps), "
+                             f"at most {MAX_EXPLAIN_WORDS:,} words: use predict for a longer text")
         ids = self.vocab_.encode(tokens)                            # (T,)
         T = len(ids)
         prefix = np.where(np.arange(T)[:, None] <= np.arange(T)[None, :], ids[:, None], 0)  # (T, T)

@@ -29,7 +29,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import (Estimator, SharedSettings, check_fitted, hold_out, load_model, read_job_file,
+from ._common import (Estimator, SharedSettings, check_fitted, hold_out, identity, load_model, read_job_file,
                       save_job, settings_of)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.tagged import TaggedSentence
@@ -166,7 +166,7 @@ class SequenceTagger(Estimator):
 
     def fit(self, sentences: Sequence[TaggedSentence], dev: Sequence[TaggedSentence] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
-            progress: bool = True) -> "SequenceTagger":
+            progress: bool = True, overwrite: bool = False) -> "SequenceTagger":
         """Train; keeps the epoch with the best dev token accuracy.
 
         Without ``dev``, 10% of the training sentences (seeded) are held out as one. ``out_dir``
@@ -206,9 +206,10 @@ class SequenceTagger(Estimator):
         def evaluate():
             return {"accuracy": token_accuracy([x.tags for x in dev], self.predict([x.words for x in dev]))}
 
+        same = identity(s, [tuple(x) for x in sentences], [tuple(x) for x in dev])
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s), batches,
                                         self.model_.loss_and_grads, evaluate, self.save, out_dir,
-                                        resume, progress)
+                                        resume, progress, same, overwrite)
         return self
 
     # ---- prediction -----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import (Estimator, SharedSettings, check_fitted, hold_out, load_model, read_job_file,
+from ._common import (Estimator, SharedSettings, check_fitted, hold_out, identity, load_model, read_job_file,
                       save_job, settings_of)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.vocab import PAD, UNK, Vocabulary
@@ -35,6 +35,7 @@ from ..train import TrainConfig, Trainer, train_keep_best
 BOS, EOS = "<bos>", "<eos>"
 BOS_ID, EOS_ID = 2, 3
 SETTINGS_FILE = "translator.json"
+MAX_SOURCE_TOKENS = 10_000          # a source to translate: beyond this the encoder's cache is gigabytes
 SOURCE_VOCAB_FILE, TARGET_VOCAB_FILE = "source_vocab.json", "target_vocab.json"
 
 
@@ -125,7 +126,7 @@ class Translator(Estimator):
 
     def fit(self, pairs: Sequence[tuple[str, str]], dev: Sequence[tuple[str, str]] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
-            progress: bool = True) -> "Translator":
+            progress: bool = True, overwrite: bool = False) -> "Translator":
         """Train with teacher forcing; keeps the epoch with the best dev exact match (greedy).
 
         ``pairs``: (source, target) (more fields, like a DatePair's format, are ignored). Without
@@ -151,14 +152,25 @@ class Translator(Estimator):
 
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s, metric="exact_match"),
                                         batches, self.model_.loss_and_grads, evaluate, self.save,
-                                        out_dir, resume, progress)
+                                        out_dir, resume, progress, identity(s, pairs, dev), overwrite)
         return self
 
     # ---- decoding -------------------------------------------------------------------------
     def hypotheses(self, texts: Sequence[str], beam: int = 1, batch_size: int = 256) -> list[Hypothesis]:
-        """The decoded hypothesis (token ids, log-probability, finished) of each source text."""
+        """The decoded hypothesis (token ids, log-probability, finished) of each source text.
+
+        A text must hold a token and at most ``MAX_SOURCE_TOKENS``: an empty one has nothing to
+        translate (its output would be a guess), and a huge one would not fit in memory.
+        """
         check_fitted(self)
-        src = self._encode_source(list(texts))
+        texts = list(texts)
+        for i, text in enumerate(texts, start=1):
+            n = len(self.split(text))
+            if n == 0 or n > MAX_SOURCE_TOKENS:
+                what = "is empty: nothing to translate" if n == 0 else \
+                    f"has {n:,} tokens, more than the {MAX_SOURCE_TOKENS:,} a source may have"
+                raise ValueError(f"text {i} {what}")
+        src = self._encode_source(texts)
         out: list[Hypothesis | None] = [None] * len(src)
         for b in fixed_batches(src, None, batch_size):
             batch = self._batch(src, None, b.index)
