@@ -1,7 +1,6 @@
 """The diagnostics on a projecting LSTM (proj_size) and on unbatched input: the Jacobian product
 ds_n/ds_t, s = (h, c) with h of size proj_size, against finite differences of the forward."""
 import numpy as np
-import pytest
 
 from bptt import Recurrent, RecurrentConfig
 from bptt.diagnostics import jacobian_product, state_gradients

@@ -146,7 +146,7 @@ def _directions(layer: Recurrent, cache: RecurrentCache, d_output, d_final):
     for l in reversed(range(c.num_layers)):
         d_in = None
         for d in range(D):
-            k, sfx = l * D + d, f"_l{l}" + ("_reverse" if d else "")
+            k = l * D + d
             dcache = layer_caches[l][d]
             d_out = d_x[:, :, d * H:(d + 1) * H]
             params = layer._direction_params(l, d)
