@@ -23,9 +23,10 @@ from typing import Sequence
 import numpy as np
 
 from .. import io
-from ..data.batching import bucket_batches, encode_texts, fixed_batches
+from ..data.batching import bucket_batches, encode_texts, token_budget_batches
 from ..data.tokenize import tokenize
-from ..data.vocab import Vocabulary
+from ..data.vectors import load_word_vectors
+from ..data.vocab import PAD_ID, UNK_ID, Vocabulary
 from ..losses import softmax
 from ..models import Classifier, ClassifierConfig
 from ..train import TrainConfig, Trainer, train_keep_best
@@ -33,13 +34,15 @@ from ..train import TrainConfig, Trainer, train_keep_best
 PRETRAINED = Path(__file__).parents[1] / "pretrained" / "sentiment"
 SETTINGS_FILE = "sentiment.json"
 VOCAB_FILE = "vocab.json"
+DEFAULT_EMBEDDING_DIM = 64
+PREDICT_TOKENS = 1 << 15            # padded cells T*B per prediction batch: bounds the activations held
 
 
 @dataclass(frozen=True)
 class SentimentSettings:
     """Every hyperparameter of the model and of its training (saved with the model)."""
     cell: str = "lstm"
-    embedding_dim: int = 64
+    embedding_dim: int | None = None    # None: 64, or the dimension of ``vectors``
     hidden_size: int = 128
     num_layers: int = 1
     bidirectional: bool = True
@@ -49,7 +52,12 @@ class SentimentSettings:
     output_dropout: float = 0.3
     min_freq: int = 1
     max_vocab: int | None = None
-    max_len: int | None = None
+    max_len: int | None = None          # training texts keep at most this many tokens ...
+    truncate: str = "head+tail"         # ... which ones: head | tail | head+tail (batching.truncate)
+    vectors: str | None = None          # pretrained word vectors (GloVe / word2vec; .gz, .zip[:member])
+    vectors_vocab: int = 0              # add the N most frequent words of the vector file to the vocabulary
+    freeze_vectors: bool = False        # keep the embedding fixed (nn.Embedding.from_pretrained(freeze=True))
+    word_dropout: float = 0.0           # training: each token becomes <unk> with this probability
     epochs: int = 6
     batch_size: int = 64
     optimizer: str = "adam"
@@ -103,11 +111,27 @@ class SentimentClassifier:
         s = self.settings
         self.vocab = Vocabulary.build([tokenize(t) for t in texts], min_freq=s.min_freq, max_size=s.max_vocab)
         self.classes = classes
-        config = ClassifierConfig(len(self.vocab), s.embedding_dim, s.hidden_size, len(classes), s.cell,
+        matrix = None
+        self.vector_report = None
+        if s.vectors is not None:
+            matrix, report = load_word_vectors(s.vectors, self.vocab.tokens, dtype=np.dtype(s.dtype),
+                                               rng=np.random.default_rng(s.seed + 3),
+                                               dim=s.embedding_dim, extend=s.vectors_vocab)
+            self.vocab = Vocabulary(self.vocab.tokens + list(report.added))
+            matrix[PAD_ID] = 0.0
+            self.vector_report = report
+            print(f"vectors: {report.details()}", flush=True)
+        elif s.vectors_vocab or s.freeze_vectors:
+            raise ValueError("vectors_vocab and freeze_vectors need vectors (a word-vector file)")
+        dim = matrix.shape[1] if matrix is not None else s.embedding_dim or DEFAULT_EMBEDDING_DIM
+        config = ClassifierConfig(len(self.vocab), dim, s.hidden_size, len(classes), s.cell,
                                   s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
                                   s.output_dropout, s.pooling, padding_idx=0, dtype=s.dtype)
         self.model = Classifier(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
         self.model.rnn.dropout_rng = np.random.default_rng(s.seed + 2)
+        if matrix is not None:
+            self.model.embedding.params["weight"][...] = matrix
+            self.model.embedding.frozen = s.freeze_vectors
 
     def fit(self, texts: Sequence[str], labels: Sequence, dev_texts: Sequence[str] | None = None,
             dev_labels: Sequence | None = None, classes: Sequence[str] | None = None,
@@ -131,15 +155,21 @@ class SentimentClassifier:
         else:
             _, dev_y = _classes_and_ids(dev_labels, classes)
         self._build(texts, classes)
-        seqs = encode_texts(texts, self.vocab, s.max_len)
-        dev_seqs = encode_texts(dev_texts, self.vocab, s.max_len)
+        seqs = encode_texts(texts, self.vocab, s.max_len, s.truncate)
+        dev_seqs = encode_texts(dev_texts, self.vocab)
         model = self.model
+        if not 0.0 <= s.word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1), got {s.word_dropout}")
 
         def batches(rng):
             return bucket_batches(seqs, y, s.batch_size, seed=int(rng.integers(2**63)))
 
         def step_fn(batch):
-            loss, grads, _ = model.loss_and_grads(batch.ids, batch.lengths, batch.labels)
+            ids = batch.ids
+            if s.word_dropout:                      # the model's dropout RNG: saved in checkpoints
+                drop = (model.dropout_rng.random(ids.shape) < s.word_dropout) & (ids != PAD_ID)
+                ids = np.where(drop, UNK_ID, ids)
+            loss, grads, _ = model.loss_and_grads(ids, batch.lengths, batch.labels)
             return loss, grads, int(batch.lengths.sum())
 
         def evaluate():
@@ -157,7 +187,7 @@ class SentimentClassifier:
 
     def _predict_ids(self, seqs: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
         probs = np.empty((len(seqs), len(self.classes)))
-        for batch in fixed_batches(seqs, np.zeros(len(seqs), dtype=np.int64), batch_size):
+        for batch in token_budget_batches(seqs, PREDICT_TOKENS, batch_size):
             logits, _ = self.model.forward(batch.ids, batch.lengths)
             probs[batch.index] = softmax(logits.astype(np.float64))
         return probs
@@ -165,7 +195,7 @@ class SentimentClassifier:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(N, C) class probabilities, columns in the order of ``classes``."""
         self._check_fitted()
-        return self._predict_ids(encode_texts(list(texts), self.vocab, self.settings.max_len))
+        return self._predict_ids(encode_texts(list(texts), self.vocab))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable class name of each text."""
