@@ -57,3 +57,99 @@ def test_shipped_model_gets_negation_right():
     assert clf.predict(["this movie is not good", "this movie is good",
                         "this movie is not bad", "this movie is bad"]) == \
         ["negative", "positive", "positive", "negative"]
+
+
+# ---- pretrained vectors: fine-tuned, frozen, vocabulary extension -------------------------------
+from helpers import NEGATIVE, POSITIVE, SUBJECTS  # noqa: E402
+
+from bptt.data.vectors import load_word_vectors  # noqa: E402
+from bptt.data.vocab import PAD_ID  # noqa: E402
+
+VEC_WORDS = (["the", "movie", "this", "film", "plot", "acting", "it", "is", "not", "."]
+             + POSITIVE + NEGATIVE)
+EXTRA = {"superb": "great", "dreadful": "awful"}        # never in training: copies of a known vector
+SMALL = dict(cell="gru", hidden_size=12, bidirectional=False, pooling="last", embedding_dropout=0.0,
+             output_dropout=0.0, epochs=2, batch_size=32, lr=0.01, seed=0, patience=None)
+
+
+@pytest.fixture(scope="module")
+def vector_file(tmp_path_factory):
+    """An 8-d GloVe text file: the training words, then 'superb' = 'great', 'dreadful' = 'awful'
+    (listed among the first words, as frequent words are), then filler words."""
+    rng = np.random.default_rng(42)
+    vec = {w: rng.normal(0, 0.5, 8).round(4) for w in VEC_WORDS}
+    order = VEC_WORDS[:5] + list(EXTRA) + VEC_WORDS[5:] + [f"filler{i}" for i in range(20)]
+    vec.update({e: vec[w] for e, w in EXTRA.items()})
+    vec.update({f"filler{i}": rng.normal(0, 0.5, 8).round(4) for i in range(20)})
+    path = tmp_path_factory.mktemp("vectors") / "tiny.8d.txt"
+    path.write_text("".join(w + " " + " ".join(str(x) for x in vec[w]) + "\n" for w in order))
+    return path
+
+
+def _fit(vector_file, **kw):
+    texts, labels = negation_data(400, 3)
+    return SentimentClassifier(**{**SMALL, "vectors": str(vector_file), **kw}).fit(
+        texts, labels, *negation_data(100, 4), progress=False)
+
+
+def test_frozen_vectors_stay_bit_identical_through_training(vector_file, capsys):
+    clf = _fit(vector_file, freeze_vectors=True)
+    assert "vectors: found 20 of 22 words (90.9%) in tiny.8d.txt" in capsys.readouterr().out
+    expected, _ = load_word_vectors(vector_file, clf.vocab.tokens, dtype=np.float32,
+                                    rng=np.random.default_rng(SMALL["seed"] + 3))
+    expected[PAD_ID] = 0.0
+    weight = clf.model.embedding.params["weight"]
+    assert weight.shape == (22, 8) and clf.model.config.embedding_dim == 8
+    np.testing.assert_array_equal(weight, expected)                      # every row, bit for bit
+    assert clf.trainer.state.global_step > 0
+
+
+def test_fine_tuned_vectors_start_from_the_file_and_move(vector_file):
+    clf = _fit(vector_file)
+    expected, _ = load_word_vectors(vector_file, clf.vocab.tokens, rng=np.random.default_rng(3))
+    weight = clf.model.embedding.params["weight"]
+    good = clf.vocab.encode(["good"])[0]
+    assert np.abs(weight[good] - expected[good]).max() > 1e-3            # trained rows moved
+    assert np.abs(weight[good] - expected[good]).max() < 0.5              # ... from the file's vector
+
+
+def test_vocabulary_extension_gives_an_unseen_word_its_vector_at_prediction(vector_file, capsys, tmp_path):
+    clf = _fit(vector_file, freeze_vectors=True, vectors_vocab=10)
+    assert "2 words of the file added to the vocabulary" in capsys.readouterr().out
+    assert clf.vocab.tokens[-2:] == ["superb", "dreadful"]               # first 10 lines, not in training
+    superb, great = clf.vocab.encode(["superb", "great"])
+    np.testing.assert_array_equal(clf.model.embedding.params["weight"][superb],
+                                  clf.model.embedding.params["weight"][great])
+    clf.save(tmp_path / "m")
+    loaded = SentimentClassifier.load(tmp_path / "m")
+    p = loaded.predict_proba(["the movie is superb .", "the movie is great .", "the movie is not dreadful .",
+                              "the movie is not awful ."])
+    np.testing.assert_array_equal(p[0], p[1])                            # the same vector, the same answer
+    np.testing.assert_array_equal(p[2], p[3])
+    assert loaded.predict(["the movie is superb ."]) == ["positive"]
+    without = _fit(vector_file, freeze_vectors=True)
+    assert without.vocab.encode(["superb"])[0] == 1                      # <unk> without the extension
+
+
+def test_vector_settings_errors_name_what_is_wrong(vector_file):
+    with pytest.raises(ValueError, match=r"tiny\.8d\.txt:1: dimension mismatch: 8 values per vector, expected dim=16"):
+        _fit(vector_file, embedding_dim=16)
+    with pytest.raises(ValueError, match="vectors_vocab and freeze_vectors need vectors"):
+        SentimentClassifier(**SMALL, freeze_vectors=True).fit(*negation_data(50, 0), progress=False)
+
+
+def test_word_dropout_changes_training_and_resumes_exactly(tmp_path):
+    texts, labels = negation_data(300, 5)
+    dev = negation_data(60, 6)
+    settings = {**SMALL, "embedding_dim": 8, "word_dropout": 0.2, "epochs": 2}
+    straight = SentimentClassifier(**settings).fit(texts, labels, *dev, out_dir=tmp_path / "a", progress=False)
+    plain = SentimentClassifier(**{**settings, "word_dropout": 0.0}).fit(texts, labels, *dev, progress=False)
+    assert not np.array_equal(straight.model.params["fc.weight"], plain.model.params["fc.weight"])
+    first = SentimentClassifier(**{**settings, "epochs": 1}).fit(texts, labels, *dev, out_dir=tmp_path / "b",
+                                                                  progress=False)
+    assert first.trainer.state.epoch == 1
+    resumed = SentimentClassifier(**settings).fit(texts, labels, *dev, out_dir=tmp_path / "b",
+                                                  resume=tmp_path / "b" / "checkpoint.safetensors",
+                                                  progress=False)
+    for name, p in straight.model.params.items():
+        np.testing.assert_array_equal(resumed.model.params[name], p, err_msg=name)

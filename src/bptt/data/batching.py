@@ -21,14 +21,14 @@ measures: 5.9% with bucket_factor=50 (3.0% with 100), against 73.5% for plain ra
 """
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
 from .tokenize import tokenize
 from .vocab import PAD_ID, UNK_ID, Vocabulary
 
-__all__ = ["Batch", "KEEP", "truncate", "encode_texts", "pad_batch", "bucket_batches", "fixed_batches",
+__all__ = ["Batch", "KEEP", "truncate", "encode_texts", "encode_tokens", "pad_batch", "bucket_batches", "fixed_batches",
            "token_budget_batches", "padding_fraction"]
 
 
@@ -70,10 +70,16 @@ def encode_texts(texts: Sequence[str], vocab: Vocabulary, max_len: int | None = 
     with no tokens (empty or blank) becomes ``[<unk>]`` (id 1), so every sequence has a last step
     for the many-to-one model to read; it then gets whatever the model says about an unknown word.
     """
+    return encode_tokens((tokenize(text) for text in texts), vocab, max_len, keep)
+
+
+def encode_tokens(token_lists: Iterable[Sequence[str]], vocab: Vocabulary, max_len: int | None = None,
+                  keep: str = "head") -> list[np.ndarray]:
+    """``encode_texts`` for texts already tokenized: one (L_i,) int64 id array per token list."""
     truncate([], max_len, keep)                                   # checks max_len and keep
     out = []
-    for text in texts:
-        tokens = truncate(tokenize(text), max_len, keep)
+    for tokens in token_lists:
+        tokens = truncate(tokens, max_len, keep)
         out.append(vocab.encode(tokens) if tokens else np.array([UNK_ID], dtype=np.int64))
     return out
 

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import io
-from ..data.batching import bucket_batches, encode_texts, token_budget_batches
+from ..data.batching import bucket_batches, encode_texts, encode_tokens, token_budget_batches
 from ..data.tokenize import tokenize
 from ..data.vectors import load_word_vectors
 from ..data.vocab import PAD_ID, UNK_ID, Vocabulary
@@ -107,9 +107,9 @@ class SentimentClassifier:
         self.trainer: Trainer | None = None
 
     # ---- training -------------------------------------------------------------------------
-    def _build(self, texts: Sequence[str], classes: tuple[str, ...]) -> None:
+    def _build(self, token_lists: Sequence[Sequence[str]], classes: tuple[str, ...]) -> None:
         s = self.settings
-        self.vocab = Vocabulary.build([tokenize(t) for t in texts], min_freq=s.min_freq, max_size=s.max_vocab)
+        self.vocab = Vocabulary.build(token_lists, min_freq=s.min_freq, max_size=s.max_vocab)
         self.classes = classes
         matrix = None
         self.vector_report = None
@@ -154,8 +154,10 @@ class SentimentClassifier:
             texts, y = [texts[i] for i in train_idx], y[train_idx]
         else:
             _, dev_y = _classes_and_ids(dev_labels, classes)
-        self._build(texts, classes)
-        seqs = encode_texts(texts, self.vocab, s.max_len, s.truncate)
+        token_lists = [tokenize(t) for t in texts]
+        self._build(token_lists, classes)
+        seqs = encode_tokens(token_lists, self.vocab, s.max_len, s.truncate)
+        del token_lists
         dev_seqs = encode_texts(dev_texts, self.vocab)
         model = self.model
         if not 0.0 <= s.word_dropout < 1.0:
