@@ -175,7 +175,10 @@ def parse_sets(items: list[str]) -> dict:
 
 
 def run(args) -> None:
-    recipe = {**BASE[args.data], **parse_sets(args.set)}
+    sets = parse_sets(args.set)
+    if sets.get("vectors") and "embedding_dim" not in sets:
+        sets["embedding_dim"] = None                      # the vector file's dimension
+    recipe = {**BASE[args.data], **sets}
     split = load_split(args.data)
     train_x, train_y, dev_x, dev_y, described = split
     out = ROOT / "runs" / "search" / args.data / args.name

@@ -114,11 +114,15 @@ class SentimentClassifier:
         matrix = None
         self.vector_report = None
         if s.vectors is not None:
-            matrix, report = load_word_vectors(s.vectors, self.vocab.tokens, dtype=np.dtype(s.dtype),
-                                               rng=np.random.default_rng(s.seed + 3),
-                                               dim=s.embedding_dim, extend=s.vectors_vocab)
+            words = self.vocab.tokens[2:]                          # <pad>, <unk> are not words
+            found, report = load_word_vectors(s.vectors, words, dtype=np.dtype(s.dtype),
+                                              rng=np.random.default_rng(s.seed + 3),
+                                              dim=s.embedding_dim, extend=s.vectors_vocab)
             self.vocab = Vocabulary(self.vocab.tokens + list(report.added))
+            matrix = np.empty((len(self.vocab), found.shape[1]), dtype=found.dtype)  # (V, E)
             matrix[PAD_ID] = 0.0
+            matrix[UNK_ID] = found.mean(axis=0) if len(found) else 0.0    # an average word
+            matrix[2:] = found
             self.vector_report = report
             print(f"vectors: {report.details()}", flush=True)
         elif s.vectors_vocab or s.freeze_vectors:
