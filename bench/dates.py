@@ -115,7 +115,7 @@ def main() -> None:
     t0 = time.perf_counter()
     model = Translator(**recipe).fit(splits.train, splits.dev, out_dir=out)
     seconds = time.perf_counter() - t0
-    state = model.trainer.state
+    state = model.trainer_.state
 
     test = splits.test
     t0 = time.perf_counter()
@@ -135,8 +135,8 @@ def main() -> None:
                  "dev_pairs": len(splits.dev), "test_pairs": len(test),
                  "test_dates_in_train": len({p.target for p in test} & train_dates)},
         "recipe": recipe,
-        "model": {"config": model.model.config.to_dict(),
-                  "parameters": int(sum(p.size for p in model.model.params.values()))},
+        "model": {"config": model.model_.config.to_dict(),
+                  "parameters": int(sum(p.size for p in model.model_.params.values()))},
         "training": {"seconds": round(seconds, 1), "epochs_run": state.epoch, "best_epoch": state.best_epoch,
                      "best_dev_exact_match": state.best_score,
                      "log": [json.loads(line) for line in open(out / "metrics.jsonl")]},

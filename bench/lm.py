@@ -46,7 +46,7 @@ from bptt.data.readers import read_dataset       # noqa: E402
 from bptt.data.tokenize import level_tokens  # noqa: E402
 from bptt.jobs.language_model import (LMSettings, evaluate_sentences, sentence_ids, train_conditional,  # noqa: E402
                                       train_lm)
-from bptt.models.language_model import LanguageModel, LanguageModelConfig   # noqa: E402
+from bptt.models.language_model import LanguageModel, LanguageModelBatch, LanguageModelConfig   # noqa: E402
 from bptt.optim import Adam, clip_grad_norm      # noqa: E402
 
 import report                                    # noqa: E402
@@ -70,7 +70,8 @@ def probe(settings: LMSettings, cells, steps: int = 4) -> list[dict]:
         state, times = None, []
         for _ in range(steps + 1):
             t0 = time.perf_counter()
-            _, grads, state = model.loss_and_grads(ids, targets, state0=state)
+            result = model.loss_and_grads(LanguageModelBatch(ids, targets, state0=state))
+            grads, state = result.grads, result.state
             clip_grad_norm(grads, 5.0)
             opt.step(grads)
             times.append(time.perf_counter() - t0)

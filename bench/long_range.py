@@ -50,7 +50,7 @@ from threadpoolctl import threadpool_limits      # noqa: E402
 
 from bptt.diagnostics import (decay_rate, diagnose, plot_distance, plot_heatmap,   # noqa: E402
                               plot_losses, record_every)
-from bptt.models.regressor import Regressor, RegressorConfig                     # noqa: E402
+from bptt.models.regressor import Regressor, RegressorBatch, RegressorConfig     # noqa: E402
 from report import write_atomic                                                  # noqa: E402
 from bptt.data.synthetic import ADDING_BASELINE_MSE, ADDING_SOLVED_MSE, adding_problem  # noqa: E402
 from bptt.jobs.long_range import RunConfig, train_adding  # noqa: E402
@@ -97,7 +97,7 @@ def one_run(cell: str, T: int, s: dict, seed: int, record: bool) -> dict:
     lr = lr or s["lr"]
     model = Regressor(RegressorConfig(2, s["hidden"], mode=mode, init=init), np.random.default_rng(seed))
     probe = adding_problem(32, T, np.random.default_rng(10_000 + T))
-    d0 = diagnose(model, *probe, jacobian=False, training=False)
+    d0 = diagnose(model, RegressorBatch(*probe), jacobian=False, training=False)
     recorder = record_every(s["record_every"]) if record else None
     cfg = RunConfig(T=T, steps=s["steps"], batch_size=s["batch"], lr=lr, clip_norm=s["clip"],
                     eval_every=s["eval_every"], seed=seed)
@@ -107,7 +107,7 @@ def one_run(cell: str, T: int, s: dict, seed: int, record: bool) -> dict:
                                                        f"{lg.evals[-1][1]:.4f}", flush=True)
                        if step % (10 * s["eval_every"]) == 0 else None)
     seconds = time.perf_counter() - t0
-    d1 = diagnose(model, *probe, jacobian=False, training=False)
+    d1 = diagnose(model, RegressorBatch(*probe), jacobian=False, training=False)
     c0, c1 = d0.curves()["l0"]["dh"], d1.curves()["l0"]["dh"]
     row = {"cell": cell, "mode": mode, "init": init, "lr": lr, "T": T,
            "test_mse": _round(log.test_mse), "best_dev_mse": _round(min((e[1] for e in log.evals), default=None)),
@@ -135,7 +135,7 @@ def explosion(s: dict, seed: int) -> list[dict]:
         model = Regressor(RegressorConfig(2, s["hidden"], mode="rnn_relu", init_gain=s["explode_gain"]),
                           np.random.default_rng(seed))
         probe = adding_problem(32, s["explode_T"], np.random.default_rng(10_000))
-        d0 = diagnose(model, *probe, jacobian=False, training=False)
+        d0 = diagnose(model, RegressorBatch(*probe), jacobian=False, training=False)
         cfg = RunConfig(T=s["explode_T"], steps=s["explode_steps"], batch_size=s["batch"], optimizer=optimizer,
                         lr=lr, clip_norm=clip, eval_every=s["eval_every"], seed=seed,
                         stop_when_solved=False)
@@ -167,7 +167,7 @@ def jacobian_figure(s: dict, seed: int, prefix: str) -> dict:
     curves, rates = {}, {}
     for cell, (mode, init, _) in CELLS.items():
         model = Regressor(RegressorConfig(2, s["hidden"], mode=mode, init=init), np.random.default_rng(seed))
-        d = diagnose(model, *probe, jacobian=True, jacobian_rows=4, training=False)
+        d = diagnose(model, RegressorBatch(*probe), jacobian=True, jacobian_rows=4, training=False)
         curves[cell] = d.curves()["l0"]["jacobian"]
         rates[cell] = _round(decay_rate(curves[cell]))
     path = plot_distance(curves, RESULTS / f"{prefix}_jacobian_init.png", ylabel="||ds_T/ds_(T-k)||_2",

@@ -198,18 +198,18 @@ def run(args) -> None:
         eval_seconds = time.perf_counter() - t1
         record = {"name": args.name, "data": args.data, "split": described, "recipe": recipe,
                   "threads": args.threads, "note": args.note,
-                  "dev": dev, "best_epoch": clf.trainer.state.best_epoch,
-                  "epochs_run": clf.trainer.state.epoch, "train_seconds": round(seconds, 1),
+                  "dev": dev, "best_epoch": clf.trainer_.state.best_epoch,
+                  "epochs_run": clf.trainer_.state.epoch, "train_seconds": round(seconds, 1),
                   "dev_eval_seconds": round(eval_seconds, 1),
                   "tokens_per_s": [e.get("tokens_per_s") for e in log if "epoch" in e and "tokens_per_s" in e],
                   "dev_by_epoch": [e.get("dev_accuracy") for e in log if "dev_accuracy" in e],
                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                   "loadavg_start": [round(x, 2) for x in load_start],
                   "loadavg_end": [round(x, 2) for x in os.getloadavg()], "loadavg_samples": samples,
-                  "parameters": int(sum(p.size for p in clf.model.params.values())),
-                  "vocabulary": len(clf.vocab)}
-        if clf.vector_report is not None:
-            record["vectors"] = clf.vector_report.details()
+                  "parameters": int(sum(p.size for p in clf.model_.params.values())),
+                  "vocabulary": len(clf.vocab_)}
+        if clf.vector_report_ is not None:
+            record["vectors"] = clf.vector_report_.details()
         if args.data == "sst2":
             record["negation"] = pair_figures(clf.predict)
     path = RESULTS / "search" / args.data / f"{args.name}.json"

@@ -130,7 +130,7 @@ def main() -> None:
     t0 = time.perf_counter()
     tagger = SequenceTagger(**recipe).fit(data["LinES train"], data["LinES dev"], out_dir=out)
     seconds = time.perf_counter() - t0
-    state = tagger.trainer.state
+    state = tagger.trainer_.state
 
     results = {}
     for key in ("LinES dev", "LinES test", "EWT dev", "EWT test"):
@@ -146,13 +146,13 @@ def main() -> None:
     for text in RAW_EXAMPLES:
         examples.append({"tagged": " ".join(f"{w}/{t}" for w, t in tagger.tag(text))})
 
-    c = tagger.model.config
+    c = tagger.model_.config
     record = {
         "recipe_name": args.recipe, "command_flags": flags, "quick": args.quick,
         "machine": {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
                     "python": platform.python_version(), "numpy": np.__version__, "blas_threads": 1},
         "recipe": recipe,
-        "model": {"parameters": int(sum(p.size for p in tagger.model.params.values())),
+        "model": {"parameters": int(sum(p.size for p in tagger.model_.params.values())),
                   "vocab_size": c.vocab_size, "feature_vocab_sizes": list(c.feature_vocab_sizes),
                   "config": c.to_dict()},
         "training": {"seconds": round(seconds, 1), "epochs_run": state.epoch, "best_epoch": state.best_epoch,

@@ -75,9 +75,9 @@ def main() -> None:
             print(f"warning: training took {seconds / 60:.1f} min, over the 15-minute budget")
         PRETRAINED.mkdir(parents=True, exist_ok=True)
         clf.save(PRETRAINED, weights_dtype="float16")
-        record["training"] = {"seconds": round(seconds, 1), "best_epoch": clf.trainer.state.best_epoch,
-                              "best_dev_accuracy_during_training": clf.trainer.state.best_score,
-                              "epochs_run": clf.trainer.state.epoch,
+        record["training"] = {"seconds": round(seconds, 1), "best_epoch": clf.trainer_.state.best_epoch,
+                              "best_dev_accuracy_during_training": clf.trainer_.state.best_score,
+                              "epochs_run": clf.trainer_.state.epoch,
                               "log": [json.loads(l) for l in open(out / "metrics.jsonl")]}
 
     shipped = SentimentClassifier.pretrained()
@@ -89,7 +89,7 @@ def main() -> None:
     rnn_dev = shipped.score(dev.texts, to_names(dev))
     rnn_dev_seconds = time.perf_counter() - t0
     record["shipped_model"] = {"path": str(PRETRAINED.relative_to(ROOT)), "bytes": size,
-                               "parameters": int(sum(p.size for p in shipped.model.params.values())),
+                               "parameters": int(sum(p.size for p in shipped.model_.params.values())),
                                "dev_accuracy": rnn_dev, "dev_seconds": round(rnn_dev_seconds, 2),
                                "negation_pairs": pair_accuracy(shipped.predict, pairs.texts, to_names(pairs))}
     record["bag_of_words"] = {"dev_accuracy": bow.score(dev.texts, to_names(dev)), "fit_seconds": round(bow_seconds, 1),

@@ -15,7 +15,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from bptt.losses import softmax_cross_entropy
-from bptt.models import Classifier, ClassifierConfig
+from bptt.models import Classifier, ClassifierBatch, ClassifierConfig
 from bptt.optim import SGD
 
 LR = 0.1
@@ -78,7 +78,7 @@ class Pair:
 
     # ---- the four timed operations -------------------------------------------------------
     def bptt_train(self) -> float:
-        loss, grads, _ = self.model.loss_and_grads(self.ids, self.lengths, self.labels)
+        loss, grads, *_ = self.model.loss_and_grads(ClassifierBatch(self.ids, self.lengths, self.labels))
         self.opt.step(grads)
         return loss
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from bptt.layers import Dense
 from bptt.losses import softmax_cross_entropy
-from bptt.models import Classifier, ClassifierConfig
+from bptt.models import Classifier, ClassifierBatch, ClassifierConfig
 from bptt.optim import Adam
 
 SUBJECTS = ["the movie", "this film", "the plot", "the acting", "it"]
@@ -90,7 +90,7 @@ def main() -> None:
         for start in range(0, len(order), batch):
             b = order[start:start + batch]
             n = len_tr[b].max()
-            loss, grads, _ = model.loss_and_grads(ids_tr[:n, b], len_tr[b], y_tr[b])
+            loss, grads, *_ = model.loss_and_grads(ClassifierBatch(ids_tr[:n, b], len_tr[b], y_tr[b]))
             opt.step(grads)
             losses.append(loss)
         acc = (model.predict_proba(ids_te, len_te).argmax(1) == y_te).mean()

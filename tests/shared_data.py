@@ -20,7 +20,8 @@ def shared_data(*parts: str) -> Path:
     """The path of ``DATA/<parts>``; skip (or, under CI, fail) naming the file if it is absent."""
     path = DATA.joinpath(*parts)
     if not path.exists():
-        message = f"needs the shared data file {path} (see ../shared/data/README.md)"
+        message = (f"needs the shared data file {path}, which is absent (the project's "
+                   f"../shared/data; BPTT_SHARED_DATA points at a copy elsewhere)")
         if os.environ.get("CI"):
             pytest.fail(f"CI is set but {message}", pytrace=False)
         pytest.skip(message)

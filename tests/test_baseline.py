@@ -111,6 +111,22 @@ def test_fit_separates_a_toy_three_class_problem():
     assert m.history_[-1] < m.history_[0] / 5
 
 
+@pytest.mark.parametrize("binary", [True, False])
+def test_every_order_of_the_same_words_gets_the_same_probabilities(binary):
+    """Word counts are all a bag of words sees: "great fun , not a mess" and "a mess , not great
+    fun" are one input to it, so of two such reviews it gets one wrong (measured on the negation
+    pairs by bench/baseline.py)."""
+    m = BagOfWords(binary=binary, epochs=20, lr=0.05, l2=0.0).fit(*TOY)
+    texts = ["great fun , not a mess", "a mess , not great fun", "not a mess , fun great",
+             "great great fun mess", "mess great fun great"]
+    p = m.predict_proba(texts)
+    for q in p[1:3]:
+        np.testing.assert_array_equal(q, p[0])
+    np.testing.assert_array_equal(p[4], p[3])
+    assert not np.array_equal(p[3], p[0])                          # another bag, another answer
+    assert not np.array_equal(m.predict_proba(["great"]), m.predict_proba(["mess"]))
+
+
 def test_the_same_seed_gives_the_same_model_and_another_seed_does_not():
     a = BagOfWords(epochs=3, batch_size=2).fit(*TOY)
     b = BagOfWords(epochs=3, batch_size=2).fit(*TOY)
@@ -207,16 +223,6 @@ def test_sst2_dev_accuracy_is_above_the_sanity_floor(sst2_model):
     print(f"\nSST-2 dev (872 sentences):\n{report}")
     assert report.accuracy == pytest.approx(sst2_model.score(texts, labels))
     assert report.accuracy >= 0.78                              # a floor, typical BoW LR: ~0.80-0.82
-
-
-def test_sst2_model_accuracy_on_negation_pairs_is_measured(sst2_model):
-    texts, labels = read_tsv(PAIRS)
-    right = sst2_model.predict(texts) == labels
-    base, negated = right[::2].mean(), right[1::2].mean()
-    print(f"\nnegation pairs ({len(texts) // 2} pairs): accuracy {right.mean():.3f}, "
-          f"base sentences {base:.3f}, negated {negated:.3f}, "
-          f"both members right {(right[::2] & right[1::2]).mean():.3f}")
-    assert 0.0 <= right.mean() <= 1.0                           # measured, not a target
 
 
 # ---- readers on the real treebanks ------------------------------------------------------------

@@ -25,8 +25,8 @@ from bptt.diagnostics import (
     state_gradients,
     weight_spectrum,
 )
-from bptt.models import Classifier, ClassifierConfig
-from bptt.models.regressor import Regressor, RegressorConfig
+from bptt.models import Classifier, ClassifierBatch, ClassifierConfig
+from bptt.models.regressor import Regressor, RegressorBatch, RegressorConfig
 
 MODES = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 
@@ -144,7 +144,7 @@ def test_diagnose_regressor_state_gradients_match_torch(mode):
         p[...] = rng.uniform(-0.8, 0.8, p.shape)
     T, B = 7, 3
     x, y = rng.standard_normal((T, B, 2)), rng.standard_normal((B, 2))
-    d = diagnose(model, x, y)
+    d = diagnose(model, RegressorBatch(x, y))
 
     top, finals, nodes = torch_loop(model.rnn, torch.from_numpy(x), [T] * B)
     pred = finals[0][0] @ torch.from_numpy(model.params["fc.weight"]).T + torch.from_numpy(model.params["fc.bias"])
@@ -152,7 +152,7 @@ def test_diagnose_regressor_state_gradients_match_torch(mode):
     loss.backward()
     assert d.loss == pytest.approx(loss.item(), rel=1e-12)
     _assert_state_grads_match(d.state_grads, nodes, [T] * B, T)
-    _, grads, _ = model.loss_and_grads(x, y)
+    grads = model.loss_and_grads(RegressorBatch(x, y)).grads
     assert d.grad_norms["rnn.weight_hh_l0"] == pytest.approx(np.linalg.norm(grads["rnn.weight_hh_l0"]), rel=1e-12)
 
 
@@ -164,7 +164,7 @@ def test_diagnose_classifier_mean_pooling_matches_torch():
     T, lengths = 5, np.array([5, 2, 4])
     ids = rng.integers(1, 10, size=(T, 3)) * _real(lengths, T)
     labels = np.array([0, 2, 1])
-    d = diagnose(model, ids, lengths, labels, training=False)
+    d = diagnose(model, ClassifierBatch(ids, lengths, labels), training=False)
 
     emb = torch.from_numpy(model.params["embedding.weight"])[torch.from_numpy(ids)]
     top, _, nodes = torch_loop(model.rnn, emb, lengths)
@@ -178,8 +178,7 @@ def test_diagnose_classifier_mean_pooling_matches_torch():
 # ---- ds_n/ds_t ----------------------------------------------------------------------------------
 
 def _flat_state(final, row):
-    parts = final if isinstance(final, tuple) else (final,)
-    return np.concatenate([p[0, row] for p in parts])
+    return np.concatenate([p[0, row] for p in final.arrays()])
 
 
 @pytest.mark.parametrize("mode", MODES + ["rnn_sigmoid"])
@@ -367,17 +366,17 @@ def test_record_every_writes_gradient_records_next_to_the_trainer_metrics(tmp_pa
     from bptt.train import TrainConfig, Trainer
 
     model = Regressor(RegressorConfig(2, 5, mode="gru", dtype="float64"), np.random.default_rng(1))
-    data = [adding_problem(8, 6, np.random.default_rng(i), "float64") for i in range(4)]
+    data = [RegressorBatch(*adding_problem(8, 6, np.random.default_rng(i), "float64")) for i in range(4)]
     recorder = record_every(3, tmp_path / "metrics.jsonl")
     seen = {}
 
     def step_fn(batch):
         step = trainer.state.global_step
-        rec = recorder(step, model, *batch)
-        loss, grads, _ = model.loss_and_grads(*batch)
+        rec = recorder(step, model, batch)
+        result = model.loss_and_grads(batch)
         if rec is not None:
-            seen[step] = (rec, np.linalg.norm(grads["rnn.weight_hh_l0"]), loss)
-        return loss, grads, batch[0].shape[0]
+            seen[step] = (rec, np.linalg.norm(result.grads["rnn.weight_hh_l0"]), result.loss)
+        return result
 
     trainer = Trainer(model, TrainConfig(epochs=2, lr=0.01, patience=None, metric="neg_mse"),
                       lambda rng: data, step_fn, lambda: {"neg_mse": -1.0},
@@ -423,9 +422,8 @@ def test_float32_model_with_dropout_gives_the_float64_gradients_to_float32_preci
     out = {}
     for dtype in ("float32", "float64"):
         model = Regressor(RegressorConfig(2, 8, mode="lstm", num_layers=2, bidirectional=True,
-                                          dropout=0.3, dtype=dtype), np.random.default_rng(0))
-        model.rnn.dropout_rng = np.random.default_rng(5)
-        out[dtype] = diagnose(model, x.astype(dtype), y.astype(dtype), jacobian=False)
+                                          dropout=0.3, dtype=dtype), np.random.default_rng(0), dropout_seed=5)
+        out[dtype] = diagnose(model, RegressorBatch(x.astype(dtype), y.astype(dtype)), jacobian=False)
     for key, sg in out["float64"].state_grads.items():
         assert sg.h.dtype == np.float64
         np.testing.assert_allclose(out["float32"].state_grads[key].h, sg.h, rtol=0, atol=1e-6 * np.abs(sg.h).max())

@@ -108,8 +108,8 @@ def test_float32_by_default_and_float64_on_request():
     x = np.ones((3, 2, 4))
     for dtype in ("float32", "float64"):
         layer = Recurrent(RecurrentConfig("gru", 4, 5, dtype=dtype))
-        out, h, cache = layer.forward(x)
-        assert out.dtype == h.dtype == np.dtype(dtype)
+        out, (h, c), cache = layer.forward(x)
+        assert out.dtype == h.dtype == np.dtype(dtype) and c is None
         _, _, grads = layer.backward(cache, np.ones_like(out))
         assert all(g.dtype == np.dtype(dtype) for g in grads.values())
     assert Recurrent(RecurrentConfig("lstm", 4, 5)).params["weight_hh_l0"].dtype == np.float32

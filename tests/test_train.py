@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from bptt import io
-from bptt.models import Classifier, ClassifierConfig
+from bptt.losses import softmax_cross_entropy
+from bptt.models import (Classifier, ClassifierBatch, ClassifierConfig, LanguageModel, LanguageModelBatch,
+                         LanguageModelConfig, Seq2Seq, Seq2SeqBatch, Seq2SeqConfig, Tagger, TaggerBatch,
+                         TaggerConfig)
+from bptt.models.seq2seq import shift_right
+from bptt.plots import quantities, read_metrics
 from bptt.train import CHECKPOINT, TrainConfig, Trainer, TrainingDiverged
-
-
-class Batch:
-    def __init__(self, ids, lengths, labels):
-        self.ids, self.lengths, self.labels = ids, lengths, labels
 
 
 def _setup(tmp_path, name="run", epochs=3, patience=None, nan_steps=(), stop_at=None):
@@ -28,18 +28,18 @@ def _setup(tmp_path, name="run", epochs=3, patience=None, nan_steps=(), stop_at=
 
     def batches(data_rng):
         order = data_rng.permutation(N)
-        return [Batch(ids[:, b], lengths[b], labels[b]) for b in np.array_split(order, 6)]
+        return [ClassifierBatch(ids[:, b], lengths[b], labels[b]) for b in np.array_split(order, 6)]
 
     calls = {"n": 0}
 
     def step_fn(batch):
         calls["n"] += 1
-        loss, grads, _ = model.loss_and_grads(batch.ids, batch.lengths, batch.labels)
+        result = model.loss_and_grads(batch)
         if calls["n"] in nan_steps:
-            loss = float("nan")
+            result = result._replace(loss=float("nan"))
         if stop_at is not None and calls["n"] == stop_at:
             trainer.request_stop()
-        return loss, grads, int(batch.lengths.sum())
+        return result
 
     def evaluate():
         return {"accuracy": float((model.predict_proba(ids, lengths).argmax(1) == labels).mean())}
@@ -64,6 +64,19 @@ def test_resume_after_interruption_continues_exactly(tmp_path):
     assert resumed.state.global_step == straight.state.global_step == 18
     lines = [json.loads(l) for l in open(tmp_path / "b" / "metrics.jsonl")]
     assert [l["epoch"] for l in lines] == [1, 2, 3]
+
+
+def test_a_checkpoint_with_the_old_epoch_examples_name_still_resumes(tmp_path):
+    interrupted, _ = _setup(tmp_path, "b", stop_at=8)
+    interrupted.fit()
+    path = tmp_path / "b" / CHECKPOINT
+    tensors, meta = io.load_params(path)
+    trainer = json.loads(meta["trainer"])
+    trainer["epoch_examples"] = trainer.pop("epoch_count")
+    io.save_params(path, tensors, {**meta, "trainer": json.dumps(trainer)})
+    resumed, _ = _setup(tmp_path, "b")
+    resumed.load_checkpoint(path)
+    assert resumed.state.epoch_count == trainer["epoch_examples"] == 32          # two batches of 16
 
 
 def test_ctrl_c_writes_a_checkpoint_and_stops(tmp_path):
@@ -117,3 +130,113 @@ def test_best_model_is_exported_and_early_stopping(tmp_path):
     lines = [json.loads(l) for l in open(tmp_path / "run" / "metrics.jsonl")]
     assert max(l["dev_accuracy"] for l in lines) == state.best_score
     assert isinstance(best, Classifier)
+
+
+# ---- the reported training loss -----------------------------------------------------------------
+def _padded(rng, lengths, V):
+    ids = rng.integers(1, V, size=(max(lengths), len(lengths)))
+    ids[np.arange(ids.shape[0])[:, None] >= np.asarray(lengths)[None, :]] = 0
+    return ids, np.asarray(lengths)
+
+
+def _classifier_run(rng):
+    model = Classifier(ClassifierConfig(9, 3, 4, 3, "gru", dtype="float64"), rng)
+    batches = [ClassifierBatch(*_padded(rng, n, 9), rng.integers(0, 3, len(n)))
+               for n in ([5, 2], [3, 4, 1, 6, 2])]
+
+    def loss_sum(b):                # the summed cross-entropy of a batch and its number of terms
+        logits, _ = model.forward(b.ids, b.lengths)
+        return softmax_cross_entropy(logits, b.labels, reduction="sum")[0], len(b.labels)
+    return model, batches, loss_sum
+
+
+def _tagger_run(rng):
+    model = Tagger(TaggerConfig(9, 3, 4, 3, "lstm", dtype="float64"), rng)
+    batches = [TaggerBatch(*_padded(rng, n, 9), rng.integers(0, 3, (max(n), len(n))))
+               for n in ([7, 6, 7], [1, 2], [3, 1, 2, 2])]
+
+    def loss_sum(b):
+        logits, _ = model.forward(b.ids, b.lengths)
+        mask = np.arange(logits.shape[0])[:, None] < b.lengths[None, :]
+        return softmax_cross_entropy(logits, b.tags, mask, reduction="sum")[0], int(mask.sum())
+    return model, batches, loss_sum
+
+
+def _seq2seq_run(rng):
+    model = Seq2Seq(Seq2SeqConfig(9, 8, 3, 4, "gru", dtype="float64"), rng)
+    batches = []
+    for src_n, tgt_n in (([4, 2], [6, 5]), ([3, 3, 1], [1, 2, 1])):
+        tgt, tgt_lengths = _padded(rng, tgt_n, 8)
+        batches.append(Seq2SeqBatch(*_padded(rng, src_n, 9), tgt, tgt_lengths))
+
+    def loss_sum(b):
+        logits, _ = model.forward(b.src, b.src_lengths, shift_right(b.tgt, 2), b.tgt_lengths)
+        mask = np.arange(logits.shape[0])[:, None] < b.tgt_lengths[None, :]
+        return softmax_cross_entropy(logits, b.tgt, mask, reduction="sum")[0], int(mask.sum())
+    return model, batches, loss_sum
+
+
+def _language_model_run(rng):
+    model = LanguageModel(LanguageModelConfig(9, 3, 4, "rnn_tanh", dtype="float64"), rng)
+    batches = [LanguageModelBatch(rng.integers(1, 9, (T, 2)), rng.integers(0, 9, (T, 2)),
+                                  rng.random((T, 2)) < p) for T, p in ((6, 0.9), (3, 0.3))]
+
+    def loss_sum(b):
+        (logits, _), _ = model.forward(b.ids)
+        return softmax_cross_entropy(logits, b.targets, b.mask, reduction="sum")[0], int(b.mask.sum())
+    return model, batches, loss_sum
+
+
+@pytest.mark.parametrize("run", [_classifier_run, _tagger_run, _seq2seq_run, _language_model_run])
+def test_reported_train_loss_is_the_mean_over_every_example_or_token(tmp_path, run):
+    """With lr = 0 the weights stay fixed, so the epoch's train_loss must equal the loss summed
+    over every term of the epoch (examples for the classifier, tokens for the others) divided by
+    their number; the mean of the batch means differs here, as the batches differ in size."""
+    model, batches, loss_sum = run(np.random.default_rng(4))
+    cfg = TrainConfig(epochs=1, optimizer="sgd", lr=0.0, patience=None)
+    trainer = Trainer(model, cfg, lambda rng: batches, model.loss_and_grads, lambda: {"accuracy": 0.0},
+                      lambda d: None, tmp_path, progress=False)
+    trainer.fit()
+    reported = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])["train_loss"]
+    sums, counts = zip(*(loss_sum(b) for b in batches))
+    assert reported == pytest.approx(sum(sums) / sum(counts), rel=1e-12)
+    assert abs(np.mean([s / n for s, n in zip(sums, counts)]) - reported) > 1e-3 * reported
+
+
+def test_metrics_carry_elapsed_seconds_that_continue_after_a_resume(tmp_path):
+    interrupted, _ = _setup(tmp_path, "b", stop_at=8)
+    interrupted.fit()
+    _, meta = io.load_params(tmp_path / "b" / CHECKPOINT)
+    at_stop = json.loads(meta["trainer"])["elapsed_s"]
+    resumed, _ = _setup(tmp_path, "b")
+    resumed.load_checkpoint(tmp_path / "b" / CHECKPOINT)
+    resumed.fit()
+    lines = [json.loads(l) for l in open(tmp_path / "b" / "metrics.jsonl")]
+    elapsed = [l["elapsed_s"] for l in lines]
+    assert 0 < elapsed[0] <= at_stop < elapsed[1] < elapsed[2]
+    records = read_metrics(tmp_path / "b" / "metrics.jsonl")              # what bptt plot reads
+    assert quantities({"b": records}) == {"loss": ["train_loss"], "accuracy": ["dev_accuracy"]}
+
+
+def test_progress_in_a_log_is_one_line_per_epoch_without_carriage_returns(tmp_path, capsys):
+    trainer, _ = _setup(tmp_path, epochs=3)
+    trainer.progress = True                       # capsys: standard error is not a terminal
+    trainer.fit()
+    out, err = capsys.readouterr()
+    assert "\r" not in out + err and err == ""
+    assert [l.split(":")[0] for l in out.splitlines()] == ["epoch 1", "epoch 2", "epoch 3"]
+
+
+def test_progress_on_a_terminal_draws_a_bar(tmp_path, monkeypatch):
+    import io as std_io
+
+    class Terminal(std_io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    trainer, _ = _setup(tmp_path, epochs=1)
+    trainer.progress = True
+    trainer.fit()
+    assert "\r" in terminal.getvalue() and "epoch 1/1" in terminal.getvalue()

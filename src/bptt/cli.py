@@ -7,6 +7,8 @@
     bptt train tagger ...              bptt tag MODEL "text"               (commands/tagger.py)
     bptt train seq2seq --pairs F.tsv   bptt translate MODEL "text"         (commands/seq2seq.py)
     bptt diagnose ...                                                      (commands/diagnose.py)
+    bptt plot RUN_DIR [RUN_DIR ...] [--out DIR]                            (commands/plot.py)
+    bptt serve [MODEL] --port 8000                                         (commands/serve.py)
 """
 from __future__ import annotations
 
@@ -15,11 +17,11 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import data, diagnose, lm, seq2seq, sentiment, tagger
+    from .commands import data, diagnose, lm, plot, seq2seq, sentiment, serve, tagger
     parser = argparse.ArgumentParser(prog="bptt", description="Recurrent neural networks from the math up.")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="job", required=True)
-    for module in (sentiment, lm, tagger, seq2seq, diagnose, data):
+    for module in (sentiment, lm, tagger, seq2seq, diagnose, data, plot, serve):
         module.add_parsers(sub, train)
     return parser
 

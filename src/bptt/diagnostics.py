@@ -64,6 +64,7 @@ import numpy as np
 from .recurrent import Recurrent, RecurrentCache
 from .sequence import direction_backward, reverse_within
 from .sparse import SparseRows
+from .state import State
 
 GATE_NAMES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}   # RNN: one block, "W"
 _RECURRENT = re.compile(r"(?:^|\.)(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$")
@@ -143,10 +144,10 @@ class _Direction(NamedTuple):
 
 
 def _packed_states(state, shape, n, perm):
-    if state is None:
-        return [np.zeros(shape) for _ in range(n)]
-    parts = tuple(state) if n == 2 else (state,)
-    return [np.asarray(s, F64) if perm is None else np.asarray(s, F64)[:, perm] for s in parts]
+    """The n arrays of a State (an LSTM's missing c: zero) in float64, packed rows."""
+    parts = (State.of(state) or State(None))[:n]
+    return [np.zeros(shape) if s is None else np.asarray(s, F64) if perm is None
+            else np.asarray(s, F64)[:, perm] for s in parts]
 
 
 def _directions(layer: Recurrent, cache: RecurrentCache, d_output, d_final):
@@ -451,20 +452,20 @@ def diagnose_layer(layer: Recurrent, cache: RecurrentCache, d_output=None, d_fin
                      grad_norms(grads or {}, layer.config.mode), weight_spectrum(layer))
 
 
-def diagnose(model, *args, jacobian: bool = True, jacobian_rows: int | None = 8, ord=2,
+def diagnose(model, batch, jacobian: bool = True, jacobian_rows: int | None = 8, ord=2,
              **kwargs) -> Diagnosis:
-    """Run ``model.loss_and_grads(*args, **kwargs)`` once and diagnose ``model.rnn`` on that batch.
+    """Run ``model.loss_and_grads(batch, **kwargs)`` once and diagnose ``model.rnn`` on that batch.
 
-    E.g. ``diagnose(regressor, x, y)`` or ``diagnose(classifier, ids, lengths, labels,
-    training=False)``. Jacobian norms are computed for the first ``jacobian_rows`` rows (None:
-    all; they cost a (S, S) product per step and row).
+    E.g. ``diagnose(regressor, RegressorBatch(x, y))`` or ``diagnose(classifier,
+    ClassifierBatch(ids, lengths, labels), training=False)``. Jacobian norms are computed for the
+    first ``jacobian_rows`` rows (None: all; they cost a (S, S) product per step and row).
     """
     with _capture_backward(model.rnn) as seen:
-        loss, grads, *_ = model.loss_and_grads(*args, **kwargs)
+        result = model.loss_and_grads(batch, **kwargs)
     if "cache" not in seen:
         raise ValueError(f"{type(model).__name__}.loss_and_grads did not call model.rnn.backward")
-    return diagnose_layer(model.rnn, seen["cache"], seen["d_output"], seen["d_final"], grads,
-                          loss, jacobian, jacobian_rows, ord)
+    return diagnose_layer(model.rnn, seen["cache"], seen["d_output"], seen["d_final"], result.grads,
+                          result.loss, jacobian, jacobian_rows, ord)
 
 
 def format_diagnosis(d: Diagnosis, distances=(0, 1, 2, 5, 10, 20, 50, 100, 200, 400)) -> str:
@@ -495,9 +496,8 @@ class GradientRecorder:
 
         recorder = record_every(50, out_dir / "metrics.jsonl")
         def step_fn(batch):
-            recorder(trainer.state.global_step, model, batch.x, batch.y)   # dict or None
-            loss, grads, _ = model.loss_and_grads(batch.x, batch.y)
-            ...
+            recorder(trainer.state.global_step, model, batch)   # dict or None
+            return model.loss_and_grads(batch)
 
     A record is ``{"event": "gradients", "step": s, **Diagnosis.summary()}``, appended as one JSON
     line (the Trainer's metrics.jsonl format) and kept in ``records``. The diagnosis runs its own
@@ -512,10 +512,10 @@ class GradientRecorder:
         self.jacobian, self.jacobian_rows = jacobian, jacobian_rows
         self.records: list[dict] = []
 
-    def __call__(self, step: int, model, *args, **kwargs) -> dict | None:
+    def __call__(self, step: int, model, batch, **kwargs) -> dict | None:
         if step % self.every:
             return None
-        d = diagnose(model, *args, jacobian=self.jacobian, jacobian_rows=self.jacobian_rows, **kwargs)
+        d = diagnose(model, batch, jacobian=self.jacobian, jacobian_rows=self.jacobian_rows, **kwargs)
         record = {"event": "gradients", "step": int(step), **d.summary()}
         self.records.append(record)
         if self.path is not None:
@@ -539,13 +539,9 @@ def read_records(path: str | Path, event: str = "gradients") -> list[dict]:
 # ---- plots ---------------------------------------------------------------------------------------
 
 def _figure(figsize=(7, 4.5)):
-    """A matplotlib Figure without pyplot (no global state, no display needed)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as err:
-        raise ImportError("plotting needs matplotlib, the optional extra 'plot': "
-                          "pip install 'bptt[plot]' (or pip install matplotlib)") from err
-    return Figure(figsize=figsize, layout="constrained")
+    """A matplotlib Figure without pyplot (``bptt.plots.figure``)."""
+    from .plots import figure
+    return figure(figsize)
 
 
 def plot_distance(curves: dict[str, np.ndarray], path: str | Path, title: str = "",

@@ -19,9 +19,10 @@ Every file is written atomically: into a temporary file in the same directory, f
 fsync'ed, then moved over the old one with ``os.replace``. A failed write leaves the previous
 file as it was and no temporary file behind.
 
-Model types: ``load`` finds the class for config.json's "type" in ``MODEL_TYPES``; a class is
-stored under its ``type_name`` attribute if it has one, else its class name. A new model class
-adds itself with ``register_model_type("Classifier", Classifier)``; it needs ``from_config(dict)``,
+Model types: ``load`` finds the class for config.json's "type" in ``bptt.models.MODEL_TYPES``
+(the registry lives with the models, and nothing there imports this module); a class is stored
+under its ``type_name`` attribute if it has one, else its class name. A new model class adds
+itself with ``bptt.models.register_model_type("Name", cls)``; it needs ``from_config(dict)``,
 ``config.to_dict()``, ``params`` ({name: array}) and ``param_shapes()`` ({name: shape}).
 """
 from __future__ import annotations
@@ -35,39 +36,12 @@ import safetensors
 import safetensors.numpy
 
 from .files import atomic_write, json_scalar, read_json_object, write_json
-from .models import Classifier, ConditionalLanguageModel, LanguageModel, Regressor, Seq2Seq, Tagger
-from .recurrent import Recurrent
+from .models import MODEL_TYPES, model_type_name
 
 FORMAT = "bptt"
 VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-
-MODEL_TYPES: dict[str, type] = {}
-
-
-def register_model_type(name: str, cls: type) -> type:
-    """Make ``load`` build ``cls`` (via ``cls.from_config(dict)``) for config type ``name``."""
-    known = MODEL_TYPES.get(name)
-    if known is not None and known is not cls:
-        raise ValueError(f"model type {name!r} is already registered to {known.__qualname__}")
-    MODEL_TYPES[name] = cls
-    return cls
-
-
-def model_type_name(model) -> str:
-    """The name stored in config.json: the class's ``type_name`` if set, else its class name."""
-    cls = type(model)
-    return getattr(cls, "type_name", cls.__name__)
-
-
-register_model_type("Recurrent", Recurrent)
-register_model_type("Classifier", Classifier)
-register_model_type("LanguageModel", LanguageModel)
-register_model_type("ConditionalLanguageModel", ConditionalLanguageModel)
-register_model_type("Regressor", Regressor)
-register_model_type("Tagger", Tagger)
-register_model_type("Seq2Seq", Seq2Seq)
 
 
 # ---- whole models ------------------------------------------------------------------------
@@ -111,21 +85,14 @@ def load(directory: str | os.PathLike):
     return model
 
 
-def load_as(directory: str | os.PathLike, cls: type):
-    """``load``, refusing a directory that holds another model type than ``cls``."""
+def load_as(directory: str | os.PathLike, cls: type | tuple[type, ...]):
+    """``load``, refusing a directory that holds another model type than ``cls`` (or one of them)."""
     model = load(directory)
     if not isinstance(model, cls):
-        raise ValueError(f"{Path(directory) / CONFIG_FILE}: expected a {cls.__name__}, "
+        want = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        raise ValueError(f"{Path(directory) / CONFIG_FILE}: expected a {want}, "
                          f"got {type(model).__name__}")
     return model
-
-
-def read_job_file(directory: str | os.PathLike, filename: str, what: str) -> tuple[Path, dict]:
-    """The JSON object a job saved beside its model (e.g. ``sentiment.json``): (path, object)."""
-    path = Path(directory) / filename
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory}: not a {what} model (no {filename})")
-    return path, read_json_object(path)
 
 
 def _read_config(path: Path) -> dict:

@@ -2,7 +2,9 @@ r"""Recurrent layers: RNN, LSTM and GRU over batches of sequences, stacked and b
 
 Shapes (PyTorch's): input x (T, B, E), or (B, T, E) with ``batch_first``; output
 (T, B, D*H) with D = 2 if bidirectional else 1 (zero at padded steps); states h_0, h_n (and
-c_0, c_n for the LSTM) of shape (L*D, B, H) with L = ``num_layers``, index ``l*D + d``.
+c_0, c_n for the LSTM) of shape (L*D, B, H) with L = ``num_layers``, index ``l*D + d``. A state
+goes in as a ``bptt.state.State`` (or h, or (h, c)) and comes out as a ``State(h, c)``, c None
+for RNN and GRU; it unpacks as ``h, c``.
 
 Parameters use PyTorch's names, so weights move between the two without renaming::
 
@@ -23,6 +25,7 @@ Usage::
     lstm = LSTM(64, 128, num_layers=2, bidirectional=True)
     out, (h_n, c_n), cache = lstm.forward(x, lengths=lengths, training=True)
     dx, (dh_0, dc_0), grads = lstm.backward(cache, d_out, (dh_n, dc_n))
+    out, (h_n, _), cache = gru.forward(x)                  # State(h_n, None)
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ import numpy as np
 
 from .cells import MODES, get_cell
 from .sequence import Packing, direction_backward, direction_forward, pack
+from .state import State
 
 
 @dataclass(frozen=True)
@@ -119,38 +123,42 @@ class Recurrent:
         p = self.params
         return p[f"weight_ih{s}"], p[f"weight_hh{s}"], p[f"bias_ih{s}"], p[f"bias_hh{s}"]
 
-    # ---- states -------------------------------------------------------------------------
+    # ---- states ---------------------------------------------------------------------------
     def _states_in(self, state, B: int, packing: Packing, what: str) -> list[np.ndarray]:
-        """User state (h, or (h, c) for the LSTM), each (L*D, B, H), as packed arrays."""
+        """A user state (``State``, or h, or (h, c)), each (L*D, B, H), as packed arrays; a
+        missing state, or an LSTM's missing c, is zero."""
         c = self.config
         shape = (c.num_layers * c.directions, B, c.hidden_size)
-        n = self.cell.num_states
-        if state is None:
-            return [np.zeros(shape, dtype=self.dtype) for _ in range(n)]
-        parts = tuple(state) if n == 2 else (state,)
-        if len(parts) != n:
-            raise ValueError(f"{what} for an LSTM is a pair (h, c), got {len(parts)} arrays")
+        if self.cell.num_states == 2 and isinstance(state, np.ndarray):
+            raise ValueError(f"{what} for an LSTM is State(h, c) or a pair (h, c), got one array")
+        state = State.of(state) or State(None)
+        if self.cell.num_states == 1 and state.c is not None:
+            raise ValueError(f"{what}: a {c.mode} state has no cell state c, got c of shape "
+                             f"{np.shape(state.c)}")
         out = []
-        for name, s in zip("hc", parts):
+        for name, s in zip("hc", state[:self.cell.num_states]):
+            if s is None:
+                out.append(np.zeros(shape, dtype=self.dtype))
+                continue
             s = np.asarray(s, dtype=self.dtype)
             if s.shape != shape:
                 raise ValueError(f"{what} {name} must have shape {shape} (L*D, B, H), got {s.shape}")
             out.append(s if packing.perm is None else s[:, packing.perm])
         return out
 
-    def _states_out(self, states: list[np.ndarray], packing: Packing):
+    def _states_out(self, states: list[np.ndarray], packing: Packing) -> State:
         if packing.inverse is not None:
             states = [s[:, packing.inverse] for s in states]
-        return (states[0], states[1]) if self.cell.num_states == 2 else states[0]
+        return State(*states)
 
     # ---- forward / backward ---------------------------------------------------------------
     def forward(self, x: np.ndarray, state0=None, lengths: np.ndarray | None = None,
                 training: bool = False):
         """Run all layers and directions.
 
-        x: (T, B, E) (or (B, T, E) if batch_first); state0: h_0 (L*D, B, H), or (h_0, c_0) for
-        the LSTM, zeros if None; lengths: (B,) real lengths, 1..T, or None for all T.
-        Returns (output (T, B, D*H), final state like state0, cache).
+        x: (T, B, E) (or (B, T, E) if batch_first); state0: State(h_0, c_0), each (L*D, B, H)
+        (c_0 for the LSTM only; None or a missing c_0: zeros); lengths: (B,) real lengths,
+        1..T, or None for all T. Returns (output (T, B, D*H), final State, cache).
         """
         c = self.config
         x = np.asarray(x, dtype=self.dtype)
@@ -196,9 +204,9 @@ class Recurrent:
     def backward(self, cache: RecurrentCache, d_output: np.ndarray | None = None, d_final=None):
         """Backpropagation through time for ``forward``.
 
-        d_output: dL/d output, shaped like the output (None: zero); d_final: dL/d final state,
-        shaped like it (None: zero). Returns (dx shaped like x, d_state0 shaped like state0,
-        grads {name: array} for every parameter).
+        d_output: dL/d output, shaped like the output (None: zero); d_final: dL/d final state, a
+        State like it (None, or a missing c: zero). Returns (dx shaped like x, d_state0 as a
+        State, grads {name: array} for every parameter).
         """
         c = self.config
         packing, layer_caches, masks, batch_first = cache

@@ -5,9 +5,14 @@ One loop for every model. What it needs from the job is small and explicit:
     model            .params {name: array}, .generators() {name: np.random.Generator},
                      .config.to_dict(), and a type name (see bptt.io)
     batches(rng)     the list of batches of one epoch, drawn with ``rng``
-    step_fn(batch)   -> (loss, grads, tokens): forward and backward of one batch
+    step_fn(batch)   -> ``bptt.models.StepResult``: forward and backward of one batch (usually
+                     ``model.loss_and_grads``)
     evaluate()       -> {metric: value} on the dev set
     export(dir)      writes a usable model (weights + whatever the job needs, e.g. a vocabulary)
+
+The reported training loss of an epoch is the mean over every term the steps' losses average,
+``sum(loss * count) / sum(count)`` with each StepResult's ``count``: per example for a classifier,
+per predicted token for a tagger, a language model or a seq2seq model (see ``bptt.models``).
 
 Files in ``out_dir``:
 
@@ -15,14 +20,18 @@ Files in ``out_dir``:
                              (epoch, step within the epoch, best score, every RNG state). One file,
                              written atomically, so a checkpoint is never half old and half new.
     best/                    ``export`` of the best model so far by the dev metric
-    metrics.jsonl            one JSON line per epoch (and per skipped step)
+    metrics.jsonl            one JSON line per epoch (and per skipped step), with ``elapsed_s``, the
+                             wall-clock seconds since training began (``bptt plot`` draws them)
 
 Resume is exact: the data RNG's state at the start of the epoch is saved, so the epoch's batch
 order is drawn again identically and the batches already done are skipped; the dropout RNGs and
-the optimizer state continue from where they were. Ctrl-C finishes the current step, writes a
-checkpoint and stops (a second Ctrl-C stops at once). A step whose loss or gradient is not finite
-is skipped and reported; ``max_nonfinite`` of them in a row stop the run, and no checkpoint is
-ever written from a model with a non-finite parameter.
+the optimizer state continue from where they were, and so does the clock of ``elapsed_s``. Ctrl-C
+finishes the current step, writes a checkpoint and stops (a second Ctrl-C stops at once). A step
+whose loss or gradient is not finite is skipped and reported; ``max_nonfinite`` of them in a row
+stop the run, and no checkpoint is ever written from a model with a non-finite parameter.
+
+Progress (``progress=True``): a bar on a terminal; in a log, a line a minute and the epoch's
+summary line (``bptt.progress``).
 """
 from __future__ import annotations
 
@@ -39,7 +48,9 @@ import numpy as np
 from tqdm import tqdm
 
 from . import io
+from .models import model_type_name
 from .optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, global_norm
+from .progress import progress_bar
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
 CHECKPOINT = "checkpoint.safetensors"
@@ -83,8 +94,9 @@ class TrainState:
     nonfinite_in_a_row: int = 0
     skipped_steps: int = 0
     epoch_rng_state: dict = field(default_factory=dict)   # data RNG at the start of the epoch
-    epoch_loss_sum: float = 0.0
-    epoch_examples: int = 0
+    epoch_loss_sum: float = 0.0     # sum of loss * count over the epoch's steps so far
+    epoch_count: int = 0            # sum of count: the terms the epoch's losses average
+    elapsed_s: float = 0.0          # wall-clock seconds of training, summed over resumed runs
     finished: bool = False
 
 
@@ -106,6 +118,11 @@ class Trainer:
         self.data_rng = np.random.default_rng(config.seed)
         self.state = TrainState(epoch_rng_state=self.data_rng.bit_generator.state)
         self._stop_requested = False
+        self._clock0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Wall-clock seconds of training so far, counting the runs before a resume."""
+        return round(time.perf_counter() - self._clock0, 3)
 
     # ---- checkpoints ----------------------------------------------------------------------
     def save_checkpoint(self) -> Path:
@@ -113,13 +130,14 @@ class Trainer:
         bad = [n for n, p in self.model.params.items() if not np.all(np.isfinite(p))]
         if bad:
             raise TrainingDiverged(f"refusing to write a checkpoint: non-finite values in {bad[:5]}")
+        self.state.elapsed_s = self.elapsed()
         tensors = {f"model/{n}": p for n, p in self.model.params.items()}
         tensors.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
         meta = {
             "trainer": json.dumps(asdict(self.state)),
             "train_config": json.dumps(asdict(self.config)),
             "rngs": json.dumps({k: g.bit_generator.state for k, g in self.model.generators().items()}),
-            "model": json.dumps({"type": io.model_type_name(self.model),
+            "model": json.dumps({"type": model_type_name(self.model),
                                  "config": self.model.config.to_dict()}),
         }
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -140,7 +158,10 @@ class Trainer:
         io.load_state_dict(self.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model/")},
                            str(path))
         self.optimizer.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("optim/")})
-        self.state = TrainState(**json.loads(meta["trainer"]))
+        state = json.loads(meta["trainer"])
+        # a checkpoint written before StepResult named the epoch's count "epoch_examples"
+        state.setdefault("epoch_count", state.pop("epoch_examples", 0))
+        self.state = TrainState(**state)
         for name, state in json.loads(meta["rngs"]).items():
             self.model.generators()[name].bit_generator.state = state
 
@@ -150,10 +171,10 @@ class Trainer:
         self._stop_requested = True
 
     def log(self, record: dict) -> None:
-        """Append one JSON line to ``out_dir/metrics.jsonl``."""
+        """Append one JSON line to ``out_dir/metrics.jsonl``, with ``elapsed_s`` added."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps({**record, "elapsed_s": self.elapsed()}) + "\n")
 
     def _on_sigint(self, signum, frame):
         if self._stop_requested:
@@ -164,6 +185,7 @@ class Trainer:
     def fit(self) -> TrainState:
         """Train until ``epochs``, early stopping or Ctrl-C; returns the final state."""
         previous = signal.signal(signal.SIGINT, self._on_sigint)
+        self._clock0 = time.perf_counter() - self.state.elapsed_s
         try:
             while not self.state.finished and self.state.epoch < self.config.epochs:
                 if not self._run_epoch():
@@ -179,10 +201,11 @@ class Trainer:
         batches = self.batches(self.data_rng)
         next_epoch_rng = self.data_rng.bit_generator.state
         start, tokens, t0 = st.step_in_epoch, 0, time.perf_counter()
-        bar = tqdm(batches, initial=start, total=len(batches), disable=not self.progress,
-                   desc=f"epoch {st.epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
+        bar = progress_bar(len(batches), f"epoch {st.epoch + 1}/{cfg.epochs}", "batch", initial=start,
+                           enabled=self.progress, leave=False)
         for batch in batches[start:]:
-            loss, grads, n_tokens = self.step_fn(batch)
+            result = self.step_fn(batch)
+            loss, grads = result.loss, result.grads
             norm = global_norm(grads)
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 st.nonfinite_in_a_row += 1
@@ -202,13 +225,12 @@ class Trainer:
                     clip_grad_norm(grads, cfg.clip_norm)
                 self.optimizer.step(grads)
                 st.global_step += 1
-                n = len(getattr(batch, "labels", ())) or 1
-                st.epoch_loss_sum += loss * n
-                st.epoch_examples += n
+                st.epoch_loss_sum += loss * result.count
+                st.epoch_count += result.count
             st.step_in_epoch += 1
-            tokens += n_tokens
+            tokens += result.tokens
             bar.update(1)
-            bar.set_postfix(loss=f"{st.epoch_loss_sum / max(st.epoch_examples, 1):.4f}",
+            bar.set_postfix(loss=f"{st.epoch_loss_sum / max(st.epoch_count, 1):.4f}",
                             tok_s=f"{tokens / (time.perf_counter() - t0):,.0f}")
             if self._stop_requested:
                 bar.close()
@@ -231,14 +253,14 @@ class Trainer:
         else:
             st.bad_epochs += 1
         record = {"epoch": st.epoch, "step": st.global_step,
-                  "train_loss": st.epoch_loss_sum / max(st.epoch_examples, 1),
+                  "train_loss": st.epoch_loss_sum / max(st.epoch_count, 1),
                   **{f"dev_{k}": v for k, v in metrics.items()},
                   "best": improved, "tokens_per_s": round(tokens_per_s, 1),
                   "skipped_steps": st.skipped_steps}
         self.log(record)
         tqdm.write(f"epoch {st.epoch}: train loss {record['train_loss']:.4f}  dev {cfg.metric} "
                    f"{score:.4f}{'  (best)' if improved else ''}  {tokens_per_s:,.0f} tok/s")
-        st.step_in_epoch, st.epoch_loss_sum, st.epoch_examples = 0, 0.0, 0
+        st.step_in_epoch, st.epoch_loss_sum, st.epoch_count = 0, 0.0, 0
         st.epoch_rng_state = next_epoch_rng
         if cfg.patience is not None and st.bad_epochs >= cfg.patience:
             tqdm.write(f"early stop: no better dev {cfg.metric} for {st.bad_epochs} epochs "

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from .recurrent import Recurrent
+from .state import State
 
 
 def chunk_slices(T: int, k: int) -> list[slice]:
@@ -27,14 +28,14 @@ def chunk_slices(T: int, k: int) -> list[slice]:
     return [slice(s, min(s + k, T)) for s in range(0, T, k)]
 
 
-def detach(state):
-    """A copy of a state (array, or tuple of arrays for the LSTM) that shares nothing with it."""
-    return tuple(s.copy() for s in state) if isinstance(state, tuple) else state.copy()
+def detach(state) -> State:
+    """A copy of a state (a ``State``, or h, or (h, c)) that shares nothing with it."""
+    return State.of(state).map(np.ndarray.copy)
 
 
 def truncated_bptt(layer: Recurrent, x: np.ndarray, k: int,
                    loss_grad: Callable[[np.ndarray, slice], tuple[float, np.ndarray]],
-                   state0=None) -> tuple[float, dict[str, np.ndarray], object]:
+                   state0=None) -> tuple[float, dict[str, np.ndarray], State]:
     """Run ``layer`` over the stream x (T, B, E) in chunks of k steps with the gradient cut.
 
     loss_grad(out, steps) -> (loss, d_out) gives the loss of a chunk's output out (k, B, D*H)

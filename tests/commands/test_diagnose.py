@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from bptt import io
 from helpers import random_regressor, run_cli
 
 
@@ -26,7 +27,7 @@ def test_diagnose_command_prints_norms_and_writes_plots(tmp_path, capsys):
 
 def test_diagnose_command_loads_a_saved_model(tmp_path, capsys):
     model = random_regressor("gru", np.random.default_rng(7))
-    model.save(tmp_path / "m")
+    io.save(model, tmp_path / "m")
     assert run_cli(["diagnose", "--model", str(tmp_path / "m"), "--T", "9", "--batch", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["m"]["mode"] == "gru" and len(out["m"]["curves"]["l0"]["dh"]) == 9

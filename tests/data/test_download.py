@@ -3,6 +3,8 @@ checksum mismatches, HTTP errors, and archives that try to write outside their f
 import hashlib
 import http.server
 import io
+import re
+import shutil
 import tarfile
 import threading
 import zipfile
@@ -203,6 +205,59 @@ def test_registry_and_unknown_names():
 
 
 def test_registry_member_digests_match_the_shared_copies():
-    data = shared_data("sst2")
     for member, digest in SOURCES["sst2"].member_sha256.items():
-        assert _sha256((data / Path(member).name).read_bytes()) == digest
+        assert _sha256(shared_data("sst2", Path(member).name).read_bytes()) == digest
+
+
+def _closed_port_url(name: str) -> str:
+    import socket
+    with socket.socket() as s:                    # bound then closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{name}"
+
+
+def test_offline_is_one_line_saying_where_to_save_the_archive_by_hand(tmp_path, monkeypatch, capsys):
+    from bptt.cli import main
+    offline = Source(_closed_port_url("SST-2.zip"), None, kind="zip", folder="SST-2", archive_md5="0" * 32)
+    monkeypatch.setitem(SOURCES, "sst2", offline)
+    assert main(["data", "download", "sst2", "--cache-dir", str(tmp_path / "cache")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"bptt data download: error: cannot download {offline.url}: Failed to "
+                          f"establish a new connection: ")
+    assert err.endswith(f"Connection refused; download it by hand, save it as {tmp_path / 'cache' / 'SST-2.zip'} "
+                        f"and run `bptt data download sst2` again\n")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_an_archive_saved_by_hand_is_checked_used_and_kept(server, tmp_path):
+    source = _toy_zip_source(server)
+    (tmp_path / "cache").mkdir()
+    shutil.copy(server.root / "toy.zip", tmp_path / "cache" / "toy.zip")
+    (server.root / "toy.zip").unlink()                          # the server no longer has it
+    path = download("toy", tmp_path / "cache", source=source, progress=False)
+    assert (path / "train.tsv").read_bytes() == TRAIN and server.requests == []
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["toy", "toy.zip"]
+
+
+def test_a_wrong_archive_saved_by_hand_is_downloaded_again(server, tmp_path):
+    source = _toy_zip_source(server)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "toy.zip").write_bytes(b"not the archive")
+    path = download("toy", tmp_path / "cache", source=source, progress=False)
+    assert (path / "dev.tsv").read_bytes() == DEV and server.requests == ["/toy.zip"]
+    assert (tmp_path / "cache" / "toy.zip").read_bytes() == (server.root / "toy.zip").read_bytes()
+
+
+def test_http_errors_also_say_how_to_download_by_hand(server, tmp_path):
+    source = Source(server.url("missing.zip"), None, kind="zip", folder="toy")
+    with pytest.raises(DownloadError, match=rf"HTTP 404 File not found; download it by hand, save it as "
+                                            rf"{re.escape(str(tmp_path / 'cache' / 'missing.zip'))}"):
+        download("toy", tmp_path / "cache", source=source, progress=False)
+
+
+def test_progress_in_a_log_has_no_carriage_returns(server, tmp_path, capsys):
+    download("toy", tmp_path / "cache", source=_toy_zip_source(server), progress=True)
+    out, err = capsys.readouterr()
+    assert "\r" not in out + err

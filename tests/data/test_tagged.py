@@ -24,8 +24,9 @@ def lines_train():
     ("UD_English-LinES/en_lines-ud-train.conllu", 3457, 64684),
     ("UD_English-EWT/en_ewt-ud-dev.conllu", 2001, 25147),     # has multiword tokens and empty nodes
 ])
-def test_conllu_counts_match_the_data_readme(path, sentences, words, lines_train):
-    data = lines_train if "LinES" in path else read_conllu(shared_data("ud-english", path))
+def test_conllu_counts_match_the_data_readme(path, sentences, words, request):
+    data = request.getfixturevalue("lines_train") if "LinES" in path else \
+        read_conllu(shared_data("ud-english", path))
     assert len(data) == sentences
     assert sum(len(s.words) for s in data) == words
     assert all(len(s.words) == len(s.tags) for s in data)

@@ -7,7 +7,7 @@ from shared_data import shared_data
 
 
 def _sst2_sentences(name: str) -> list[str]:
-    lines = (shared_data("sst2") / name).read_text(encoding="utf-8").split("\n")
+    lines = shared_data("sst2", name).read_text(encoding="utf-8").split("\n")
     assert lines[0] == "sentence\tlabel"
     return [line.rsplit("\t", 1)[0] for line in lines[1:] if line]
 

@@ -20,7 +20,7 @@ def trained():
 
 def test_learns_negation(trained):
     clf, dev_texts, dev_labels = trained
-    assert clf.classes == ("negative", "positive")
+    assert clf.classes_ == ("negative", "positive")
     assert clf.score(dev_texts, dev_labels) > 0.97
     assert clf.predict(["the movie is not good .", "the movie is good .", "it is not bad ."]) == \
         ["negative", "positive", "positive"]
@@ -31,7 +31,7 @@ def test_save_load_gives_identical_predictions(trained, tmp_path):
     clf.save(tmp_path / "m")
     again = SentimentClassifier.load(tmp_path / "m")
     np.testing.assert_array_equal(again.predict_proba(dev_texts), clf.predict_proba(dev_texts))
-    assert again.settings == clf.settings and again.classes == clf.classes
+    assert again.settings == clf.settings and again.classes_ == clf.classes_
 
 
 def test_explain_gives_the_prefix_probabilities(trained):
@@ -95,30 +95,30 @@ def _fit(vector_file, **kw):
 def test_frozen_vectors_stay_bit_identical_through_training(vector_file, capsys):
     clf = _fit(vector_file, freeze_vectors=True)
     assert "vectors: found 20 of 20 words (100.0%) in tiny.8d.txt" in capsys.readouterr().out
-    found, _ = load_word_vectors(vector_file, clf.vocab.tokens[2:], dtype=np.float32)
-    weight = clf.model.embedding.params["weight"]
-    assert weight.shape == (22, 8) and clf.model.config.embedding_dim == 8
+    found, _ = load_word_vectors(vector_file, clf.vocab_.tokens[2:], dtype=np.float32)
+    weight = clf.model_.embedding.params["weight"]
+    assert weight.shape == (22, 8) and clf.model_.config.embedding_dim == 8
     np.testing.assert_array_equal(weight[2:], found)                     # every word row, bit for bit
     np.testing.assert_array_equal(weight[PAD_ID], 0.0)
     np.testing.assert_array_equal(weight[UNK_ID], found.mean(axis=0))    # <unk>: the average word
-    assert clf.trainer.state.global_step > 0
+    assert clf.trainer_.state.global_step > 0
 
 
 def test_fine_tuned_vectors_start_from_the_file_and_move(vector_file):
     clf = _fit(vector_file)
-    good = clf.vocab.encode(["good"])[0]
+    good = clf.vocab_.encode(["good"])[0]
     expected, _ = load_word_vectors(vector_file, ["good"])
-    moved = np.abs(clf.model.embedding.params["weight"][good] - expected[0]).max()
+    moved = np.abs(clf.model_.embedding.params["weight"][good] - expected[0]).max()
     assert 1e-3 < moved < 0.5                                            # trained, from the file's vector
 
 
 def test_vocabulary_extension_gives_an_unseen_word_its_vector_at_prediction(vector_file, capsys, tmp_path):
     clf = _fit(vector_file, freeze_vectors=True, vectors_vocab=10)
     assert "2 words of the file added to the vocabulary" in capsys.readouterr().out
-    assert clf.vocab.tokens[-2:] == ["superb", "dreadful"]               # first 10 lines, not in training
-    superb, great = clf.vocab.encode(["superb", "great"])
-    np.testing.assert_array_equal(clf.model.embedding.params["weight"][superb],
-                                  clf.model.embedding.params["weight"][great])
+    assert clf.vocab_.tokens[-2:] == ["superb", "dreadful"]               # first 10 lines, not in training
+    superb, great = clf.vocab_.encode(["superb", "great"])
+    np.testing.assert_array_equal(clf.model_.embedding.params["weight"][superb],
+                                  clf.model_.embedding.params["weight"][great])
     clf.save(tmp_path / "m")
     loaded = SentimentClassifier.load(tmp_path / "m")
     p = loaded.predict_proba(["the movie is superb .", "the movie is great .", "the movie is not dreadful .",
@@ -127,7 +127,7 @@ def test_vocabulary_extension_gives_an_unseen_word_its_vector_at_prediction(vect
     np.testing.assert_array_equal(p[2], p[3])
     assert loaded.predict(["the movie is superb ."]) == ["positive"]
     without = _fit(vector_file, freeze_vectors=True)
-    assert without.vocab.encode(["superb"])[0] == 1                      # <unk> without the extension
+    assert without.vocab_.encode(["superb"])[0] == 1                      # <unk> without the extension
 
 
 def test_vector_settings_errors_name_what_is_wrong(vector_file):
@@ -143,12 +143,12 @@ def test_word_dropout_changes_training_and_resumes_exactly(tmp_path):
     settings = {**SMALL, "embedding_dim": 8, "word_dropout": 0.2, "epochs": 2}
     straight = SentimentClassifier(**settings).fit(texts, labels, *dev, out_dir=tmp_path / "a", progress=False)
     plain = SentimentClassifier(**{**settings, "word_dropout": 0.0}).fit(texts, labels, *dev, progress=False)
-    assert not np.array_equal(straight.model.params["fc.weight"], plain.model.params["fc.weight"])
+    assert not np.array_equal(straight.model_.params["fc.weight"], plain.model_.params["fc.weight"])
     first = SentimentClassifier(**{**settings, "epochs": 1}).fit(texts, labels, *dev, out_dir=tmp_path / "b",
                                                                   progress=False)
-    assert first.trainer.state.epoch == 1
+    assert first.trainer_.state.epoch == 1
     resumed = SentimentClassifier(**settings).fit(texts, labels, *dev, out_dir=tmp_path / "b",
                                                   resume=tmp_path / "b" / "checkpoint.safetensors",
                                                   progress=False)
-    for name, p in straight.model.params.items():
-        np.testing.assert_array_equal(resumed.model.params[name], p, err_msg=name)
+    for name, p in straight.model_.params.items():
+        np.testing.assert_array_equal(resumed.model_.params[name], p, err_msg=name)

@@ -34,8 +34,8 @@ def test_beam_1_is_greedy_and_beam_scores_no_worse_here(trained):
     model, _, dev = trained
     texts = [p[0] for p in dev[:60]]
     greedy, beam3 = model.hypotheses(texts, beam=1), model.hypotheses(texts, beam=3)
-    assert model.translate(texts, beam=1) == [model.join(model.target_vocab.decode(h.tokens)) for h in greedy]
-    beam1 = [model.model.beam_search(*_single(model, t), beam=1, max_len=model.max_output_len)[0] for t in texts]
+    assert model.translate(texts, beam=1) == [model.join(model.target_vocab_.decode(h.tokens)) for h in greedy]
+    beam1 = [model.model_.beam_search(*_single(model, t), beam=1, max_len=model.max_output_len_)[0] for t in texts]
     assert [h.tokens for h in beam1] == [h.tokens for h in greedy]
     np.testing.assert_allclose([h.score for h in beam1], [h.score for h in greedy], rtol=1e-5)
     assert all(b.score >= g.score - 1e-6 for b, g in zip(beam3, greedy))
@@ -53,11 +53,11 @@ def test_save_load_round_trip(trained, tmp_path):
     texts = [p[0] for p in dev[:20]]
     assert loaded.translate(texts) == model.translate(texts)
     assert loaded.translate(texts, beam=2) == model.translate(texts, beam=2)
-    assert loaded.max_output_len == model.max_output_len == 20      # 2 x 5 + 10
+    assert loaded.max_output_len_ == model.max_output_len_ == 20      # 2 x 5 + 10
 
 
 def test_word_level_splits_on_whitespace():
     model = Translator(level="word", epochs=1, embedding_dim=4, hidden_size=4, patience=None)
     model.fit([("a b", "x y"), ("b a", "y x")] * 10, progress=False)
     assert model.split("a  b") == ["a", "b"] and model.join(["x", "y"]) == "x y"
-    assert model.target_vocab.tokens[:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]
+    assert model.target_vocab_.tokens[:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]

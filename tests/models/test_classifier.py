@@ -7,7 +7,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bptt.gradcheck import check_grads, rel_error
 from bptt.losses import softmax_cross_entropy
-from bptt.models import Classifier, ClassifierConfig
+from bptt.models import Classifier, ClassifierBatch, ClassifierConfig
 
 
 def _data(rng, T=6, B=4, V=12):
@@ -25,7 +25,7 @@ def test_gradients_match_finite_differences(mode, bidirectional, pooling):
     model = Classifier(ClassifierConfig(12, 3, 4, 3, mode, 2, bidirectional, pooling=pooling,
                                         dtype="float64"), rng)
     ids, lengths, labels = _data(rng)
-    loss, grads, _ = model.loss_and_grads(ids, lengths, labels)
+    grads = model.loss_and_grads(ClassifierBatch(ids, lengths, labels)).grads
     f = lambda: softmax_cross_entropy(model.forward(ids, lengths)[0], labels)[0]
     errors = check_grads(f, model.params, grads)
     assert max(errors.values()) < 1e-6, errors
@@ -68,7 +68,8 @@ def test_matches_torch(mode, pooling, dtype, tol):
     twin = TorchClassifier(c).to(getattr(torch, dtype))
     twin.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.params.items()})
     ids, lengths, labels = _data(rng)
-    loss, grads, logits = model.loss_and_grads(ids, lengths, labels)
+    loss, grads, *_ = model.loss_and_grads(ClassifierBatch(ids, lengths, labels))
+    logits, _ = model.forward(ids, lengths)
     logits_t = twin(torch.from_numpy(ids), torch.from_numpy(lengths))
     loss_t = torch.nn.functional.cross_entropy(logits_t, torch.from_numpy(labels))
     loss_t.backward()
@@ -77,6 +78,18 @@ def test_matches_torch(mode, pooling, dtype, tol):
     for name, p in twin.named_parameters():
         g = grads[name].to_dense() if hasattr(grads[name], "to_dense") else grads[name]
         assert rel_error(g, p.grad.numpy()) < tol, name
+
+
+def test_step_result_counts_examples():
+    """The loss is a mean per example: count = examples = B; tokens = the real steps read."""
+    rng = np.random.default_rng(3)
+    model = Classifier(ClassifierConfig(12, 3, 4, 3, "gru", dtype="float64"), rng)
+    ids, lengths, labels = _data(rng)
+    result = model.loss_and_grads(ClassifierBatch(ids, lengths, labels), training=False)
+    assert (result.examples, result.tokens, result.count, result.state) == (4, 15, 4, None)
+    per_example = [softmax_cross_entropy(model.forward(ids[:n, b:b + 1], lengths[b:b + 1])[0], labels[b:b + 1])[0]
+                   for b, n in enumerate(lengths)]
+    assert result.loss == pytest.approx(np.mean(per_example), rel=1e-12)
 
 
 def test_save_load_round_trip(tmp_path):

@@ -9,7 +9,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from bptt import io
 from bptt.gradcheck import check_grads, rel_error
 from bptt.losses import softmax_cross_entropy
-from bptt.models.conditional import ConditionalLanguageModel, ConditionalLMConfig
+from bptt.models.conditional import ConditionalBatch, ConditionalLanguageModel, ConditionalLMConfig
 from bptt.optim import Adam
 from bptt.sparse import as_dense
 
@@ -39,10 +39,10 @@ def test_gradients_through_the_conditioning_path_match_finite_differences(mode, 
     model = _model(mode, condition, rng)
     ids, targets, lengths, mask = _batch(rng)
     z = rng.standard_normal((4, K))                    # any vector, not only one-hot labels
-    logits, _, cache = model.forward(ids, z, lengths)
+    (logits, _), cache = model.forward(ids, z, lengths)
     _, d_logits = softmax_cross_entropy(logits, targets, mask, reduction="sum")
-    grads, dz = model.backward(d_logits, cache)
-    f = lambda: softmax_cross_entropy(model.forward(ids, z, lengths)[0], targets, mask, reduction="sum")[0]
+    grads, dz = model.backward_with_inputs(d_logits, cache)
+    f = lambda: softmax_cross_entropy(model.forward(ids, z, lengths)[0].logits, targets, mask, reduction="sum")[0]
     errors = check_grads(f, {**model.params, "z": z}, {**grads, "z": dz})
     assert set(grads) == set(model.params)
     assert ("init.weight" in grads) == (condition != "input") and ("cond.weight" in grads) == (condition != "init")
@@ -84,7 +84,9 @@ def test_loss_and_gradients_match_torch_twin(mode, condition):
     ids, targets, lengths, mask = _batch(rng)
     labels = np.array([2, 0, 1, 2])
     z = model.labels_to_vectors(labels)
-    loss, grads = model.loss_and_grads(ids, z, targets, lengths=lengths)
+    result = model.loss_and_grads(ConditionalBatch(ids, z, targets, lengths=lengths))
+    loss, grads = result.loss, result.grads
+    assert (result.examples, result.tokens, result.count) == (4, 15, 15)   # a mean per counted step
 
     twin = TorchConditional(model.config).double()
     twin.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.params.items()})
@@ -109,7 +111,7 @@ def test_one_label_in_a_whole_sequence_out():
     z = model.labels_to_vectors([0, 1, 2])
     opt = Adam(model.params, lr=0.03)
     for _ in range(150):
-        loss, grads = model.loss_and_grads(seqs[:-1], z, seqs[1:])
+        loss, grads, *_ = model.loss_and_grads(ConditionalBatch(seqs[:-1], z, seqs[1:]))
         opt.step(grads)
     assert loss < 0.05
     for label in range(3):
@@ -124,7 +126,7 @@ def test_save_load_round_trip(tmp_path):
     loaded = io.load(tmp_path / "m")
     ids, _, lengths, _ = _batch(rng)
     z = model.labels_to_vectors([0, 1, 2, 1])
-    np.testing.assert_array_equal(loaded.forward(ids, z, lengths)[0], model.forward(ids, z, lengths)[0])
+    np.testing.assert_array_equal(loaded.forward(ids, z, lengths)[0].logits, model.forward(ids, z, lengths)[0].logits)
 
 
 def test_bad_conditioning_vector_and_config_are_named():

@@ -9,8 +9,9 @@ import torch
 from bptt import io
 from bptt.gradcheck import check_grads, rel_error
 from bptt.losses import softmax, softmax_cross_entropy
-from bptt.models.language_model import LanguageModel, LanguageModelConfig, next_token, sample
+from bptt.models.language_model import LanguageModel, LanguageModelBatch, LanguageModelConfig, next_token, sample
 from bptt.sparse import as_dense
+from bptt.state import State
 from bptt.truncated import chunk_slices, detach
 
 MODES = ("lstm", "gru", "rnn_tanh")
@@ -24,12 +25,13 @@ def _model(mode, rng, V=11, E=3, H=4, L=2, **kw):
 
 
 def _state(model, rng, B):
-    s = model.zero_state(B)
-    return tuple(rng.standard_normal(x.shape) for x in s) if isinstance(s, tuple) else rng.standard_normal(s.shape)
+    """A random State shaped like zero_state(B): h, and c for the LSTM."""
+    return model.zero_state(B).map(lambda z: rng.standard_normal(z.shape))
 
 
 def _as_tuple(s):
-    return s if isinstance(s, tuple) else (s,)
+    """The arrays of a bptt State, or of torch's h / (h, c)."""
+    return s.arrays() if isinstance(s, State) else s if isinstance(s, tuple) else (s,)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -41,16 +43,18 @@ def test_gradients_match_finite_differences_with_mask_and_carried_state(mode):
     mask = rng.random((T, B)) < 0.7
     state0 = _state(model, rng, B)
     n = mask.sum()                                   # compare summed losses: larger gradients,
-    logits, _, cache = model.forward(ids, state0)     # the same relative error
+    (logits, _), cache = model.forward(ids, state0)   # the same relative error
     loss, d_logits = softmax_cross_entropy(logits, targets, mask)
-    grads, d_state0, _ = model.backward(d_logits * n, cache)
-    f = lambda: n * softmax_cross_entropy(model.forward(ids, state0)[0], targets, mask)[0]
+    grads, d_state0, _ = model.backward_with_inputs(d_logits * n, cache)
+    f = lambda: n * softmax_cross_entropy(model.forward(ids, state0)[0].logits, targets, mask)[0]
     arrays = {**model.params, **{f"state0.{k}": s for k, s in zip("hc", _as_tuple(state0))}}
     analytic = {**grads, **{f"state0.{k}": s for k, s in zip("hc", _as_tuple(d_state0))}}
     errors = check_grads(f, arrays, analytic)
     assert set(grads) == set(model.params)
     assert max(errors.values()) < 1e-6, errors
-    assert loss == pytest.approx(model.loss_and_grads(ids, targets, mask, state0)[0], abs=1e-14)
+    result = model.loss_and_grads(LanguageModelBatch(ids, targets, mask, state0))
+    assert result.loss == pytest.approx(loss, abs=1e-14)
+    assert (result.examples, result.tokens, result.count) == (B, T * B, n)   # a mean per counted step
 
 
 def test_gradients_with_dropout_and_lengths_match_finite_differences():
@@ -66,11 +70,11 @@ def test_gradients_with_dropout_and_lengths_match_finite_differences():
             g.bit_generator.state = saved[k]
         return model.forward(ids, None, lengths, training=True)
 
-    logits, _, cache = run()
+    (logits, _), cache = run()
     mask = np.arange(T)[:, None] < lengths
     _, d_logits = softmax_cross_entropy(logits, targets, mask, reduction="sum")
-    grads, _, _ = model.backward(d_logits, cache)
-    errors = check_grads(lambda: softmax_cross_entropy(run()[0], targets, mask, reduction="sum")[0],
+    grads = model.backward(d_logits, cache)
+    errors = check_grads(lambda: softmax_cross_entropy(run()[0].logits, targets, mask, reduction="sum")[0],
                          model.params, grads)
     assert cache.out_mask is not None and max(errors.values()) < 1e-6, errors
 
@@ -110,9 +114,9 @@ def test_loss_and_gradients_match_torch_twin(mode):
     ids, targets = rng.integers(0, 13, (T, B)), rng.integers(0, 13, (T, B))
     mask = rng.random((T, B)) < 0.8
     state0 = _state(model, rng, B)
-    loss, grads, final = model.loss_and_grads(ids, targets, mask, state0)
-    logits, _, cache = model.forward(ids, state0)
-    _, d_state0, _ = model.backward(softmax_cross_entropy(logits, targets, mask)[1], cache)
+    loss, grads, *_, final = model.loss_and_grads(LanguageModelBatch(ids, targets, mask, state0))
+    (logits, _), cache = model.forward(ids, state0)
+    _, d_state0, _ = model.backward_with_inputs(softmax_cross_entropy(logits, targets, mask)[1], cache)
 
     twin = torch_twin(model)
     s0 = _torch_state(state0)
@@ -142,7 +146,7 @@ def test_truncated_bptt_with_carried_state_matches_torch_detach(mode):
     state, state_t = None, None
     for steps in chunk_slices(T, k):
         x, y = stream[steps], stream[steps.start + 1:steps.stop + 1]
-        loss, grads, final = model.loss_and_grads(x, y, state0=state)
+        loss, grads, *_, final = model.loss_and_grads(LanguageModelBatch(x, y, state0=state))
         state = detach(final)
         twin.zero_grad()
         logits_t, state_t = twin(torch.from_numpy(x), state_t)
@@ -160,12 +164,13 @@ def test_step_by_step_equals_the_whole_sequence():
     rng = np.random.default_rng(5)
     model = _model("gru", rng)
     ids = rng.integers(1, 11, (6, 2))
-    logits, final, _ = model.forward(ids)
+    (logits, final), _ = model.forward(ids)
     state = model.zero_state(2)
     for t in range(6):
         step_logits, state = model.step(ids[t], state)
         np.testing.assert_allclose(step_logits, logits[t], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(state, final, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(state.h, final.h, rtol=1e-12, atol=1e-12)
+    assert state.c is None and final.c is None                   # a GRU state has no c
 
 
 def test_sampling_is_reproducible_for_a_seed():
@@ -224,11 +229,11 @@ def test_save_load_round_trip_and_torch_reads_the_weights(tmp_path):
     loaded = io.load(tmp_path / "lm")
     assert isinstance(loaded, LanguageModel) and loaded.config == model.config
     ids = rng.integers(1, 11, (5, 2))
-    np.testing.assert_array_equal(loaded.forward(ids)[0], model.forward(ids)[0])
+    np.testing.assert_array_equal(loaded.forward(ids)[0].logits, model.forward(ids)[0].logits)
     twin = TorchLM(model.config).double()
     twin.load_state_dict(safetensors.torch.load_file(str(tmp_path / "lm" / io.WEIGHTS_FILE)))
     logits_t, _ = twin(torch.from_numpy(ids))
-    assert rel_error(model.forward(ids)[0], logits_t.detach().numpy()) < 1e-12
+    assert rel_error(model.forward(ids)[0].logits, logits_t.detach().numpy()) < 1e-12
 
 
 def test_side_input_of_the_wrong_shape_is_named():

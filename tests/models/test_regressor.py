@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from bptt import io
 from bptt.gradcheck import check_grads
 from bptt.losses import mse
-from bptt.models.regressor import Regressor
+from bptt.models.regressor import Regressor, RegressorBatch
 from helpers import random_regressor
 
 # ---- the Regressor -------------------------------------------------------------------------------
@@ -18,7 +19,9 @@ def test_regressor_gradients_match_finite_differences(mode, layers, bidirectiona
     model = random_regressor(mode, rng, num_layers=layers, bidirectional=bidirectional)
     x, y = rng.standard_normal((5, 3, 3)), rng.standard_normal((3, 2))
     lengths = np.array([5, 2, 4])
-    loss, grads, _ = model.loss_and_grads(x, y, lengths)
+    result = model.loss_and_grads(RegressorBatch(x, y, lengths))
+    grads = result.grads
+    assert (result.examples, result.tokens, result.count) == (3, 11, 3)     # a mean per example
     errors = check_grads(lambda: mse(model.forward(x, lengths)[0], y)[0], model.params, grads,
                          max_elements=24)
     assert max(errors.values()) < 1e-6, errors
@@ -47,7 +50,8 @@ def test_regressor_matches_a_pytorch_twin():
     pred_t = twin(torch.from_numpy(x))
     loss_t = ((pred_t - torch.from_numpy(y)) ** 2).mean()
     loss_t.backward()
-    loss, grads, pred = model.loss_and_grads(x, y)
+    loss, grads, *_ = model.loss_and_grads(RegressorBatch(x, y))
+    pred = model.predict(x)
     np.testing.assert_allclose(pred, pred_t.detach().numpy(), rtol=1e-10)
     assert loss == pytest.approx(loss_t.item(), rel=1e-10)
     for name, p in twin.named_parameters():
@@ -56,10 +60,10 @@ def test_regressor_matches_a_pytorch_twin():
 
 def test_regressor_save_and_load_round_trip(tmp_path):
     model = random_regressor("gru", np.random.default_rng(6), init="orthogonal")
-    model.save(tmp_path / "m")
-    loaded = Regressor.load(tmp_path / "m")
+    io.save(model, tmp_path / "m")
+    loaded = io.load_as(tmp_path / "m", Regressor)
     assert loaded.config == model.config
     x = np.random.default_rng(0).standard_normal((4, 2, 3))
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     with pytest.raises(ValueError, match="targets must have shape"):
-        model.loss_and_grads(x, np.zeros((2, 3)))
+        model.loss_and_grads(RegressorBatch(x, np.zeros((2, 3))))

@@ -9,7 +9,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bptt.gradcheck import check_grads, rel_error
 from bptt.losses import log_softmax, softmax_cross_entropy
-from bptt.models.seq2seq import Seq2Seq, Seq2SeqConfig, shift_right
+from bptt.models.seq2seq import Seq2Seq, Seq2SeqBatch, Seq2SeqConfig, shift_right
 
 SRC_V, TGT_V, EOS = 9, 8, 3
 
@@ -51,7 +51,9 @@ def _loss(model, src, src_lengths, tgt, tgt_lengths):
 def test_gradients_match_finite_differences(mode, bidirectional):
     model, rng = _model(_config(mode, bidirectional))
     src, sl, tgt, tl = _data(rng)
-    loss, grads, _ = model.loss_and_grads(src, sl, tgt, tl)
+    result = model.loss_and_grads(Seq2SeqBatch(src, sl, tgt, tl))
+    grads = result.grads
+    assert (result.examples, result.tokens, result.count) == (4, 12 + 10, 10)   # a mean per target token
     assert set(grads) == set(model.params)
     errors = check_grads(lambda: _loss(model, src, sl, tgt, tl), model.params, grads, eps=1e-5)
     assert max(errors.values()) < 1e-6, errors
@@ -113,7 +115,8 @@ def test_matches_torch(mode, bidirectional, dtype, tol):
     twin = TorchSeq2Seq(model.config).to(getattr(torch, dtype))
     twin.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.params.items()})
     src, sl, tgt, tl = _data(rng)
-    loss, grads, logits = model.loss_and_grads(src, sl, tgt, tl)
+    loss, grads, *_ = model.loss_and_grads(Seq2SeqBatch(src, sl, tgt, tl))
+    logits, _ = model.forward(src, sl, shift_right(tgt, 2), tl)
     logits_t = twin(torch.from_numpy(src), torch.from_numpy(sl), torch.from_numpy(shift_right(tgt, 2)),
                     torch.from_numpy(tl))
     target_t = torch.from_numpy(np.where(np.arange(tgt.shape[0])[:, None] < tl[None, :], tgt, -100))

@@ -8,7 +8,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bptt.gradcheck import check_grads, rel_error
 from bptt.losses import softmax_cross_entropy
-from bptt.models.tagger import Tagger, TaggerConfig, real_steps
+from bptt.models.tagger import Tagger, TaggerBatch, TaggerConfig, real_steps
 
 
 def _data(rng, T=6, B=4, V=12, C=5, feature_sizes=(7, 4)):
@@ -44,7 +44,9 @@ def test_gradients_match_finite_differences(mode, bidirectional, features):
     for p in model.params.values():                           # no zero rows or biases anywhere
         p += rng.uniform(-0.1, 0.1, p.shape)
     ids, lengths, feats, tags = _data(rng, feature_sizes=(7, 4) if features else ())
-    loss, grads, _ = model.loss_and_grads(ids, lengths, tags, feats)
+    result = model.loss_and_grads(TaggerBatch(ids, lengths, tags, feats))
+    grads = result.grads
+    assert (result.examples, result.tokens, result.count) == (4, 15, 15)   # a mean per token
     assert set(grads) == set(model.params)
     errors = check_grads(lambda: _loss(model, ids, lengths, feats, tags), model.params, grads)
     assert max(errors.values()) < 1e-6, errors
@@ -117,7 +119,8 @@ def test_matches_torch(mode, bidirectional, dtype, tol):
     twin = TorchTagger(c).to(getattr(torch, dtype))
     twin.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.params.items()})
     ids, lengths, feats, tags = _data(rng)
-    loss, grads, logits = model.loss_and_grads(ids, lengths, tags, feats)
+    loss, grads, *_ = model.loss_and_grads(TaggerBatch(ids, lengths, tags, feats))
+    logits, _ = model.forward(ids, lengths, feats)
     logits_t = twin(torch.from_numpy(ids), torch.from_numpy(lengths), torch.from_numpy(feats))
     loss_t = torch.nn.functional.cross_entropy(logits_t.reshape(-1, c.num_tags),
                                                torch.from_numpy(tags).reshape(-1), ignore_index=-100)

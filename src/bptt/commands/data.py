@@ -1,12 +1,17 @@
 """``bptt data download | dates``: fetch a public dataset, or write the date-normalisation data."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
 def cmd_download(args) -> int:
-    from ..data.download import download
-    path = download(args.name, args.cache_dir)
+    from ..data.download import DownloadError, download
+    try:
+        path = download(args.name, args.cache_dir)
+    except DownloadError as err:             # one line: what failed, and what to do by hand
+        print(f"bptt data download: error: {err}", file=sys.stderr)
+        return 1
     print(path)
     return 0
 

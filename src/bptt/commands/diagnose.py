@@ -63,18 +63,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _batch(model, T: int, B: int, rng: np.random.Generator) -> tuple[tuple, dict]:
-    """The arguments of ``model.loss_and_grads`` for one batch, and its keyword arguments."""
-    from ..models import Classifier
+def _batch(model, T: int, B: int, rng: np.random.Generator):
+    """One batch for ``model.loss_and_grads``."""
     from ..data.synthetic import adding_problem
+    from ..models import Classifier, ClassifierBatch, RegressorBatch
     c = model.config
     if isinstance(model, Classifier):
         ids = rng.integers(1, c.vocab_size, size=(T, B))
-        return (ids, np.full(B, T), rng.integers(0, c.num_classes, size=B)), {"training": False}
+        return ClassifierBatch(ids, np.full(B, T), rng.integers(0, c.num_classes, size=B))
     if c.input_size == 2 and c.output_size == 1:
-        return adding_problem(B, T, rng, c.dtype), {"training": False}
-    return (rng.standard_normal((T, B, c.input_size)).astype(c.dtype),
-            rng.standard_normal((B, c.output_size)).astype(c.dtype)), {"training": False}
+        return RegressorBatch(*adding_problem(B, T, rng, c.dtype))
+    return RegressorBatch(rng.standard_normal((T, B, c.input_size)).astype(c.dtype),
+                          rng.standard_normal((B, c.output_size)).astype(c.dtype))
 
 
 def _models(args) -> dict:
@@ -124,9 +124,9 @@ def run(args) -> int:
     rng_seed = args.seed + 12345
     results = {}
     for label, model in models.items():
-        batch, kwargs = _batch(model, args.T, args.batch, np.random.default_rng(rng_seed))
-        d = dg.diagnose(model, *batch, jacobian=args.jacobian_rows > 0,
-                        jacobian_rows=args.jacobian_rows or None, **kwargs)
+        batch = _batch(model, args.T, args.batch, np.random.default_rng(rng_seed))
+        d = dg.diagnose(model, batch, jacobian=args.jacobian_rows > 0,
+                        jacobian_rows=args.jacobian_rows or None, training=False)
         results[label] = d
         if not args.json:
             print(f"=== {label} ===")

@@ -43,6 +43,7 @@ def _labelled(args, seed: int):
     import numpy as np
 
     from ..data.readers import read_dataset
+    from ..jobs._common import hold_out
     train, report = read_dataset(args.labelled, args.text_column, args.label_column)
     print(report, file=sys.stderr)
     texts, labels = list(train.texts), np.asarray(train.labels)
@@ -50,10 +51,8 @@ def _labelled(args, seed: int):
         dev, dev_report = read_dataset(args.dev, args.text_column, args.label_column, classes=train.classes)
         print(dev_report, file=sys.stderr)
         return texts, labels, train.classes, list(dev.texts), np.asarray(dev.labels)
-    order = np.random.default_rng(seed).permutation(len(texts))
-    n_dev = max(1, len(texts) // 20)
-    dev, rest = order[:n_dev], order[n_dev:]
-    return ([texts[i] for i in rest], labels[rest], train.classes, [texts[i] for i in dev], labels[dev])
+    (texts, labels), (dev_texts, dev_labels) = hold_out(20, seed, texts, labels)
+    return texts, labels, train.classes, dev_texts, dev_labels
 
 
 def cmd_generate(args) -> int:

@@ -34,10 +34,10 @@ def cmd_predict(args) -> int:
     clf = _sentiment_model(model_path)
     probs = clf.predict_proba(texts)
     for text, p in zip(texts, probs):
-        label = clf.classes[int(p.argmax())]
+        label = clf.classes_[int(p.argmax())]
         if args.json:
             print(json.dumps({"text": text, "label": label,
-                              "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes, p)}}))
+                              "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes_, p)}}))
         else:
             print(f"{label}\t{p.max():.3f}\t{text}")
     return 0
@@ -49,18 +49,32 @@ def cmd_explain(args) -> int:
         print("bptt explain: give exactly one text", file=sys.stderr)
         return 2
     clf = _sentiment_model(model_path)
+    if args.png:
+        return _explain_png(clf, texts[0], args.png)
     steps = clf.explain(texts[0])
-    target = clf.classes.index("positive") if "positive" in clf.classes else len(clf.classes) - 1
+    target = clf.classes_.index("positive") if "positive" in clf.classes_ else len(clf.classes_) - 1
     if args.json:
-        print(json.dumps([{"token": tok, "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes, p)}}
+        print(json.dumps([{"token": tok, "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes_, p)}}
                           for tok, p in steps]))
         return 0
     width = max(len(tok) for tok, _ in steps)
-    print(f"{'word':<{width}}  P({clf.classes[target]})")
+    print(f"{'word':<{width}}  P({clf.classes_[target]})")
     for tok, p in steps:
         q = float(p[target])
         print(f"{tok:<{width}}  {q:.3f} {'#' * round(q * 30)}")
-    print(f"=> {clf.classes[int(steps[-1][1].argmax())]}")
+    print(f"=> {clf.classes_[int(steps[-1][1].argmax())]}")
+    return 0
+
+
+def _explain_png(clf, text: str, path: str) -> int:
+    """``explain --png FILE``: the per-word probabilities drawn (``bptt.plots.plot_explanation``)."""
+    from ..explanation import explain
+    from ..plots import plot_explanation
+    try:
+        print(plot_explanation(explain(clf, text), path))
+    except ImportError as err:
+        print(f"bptt explain: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -71,9 +85,9 @@ def cmd_evaluate(args) -> int:
     clf = _sentiment_model(args.model)
     data, report = read_dataset(args.data, args.text_column, args.label_column)
     print(report, file=sys.stderr)
-    _, y = _classes_and_ids([data.classes[i] for i in data.labels], clf.classes)
+    _, y = _classes_and_ids([data.classes[i] for i in data.labels], clf.classes_)
     pred = clf.predict_proba(data.texts).argmax(1)
-    result = classification_report(y, pred, clf.classes)
+    result = classification_report(y, pred, clf.classes_)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result)
     return 0
 
@@ -91,7 +105,7 @@ def cmd_train_sentiment(args) -> int:
     clf = SentimentClassifier(**settings_from_args(SentimentSettings, args))
     clf.fit(train.texts, list(train.labels), dev_texts, dev_labels, classes=train.classes,
             out_dir=args.out, resume=args.resume, progress=not args.quiet)
-    state = clf.trainer.state
+    state = clf.trainer_.state
     print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"model: {Path(args.out) / 'best'}")
     return 0
@@ -111,6 +125,7 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.add_argument("texts", nargs="+", help="[MODEL] text")
     p.add_argument("--model")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--png", metavar="FILE", help="draw P(positive) after each word into this PNG")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall/F1, confusion matrix")

@@ -12,19 +12,11 @@ with ``--beam K``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from ._settings import add_run_arguments, add_settings_arguments, settings_from_args
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+from ._settings import add_run_arguments, add_settings_arguments, positive_int, settings_from_args
 
 
 def cmd_train_seq2seq(args) -> int:
@@ -36,7 +28,7 @@ def cmd_train_seq2seq(args) -> int:
     settings = settings_from_args(TranslatorSettings, args)
     model = Translator(**settings).fit(pairs, dev, out_dir=args.out, resume=args.resume,
                                        progress=not args.quiet)
-    state = model.trainer.state
+    state = model.trainer_.state
     print(f"best dev exact match {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"model: {Path(args.out) / 'best'}")
     for path in args.test:
@@ -54,7 +46,7 @@ def cmd_translate(args) -> int:
     model = Translator.load(args.model)
     hyps = model.hypotheses(texts, beam=args.beam)
     for text, h in zip(texts, hyps):
-        output = model.join(model.target_vocab.decode(h.tokens))
+        output = model.join(model.target_vocab_.decode(h.tokens))
         if args.json:
             print(json.dumps({"source": text, "output": output, "log_prob": round(h.score, 6),
                               "finished": h.finished}, ensure_ascii=False))
@@ -77,6 +69,6 @@ def add_parsers(subparsers, train_subparsers) -> None:
     t = subparsers.add_parser("translate", help="decode texts with an encoder-decoder model")
     t.add_argument("model", help="model directory (OUT/best of bptt train seq2seq)")
     t.add_argument("texts", nargs="*", help="texts; '-' or nothing reads stdin")
-    t.add_argument("--beam", type=_positive, default=1, help="beam width (1 = greedy)")
+    t.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
     t.add_argument("--json", action="store_true", help="one JSON object per text, with the log-probability")
     t.set_defaults(func=cmd_translate)

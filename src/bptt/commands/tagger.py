@@ -34,7 +34,7 @@ def cmd_train_tagger(args) -> int:
     settings = settings_from_args(TaggerSettings, args)
     tagger = SequenceTagger(**settings).fit(train, dev, out_dir=args.out, resume=args.resume,
                                             progress=not args.quiet)
-    state = tagger.trainer.state
+    state = tagger.trainer_.state
     print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"model: {Path(args.out) / 'best'}")
     if args.test:

@@ -8,32 +8,38 @@ else ``~/.cache/bptt``.
 Steps, each safe to interrupt:
 
 1. If ``<cache>/<folder>`` exists and its ``.bptt-source.json`` records this source, return it.
-2. Download the archive with urllib into a temporary file in the cache (tqdm progress bar),
-   computing SHA-256 (and MD5 if the source gives one) on the way.
-3. Check the archive digests; on a mismatch delete the file and raise ``ChecksumError``
-   naming the file, the expected and the actual digest.
-4. Unpack into a temporary folder in the cache. Members whose path is absolute or climbs out
+2. Fetch the archive with pooch (``pooch.retrieve``: HTTP through requests, a progress bar, a
+   temporary file in the cache moved into place only once its digest matches). Its digest is
+   the source's SHA-256, or its MD5 where that is all the publisher gives; where both are
+   known the MD5 is checked too. On a mismatch the file is deleted and ``ChecksumError`` names
+   the file, the expected and the actual digest.
+3. Unpack into a temporary folder in the cache. Members whose path is absolute or climbs out
    with ``..``, and links or devices in a tar, are refused (``DownloadError``) before anything
    is written.
-5. Check the SHA-256 of the listed members, write ``.bptt-source.json``, and rename the folder
+4. Check the SHA-256 of the listed members, write ``.bptt-source.json``, and rename the folder
    into place in one step (``os.rename``), so ``<cache>/<folder>`` is either complete and
-   verified or absent. The archive is then deleted.
+   verified or absent. The downloaded archive is then deleted.
+
+Without a network (or when the server refuses), the error is one line that says where to save
+the archive by hand: ``<cache>/<archive name>`` (``SST-2.zip``, ``aclImdb_v1.tar.gz``). An
+archive found there is used instead of downloading, after the same checks (pooch downloads it
+again if its digest is wrong), and kept.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import shutil
 import tarfile
-import urllib.error
-import urllib.request
+import urllib.parse
 import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from tqdm.auto import tqdm
+from ..progress import progress_bar
 
 __all__ = ["Source", "SOURCES", "download", "default_cache_dir", "DownloadError", "ChecksumError"]
 
@@ -75,6 +81,11 @@ class Source:
             raise ValueError(f"kind must be 'zip' or 'tar.gz', got {self.kind!r}")
         if not self.folder or not _safe_member(self.folder):
             raise ValueError(f"folder must be a plain relative folder name, got {self.folder!r}")
+
+    @property
+    def archive(self) -> str:
+        """The archive's file name, from the URL (``SST-2.zip``): where to save it by hand."""
+        return PurePosixPath(urllib.parse.urlparse(self.url).path).name or f"{self.folder}.{self.kind}"
 
     def record(self) -> dict:
         """What ``.bptt-source.json`` stores, to recognise a folder made from this source."""
@@ -125,10 +136,11 @@ def download(name: str, cache_dir: str | os.PathLike | None = None, *, source: S
         raise DownloadError(f"{target} exists but was not made from {source.url} (no matching {MARKER}); "
                             "remove it to download again")
     stem = f".{source.folder}.{uuid.uuid4().hex}"
-    archive = cache / f"{stem}.{source.kind}"
+    by_hand = cache / source.archive
+    archive = by_hand if by_hand.is_file() else cache / f"{stem}.{source.kind}"
     unpacked = cache / f"{stem}.unpack"
     try:
-        _fetch(name, source, archive, progress)
+        _fetch(name, source, archive, by_hand, progress)
         unpacked.mkdir()
         _unpack(archive, source.kind, unpacked)
         _check_members(name, source, unpacked)
@@ -139,7 +151,8 @@ def download(name: str, cache_dir: str | os.PathLike | None = None, *, source: S
             if not _is_verified(target, source):  # lost a race to another process: fine if it won
                 raise
     finally:
-        archive.unlink(missing_ok=True)
+        if archive != by_hand:
+            archive.unlink(missing_ok=True)
         shutil.rmtree(unpacked, ignore_errors=True)
     return target
 
@@ -151,39 +164,49 @@ def _is_verified(target: Path, source: Source) -> bool:
         return False
 
 
-def _fetch(name: str, source: Source, dest: Path, progress: bool) -> None:
-    """Stream ``source.url`` into ``dest`` and check the archive digests (dest removed on failure)."""
-    sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-    received = 0
+def _fetch(name: str, source: Source, dest: Path, by_hand: Path, progress: bool) -> None:
+    """``source.url`` into ``dest`` with pooch, its digests checked (dest removed on a mismatch)."""
+    import pooch
+    import requests
+    pooch.get_logger().setLevel("WARNING")                  # no "Downloading data from ..." lines
+    digests = [(alg, d) for alg, d in (("sha256", source.archive_sha256), ("md5", source.archive_md5)) if d]
+    bar = progress_bar(None, name, "B", enabled=progress, unit_scale=True, unit_divisor=1024, leave=False)
+    downloader = pooch.HTTPDownloader(progressbar=bar if progress else False, chunk_size=CHUNK, timeout=60)
+    known = f"{digests[0][0]}:{digests[0][1].lower()}" if digests else None
+    by_hand_hint = f"download it by hand, save it as {by_hand} and run `bptt data download {name}` again"
     try:
-        with urllib.request.urlopen(source.url, timeout=60) as response, open(dest, "wb") as f:
-            total = response.headers.get("Content-Length")
-            total = int(total) if total and total.isdigit() else None
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"{name}",
-                      disable=not progress, leave=False) as bar:
-                while chunk := response.read(CHUNK):
-                    f.write(chunk)
-                    sha256.update(chunk)
-                    md5.update(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-        if total is not None and received != total:
-            raise DownloadError(f"downloading {source.url}: got {received:,} of {total:,} bytes")
-    except urllib.error.HTTPError as e:
-        dest.unlink(missing_ok=True)
-        raise DownloadError(f"downloading {source.url} failed: HTTP {e.code} {e.reason}") from None
-    except urllib.error.URLError as e:
-        dest.unlink(missing_ok=True)
-        raise DownloadError(f"downloading {source.url} failed: {e.reason}") from None
-    except BaseException:
-        dest.unlink(missing_ok=True)
-        raise
-    for algorithm, expected, digest in (("sha256", source.archive_sha256, sha256), ("md5", source.archive_md5, md5)):
-        if expected is not None and digest.hexdigest() != expected.lower():
+        pooch.retrieve(source.url, known, fname=dest.name, path=dest.parent, downloader=downloader)
+    except requests.HTTPError as e:
+        raise DownloadError(f"downloading {source.url} failed: HTTP {e.response.status_code} "
+                            f"{e.response.reason}; {by_hand_hint}") from None
+    except requests.Timeout:
+        raise DownloadError(f"downloading {source.url} failed: no answer within 60 s; "
+                            f"{by_hand_hint}") from None
+    except requests.RequestException as e:
+        raise DownloadError(f"cannot download {source.url}: {_reason(e)}; {by_hand_hint}") from None
+    except ValueError as e:                                  # pooch: the digest does not match
+        got = re.search(r"but got (\w+)", str(e))
+        actual = got.group(1) if got else str(e)
+        raise ChecksumError(_mismatch(name, source, dest, *digests[0], actual)) from None
+    for algorithm, expected in digests[1:]:
+        actual = pooch.file_hash(str(dest), alg=algorithm)
+        if actual != expected.lower():
             dest.unlink(missing_ok=True)
-            raise ChecksumError(f"{name}: {algorithm} of the archive downloaded from {source.url} "
-                                f"(saved as {dest}, now removed) is wrong: "
-                                f"expected {expected}, got {digest.hexdigest()}")
+            raise ChecksumError(_mismatch(name, source, dest, algorithm, expected, actual))
+
+
+def _mismatch(name: str, source: Source, dest: Path, algorithm: str, expected: str, actual: str) -> str:
+    return (f"{name}: {algorithm} of the archive downloaded from {source.url} (saved as {dest}, now "
+            f"removed) is wrong: expected {expected}, got {actual}")
+
+
+def _reason(err: Exception) -> str:
+    """The last part of a requests connection error: "Failed to resolve 'host' (...)"."""
+    inner = getattr(err.args[0], "reason", None) if err.args else None
+    text = str(inner if inner is not None else err).split("): ", 1)[-1]
+    while text.endswith('"') or text.count(")") > text.count("("):     # the wrappers' closing marks
+        text = text[:-1]
+    return text
 
 
 def _unpack(archive: Path, kind: str, dest: Path) -> None:

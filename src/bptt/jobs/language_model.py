@@ -39,7 +39,6 @@ streams text.
 """
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 import time
@@ -49,13 +48,15 @@ from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
+from ._common import SharedSettings, load_model, read_job_file, save_job
 from .. import io
 from ..data.batching import bucket_batches, fixed_batches
 from ..data.tokenize import EOS_WORD, LEVELS, level_tokens
 from ..data.vocab import PAD_ID, Vocabulary
 from ..losses import log_softmax
-from ..models.conditional import ConditionalLanguageModel, ConditionalLMConfig
-from ..models.language_model import LanguageModel, LanguageModelConfig
+from ..models.conditional import ConditionalBatch, ConditionalLanguageModel, ConditionalLMConfig
+from ..models.language_model import LanguageModel, LanguageModelBatch, LanguageModelConfig
+from ..state import State
 from ..train import TrainConfig, Trainer
 from ..truncated import chunk_slices, detach
 
@@ -66,8 +67,9 @@ METRIC = "neg_loss"
 
 
 @dataclass(frozen=True)
-class LMSettings:
-    """Every hyperparameter of the model and of its training (saved with the model)."""
+class LMSettings(SharedSettings):
+    """Every hyperparameter of the model and of its training (saved with the model).
+    (Optimizer, seed and dtype: ``SharedSettings``.)"""
     level: str = "char"             # char | word
     cell: str = "lstm"              # rnn_tanh | rnn_relu | lstm | gru
     embedding_dim: int = 64
@@ -85,13 +87,7 @@ class LMSettings:
     val_fraction: float = 0.1       # held-out tail of the text (stream LM without a dev file)
     min_freq: int = 1
     max_vocab: int | None = None
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    clip_norm: float | None = 5.0
     patience: int | None = None     # evaluations without improvement before stopping
-    seed: int = 0
-    dtype: str = "float32"
 
     def __post_init__(self):
         if self.level not in LEVELS:
@@ -158,7 +154,7 @@ def evaluate_stream(model: LanguageModel, ids: np.ndarray, batch_size: int, seq_
     streams = batchify(ids, min(batch_size, max(1, (len(ids) - 1))))
     state, total = None, 0.0
     for steps in chunk_slices(len(streams.inputs), seq_len):
-        logits, state, _ = model.forward(streams.inputs[steps], state)
+        (logits, state), _ = model.forward(streams.inputs[steps], state)
         total += _nll_sum(logits, streams.targets[steps])
     return total / streams.targets.size
 
@@ -179,36 +175,21 @@ class TextModel:
         return isinstance(self.model, ConditionalLanguageModel)
 
     def save(self, directory: str | Path) -> Path:
-        directory = Path(directory)
-        io.save(self.model, directory)
-        self.vocab.save(directory / VOCAB_FILE)
-        io.write_json(directory / SETTINGS_FILE, {"classes": list(self.classes),
-                                                   "settings": asdict(self.settings)})
-        return directory
+        """Model directory: model.safetensors, config.json, vocab.json, lm.json."""
+        return save_job(directory, self.model, {
+            VOCAB_FILE: self.vocab,
+            SETTINGS_FILE: {"classes": list(self.classes), "settings": asdict(self.settings)}})
 
     @classmethod
     def load(cls, directory: str | Path) -> "TextModel":
         directory = Path(directory)
-        path = directory / SETTINGS_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"{directory}: not a language model directory (no {SETTINGS_FILE})")
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            settings = LMSettings(**doc["settings"])
-            classes = tuple(doc["classes"])
-        except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}: malformed language model settings: {err}") from err
+        settings, classes = read_job_file(directory, SETTINGS_FILE, "language model",
+                                          lambda doc: (LMSettings(**doc["settings"]), tuple(doc["classes"])))
         vocab = Vocabulary.load(directory / VOCAB_FILE)
-        model = io.load(directory)
-        if not isinstance(model, (LanguageModel, ConditionalLanguageModel)):
-            raise ValueError(f"{directory / io.CONFIG_FILE}: expected a LanguageModel or "
-                             f"ConditionalLanguageModel, got {type(model).__name__}")
-        if model.config.vocab_size != len(vocab):
-            raise ValueError(f"{directory}: the model predicts {model.config.vocab_size} tokens but "
-                             f"vocab.json has {len(vocab)}")
-        if isinstance(model, ConditionalLanguageModel) and model.config.cond_size != len(classes):
-            raise ValueError(f"{directory}: the model is conditioned on {model.config.cond_size} "
-                             f"classes but {SETTINGS_FILE} lists {len(classes)}")
+        model = load_model(directory, (LanguageModel, ConditionalLanguageModel), lambda m: [
+            ("tokens", m.config.vocab_size, VOCAB_FILE, len(vocab)),
+            *([("classes", m.config.cond_size, SETTINGS_FILE, len(classes))]
+              if isinstance(m, ConditionalLanguageModel) else [])])
         return cls(model, vocab, settings, classes)
 
     # ---- text <-> ids ---------------------------------------------------------------------
@@ -293,12 +274,10 @@ class _Carry:
         self.state = self.model.zero_state(self.batch_size)
 
     def tensors(self) -> dict[str, np.ndarray]:
-        parts = self.state if isinstance(self.state, tuple) else (self.state,)
-        return {name: s for name, s in zip("hc", parts)}
+        return dict(zip("hc", self.state.arrays()))
 
     def load(self, tensors: dict[str, np.ndarray]) -> None:
-        parts = tuple(np.asarray(tensors[n], dtype=self.model.dtype) for n in "hc" if n in tensors)
-        self.state = parts if len(parts) == 2 else parts[0]
+        self.state = State(*(np.asarray(tensors[n], dtype=self.model.dtype) for n in "hc" if n in tensors))
 
 
 class _StreamTrainer(Trainer):
@@ -433,16 +412,15 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
         if chunk.reset:
             carry.reset()
         x, y = streams.inputs[chunk.steps], streams.targets[chunk.steps]       # (k, B)
-        loss, grads, final = model.loss_and_grads(x, y, state0=carry.state, training=True)
-        finite = all(np.isfinite(f).all() for f in (final if isinstance(final, tuple) else (final,)))
-        if finite:
-            carry.state = detach(final)       # the gradient stops here; the state carries on
+        result = model.loss_and_grads(LanguageModelBatch(x, y, state0=carry.state), training=True)
+        if all(np.isfinite(a).all() for a in result.state.arrays()):
+            carry.state = detach(result.state)     # the gradient stops here; the state carries on
         else:
             carry.reset()
         counted["tokens"] += x.size
         if deadline is not None and time.perf_counter() > deadline:
             trainer.request_stop()    # finish this step, checkpoint, stop (as Ctrl-C)
-        return loss, grads, x.size
+        return result
 
     def evaluate():
         return _metrics(evaluate_stream(model, val_ids, s.eval_batch_size, s.seq_len), s.level)
@@ -466,7 +444,7 @@ def evaluate_sentences(model: ConditionalLanguageModel, seqs: Sequence[np.ndarra
     total, count = 0.0, 0
     for batch in fixed_batches(seqs, np.asarray(labels, dtype=np.int64), batch_size):
         n = batch.lengths - 1                                   # predictions per sentence
-        logits, _, _ = model.forward(batch.ids[:-1], model.labels_to_vectors(batch.labels), n)
+        (logits, _), _ = model.forward(batch.ids[:-1], model.labels_to_vectors(batch.labels), n)
         mask = np.arange(logits.shape[0])[:, None] < n[None, :]
         total += _nll_sum(logits, batch.ids[1:], mask)
         count += int(n.sum())
@@ -503,12 +481,12 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
 
     def step_fn(batch):
         ids, n = batch.ids, batch.lengths - 1                   # inputs w_1..w_n+1, targets w_2..
-        loss, grads = model.loss_and_grads(ids[:-1], model.labels_to_vectors(batch.labels),
-                                           ids[1:], lengths=n)
-        counted["tokens"] += int(n.sum())
+        result = model.loss_and_grads(ConditionalBatch(ids[:-1], model.labels_to_vectors(batch.labels),
+                                                       ids[1:], lengths=n))
+        counted["tokens"] += result.tokens
         if deadline is not None and time.perf_counter() > deadline:
             trainer.request_stop()
-        return loss, grads, int(n.sum())
+        return result
 
     def evaluate():
         return _metrics(evaluate_sentences(model, dev_seqs, dev_y), s.level)

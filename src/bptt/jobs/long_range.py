@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.synthetic import ADDING_SOLVED_MSE, adding_problem
+from ..models.regressor import RegressorBatch
 from ..optim import SGD, Adam, clip_grad_norm, global_norm
 
 
@@ -68,7 +69,7 @@ def train_adding(model, cfg: RunConfig, recorder=None, metrics_path: str | Path 
                  progress=None) -> RunLog:
     """Train ``model`` (a ``Regressor`` with input_size 2) on the adding problem with ``cfg``.
 
-    ``recorder``: called as ``recorder(k, model, x, y)`` before every update, k = the updates
+    ``recorder``: called as ``recorder(k, model, RegressorBatch(x, y))`` before every update, k = the updates
     done so far (0, 1, ...; a ``bptt.diagnostics.GradientRecorder`` records every n-th). ``metrics_path``: append one JSON
     line per evaluation and at the end. ``progress``: called as progress(step, log) after each
     evaluation. Returns the ``RunLog``.
@@ -90,11 +91,12 @@ def train_adding(model, cfg: RunConfig, recorder=None, metrics_path: str | Path 
                 f.write(json.dumps(record) + "\n")
 
     for step in range(1, cfg.steps + 1):
-        x, y = adding_problem(cfg.batch_size, cfg.T, rng, dtype)
+        batch = RegressorBatch(*adding_problem(cfg.batch_size, cfg.T, rng, dtype))
         if recorder is not None:
-            recorder(step - 1, model, x, y)                            # after step - 1 updates
+            recorder(step - 1, model, batch)                           # after step - 1 updates
         with np.errstate(all="ignore"):
-            loss, grads, _ = model.loss_and_grads(x, y)
+            result = model.loss_and_grads(batch)
+            loss, grads = result.loss, result.grads
             norm = global_norm(grads)
         log.loss.append(float(loss))
         log.grad_norm.append(float(norm))

@@ -8,6 +8,7 @@
     clf.score(texts, labels)                         # accuracy
     clf.explain("this movie is not good")            # P(class) after each word
     clf.save("model_dir"); SentimentClassifier.load("model_dir")
+    clf.classes_, clf.vocab_, clf.model_, clf.trainer_     # set by fit (or load)
 
 A saved model is a directory: ``model.safetensors`` + ``config.json`` (the ``Classifier``, as
 ``bptt.io`` writes it, PyTorch tensor names), ``vocab.json`` and ``sentiment.json`` (classes and
@@ -16,19 +17,20 @@ the package (``bptt/pretrained/sentiment``), trained by ``bench/train_sentiment.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .. import io
+from ._common import (SharedSettings, check_fitted, hold_out, load_model, read_job_file, save_job,
+                      settings_of)
 from ..data.batching import bucket_batches, encode_texts, encode_tokens, token_budget_batches
 from ..data.tokenize import tokenize
 from ..data.vectors import load_word_vectors
 from ..data.vocab import PAD_ID, UNK_ID, Vocabulary
 from ..losses import softmax
-from ..models import Classifier, ClassifierConfig
+from ..models import Classifier, ClassifierBatch, ClassifierConfig
 from ..train import TrainConfig, Trainer, train_keep_best
 
 PRETRAINED = Path(__file__).parents[1] / "pretrained" / "sentiment"
@@ -39,8 +41,9 @@ PREDICT_TOKENS = 1 << 15            # padded cells T*B per prediction batch: bou
 
 
 @dataclass(frozen=True)
-class SentimentSettings:
-    """Every hyperparameter of the model and of its training (saved with the model)."""
+class SentimentSettings(SharedSettings):
+    """Every hyperparameter of the model and of its training (saved with the model).
+    (Optimizer, seed and dtype: ``SharedSettings``.)"""
     cell: str = "lstm"
     embedding_dim: int | None = None    # None: 64, or the dimension of ``vectors``
     hidden_size: int = 128
@@ -60,13 +63,7 @@ class SentimentSettings:
     word_dropout: float = 0.0           # training: each token becomes <unk> with this probability
     epochs: int = 6
     batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    clip_norm: float | None = 5.0
     patience: int | None = 3
-    seed: int = 0
-    dtype: str = "float32"
 
 
 def _classes_and_ids(labels: Sequence, classes: Sequence[str] | None) -> tuple[tuple[str, ...], np.ndarray]:
@@ -95,47 +92,48 @@ def _classes_and_ids(labels: Sequence, classes: Sequence[str] | None) -> tuple[t
 class SentimentClassifier:
     """Tokenizer -> vocabulary -> embedding -> RNN/LSTM/GRU -> pooling -> dense -> softmax."""
 
+    classes_: tuple[str, ...]       # class names, column order of predict_proba
+    vocab_: Vocabulary
+    model_: Classifier
+    trainer_: Trainer               # fit only: its ``state`` has the best score and epoch
+
     def __init__(self, **settings):
-        known = {f.name for f in fields(SentimentSettings)}
-        unknown = set(settings) - known
-        if unknown:
-            raise TypeError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
-        self.settings = SentimentSettings(**settings)
-        self.vocab: Vocabulary | None = None
-        self.classes: tuple[str, ...] = ()
-        self.model: Classifier | None = None
-        self.trainer: Trainer | None = None
+        self.settings = settings_of(SentimentSettings, settings)
 
     # ---- training -------------------------------------------------------------------------
     def _build(self, token_lists: Sequence[Sequence[str]], classes: tuple[str, ...]) -> None:
         s = self.settings
-        self.vocab = Vocabulary.build(token_lists, min_freq=s.min_freq, max_size=s.max_vocab)
-        self.classes = classes
-        matrix = None
-        self.vector_report = None
+        self.vocab_ = Vocabulary.build(token_lists, min_freq=s.min_freq, max_size=s.max_vocab)
+        self.classes_ = classes
+        matrix = self.vector_report_ = None
         if s.vectors is not None:
-            words = self.vocab.tokens[2:]                          # <pad>, <unk> are not words
-            found, report = load_word_vectors(s.vectors, words, dtype=np.dtype(s.dtype),
-                                              rng=np.random.default_rng(s.seed + 3),
-                                              dim=s.embedding_dim, extend=s.vectors_vocab)
-            self.vocab = Vocabulary(self.vocab.tokens + list(report.added))
-            matrix = np.empty((len(self.vocab), found.shape[1]), dtype=found.dtype)  # (V, E)
-            matrix[PAD_ID] = 0.0
-            matrix[UNK_ID] = found.mean(axis=0) if len(found) else 0.0    # an average word
-            matrix[2:] = found
-            self.vector_report = report
-            print(f"vectors: {report.details()}", flush=True)
+            matrix, self.vector_report_ = self._vectors()
+            print(f"vectors: {self.vector_report_.details()}", flush=True)
         elif s.vectors_vocab or s.freeze_vectors:
             raise ValueError("vectors_vocab and freeze_vectors need vectors (a word-vector file)")
         dim = matrix.shape[1] if matrix is not None else s.embedding_dim or DEFAULT_EMBEDDING_DIM
-        config = ClassifierConfig(len(self.vocab), dim, s.hidden_size, len(classes), s.cell,
+        config = ClassifierConfig(len(self.vocab_), dim, s.hidden_size, len(classes), s.cell,
                                   s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
                                   s.output_dropout, s.pooling, padding_idx=0, dtype=s.dtype)
-        self.model = Classifier(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
-        self.model.rnn.dropout_rng = np.random.default_rng(s.seed + 2)
+        self.model_ = Classifier(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
         if matrix is not None:
-            self.model.embedding.params["weight"][...] = matrix
-            self.model.embedding.frozen = s.freeze_vectors
+            self.model_.embedding.params["weight"][...] = matrix
+            self.model_.embedding.frozen = s.freeze_vectors
+
+    def _vectors(self):
+        """The embedding matrix from ``settings.vectors`` for the vocabulary, which grows by the
+        file's first ``vectors_vocab`` words; <pad> is zero, <unk> the average word vector."""
+        s = self.settings
+        words = self.vocab_.tokens[2:]                             # <pad>, <unk> are not words
+        found, report = load_word_vectors(s.vectors, words, dtype=np.dtype(s.dtype),
+                                          rng=np.random.default_rng(s.seed + 3),
+                                          dim=s.embedding_dim, extend=s.vectors_vocab)
+        self.vocab_ = Vocabulary(self.vocab_.tokens + list(report.added))
+        matrix = np.empty((len(self.vocab_), found.shape[1]), dtype=found.dtype)  # (V, E)
+        matrix[PAD_ID] = 0.0
+        matrix[UNK_ID] = found.mean(axis=0) if len(found) else 0.0
+        matrix[2:] = found
+        return matrix, report
 
     def fit(self, texts: Sequence[str], labels: Sequence, dev_texts: Sequence[str] | None = None,
             dev_labels: Sequence | None = None, classes: Sequence[str] | None = None,
@@ -151,65 +149,57 @@ class SentimentClassifier:
         classes, y = _classes_and_ids(labels, classes)
         texts = list(texts)
         if dev_texts is None:
-            order = np.random.default_rng(s.seed).permutation(len(texts))
-            n_dev = max(1, len(texts) // 20)
-            dev_idx, train_idx = order[:n_dev], order[n_dev:]
-            dev_texts, dev_y = [texts[i] for i in dev_idx], y[dev_idx]
-            texts, y = [texts[i] for i in train_idx], y[train_idx]
+            (texts, y), (dev_texts, dev_y) = hold_out(20, s.seed, texts, y)
         else:
             _, dev_y = _classes_and_ids(dev_labels, classes)
-        token_lists = [tokenize(t) for t in texts]
-        self._build(token_lists, classes)
-        seqs = encode_tokens(token_lists, self.vocab, s.max_len, s.truncate)
-        del token_lists
-        dev_seqs = encode_texts(dev_texts, self.vocab)
-        model = self.model
         if not 0.0 <= s.word_dropout < 1.0:
             raise ValueError(f"word_dropout must be in [0, 1), got {s.word_dropout}")
+        token_lists = [tokenize(t) for t in texts]
+        self._build(token_lists, classes)
+        seqs = encode_tokens(token_lists, self.vocab_, s.max_len, s.truncate)
+        del token_lists
+        dev_seqs = encode_texts(dev_texts, self.vocab_)          # evaluated as predict() reads them
+        model = self.model_
 
         def batches(rng):
             return bucket_batches(seqs, y, s.batch_size, seed=int(rng.integers(2**63)))
 
         def step_fn(batch):
-            ids = batch.ids
-            if s.word_dropout:                      # the model's dropout RNG: saved in checkpoints
-                drop = (model.dropout_rng.random(ids.shape) < s.word_dropout) & (ids != PAD_ID)
-                ids = np.where(drop, UNK_ID, ids)
-            loss, grads, _ = model.loss_and_grads(ids, batch.lengths, batch.labels)
-            return loss, grads, int(batch.lengths.sum())
+            if not s.word_dropout:
+                return model.loss_and_grads(batch)
+            ids = batch.ids                         # the model's dropout RNG: saved in checkpoints
+            drop = (model.dropout_rng.random(ids.shape) < s.word_dropout) & (ids != PAD_ID)
+            return model.loss_and_grads(ClassifierBatch(np.where(drop, UNK_ID, ids), batch.lengths,
+                                                        batch.labels))
 
         def evaluate():
             return {"accuracy": float(np.mean(self._predict_ids(dev_seqs).argmax(1) == dev_y))}
 
-        cfg = TrainConfig.from_settings(s)
-        self.trainer = train_keep_best(model, cfg, batches, step_fn, evaluate, self.save, out_dir,
-                                       resume, progress)
+        self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s), batches,
+                                        step_fn, evaluate, self.save, out_dir,
+                                        resume, progress)
         return self
 
     # ---- prediction -----------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if self.model is None:
-            raise RuntimeError("this SentimentClassifier is not trained: call fit() or load() first")
-
     def _predict_ids(self, seqs: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
-        probs = np.empty((len(seqs), len(self.classes)))
+        probs = np.empty((len(seqs), len(self.classes_)))
         for batch in token_budget_batches(seqs, PREDICT_TOKENS, batch_size):
-            logits, _ = self.model.forward(batch.ids, batch.lengths)
+            logits, _ = self.model_.forward(batch.ids, batch.lengths)
             probs[batch.index] = softmax(logits.astype(np.float64))
         return probs
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """(N, C) class probabilities, columns in the order of ``classes``."""
-        self._check_fitted()
-        return self._predict_ids(encode_texts(list(texts), self.vocab))
+        """(N, C) class probabilities, columns in the order of ``classes_``."""
+        check_fitted(self)
+        return self._predict_ids(encode_texts(list(texts), self.vocab_))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable class name of each text."""
-        return [self.classes[i] for i in self.predict_proba(texts).argmax(1)]
+        return [self.classes_[i] for i in self.predict_proba(texts).argmax(1)]
 
     def score(self, texts: Sequence[str], labels: Sequence) -> float:
         """Accuracy on (texts, labels); labels as class names or integer ids."""
-        _, y = _classes_and_ids(labels, self.classes)
+        _, y = _classes_and_ids(labels, self.classes_)
         return float(np.mean(self.predict_proba(texts).argmax(1) == y))
 
     def explain(self, text: str) -> list[tuple[str, np.ndarray]]:
@@ -218,42 +208,32 @@ class SentimentClassifier:
         All prefixes run as one batch: column k of the (T, T) id matrix is the first k+1 words,
         with lengths 1..T, so this holds for any cell, pooling and direction.
         """
-        self._check_fitted()
+        check_fitted(self)
         tokens = tokenize(text) or ["<unk>"]
-        ids = self.vocab.encode(tokens)                             # (T,)
+        ids = self.vocab_.encode(tokens)                            # (T,)
         T = len(ids)
         prefix = np.where(np.arange(T)[:, None] <= np.arange(T)[None, :], ids[:, None], 0)  # (T, T)
-        logits, _ = self.model.forward(prefix, np.arange(1, T + 1))
+        logits, _ = self.model_.forward(prefix, np.arange(1, T + 1))
         probs = softmax(logits.astype(np.float64))
         return list(zip(tokens, probs))
 
     # ---- saving ---------------------------------------------------------------------------
     def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
         """Model directory: model.safetensors, config.json, vocab.json, sentiment.json."""
-        self._check_fitted()
-        directory = Path(directory)
-        io.save(self.model, directory, weights_dtype=weights_dtype)
-        self.vocab.save(directory / VOCAB_FILE)
-        io.write_json(directory / SETTINGS_FILE, {"classes": list(self.classes),
-                                                   "settings": asdict(self.settings)})
-        return directory
+        check_fitted(self)
+        job = {"classes": list(self.classes_), "settings": asdict(self.settings)}
+        return save_job(directory, self.model_, {VOCAB_FILE: self.vocab_, SETTINGS_FILE: job}, weights_dtype)
 
     @classmethod
     def load(cls, directory: str | Path) -> "SentimentClassifier":
         directory = Path(directory)
-        path, doc = io.read_job_file(directory, SETTINGS_FILE, "sentiment")
-        try:
-            self = cls(**doc["settings"])
-            self.classes = tuple(doc["classes"])
-        except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}: malformed sentiment settings: {err}") from err
-        self.vocab = Vocabulary.load(directory / VOCAB_FILE)
-        model = io.load_as(directory, Classifier)
-        if model.config.vocab_size != len(self.vocab) or model.config.num_classes != len(self.classes):
-            raise ValueError(f"{directory}: the model has {model.config.vocab_size} words and "
-                             f"{model.config.num_classes} classes, but vocab.json has {len(self.vocab)} "
-                             f"and sentiment.json {len(self.classes)}")
-        self.model = model
+        self, classes = read_job_file(directory, SETTINGS_FILE, "sentiment model",
+                                      lambda doc: (cls(**doc["settings"]), tuple(doc["classes"])))
+        self.classes_ = classes
+        self.vocab_ = Vocabulary.load(directory / VOCAB_FILE)
+        self.model_ = load_model(directory, Classifier, lambda m: [
+            ("words", m.config.vocab_size, VOCAB_FILE, len(self.vocab_)),
+            ("classes", m.config.num_classes, SETTINGS_FILE, len(self.classes_))])
         return self
 
     @classmethod

@@ -7,6 +7,7 @@ baseline in ``bptt.baseline``::
     SequenceTagger(**settings).fit(train, dev)          Tagger (models/tagger.py) + vocabularies
     tagger.predict([words, ...]); tagger.evaluate(sentences); tagger.tag("raw text")
     tagger.save(dir); SequenceTagger.load(dir)
+    tagger.tags_, tagger.vocab_, tagger.feature_vocabs_, tagger.model_, tagger.trainer_   # set by fit
 
 Inputs of the neural tagger, per token (``TaggerSettings``): the word id (of the lower-cased word
 with ``lowercase=True``), and optionally discrete features, each with its own embedding table:
@@ -21,15 +22,14 @@ A saved tagger is a directory: ``model.safetensors`` + ``config.json`` (the ``Ta
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .. import io
+from ._common import SharedSettings, check_fitted, hold_out, load_model, read_job_file, save_job, settings_of
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.tagged import TaggedSentence
 from ..data.tokenize import split_words
@@ -78,8 +78,9 @@ def _feature_strings(words: Sequence[str], name: str, suffix_length: int) -> lis
 
 # ---- the neural tagger --------------------------------------------------------------------------
 @dataclass(frozen=True)
-class TaggerSettings:
-    """Every hyperparameter of the model, its inputs and its training (saved with the model)."""
+class TaggerSettings(SharedSettings):
+    """Every hyperparameter of the model, its inputs and its training (saved with the model).
+    (Optimizer, seed and dtype: ``SharedSettings``.)"""
     cell: str = "lstm"
     embedding_dim: int = 100
     hidden_size: int = 128
@@ -96,13 +97,7 @@ class TaggerSettings:
     word_dropout: float = 0.25               # alpha: <unk> with probability alpha / (alpha + count)
     epochs: int = 30
     batch_size: int = 32
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    clip_norm: float | None = 5.0
     patience: int | None = 5
-    seed: int = 0
-    dtype: str = "float32"
 
     def __post_init__(self):
         feats = (self.features,) if isinstance(self.features, str) else self.features
@@ -123,17 +118,14 @@ class TagBatch(NamedTuple):
 class SequenceTagger:
     """Words (+ suffix / shape features) -> embedding -> BiLSTM -> dense at every step -> tags."""
 
+    tags_: tuple[str, ...]          # the tag set, by id
+    vocab_: Vocabulary              # words
+    feature_vocabs_: list[Vocabulary]   # one per feature in settings.features
+    model_: Tagger
+    trainer_: Trainer               # fit only
+
     def __init__(self, **settings):
-        known = {f.name for f in fields(TaggerSettings)}
-        unknown = set(settings) - known
-        if unknown:
-            raise TypeError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
-        self.settings = TaggerSettings(**settings)
-        self.vocab: Vocabulary | None = None
-        self.feature_vocabs: list[Vocabulary] = []
-        self.tags: tuple[str, ...] = ()
-        self.model: Tagger | None = None
-        self.trainer: Trainer | None = None
+        self.settings = settings_of(TaggerSettings, settings)
 
     # ---- encoding -------------------------------------------------------------------------
     def _norm(self, words: Sequence[str]) -> list[str]:
@@ -141,11 +133,11 @@ class SequenceTagger:
 
     def _encode_words(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
         """Word ids (L,) and feature ids (L, K) (None without features)."""
-        ids = self.vocab.encode(self._norm(words))
-        if not self.feature_vocabs:
+        ids = self.vocab_.encode(self._norm(words))
+        if not self.feature_vocabs_:
             return ids, None
         feats = np.stack([v.encode(_feature_strings(words, name, self.settings.suffix_length))
-                          for name, v in zip(self.settings.features, self.feature_vocabs)], axis=1)
+                          for name, v in zip(self.settings.features, self.feature_vocabs_)], axis=1)
         return ids, feats
 
     def _batch(self, encoded: list, tag_ids: list | None, index: np.ndarray) -> TagBatch:
@@ -153,24 +145,23 @@ class SequenceTagger:
         tags = (pad_batch([tag_ids[i] for i in index])[0] if tag_ids is not None
                 else np.zeros_like(ids))
         feats = None
-        if self.feature_vocabs:
-            K = len(self.feature_vocabs)
+        if self.feature_vocabs_:
+            K = len(self.feature_vocabs_)
             feats = np.stack([pad_batch([encoded[i][1][:, k] for i in index])[0] for k in range(K)], axis=2)
         return TagBatch(ids, lengths, tags, feats, index)
 
     # ---- training -------------------------------------------------------------------------
     def _build(self, sentences: Sequence[TaggedSentence]) -> None:
         s = self.settings
-        self.vocab = Vocabulary.build([self._norm(x.words) for x in sentences], min_freq=s.min_freq)
-        self.feature_vocabs = [Vocabulary.build([_feature_strings(x.words, name, s.suffix_length)
-                                                 for x in sentences]) for name in s.features]
-        self.tags = tuple(sorted({t for x in sentences for t in x.tags}))
-        config = TaggerConfig(len(self.vocab), s.embedding_dim, s.hidden_size, len(self.tags), s.cell,
+        self.vocab_ = Vocabulary.build([self._norm(x.words) for x in sentences], min_freq=s.min_freq)
+        self.feature_vocabs_ = [Vocabulary.build([_feature_strings(x.words, name, s.suffix_length)
+                                                  for x in sentences]) for name in s.features]
+        self.tags_ = tuple(sorted({t for x in sentences for t in x.tags}))
+        config = TaggerConfig(len(self.vocab_), s.embedding_dim, s.hidden_size, len(self.tags_), s.cell,
                               s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
-                              s.output_dropout, tuple(len(v) for v in self.feature_vocabs),
-                              (s.feature_dim,) * len(self.feature_vocabs), padding_idx=0, dtype=s.dtype)
-        self.model = Tagger(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
-        self.model.rnn.dropout_rng = np.random.default_rng(s.seed + 2)
+                              s.output_dropout, tuple(len(v) for v in self.feature_vocabs_),
+                              (s.feature_dim,) * len(self.feature_vocabs_), padding_idx=0, dtype=s.dtype)
+        self.model_ = Tagger(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
 
     def fit(self, sentences: Sequence[TaggedSentence], dev: Sequence[TaggedSentence] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
@@ -185,22 +176,18 @@ class SequenceTagger:
         if not sentences:
             raise ValueError("SequenceTagger.fit: no training sentences")
         if dev is None:
-            order = np.random.default_rng(s.seed).permutation(len(sentences))
-            n_dev = max(1, len(sentences) // 10)
-            dev = [sentences[i] for i in order[:n_dev]]
-            sentences = [sentences[i] for i in order[n_dev:]]
+            (sentences,), (dev,) = hold_out(10, s.seed, sentences)
         self._build(sentences)
-        unknown_tags = sorted({t for x in dev for t in x.tags} - set(self.tags))
+        unknown_tags = sorted({t for x in dev for t in x.tags} - set(self.tags_))
         if unknown_tags:
             print(f"note: dev tags never seen in training (always wrong): {unknown_tags}")
-        tag_index = {t: i for i, t in enumerate(self.tags)}
+        tag_index = {t: i for i, t in enumerate(self.tags_)}
         encoded = [self._encode_words(x.words) for x in sentences]
         tag_ids = [np.array([tag_index[t] for t in x.tags], dtype=np.int64) for x in sentences]
         counts = Counter(w for x in sentences for w in self._norm(x.words))
         # probability of replacing each training token by <unk> (word dropout)
         drop = [np.array([s.word_dropout / (s.word_dropout + counts[w]) for w in self._norm(x.words)])
                 for x in sentences] if s.word_dropout > 0 else None
-        model = self.model
 
         def batches(rng):
             plan = bucket_batches([e[0] for e in encoded], None, s.batch_size,
@@ -215,41 +202,33 @@ class SequenceTagger:
                 out.append(batch)
             return out
 
-        def step_fn(batch):
-            loss, grads, _ = model.loss_and_grads(batch.ids, batch.lengths, batch.tags, batch.features)
-            return loss, grads, int(batch.lengths.sum())
-
         def evaluate():
             return {"accuracy": token_accuracy([x.tags for x in dev], self.predict([x.words for x in dev]))}
 
-        cfg = TrainConfig.from_settings(s)
-        self.trainer = train_keep_best(model, cfg, batches, step_fn, evaluate, self.save, out_dir,
-                                       resume, progress)
+        self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s), batches,
+                                        self.model_.loss_and_grads, evaluate, self.save, out_dir,
+                                        resume, progress)
         return self
 
     # ---- prediction -----------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if self.model is None:
-            raise RuntimeError("this SequenceTagger is not trained: call fit() or load() first")
-
     def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = 256) -> list[list[str]]:
         """The tags of each sentence (a list of words)."""
-        self._check_fitted()
+        check_fitted(self)
         sentences = [list(x) for x in sentences]
         out: list[list[str]] = [[] for _ in sentences]
         nonempty = [i for i, x in enumerate(sentences) if x]
         encoded = [self._encode_words(sentences[i]) for i in nonempty]
         for b in fixed_batches([e[0] for e in encoded], None, batch_size):
             batch = self._batch(encoded, None, b.index)
-            pred = self.model.predict(batch.ids, batch.lengths, batch.features)   # (T, B)
+            pred = self.model_.predict(batch.ids, batch.lengths, batch.features)   # (T, B)
             for col, i in enumerate(b.index):
-                out[nonempty[i]] = [self.tags[k] for k in pred[:batch.lengths[col], col]]
+                out[nonempty[i]] = [self.tags_[k] for k in pred[:batch.lengths[col], col]]
         return out
 
     def evaluate(self, sentences: Sequence[TaggedSentence]) -> dict:
         """Token accuracy, and on words known / unknown to the word vocabulary."""
         pred = self.predict([x.words for x in sentences])
-        known = {w for w in self.vocab.tokens[2:]}
+        known = {w for w in self.vocab_.tokens[2:]}
         if self.settings.lowercase:
             sentences_norm = [TaggedSentence([w.lower() for w in x.words], x.tags) for x in sentences]
             return accuracy_report(sentences_norm, pred, known)
@@ -266,39 +245,25 @@ class SequenceTagger:
     # ---- saving ---------------------------------------------------------------------------
     def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
         """Model directory: model.safetensors, config.json, vocab.json, features.json, tagger.json."""
-        self._check_fitted()
-        directory = Path(directory)
-        io.save(self.model, directory, weights_dtype=weights_dtype)
-        self.vocab.save(directory / VOCAB_FILE)
-        io.write_json(directory / FEATURES_FILE, {name: v.to_dict() for name, v in
-                                                  zip(self.settings.features, self.feature_vocabs)})
-        io.write_json(directory / SETTINGS_FILE, {"tags": list(self.tags), "settings": asdict(self.settings)})
-        return directory
+        check_fitted(self)
+        features = {name: v.to_dict() for name, v in zip(self.settings.features, self.feature_vocabs_)}
+        job = {"tags": list(self.tags_), "settings": asdict(self.settings)}
+        return save_job(directory, self.model_, {VOCAB_FILE: self.vocab_, FEATURES_FILE: features,
+                                                 SETTINGS_FILE: job}, weights_dtype)
 
     @classmethod
     def load(cls, directory: str | Path) -> "SequenceTagger":
         directory = Path(directory)
-        path, doc = io.read_job_file(directory, SETTINGS_FILE, "tagger")
-        try:
-            self = cls(**doc["settings"])
-            self.tags = tuple(doc["tags"])
-        except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}: malformed tagger settings: {err}") from err
-        self.vocab = Vocabulary.load(directory / VOCAB_FILE)
-        feats_path = directory / FEATURES_FILE
-        try:
-            feats = json.loads(feats_path.read_text(encoding="utf-8"))
-            self.feature_vocabs = [Vocabulary.from_dict(feats[name], f"{feats_path}: {name}")
-                                   for name in self.settings.features]
-        except (OSError, ValueError, KeyError) as err:
-            raise ValueError(f"{feats_path}: malformed feature vocabularies: {err}") from err
-        model = io.load_as(directory, Tagger)
-        c = model.config
-        if (c.vocab_size != len(self.vocab) or c.num_tags != len(self.tags)
-                or c.feature_vocab_sizes != tuple(len(v) for v in self.feature_vocabs)):
-            raise ValueError(f"{directory}: the model ({c.vocab_size} words, {c.num_tags} tags, features "
-                             f"{c.feature_vocab_sizes}) does not match vocab.json ({len(self.vocab)}), "
-                             f"tagger.json ({len(self.tags)} tags) and features.json "
-                             f"{tuple(len(v) for v in self.feature_vocabs)}")
-        self.model = model
+        self, tags = read_job_file(directory, SETTINGS_FILE, "tagger model",
+                                   lambda doc: (cls(**doc["settings"]), tuple(doc["tags"])))
+        self.tags_ = tags
+        self.vocab_ = Vocabulary.load(directory / VOCAB_FILE)
+        self.feature_vocabs_ = read_job_file(directory, FEATURES_FILE, "tagger model", lambda doc: [
+            Vocabulary.from_dict(doc[name], f"{directory / FEATURES_FILE}: {name}")
+            for name in self.settings.features])
+        self.model_ = load_model(directory, Tagger, lambda m: [
+            ("words", m.config.vocab_size, VOCAB_FILE, len(self.vocab_)),
+            ("tags", m.config.num_tags, SETTINGS_FILE, len(self.tags_)),
+            ("feature values", m.config.feature_vocab_sizes, FEATURES_FILE,
+             tuple(len(v) for v in self.feature_vocabs_))])
         return self

@@ -4,6 +4,7 @@
     translator.translate(["tue 3 mar 98"], beam=1)      -> ["1998-03-03"]
     translator.evaluate(pairs, beam=1)                  exact match
     translator.save(dir); Translator.load(dir)
+    translator.source_vocab_, .target_vocab_, .max_output_len_, .model_, .trainer_   # set by fit
 
 Pair files are read by ``bptt.data.pairs.read_pairs``; the date-normalisation data the defaults
 are tuned on comes from ``bptt.data.dates``.
@@ -17,13 +18,13 @@ A saved translator is a directory: ``model.safetensors`` + ``config.json`` (the 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .. import io
+from ._common import SharedSettings, check_fitted, hold_out, load_model, read_job_file, save_job, settings_of
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.vocab import PAD, UNK, Vocabulary
 from ..models.seq2seq import Hypothesis, Seq2Seq, Seq2SeqConfig
@@ -38,9 +39,10 @@ SOURCE_VOCAB_FILE, TARGET_VOCAB_FILE = "source_vocab.json", "target_vocab.json"
 
 # ---- the translator -------------------------------------------------------------------------
 @dataclass(frozen=True)
-class TranslatorSettings:
+class TranslatorSettings(SharedSettings):
     """Every hyperparameter of the model, its tokens and its training (saved with the model).
-    The defaults are the recipe of bench/dates.py (99.75% exact match on held-out dates)."""
+    The defaults are the recipe of bench/dates.py (99.75% exact match on held-out dates).
+    (Optimizer, seed and dtype: ``SharedSettings``.)"""
     level: str = "char"                 # char | word
     cell: str = "lstm"
     embedding_dim: int = 32
@@ -53,13 +55,7 @@ class TranslatorSettings:
     max_output_len: int | None = None   # decoding limit in tokens; None: 2 x longest training target + 10
     epochs: int = 8
     batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    clip_norm: float | None = 5.0
     patience: int | None = 3
-    seed: int = 0
-    dtype: str = "float32"
 
     def __post_init__(self):
         if self.level not in ("char", "word"):
@@ -77,17 +73,14 @@ class PairBatch(NamedTuple):
 class Translator:
     """Source tokens -> encoder -> final state -> decoder -> target tokens."""
 
+    source_vocab_: Vocabulary
+    target_vocab_: Vocabulary       # <pad> 0, <unk> 1, <bos> 2, <eos> 3, then its tokens
+    max_output_len_: int            # decoding limit in tokens
+    model_: Seq2Seq
+    trainer_: Trainer               # fit only
+
     def __init__(self, **settings):
-        known = {f.name for f in fields(TranslatorSettings)}
-        unknown = set(settings) - known
-        if unknown:
-            raise TypeError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
-        self.settings = TranslatorSettings(**settings)
-        self.source_vocab: Vocabulary | None = None
-        self.target_vocab: Vocabulary | None = None
-        self.max_output_len: int = 0
-        self.model: Seq2Seq | None = None
-        self.trainer: Trainer | None = None
+        self.settings = settings_of(TranslatorSettings, settings)
 
     # ---- tokens ---------------------------------------------------------------------------
     def split(self, text: str) -> list[str]:
@@ -100,11 +93,11 @@ class Translator:
         out = []
         for t in texts:
             tokens = self.split(t)
-            out.append(self.source_vocab.encode(tokens) if tokens else np.array([1], dtype=np.int64))
+            out.append(self.source_vocab_.encode(tokens) if tokens else np.array([1], dtype=np.int64))
         return out
 
     def _encode_target(self, texts: Sequence[str]) -> list[np.ndarray]:
-        return [np.append(self.target_vocab.encode(self.split(t)), EOS_ID) for t in texts]
+        return [np.append(self.target_vocab_.encode(self.split(t)), EOS_ID) for t in texts]
 
     def _batch(self, src: list, tgt: list | None, index: np.ndarray) -> PairBatch:
         s, sl = pad_batch([src[i] for i in index])
@@ -117,16 +110,17 @@ class Translator:
     # ---- training -------------------------------------------------------------------------
     def _build(self, sources: Sequence[str], targets: Sequence[str]) -> None:
         s = self.settings
-        self.source_vocab = Vocabulary.build([self.split(t) for t in sources])
+        self.source_vocab_ = Vocabulary.build([self.split(t) for t in sources])
         built = Vocabulary.build([self.split(t) for t in targets])
         rest = (t for t in built.tokens[2:] if t not in (BOS, EOS))
-        self.target_vocab = Vocabulary([PAD, UNK, BOS, EOS, *rest])
+        self.target_vocab_ = Vocabulary([PAD, UNK, BOS, EOS, *rest])
         longest = max(len(self.split(t)) for t in targets)
-        self.max_output_len = s.max_output_len or 2 * longest + 10
-        config = Seq2SeqConfig(len(self.source_vocab), len(self.target_vocab), s.embedding_dim, s.hidden_size,
-                               s.cell, s.num_layers, s.bidirectional_encoder, s.dropout, s.embedding_dropout,
-                               s.output_dropout, padding_idx=0, bos_id=BOS_ID, eos_id=EOS_ID, dtype=s.dtype)
-        self.model = Seq2Seq(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
+        self.max_output_len_ = s.max_output_len or 2 * longest + 10
+        config = Seq2SeqConfig(len(self.source_vocab_), len(self.target_vocab_), s.embedding_dim,
+                               s.hidden_size, s.cell, s.num_layers, s.bidirectional_encoder, s.dropout,
+                               s.embedding_dropout, s.output_dropout, padding_idx=0, bos_id=BOS_ID,
+                               eos_id=EOS_ID, dtype=s.dtype)
+        self.model_ = Seq2Seq(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
 
     def fit(self, pairs: Sequence[tuple[str, str]], dev: Sequence[tuple[str, str]] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
@@ -141,55 +135,43 @@ class Translator:
         if not pairs:
             raise ValueError("Translator.fit: no training pairs")
         if dev is None:
-            order = np.random.default_rng(s.seed).permutation(len(pairs))
-            n_dev = max(1, len(pairs) // 20)
-            dev = [pairs[i] for i in order[:n_dev]]
-            pairs = [pairs[i] for i in order[n_dev:]]
+            (pairs,), (dev,) = hold_out(20, s.seed, pairs)
         dev = [(p[0], p[1]) for p in dev]
         self._build([p[0] for p in pairs], [p[1] for p in pairs])
         src = self._encode_source([p[0] for p in pairs])
         tgt = self._encode_target([p[1] for p in pairs])
-        model = self.model
 
         def batches(rng):
             plan = bucket_batches(src, None, s.batch_size, seed=int(rng.integers(2**63)))
             return [self._batch(src, tgt, b.index) for b in plan]
 
-        def step_fn(batch):
-            loss, grads, _ = model.loss_and_grads(batch.src, batch.src_lengths, batch.tgt, batch.tgt_lengths)
-            return loss, grads, int(batch.src_lengths.sum() + batch.tgt_lengths.sum())
-
         def evaluate():
             return {"exact_match": self.evaluate(dev)["exact_match"]}
 
-        cfg = TrainConfig.from_settings(s, metric="exact_match")
-        self.trainer = train_keep_best(model, cfg, batches, step_fn, evaluate, self.save, out_dir,
-                                       resume, progress)
+        self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s, metric="exact_match"),
+                                        batches, self.model_.loss_and_grads, evaluate, self.save,
+                                        out_dir, resume, progress)
         return self
 
     # ---- decoding -------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if self.model is None:
-            raise RuntimeError("this Translator is not trained: call fit() or load() first")
-
     def hypotheses(self, texts: Sequence[str], beam: int = 1, batch_size: int = 256) -> list[Hypothesis]:
         """The decoded hypothesis (token ids, log-probability, finished) of each source text."""
-        self._check_fitted()
+        check_fitted(self)
         src = self._encode_source(list(texts))
         out: list[Hypothesis | None] = [None] * len(src)
         for b in fixed_batches(src, None, batch_size):
             batch = self._batch(src, None, b.index)
             if beam == 1:
-                hyps = self.model.greedy(batch.src, batch.src_lengths, self.max_output_len)
+                hyps = self.model_.greedy(batch.src, batch.src_lengths, self.max_output_len_)
             else:
-                hyps = self.model.beam_search(batch.src, batch.src_lengths, beam, self.max_output_len)
+                hyps = self.model_.beam_search(batch.src, batch.src_lengths, beam, self.max_output_len_)
             for i, h in zip(b.index, hyps):
                 out[i] = h
         return out
 
     def translate(self, texts: Sequence[str], beam: int = 1) -> list[str]:
         """The output text of each source text: greedy (beam = 1) or beam search."""
-        return [self.join(self.target_vocab.decode(h.tokens)) for h in self.hypotheses(texts, beam)]
+        return [self.join(self.target_vocab_.decode(h.tokens)) for h in self.hypotheses(texts, beam)]
 
     def evaluate(self, pairs: Sequence, beam: int = 1) -> dict:
         """Exact match (the whole output equals the target) over ``pairs``, and the outputs."""
@@ -201,34 +183,26 @@ class Translator:
 
     # ---- saving ---------------------------------------------------------------------------
     def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
-        self._check_fitted()
-        directory = Path(directory)
-        io.save(self.model, directory, weights_dtype=weights_dtype)
-        self.source_vocab.save(directory / SOURCE_VOCAB_FILE)
-        self.target_vocab.save(directory / TARGET_VOCAB_FILE)
-        io.write_json(directory / SETTINGS_FILE, {"settings": asdict(self.settings),
-                                                  "max_output_len": self.max_output_len})
-        return directory
+        """Model directory: model.safetensors, config.json, source_vocab.json, target_vocab.json,
+        translator.json."""
+        check_fitted(self)
+        return save_job(directory, self.model_, {
+            SOURCE_VOCAB_FILE: self.source_vocab_, TARGET_VOCAB_FILE: self.target_vocab_,
+            SETTINGS_FILE: {"settings": asdict(self.settings), "max_output_len": self.max_output_len_}},
+            weights_dtype)
 
     @classmethod
     def load(cls, directory: str | Path) -> "Translator":
         directory = Path(directory)
-        path, doc = io.read_job_file(directory, SETTINGS_FILE, "translator")
-        try:
-            self = cls(**doc["settings"])
-            self.max_output_len = int(doc["max_output_len"])
-        except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}: malformed translator settings: {err}") from err
-        self.source_vocab = Vocabulary.load(directory / SOURCE_VOCAB_FILE)
-        self.target_vocab = Vocabulary.load(directory / TARGET_VOCAB_FILE)
-        if self.target_vocab.tokens[2:4] != [BOS, EOS]:
+        self, max_output_len = read_job_file(directory, SETTINGS_FILE, "translator model",
+                                             lambda doc: (cls(**doc["settings"]), int(doc["max_output_len"])))
+        self.max_output_len_ = max_output_len
+        self.source_vocab_ = Vocabulary.load(directory / SOURCE_VOCAB_FILE)
+        self.target_vocab_ = Vocabulary.load(directory / TARGET_VOCAB_FILE)
+        if self.target_vocab_.tokens[2:4] != [BOS, EOS]:
             raise ValueError(f"{directory / TARGET_VOCAB_FILE}: ids 2 and 3 must be {BOS} and {EOS}, "
-                             f"got {self.target_vocab.tokens[2:4]}")
-        model = io.load_as(directory, Seq2Seq)
-        c = model.config
-        if c.src_vocab_size != len(self.source_vocab) or c.tgt_vocab_size != len(self.target_vocab):
-            raise ValueError(f"{directory}: the model has {c.src_vocab_size} source and {c.tgt_vocab_size} "
-                             f"target tokens, but the vocabularies have {len(self.source_vocab)} and "
-                             f"{len(self.target_vocab)}")
-        self.model = model
+                             f"got {self.target_vocab_.tokens[2:4]}")
+        self.model_ = load_model(directory, Seq2Seq, lambda m: [
+            ("source tokens", m.config.src_vocab_size, SOURCE_VOCAB_FILE, len(self.source_vocab_)),
+            ("target tokens", m.config.tgt_vocab_size, TARGET_VOCAB_FILE, len(self.target_vocab_))])
         return self

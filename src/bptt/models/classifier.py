@@ -16,21 +16,21 @@ Parameter names are those of a PyTorch module with submodules ``embedding`` (nn.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from ._compose import dropout_mask, flat_params, prefixed
+from ._compose import (Composed, ModelConfig, StepResult, check_fractions, masked, named_grads,
+                       real_steps, recurrent, top_final, top_final_grad)
 from ..layers import Dense, Embedding
 from ..losses import softmax, softmax_cross_entropy
-from ..recurrent import Recurrent, RecurrentConfig
 
 POOLINGS = ("last", "mean", "max")
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
+class ClassifierConfig(ModelConfig):
     vocab_size: int
     embedding_dim: int
     hidden_size: int
@@ -48,14 +48,9 @@ class ClassifierConfig:
     def __post_init__(self):
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        for name in ("dropout", "embedding_dropout", "output_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        check_fractions(self, ("dropout", "embedding_dropout", "output_dropout"))
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class ClassifierCache(NamedTuple):
@@ -69,37 +64,31 @@ class ClassifierCache(NamedTuple):
     out_mask: np.ndarray | None     # (B, D*H) feature dropout mask, scaled by 1/(1-p)
 
 
-class Classifier:
-    """Embedding -> recurrent layers -> pooling -> dense -> softmax."""
+class ClassifierBatch(NamedTuple):
+    """What ``loss_and_grads`` reads (``bptt.data.batching.Batch`` has the same fields)."""
+    ids: np.ndarray                 # (T, B) token ids, padded after each sequence's end
+    lengths: np.ndarray | None      # (B,) real lengths (None: all T)
+    labels: np.ndarray              # (B,) class ids
 
-    type_name = "Classifier"
+
+class Classifier(Composed):
+    """Embedding -> recurrent layers -> pooling -> dense -> softmax.
+
+    ``rng`` draws the weights; ``dropout_seed`` seeds the dropout masks on the word vectors and
+    the pooled features, ``dropout_seed + 1`` those between the recurrent layers.
+    """
+
+    config_class = ClassifierConfig
 
     def __init__(self, config: ClassifierConfig, rng: np.random.Generator | None = None,
                  dropout_seed: int = 0):
-        rng = np.random.default_rng(0) if rng is None else rng
-        self.dropout_rng = np.random.default_rng(dropout_seed)
-        c = self.config = config
-        self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, np.dtype(c.dtype), rng)
-        self.rnn = Recurrent(RecurrentConfig(c.mode, c.embedding_dim, c.hidden_size, c.num_layers,
-                                             c.bidirectional, c.dropout, dtype=c.dtype), rng)
+        rng = self._begin(config, rng, dropout_seed)
+        c = config
+        self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
+        self.rnn = recurrent(c, c.embedding_dim, rng, dropout_seed + 1, bidirectional=c.bidirectional)
         D = 2 if c.bidirectional else 1
-        self.fc = Dense(D * c.hidden_size, c.num_classes, dtype=np.dtype(c.dtype), rng=rng)
-        self.params = flat_params(self._layers())
-
-    @classmethod
-    def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "Classifier":
-        return cls(ClassifierConfig(**config), rng)
-
-    def generators(self) -> dict[str, np.random.Generator]:
-        """The random generators the model draws from (saved in checkpoints for exact resume)."""
-        return {"dropout": self.dropout_rng,
-                **prefixed("rnn", self.rnn.generators())}
-
-    def _layers(self):
-        return (("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
-
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {name: p.shape for name, p in self.params.items()}
+        self.fc = Dense(D * c.hidden_size, c.num_classes, dtype=self.dtype, rng=rng)
+        self._compose(("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
 
     # ---- forward / backward ---------------------------------------------------------------
     def forward(self, ids: np.ndarray, lengths: np.ndarray | None = None,
@@ -112,69 +101,54 @@ class Classifier:
         T, B = ids.shape
         lengths = np.full(B, T, dtype=np.int64) if lengths is None else np.asarray(lengths)
         x, emb_cache = self.embedding.forward(ids)                       # (T, B, E)
-        emb_mask = self._dropout_mask(x.shape, self.config.embedding_dropout, training)
-        if emb_mask is not None:
-            x = x * emb_mask
+        x, emb_mask = self._dropout(x, self.config.embedding_dropout, training)
         out, final, rnn_cache = self.rnn.forward(x, lengths=lengths, training=training)
         pooling = self.config.pooling
         argmax = None
         if pooling == "last":
-            h_n = final[0] if isinstance(final, tuple) else final        # (L*D, B, H)
-            D = self.rnn.config.directions
-            s = np.concatenate(list(h_n[-D:]), axis=1)                   # (B, D*H)
+            s = top_final(final, self.rnn.config.directions)             # (B, D*H)
         elif pooling == "mean":
             s = out.sum(axis=0) / lengths[:, None].astype(out.dtype)     # padding is zero
         else:
-            real = np.arange(T)[:, None] < lengths[None, :]              # (T, B)
-            masked = np.where(real[..., None], out, -np.inf)
-            argmax = masked.argmax(axis=0)                               # (B, D*H)
+            real = real_steps(T, lengths, B)                             # (T, B)
+            argmax = np.where(real[..., None], out, -np.inf).argmax(axis=0)   # (B, D*H)
             s = np.take_along_axis(out, argmax[None], axis=0)[0]
-        out_mask = self._dropout_mask(s.shape, self.config.output_dropout, training)
-        if out_mask is not None:
-            s = s * out_mask
+        s, out_mask = self._dropout(s, self.config.output_dropout, training)
         logits, fc_cache = self.fc.forward(s)                            # (B, C)
         cache = ClassifierCache(emb_cache, rnn_cache, fc_cache, out if pooling == "max" else None,
                                 lengths, argmax, emb_mask, out_mask)
         return logits, cache
 
-    def _dropout_mask(self, shape, p: float, training: bool) -> np.ndarray | None:
-        return dropout_mask(self.dropout_rng, shape, p, self.config.dtype, training)
-
     def backward(self, d_logits: np.ndarray, cache: ClassifierCache) -> dict[str, np.ndarray]:
         """Gradients of every parameter (flat names) given dL/dlogits (B, C)."""
         ds, fc_grads = self.fc.backward(d_logits, cache.fc)              # (B, D*H)
-        if cache.out_mask is not None:
-            ds = ds * cache.out_mask
+        ds = masked(ds, cache.out_mask)
         c = self.rnn.config
         D, H, L = c.directions, c.hidden_size, c.num_layers
         T, B = len(cache.rnn.packing.batch_sizes), len(cache.lengths)
         d_out, d_final = None, None
         if self.config.pooling == "last":
-            d_h = np.zeros((L * D, B, H), dtype=ds.dtype)
-            for d in range(D):
-                d_h[(L - 1) * D + d] = ds[:, d * H:(d + 1) * H]
-            d_final = (d_h, np.zeros_like(d_h)) if c.mode == "lstm" else d_h
+            d_final = top_final_grad(ds, L, D)                           # State, (L*D, B, H)
         elif self.config.pooling == "mean":
-            real = (np.arange(T)[:, None] < cache.lengths[None, :]).astype(ds.dtype)   # (T, B)
+            real = real_steps(T, cache.lengths, B).astype(ds.dtype)      # (T, B)
             d_out = real[..., None] * (ds / cache.lengths[:, None].astype(ds.dtype))[None]
         else:
             d_out = np.zeros((T, B, D * H), dtype=ds.dtype)
             np.put_along_axis(d_out, cache.argmax[None], ds[None], axis=0)
         dx, _, rnn_grads = self.rnn.backward(cache.rnn, d_out, d_final)
-        if cache.emb_mask is not None:
-            dx = dx * cache.emb_mask
-        _, emb_grads = self.embedding.backward(dx, cache.emb)
-        grads = {}
-        for prefix, g in (("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads)):
-            grads.update(prefixed(prefix, g))
-        return grads
+        _, emb_grads = self.embedding.backward(masked(dx, cache.emb_mask), cache.emb)
+        return named_grads(("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads))
 
-    def loss_and_grads(self, ids, lengths, labels, training: bool = True
-                       ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
-        """Mean cross-entropy of ``labels`` (B,), its gradients, and the logits (B, C)."""
-        logits, cache = self.forward(ids, lengths, training=training)
-        loss, d_logits = softmax_cross_entropy(logits, np.asarray(labels))
-        return loss, self.backward(d_logits, cache), logits
+    def loss_and_grads(self, batch: ClassifierBatch, training: bool = True) -> StepResult:
+        """Mean cross-entropy of ``batch.labels`` over the B examples, and its gradients.
+
+        StepResult counts: examples = count = B (the loss is a mean per example), tokens = the
+        real steps read, sum_b len_b.
+        """
+        logits, cache = self.forward(batch.ids, batch.lengths, training=training)
+        loss, d_logits = softmax_cross_entropy(logits, np.asarray(batch.labels))
+        B = logits.shape[0]
+        return StepResult(loss, self.backward(d_logits, cache), B, int(cache.lengths.sum()), B)
 
     def predict_proba(self, ids, lengths=None) -> np.ndarray:
         """Class probabilities (B, C)."""

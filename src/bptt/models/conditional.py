@@ -23,20 +23,22 @@ C (L*H, K) and ``init.bias`` d (L*H,) (nn.Linear(K, L*H)), ``cond.weight`` P (Q,
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from ._compose import Composed, ModelConfig, StepResult, named_grads
 from ..layers import Dense, one_hot
-from ..losses import softmax_cross_entropy
-from .language_model import LanguageModel, LanguageModelCache, LanguageModelConfig, sample
+from ..state import State
+from .language_model import (LanguageModel, LanguageModelCache, LanguageModelConfig, LanguageModelOutput,
+                             counted_loss, sample)
 
 CONDITIONS = ("init", "input", "both")
 
 
 @dataclass(frozen=True)
-class ConditionalLMConfig:
+class ConditionalLMConfig(ModelConfig):
     vocab_size: int
     embedding_dim: int
     hidden_size: int
@@ -73,9 +75,6 @@ class ConditionalLMConfig:
                                    self.cond_embedding_dim if self.uses_input else 0,
                                    self.padding_idx, self.dtype)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 class ConditionalCache(NamedTuple):
     z: np.ndarray                   # (B, K) the conditioning vectors
@@ -85,35 +84,42 @@ class ConditionalCache(NamedTuple):
     lm: LanguageModelCache
 
 
-class ConditionalLanguageModel:
-    """z -> (h_0, q) -> language model over the sequence; see the module docstring."""
+class ConditionalGrads(NamedTuple):
+    """What ``backward_with_inputs`` returns."""
+    params: dict[str, np.ndarray]   # every parameter, flat names
+    z: np.ndarray                   # dL/dz (B, K)
 
-    type_name = "ConditionalLanguageModel"
+
+class ConditionalBatch(NamedTuple):
+    """What ``loss_and_grads`` reads."""
+    ids: np.ndarray                 # (T, B) input token ids
+    z: np.ndarray                   # (B, K) conditioning vectors (``labels_to_vectors``)
+    targets: np.ndarray             # (T, B) the token to predict at each step
+    mask: np.ndarray | None = None  # (T, B) bool: the steps the loss counts (None: see lengths)
+    lengths: np.ndarray | None = None   # (B,) real lengths
+
+
+class ConditionalLanguageModel(Composed):
+    """z -> (h_0, q) -> language model over the sequence; see the module docstring.
+
+    ``rng`` draws the weights; ``dropout_seed`` seeds the language model's dropout masks, as
+    there (``dropout_seed`` its output dropout, ``dropout_seed + 1`` between its layers).
+    """
+
+    config_class = ConditionalLMConfig
 
     def __init__(self, config: ConditionalLMConfig, rng: np.random.Generator | None = None,
                  dropout_seed: int = 0):
-        rng = np.random.default_rng(0) if rng is None else rng
-        c = self.config = config
-        self.dtype = np.dtype(c.dtype)
+        rng = self._begin(config, rng, None)
+        c = config
         self.lm = LanguageModel(c.lm_config(), rng, dropout_seed)
+        self.dropout_rng = self.lm.dropout_rng
         L, H = c.num_layers, c.hidden_size
         self.init = Dense(c.cond_size, L * H, dtype=self.dtype, rng=rng) if c.uses_init else None
         self.cond = (Dense(c.cond_size, c.cond_embedding_dim, bias=False, dtype=self.dtype, rng=rng)
                      if c.uses_input else None)
-        self.params = dict(self.lm.params)
-        for prefix, layer in (("init", self.init), ("cond", self.cond)):
-            if layer is not None:
-                self.params.update({f"{prefix}.{n}": p for n, p in layer.params.items()})
-
-    @classmethod
-    def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "ConditionalLanguageModel":
-        return cls(ConditionalLMConfig(**config), rng)
-
-    def generators(self) -> dict[str, np.random.Generator]:
-        return self.lm.generators()
-
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {name: p.shape for name, p in self.params.items()}
+        extra = [(name, layer) for name, layer in (("init", self.init), ("cond", self.cond)) if layer]
+        self._compose(*self.lm.named_layers, *extra)                     # the LM's names, then ours
 
     def labels_to_vectors(self, labels) -> np.ndarray:
         """Class ids (B,) -> onehot vectors z (B, K) in the model's dtype."""
@@ -121,7 +127,7 @@ class ConditionalLanguageModel:
 
     # ---- conditioning ---------------------------------------------------------------------
     def _condition(self, z: np.ndarray):
-        """z (B, K) -> (state0, q, s, init cache, cond cache)."""
+        """z (B, K) -> (state0 State or None, q, s, init cache, cond cache)."""
         c = self.config
         z = np.asarray(z, dtype=self.dtype)
         if z.ndim != 2 or z.shape[1] != c.cond_size:
@@ -132,52 +138,57 @@ class ConditionalLanguageModel:
             a, init_cache = self.init.forward(z)                         # (B, L*H) C z + d
             s = np.tanh(a)
             h0 = np.ascontiguousarray(s.reshape(B, L, H).transpose(1, 0, 2))   # (L, B, H)
-            state0 = (h0, np.zeros_like(h0)) if c.mode == "lstm" else h0
+            state0 = State(h0)                                           # an LSTM's c_0 = 0
         if self.cond is not None:
             q, cond_cache = self.cond.forward(z)                         # (B, Q) P z
         return state0, q, s, init_cache, cond_cache
 
-    def initial_state(self, z: np.ndarray):
-        """The language model's h_0 (or (h_0, c_0)) and side input q for vectors z (B, K)."""
+    def initial_state(self, z: np.ndarray) -> tuple[State, np.ndarray | None]:
+        """The language model's State(h_0, c_0) and side input q for vectors z (B, K)."""
         state0, q, *_ = self._condition(z)
         return (self.lm.zero_state(len(z)) if state0 is None else state0), q
 
     # ---- forward / backward ---------------------------------------------------------------
     def forward(self, ids: np.ndarray, z: np.ndarray, lengths: np.ndarray | None = None,
-                training: bool = False):
-        """ids (T, B) int, z (B, K), lengths (B,) or None -> (logits (T, B, N), final state, cache)."""
+                training: bool = False) -> tuple[LanguageModelOutput, ConditionalCache]:
+        """ids (T, B) int, z (B, K), lengths (B,) or None -> ((logits (T, B, N), final State), cache)."""
         state0, q, s, init_cache, cond_cache = self._condition(z)
-        logits, final, lm_cache = self.lm.forward(ids, state0, lengths, training, q)
+        outputs, lm_cache = self.lm.forward(ids, state0, lengths, training, q)
         z = np.asarray(z, dtype=self.dtype)
-        return logits, final, ConditionalCache(z, s, init_cache, cond_cache, lm_cache)
+        return outputs, ConditionalCache(z, s, init_cache, cond_cache, lm_cache)
 
-    def backward(self, d_logits: np.ndarray, cache: ConditionalCache):
-        """dL/dlogits (T, B, N) -> (grads {flat name: array}, dL/dz (B, K))."""
-        grads, d_state0, dq = self.lm.backward(d_logits, cache.lm)
+    def backward(self, d_logits: np.ndarray, cache: ConditionalCache) -> dict[str, np.ndarray]:
+        """Gradients of every parameter (flat names) given dL/dlogits (T, B, N)."""
+        return self.backward_with_inputs(d_logits, cache).params
+
+    def backward_with_inputs(self, d_logits: np.ndarray, cache: ConditionalCache) -> ConditionalGrads:
+        """dL/dlogits (T, B, N) -> the gradients of the parameters and of z (B, K)."""
+        grads, d_state0, dq = self.lm.backward_with_inputs(d_logits, cache.lm)
         dz = np.zeros_like(cache.z)
         c = self.config
+        named = []
         if self.init is not None:
-            dh0 = d_state0[0] if c.mode == "lstm" else d_state0          # (L, B, H); dc_0 unused
-            B = cache.z.shape[0]
-            ds = dh0.transpose(1, 0, 2).reshape(B, c.num_layers * c.hidden_size)   # (B, L*H)
+            B = cache.z.shape[0]                                         # dc_0 is not used
+            ds = d_state0.h.transpose(1, 0, 2).reshape(B, c.num_layers * c.hidden_size)   # (B, L*H)
             da = ds * (1 - cache.s * cache.s)                            # through tanh
             dz_init, g = self.init.backward(da, cache.init)
             dz += dz_init
-            grads.update({f"init.{n}": v for n, v in g.items()})
+            named.append(("init", g))
         if self.cond is not None:
             dz_cond, g = self.cond.backward(dq, cache.cond)
             dz += dz_cond
-            grads.update({f"cond.{n}": v for n, v in g.items()})
-        return grads, dz
+            named.append(("cond", g))
+        return ConditionalGrads({**grads, **named_grads(*named)}, dz)
 
-    def loss_and_grads(self, ids, z, targets, mask=None, lengths=None, training: bool = True):
-        """Mean per-step cross-entropy (mask (T, B), or t < lengths[b]) and its gradients."""
-        logits, _, cache = self.forward(ids, z, lengths, training)
-        if mask is None and lengths is not None:
-            mask = np.arange(logits.shape[0])[:, None] < np.asarray(lengths)[None, :]   # (T, B)
-        loss, d_logits = softmax_cross_entropy(logits, np.asarray(targets), mask)
-        grads, _ = self.backward(d_logits, cache)
-        return loss, grads
+    def loss_and_grads(self, batch: ConditionalBatch, training: bool = True) -> StepResult:
+        """Mean per-step cross-entropy (the mask, or t < lengths[b]), and its gradients.
+
+        StepResult counts: as ``LanguageModel.loss_and_grads`` (count = the counted steps, a mean
+        per predicted token); the gradients include those of the conditioning path.
+        """
+        (logits, final), cache = self.forward(batch.ids, batch.z, batch.lengths, training)
+        loss, d_logits, count, tokens = counted_loss(logits, batch)
+        return StepResult(loss, self.backward(d_logits, cache), logits.shape[1], tokens, count, final)
 
     # ---- generation -------------------------------------------------------------------------
     def generate(self, z: np.ndarray, prime: np.ndarray, length: int, temperature: float = 1.0,

@@ -10,11 +10,12 @@ r"""Many-to-many, aligned: a language model predicts token t+1 from tokens 1..t,
 Legend: T steps, B sequences (or parallel streams), E embedding size, S ``side_input_size``
 (0 = none), H hidden units, L layers, N vocabulary size.
 
-The state h_0 (and c_0 for the LSTM), each (L, B, H), is an input: zeros for a fresh sequence,
-the previous chunk's final state when a long stream is read in chunks (truncated BPTT: the
-caller detaches it, see ``bptt.truncated``), or a function of a conditioning vector
-(``models/conditional.py``). ``backward`` returns its gradient, and that of the side input q,
-so a model built around this one can send them on.
+The state State(h_0, c_0) (c_0 for the LSTM only), each (L, B, H), is an input: zeros for a
+fresh sequence, the previous chunk's final state when a long stream is read in chunks
+(truncated BPTT: the caller detaches it, see ``bptt.truncated``), or a function of a
+conditioning vector (``models/conditional.py``). ``forward`` returns the final state beside the
+logits; ``backward_with_inputs`` returns the gradients of h_0 (and c_0) and of the side input q
+beside those of the parameters, so a model built around this one can send them on.
 
 Backward, given dz = dL/dz (T, B, N) from the loss::
 
@@ -32,19 +33,20 @@ softmax(z / temperature) restricted to the ``top_k`` largest logits (temperature
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 
-from ._compose import dropout_mask, flat_params, prefixed
+from ._compose import (Composed, ModelConfig, StepResult, check_fractions, masked, named_grads,
+                       real_steps, recurrent)
 from ..layers import Dense, Embedding
 from ..losses import softmax_cross_entropy
-from ..recurrent import Recurrent, RecurrentConfig
+from ..state import State
 
 
 @dataclass(frozen=True)
-class LanguageModelConfig:
+class LanguageModelConfig(ModelConfig):
     vocab_size: int
     embedding_dim: int
     hidden_size: int
@@ -62,12 +64,7 @@ class LanguageModelConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.side_input_size < 0:
             raise ValueError(f"side_input_size must be >= 0, got {self.side_input_size}")
-        for name in ("dropout", "output_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        check_fractions(self, ("dropout", "output_dropout"))
 
 
 class LanguageModelCache(NamedTuple):
@@ -77,53 +74,63 @@ class LanguageModelCache(NamedTuple):
     out_mask: np.ndarray | None     # (T, B, H) output dropout mask, scaled by 1/(1-p)
 
 
-class LanguageModel:
-    """Embedding -> stacked RNN / LSTM / GRU -> dense over the vocabulary at every step."""
+class LanguageModelOutput(NamedTuple):
+    """What ``forward`` computes."""
+    logits: np.ndarray              # (T, B, N) next-token logits at every step
+    state: State                    # the final state, each (L, B, H): carry it to the next chunk
 
-    type_name = "LanguageModel"
+
+class LanguageModelGrads(NamedTuple):
+    """What ``backward_with_inputs`` returns: the gradients of the parameters and of the inputs
+    that a model built around this one computes (``ConditionalLanguageModel``)."""
+    params: dict[str, np.ndarray]   # every parameter, flat names
+    state0: State                   # dL/dh_0 (and dL/dc_0), each (L, B, H)
+    side: np.ndarray | None         # dL/dq (B, S), or None without a side input
+
+
+class LanguageModelBatch(NamedTuple):
+    """What ``loss_and_grads`` reads."""
+    ids: np.ndarray                 # (T, B) input token ids
+    targets: np.ndarray             # (T, B) the token to predict at each step
+    mask: np.ndarray | None = None  # (T, B) bool: the steps the loss counts (None: see lengths)
+    state0: State | None = None     # the initial state (None: zeros)
+    lengths: np.ndarray | None = None   # (B,) real lengths; without a mask, counts t < len_b
+    side: np.ndarray | None = None  # (B, S) side input, if side_input_size > 0
+
+
+class LanguageModel(Composed):
+    """Embedding -> stacked RNN / LSTM / GRU -> dense over the vocabulary at every step.
+
+    ``rng`` draws the weights; ``dropout_seed`` seeds the dropout masks on the top layer's
+    outputs, ``dropout_seed + 1`` those between the recurrent layers.
+    """
+
+    config_class = LanguageModelConfig
 
     def __init__(self, config: LanguageModelConfig, rng: np.random.Generator | None = None,
                  dropout_seed: int = 0):
-        rng = np.random.default_rng(0) if rng is None else rng
-        self.dropout_rng = np.random.default_rng(dropout_seed)
-        c = self.config = config
-        self.dtype = np.dtype(c.dtype)
+        rng = self._begin(config, rng, dropout_seed)
+        c = config
         self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
-        self.rnn = Recurrent(RecurrentConfig(c.mode, c.embedding_dim + c.side_input_size,
-                                             c.hidden_size, c.num_layers, dropout=c.dropout,
-                                             dtype=c.dtype), rng, dropout_seed=dropout_seed + 1)
+        self.rnn = recurrent(c, c.embedding_dim + c.side_input_size, rng, dropout_seed + 1)
         self.fc = Dense(c.hidden_size, c.vocab_size, dtype=self.dtype, rng=rng)
-        self.params = flat_params(self._layers())
-
-    @classmethod
-    def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "LanguageModel":
-        return cls(LanguageModelConfig(**config), rng)
-
-    def generators(self) -> dict[str, np.random.Generator]:
-        """The random generators the model draws from (saved in checkpoints for exact resume)."""
-        return {"dropout": self.dropout_rng,
-                **prefixed("rnn", self.rnn.generators())}
-
-    def _layers(self):
-        return (("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
-
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {name: p.shape for name, p in self.params.items()}
+        self._compose(("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
 
     # ---- states ---------------------------------------------------------------------------
-    def zero_state(self, batch_size: int):
-        """h_0 = 0 (L, B, H), or (h_0, c_0) for the LSTM."""
+    def zero_state(self, batch_size: int) -> State:
+        """State(h_0 = 0, c_0 = 0) (L, B, H); c_0 only for the LSTM."""
         c = self.config
         h = np.zeros((c.num_layers, batch_size, c.hidden_size), dtype=self.dtype)
-        return (h, h.copy()) if c.mode == "lstm" else h
+        return State(h, h.copy() if self.rnn.cell.num_states == 2 else None)
 
     # ---- forward / backward ---------------------------------------------------------------
     def forward(self, ids: np.ndarray, state0=None, lengths: np.ndarray | None = None,
-                training: bool = False, side: np.ndarray | None = None):
-        """ids (T, B) int; state0 like ``zero_state(B)`` (None: zeros); lengths (B,) real
-        lengths (None: all T); side (B, S) if ``side_input_size`` > 0.
+                training: bool = False, side: np.ndarray | None = None
+                ) -> tuple[LanguageModelOutput, LanguageModelCache]:
+        """ids (T, B) int; state0 a State like ``zero_state(B)`` (None: zeros); lengths (B,)
+        real lengths (None: all T); side (B, S) if ``side_input_size`` > 0.
 
-        Returns (logits (T, B, N), final state like state0, cache).
+        Returns ((logits (T, B, N), final State), cache).
         """
         ids = np.asarray(ids)
         if ids.ndim != 2:
@@ -132,11 +139,10 @@ class LanguageModel:
         e, emb_cache = self.embedding.forward(ids)                       # (T, B, E)
         x = self._with_side(e, side, B)                                  # (T, B, E+S)
         out, final, rnn_cache = self.rnn.forward(x, state0, lengths, training=training)  # (T, B, H)
-        out_mask = dropout_mask(self.dropout_rng, out.shape, self.config.output_dropout, self.dtype, training)
-        if out_mask is not None:
-            out = out * out_mask
+        out, out_mask = self._dropout(out, self.config.output_dropout, training)
         logits, fc_cache = self.fc.forward(out)                          # (T, B, N)
-        return logits, final, LanguageModelCache(emb_cache, rnn_cache, fc_cache, out_mask)
+        cache = LanguageModelCache(emb_cache, rnn_cache, fc_cache, out_mask)
+        return LanguageModelOutput(logits, final), cache
 
     def _with_side(self, e: np.ndarray, side: np.ndarray | None, B: int) -> np.ndarray:
         S = self.config.side_input_size
@@ -153,38 +159,38 @@ class LanguageModel:
         x[..., e.shape[2]:] = side                                       # q at every step
         return x
 
-    def backward(self, d_logits: np.ndarray, cache: LanguageModelCache, d_final=None):
-        """dL/dlogits (T, B, N) (and dL/d final state, None: 0) ->
-        (grads {flat name: array}, d_state0 like state0, d_side (B, S) or None)."""
+    def backward(self, d_logits: np.ndarray, cache: LanguageModelCache) -> dict[str, np.ndarray]:
+        """Gradients of every parameter (flat names) given dL/dlogits (T, B, N)."""
+        return self.backward_with_inputs(d_logits, cache).params
+
+    def backward_with_inputs(self, d_logits: np.ndarray, cache: LanguageModelCache,
+                             d_state=None) -> LanguageModelGrads:
+        """dL/dlogits (T, B, N), and dL/d final state (a State; None: 0) -> the gradients of the
+        parameters, of the initial state and of the side input (``LanguageModelGrads``)."""
         d_out, fc_grads = self.fc.backward(d_logits, cache.fc)           # (T, B, H)
-        if cache.out_mask is not None:
-            d_out = d_out * cache.out_mask
-        dx, d_state0, rnn_grads = self.rnn.backward(cache.rnn, d_out, d_final)   # (T, B, E+S)
-        E = self.config.embedding_dim
+        dx, d_state0, rnn_grads = self.rnn.backward(cache.rnn, masked(d_out, cache.out_mask), d_state)
+        E = self.config.embedding_dim                                    # dx (T, B, E+S)
         d_side = dx[..., E:].sum(axis=0) if self.config.side_input_size else None  # (B, S)
         _, emb_grads = self.embedding.backward(np.ascontiguousarray(dx[..., :E]), cache.emb)
-        grads = {}
-        for prefix, g in (("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads)):
-            grads.update(prefixed(prefix, g))
-        return grads, d_state0, d_side
+        grads = named_grads(("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads))
+        return LanguageModelGrads(grads, d_state0, d_side)
 
-    def loss_and_grads(self, ids, targets, mask=None, state0=None, lengths=None,
-                       training: bool = True, side=None):
-        """Mean cross-entropy over the counted steps of ``targets`` (T, B) (mask (T, B); with
-        ``lengths`` and no mask, the steps t < lengths[b]), its gradients, and the final state.
+    def loss_and_grads(self, batch: LanguageModelBatch, training: bool = True) -> StepResult:
+        """Mean cross-entropy over the counted steps of ``batch.targets`` (the mask; without
+        one, t < lengths[b]; without either, every step), its gradients, and the final state.
 
-        Returns (loss, grads, final state).
+        StepResult counts: count = the counted steps (the loss is a mean per predicted token),
+        tokens = the real steps read (sum_b len_b, or T*B), examples = B; ``state`` is the
+        final State, for truncated BPTT to carry on (after ``bptt.truncated.detach``).
         """
-        logits, final, cache = self.forward(ids, state0, lengths, training, side)
-        if mask is None and lengths is not None:
-            mask = np.arange(logits.shape[0])[:, None] < np.asarray(lengths)[None, :]   # (T, B)
-        loss, d_logits = softmax_cross_entropy(logits, np.asarray(targets), mask)
-        grads, _, _ = self.backward(d_logits, cache)
-        return loss, grads, final
+        (logits, final), cache = self.forward(batch.ids, batch.state0, batch.lengths, training,
+                                              batch.side)
+        loss, d_logits, count, tokens = counted_loss(logits, batch)
+        return StepResult(loss, self.backward(d_logits, cache), logits.shape[1], tokens, count, final)
 
     # ---- one step at a time -----------------------------------------------------------------
-    def step(self, ids: np.ndarray, state, side: np.ndarray | None = None):
-        """Feed one token per row: ids (B,) -> (next-token logits (B, N), new state)."""
+    def step(self, ids: np.ndarray, state, side: np.ndarray | None = None) -> tuple[np.ndarray, State]:
+        """Feed one token per row: ids (B,) -> (next-token logits (B, N), new State)."""
         ids = np.asarray(ids).reshape(1, -1)                             # (1, B)
         e, _ = self.embedding.forward(ids)
         out, state = self.rnn(self._with_side(e, side, ids.shape[1]), state)   # (1, B, H)
@@ -202,6 +208,17 @@ class LanguageModel:
         step = lambda ids, s: self.step(ids, s, side)
         state = self.zero_state(1) if state is None else state
         return sample(step, state, prime, length, temperature, top_k, rng, banned)
+
+
+def counted_loss(logits: np.ndarray, batch) -> tuple[float, np.ndarray, int, int]:
+    """Mean cross-entropy of logits (T, B, N) against ``batch.targets`` over the counted steps:
+    ``batch.mask``, else t < ``batch.lengths[b]``, else all. Returns (loss, dL/dlogits, counted
+    steps, real steps read)."""
+    T, B = logits.shape[:2]
+    read = real_steps(T, batch.lengths, B)                               # (T, B)
+    mask = batch.mask if batch.mask is not None else read if batch.lengths is not None else None
+    loss, d_logits = softmax_cross_entropy(logits, np.asarray(batch.targets), mask)
+    return loss, d_logits, int(np.sum(mask)) if mask is not None else T * B, int(read.sum())
 
 
 # ---- sampling ---------------------------------------------------------------------------------

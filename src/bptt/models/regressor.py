@@ -18,21 +18,19 @@ the defaults are PyTorch's.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from ._compose import flat_params, prefixed
+from ._compose import Composed, ModelConfig, StepResult, named_grads, recurrent, top_final, top_final_grad
 from ..init import INITS, apply_init
 from ..layers import Dense
 from ..losses import mse
-from ..recurrent import Recurrent, RecurrentConfig
 
 
 @dataclass(frozen=True)
-class RegressorConfig:
+class RegressorConfig(ModelConfig):
     input_size: int
     hidden_size: int
     output_size: int = 1
@@ -53,9 +51,6 @@ class RegressorConfig:
         if not isinstance(self.output_size, (int, np.integer)) or self.output_size < 1:
             raise ValueError(f"output_size must be a positive integer, got {self.output_size!r}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 class RegressorCache(NamedTuple):
     rnn: tuple                      # Recurrent cache
@@ -63,31 +58,31 @@ class RegressorCache(NamedTuple):
     batch: int                      # B
 
 
-class Regressor:
-    """Recurrent layers -> final state of the top layer -> dense; trained with MSE."""
+class RegressorBatch(NamedTuple):
+    """What ``loss_and_grads`` reads."""
+    x: np.ndarray                   # (T, B, E) input vectors
+    targets: np.ndarray             # (B, O)
+    lengths: np.ndarray | None = None   # (B,) real lengths (None: all T)
 
-    type_name = "Regressor"
 
-    def __init__(self, config: RegressorConfig, rng: np.random.Generator | None = None):
-        rng = np.random.default_rng(0) if rng is None else rng
-        c = self.config = config
-        self.rnn = Recurrent(RecurrentConfig(c.mode, c.input_size, c.hidden_size, c.num_layers,
-                                             c.bidirectional, c.dropout, dtype=c.dtype), rng)
+class Regressor(Composed):
+    """Recurrent layers -> final state of the top layer -> dense; trained with MSE.
+
+    ``rng`` draws the weights; ``dropout_seed`` seeds the dropout masks between the recurrent
+    layers (the model has no dropout of its own).
+    """
+
+    config_class = RegressorConfig
+
+    def __init__(self, config: RegressorConfig, rng: np.random.Generator | None = None,
+                 dropout_seed: int = 0):
+        rng = self._begin(config, rng, None)
+        c = config
+        self.rnn = recurrent(c, c.input_size, rng, dropout_seed, bidirectional=c.bidirectional)
         apply_init(self.rnn, c.init, c.init_gain, c.forget_bias, rng)
         D = 2 if c.bidirectional else 1
-        self.fc = Dense(D * c.hidden_size, c.output_size, dtype=np.dtype(c.dtype), rng=rng)
-        self.params = flat_params((("rnn", self.rnn), ("fc", self.fc)))
-
-    @classmethod
-    def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "Regressor":
-        return cls(RegressorConfig(**config), rng)
-
-    def generators(self) -> dict[str, np.random.Generator]:
-        """The random generators the model draws from (saved in checkpoints for exact resume)."""
-        return prefixed("rnn", self.rnn.generators())
-
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {name: p.shape for name, p in self.params.items()}
+        self.fc = Dense(D * c.hidden_size, c.output_size, dtype=self.dtype, rng=rng)
+        self._compose(("rnn", self.rnn), ("fc", self.fc))
 
     # ---- forward / backward ---------------------------------------------------------------
     def forward(self, x: np.ndarray, lengths: np.ndarray | None = None,
@@ -97,9 +92,7 @@ class Regressor:
         if x.ndim != 3:
             raise ValueError(f"x must be 3-D (T, B, E), got shape {x.shape}")
         _, final, rnn_cache = self.rnn.forward(x, lengths=lengths, training=training)
-        h_n = final[0] if isinstance(final, tuple) else final            # (L*D, B, H)
-        D = self.rnn.config.directions
-        s = np.concatenate(list(h_n[-D:]), axis=1)                       # (B, D*H)
+        s = top_final(final, self.rnn.config.directions)                 # (B, D*H)
         pred, fc_cache = self.fc.forward(s)                              # (B, O)
         return pred, RegressorCache(rnn_cache, fc_cache, x.shape[1])
 
@@ -107,37 +100,25 @@ class Regressor:
         """Gradients of every parameter (flat names) given dL/dprediction (B, O)."""
         ds, fc_grads = self.fc.backward(d_pred, cache.fc)                # (B, D*H)
         c = self.rnn.config
-        D, H, L = c.directions, c.hidden_size, c.num_layers
-        d_h = np.zeros((L * D, cache.batch, H), dtype=ds.dtype)          # only the top layer's
-        for d in range(D):                                               # final states are read
-            d_h[(L - 1) * D + d] = ds[:, d * H:(d + 1) * H]
-        d_final = (d_h, np.zeros_like(d_h)) if c.mode == "lstm" else d_h
-        _, _, rnn_grads = self.rnn.backward(cache.rnn, None, d_final)
-        grads = prefixed("rnn", rnn_grads)
-        grads.update({f"fc.{n}": g for n, g in fc_grads.items()})
-        return grads
+        d_final = top_final_grad(ds, c.num_layers, c.directions)         # only the top layer's
+        _, _, rnn_grads = self.rnn.backward(cache.rnn, None, d_final)    # final states are read
+        return named_grads(("rnn", rnn_grads), ("fc", fc_grads))
 
-    def loss_and_grads(self, x, targets, lengths=None, training: bool = True
-                       ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
-        """Mean squared error against ``targets`` (B, O), its gradients, and the predictions."""
-        pred, cache = self.forward(x, lengths, training=training)
-        targets = np.asarray(targets, dtype=pred.dtype)
+    def loss_and_grads(self, batch: RegressorBatch, training: bool = True) -> StepResult:
+        """Mean squared error against ``batch.targets`` (B, O), and its gradients.
+
+        StepResult counts: examples = count = B (the mean over (B, O) is a mean per example of
+        the per-example mean over O), tokens = the real steps read.
+        """
+        pred, cache = self.forward(batch.x, batch.lengths, training=training)
+        targets = np.asarray(batch.targets, dtype=pred.dtype)
         if targets.shape != pred.shape:
             raise ValueError(f"targets must have shape {pred.shape} (B, output_size), got {targets.shape}")
         loss, d_pred = mse(pred, targets)
-        return loss, self.backward(d_pred, cache), pred
+        B = cache.batch
+        tokens = int(np.sum(batch.lengths)) if batch.lengths is not None else B * np.shape(batch.x)[0]
+        return StepResult(loss, self.backward(d_pred, cache), B, tokens, B)
 
     def predict(self, x, lengths=None) -> np.ndarray:
         """Predictions (B, O), no cache kept."""
         return self.forward(x, lengths, training=False)[0]
-
-    # ---- files ----------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> Path:
-        """``bptt.io.save``: config.json + model.safetensors."""
-        from .. import io
-        return io.save(self, directory)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "Regressor":
-        from .. import io
-        return io.load_as(directory, Regressor)

@@ -34,19 +34,20 @@ Parameter names are those of a PyTorch module with submodules ``encoder_embeddin
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from ._compose import dropout_mask, flat_params, prefixed
+from ._compose import (Composed, ModelConfig, StepResult, check_fractions, masked, named_grads,
+                       real_steps, recurrent)
 from ..layers import Dense, Embedding
 from ..losses import log_softmax, softmax_cross_entropy
-from ..recurrent import Recurrent, RecurrentConfig
+from ..state import State
 
 
 @dataclass(frozen=True)
-class Seq2SeqConfig:
+class Seq2SeqConfig(ModelConfig):
     src_vocab_size: int
     tgt_vocab_size: int
     embedding_dim: int
@@ -63,9 +64,7 @@ class Seq2SeqConfig:
     dtype: str = "float32"
 
     def __post_init__(self):
-        for name in ("dropout", "embedding_dropout", "output_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        check_fractions(self, ("dropout", "embedding_dropout", "output_dropout"))
         for name in ("padding_idx", "bos_id", "eos_id"):
             if not 0 <= getattr(self, name) < self.tgt_vocab_size:
                 raise ValueError(f"{name} must be a target id in [0, {self.tgt_vocab_size}), "
@@ -73,9 +72,6 @@ class Seq2SeqConfig:
         if len({self.padding_idx, self.bos_id, self.eos_id}) != 3:
             raise ValueError(f"padding_idx, bos_id and eos_id must differ, got "
                              f"{self.padding_idx}, {self.bos_id}, {self.eos_id}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @property
     def directions(self) -> int:
@@ -113,83 +109,71 @@ def shift_right(tgt: np.ndarray, bos_id: int) -> np.ndarray:
     return out
 
 
-class Seq2Seq:
-    """Embedding -> encoder RNN -> (final state) -> decoder RNN -> dense -> softmax, per step."""
+class Seq2SeqBatch(NamedTuple):
+    """What ``loss_and_grads`` reads (the translation job's batches have the same fields)."""
+    src: np.ndarray                 # (S, B) source ids, padded after each source's end
+    src_lengths: np.ndarray | None  # (B,)
+    tgt: np.ndarray                 # (T, B) y_1 .. y_n, <eos>, then padding
+    tgt_lengths: np.ndarray | None  # (B,) n + 1 (None: all T)
 
-    type_name = "Seq2Seq"
+
+class Seq2Seq(Composed):
+    """Embedding -> encoder RNN -> (final state) -> decoder RNN -> dense -> softmax, per step.
+
+    ``rng`` draws the weights; ``dropout_seed`` seeds the dropout masks on the token vectors and
+    the decoder outputs, ``dropout_seed + 1`` and ``+ 2`` those between the encoder's and the
+    decoder's layers.
+    """
+
+    config_class = Seq2SeqConfig
 
     def __init__(self, config: Seq2SeqConfig, rng: np.random.Generator | None = None,
                  dropout_seed: int = 0):
-        rng = np.random.default_rng(0) if rng is None else rng
-        self.dropout_rng = np.random.default_rng(dropout_seed)
-        c = self.config = config
-        dtype = np.dtype(c.dtype)
-        self.encoder_embedding = Embedding(c.src_vocab_size, c.embedding_dim, c.padding_idx, dtype, rng)
-        self.decoder_embedding = Embedding(c.tgt_vocab_size, c.embedding_dim, c.padding_idx, dtype, rng)
-        self.encoder = Recurrent(RecurrentConfig(c.mode, c.embedding_dim, c.hidden_size, c.num_layers,
-                                                 c.bidirectional_encoder, c.dropout, dtype=c.dtype),
-                                 rng, dropout_seed + 1)
-        self.decoder = Recurrent(RecurrentConfig(c.mode, c.embedding_dim, c.decoder_size, c.num_layers,
-                                                 False, c.dropout, dtype=c.dtype), rng, dropout_seed + 2)
-        self.fc = Dense(c.decoder_size, c.tgt_vocab_size, dtype=dtype, rng=rng)
-        self.params = flat_params(self._layers())
-
-    @classmethod
-    def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "Seq2Seq":
-        return cls(Seq2SeqConfig(**config), rng)
-
-    def generators(self) -> dict[str, np.random.Generator]:
-        """The random generators the model draws from (saved in checkpoints for exact resume)."""
-        return {"dropout": self.dropout_rng,
-                **{f"encoder.{k}": g for k, g in self.encoder.generators().items()},
-                **{f"decoder.{k}": g for k, g in self.decoder.generators().items()}}
-
-    def _layers(self):
-        return (("encoder_embedding", self.encoder_embedding), ("encoder", self.encoder),
-                ("decoder_embedding", self.decoder_embedding), ("decoder", self.decoder),
-                ("fc", self.fc))
-
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {name: p.shape for name, p in self.params.items()}
+        rng = self._begin(config, rng, dropout_seed)
+        c = config
+        self.encoder_embedding = Embedding(c.src_vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
+        self.decoder_embedding = Embedding(c.tgt_vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
+        self.encoder = recurrent(c, c.embedding_dim, rng, dropout_seed + 1,
+                                 bidirectional=c.bidirectional_encoder)
+        self.decoder = recurrent(c, c.embedding_dim, rng, dropout_seed + 2, hidden_size=c.decoder_size)
+        self.fc = Dense(c.decoder_size, c.tgt_vocab_size, dtype=self.dtype, rng=rng)
+        self._compose(("encoder_embedding", self.encoder_embedding), ("encoder", self.encoder),
+                      ("decoder_embedding", self.decoder_embedding), ("decoder", self.decoder),
+                      ("fc", self.fc))
 
     # ---- the bridge between encoder and decoder -----------------------------------------------
-    def _bridge(self, state):
-        """Encoder final state(s) (L*D, B, H), index l*D + d -> decoder state(s) (L, B, D*H)."""
+    def _bridge(self, state: State) -> State:
+        """Encoder final State (L*D, B, H), index l*D + d -> decoder State (L, B, D*H)."""
         c = self.config
         L, D, H = c.num_layers, c.directions, c.hidden_size
 
-        def one(s):
+        def one(s):                 # (L*D, B, H) = (L, D, B, H) -> (L, B, D, H) -> (L, B, D*H)
             B = s.shape[1]
             return s.reshape(L, D, B, H).transpose(0, 2, 1, 3).reshape(L, B, D * H)
-        return tuple(one(s) for s in state) if isinstance(state, tuple) else one(state)
+        return state.map(one)
 
-    def _unbridge(self, d_state):
+    def _unbridge(self, d_state: State) -> State:
         """The gradient through ``_bridge``: (L, B, D*H) -> (L*D, B, H)."""
         c = self.config
         L, D, H = c.num_layers, c.directions, c.hidden_size
 
-        def one(g):
+        def one(g):                 # (L, B, D*H) = (L, B, D, H) -> (L, D, B, H) -> (L*D, B, H)
             B = g.shape[1]
             return np.ascontiguousarray(g.reshape(L, B, D, H).transpose(0, 2, 1, 3)).reshape(L * D, B, H)
-        return tuple(one(g) for g in d_state) if isinstance(d_state, tuple) else one(d_state)
+        return d_state.map(one)
 
     # ---- forward / backward ---------------------------------------------------------------
-    def _dropout_mask(self, shape, p: float, training: bool) -> np.ndarray | None:
-        return dropout_mask(self.dropout_rng, shape, p, self.config.dtype, training)
-
     def _encode(self, src, src_lengths, training: bool):
         src = np.asarray(src)
         if src.ndim != 2:
             raise ValueError(f"src must be 2-D (S, B), got shape {src.shape}")
         x, emb_cache = self.encoder_embedding.forward(src)                 # (S, B, E)
-        mask = self._dropout_mask(x.shape, self.config.embedding_dropout, training)
-        if mask is not None:
-            x = x * mask
+        x, mask = self._dropout(x, self.config.embedding_dropout, training)
         _, final, enc_cache = self.encoder.forward(x, lengths=src_lengths, training=training)
         return self._bridge(final), (emb_cache, enc_cache, mask)
 
-    def encode(self, src: np.ndarray, src_lengths: np.ndarray | None = None):
-        """The decoder's initial state for source ids (S, B): (L, B, D*H), or (h, c) for the LSTM."""
+    def encode(self, src: np.ndarray, src_lengths: np.ndarray | None = None) -> State:
+        """The decoder's initial State for source ids (S, B): h (and the LSTM's c) (L, B, D*H)."""
         return self._encode(src, src_lengths, training=False)[0]
 
     def forward(self, src: np.ndarray, src_lengths: np.ndarray | None, tgt_in: np.ndarray,
@@ -203,13 +187,9 @@ class Seq2Seq:
             raise ValueError(f"tgt_in must be 2-D (T, B) with B = {np.shape(src)[1]} as src, "
                              f"got shape {tgt_in.shape}")
         u, tgt_emb = self.decoder_embedding.forward(tgt_in)                 # (T, B, E)
-        tgt_mask = self._dropout_mask(u.shape, c.embedding_dropout, training)
-        if tgt_mask is not None:
-            u = u * tgt_mask
+        u, tgt_mask = self._dropout(u, c.embedding_dropout, training)
         g, _, dec_cache = self.decoder.forward(u, state0, lengths=tgt_lengths, training=training)
-        out_mask = self._dropout_mask(g.shape, c.output_dropout, training)
-        if out_mask is not None:
-            g = g * out_mask
+        g, out_mask = self._dropout(g, c.output_dropout, training)
         logits, fc_cache = self.fc.forward(g)                               # (T, B, C)
         return logits, Seq2SeqCache(src_emb, tgt_emb, enc_cache, dec_cache, fc_cache,
                                     src_mask, tgt_mask, out_mask)
@@ -217,40 +197,35 @@ class Seq2Seq:
     def backward(self, d_logits: np.ndarray, cache: Seq2SeqCache) -> dict[str, np.ndarray]:
         """Gradients of every parameter (flat names) given dL/dlogits (T, B, C)."""
         dg, fc_grads = self.fc.backward(d_logits, cache.fc)                # (T, B, D*H)
-        if cache.out_mask is not None:
-            dg = dg * cache.out_mask
-        du, d_state0, dec_grads = self.decoder.backward(cache.decoder, dg)  # BPTT, decoder
-        if cache.tgt_mask is not None:
-            du = du * cache.tgt_mask
-        _, tgt_emb_grads = self.decoder_embedding.backward(du, cache.tgt_emb)
+        du, d_state0, dec_grads = self.decoder.backward(cache.decoder, masked(dg, cache.out_mask))
+        _, tgt_emb_grads = self.decoder_embedding.backward(masked(du, cache.tgt_mask), cache.tgt_emb)
         dx, _, enc_grads = self.encoder.backward(cache.encoder, None, self._unbridge(d_state0))
-        if cache.src_mask is not None:
-            dx = dx * cache.src_mask
-        _, src_emb_grads = self.encoder_embedding.backward(dx, cache.src_emb)
-        grads = {}
-        for prefix, g in (("encoder_embedding", src_emb_grads), ("encoder", enc_grads),
-                          ("decoder_embedding", tgt_emb_grads), ("decoder", dec_grads), ("fc", fc_grads)):
-            grads.update(prefixed(prefix, g))
-        return grads
+        _, src_emb_grads = self.encoder_embedding.backward(masked(dx, cache.src_mask), cache.src_emb)
+        return named_grads(("encoder_embedding", src_emb_grads), ("encoder", enc_grads),
+                           ("decoder_embedding", tgt_emb_grads), ("decoder", dec_grads), ("fc", fc_grads))
 
-    def loss_and_grads(self, src, src_lengths, tgt, tgt_lengths, training: bool = True
-                       ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
-        """Teacher-forced mean cross-entropy over the real target steps.
+    def loss_and_grads(self, batch: Seq2SeqBatch, training: bool = True) -> StepResult:
+        """Teacher-forced mean cross-entropy over the real target steps, and its gradients.
 
-        tgt (T, B): y_1 .. y_n, <eos> of each example, then padding; tgt_lengths (B,) = n + 1.
-        Returns (loss, grads, logits (T, B, C)).
+        ``batch.tgt`` (T, B): y_1 .. y_n, <eos> of each example, then padding; ``tgt_lengths``
+        (B,) = n + 1. StepResult counts: count = the real target steps, sum_b (n_b + 1) (the loss
+        is a mean per predicted token), tokens = source and target steps read, examples = B.
         """
-        tgt = np.asarray(tgt)
+        tgt = np.asarray(batch.tgt)
         T, B = tgt.shape
-        tgt_lengths = np.full(B, T, dtype=np.int64) if tgt_lengths is None else np.asarray(tgt_lengths)
-        logits, cache = self.forward(src, src_lengths, shift_right(tgt, self.config.bos_id),
+        tgt_lengths = (np.full(B, T, dtype=np.int64) if batch.tgt_lengths is None
+                       else np.asarray(batch.tgt_lengths))
+        logits, cache = self.forward(batch.src, batch.src_lengths, shift_right(tgt, self.config.bos_id),
                                      tgt_lengths, training=training)
-        mask = np.arange(T)[:, None] < tgt_lengths[None, :]
+        mask = real_steps(T, tgt_lengths, B)
         loss, d_logits = softmax_cross_entropy(logits, tgt, mask=mask)
-        return loss, self.backward(d_logits, cache), logits
+        S = np.shape(batch.src)[0]
+        src_tokens = S * B if batch.src_lengths is None else int(np.sum(batch.src_lengths))
+        N = int(tgt_lengths.sum())
+        return StepResult(loss, self.backward(d_logits, cache), B, src_tokens + N, N)
 
     # ---- decoding -------------------------------------------------------------------------
-    def decode_step(self, tokens: np.ndarray, state) -> tuple[np.ndarray, object]:
+    def decode_step(self, tokens: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         """One decoder step for B rows: previous tokens (B,) and state -> (log-probabilities
         (B, C) with <pad> and <bos> at -inf, the next state)."""
         u = self.decoder_embedding.params["weight"][np.asarray(tokens)][None]   # (1, B, E)
@@ -261,8 +236,8 @@ class Seq2Seq:
         return logp, state
 
     @staticmethod
-    def _rows(state, rows: np.ndarray):
-        return tuple(s[:, rows] for s in state) if isinstance(state, tuple) else state[:, rows]
+    def _rows(state: State, rows: np.ndarray) -> State:
+        return state.map(lambda s: s[:, rows])
 
     def greedy(self, src: np.ndarray, src_lengths: np.ndarray | None = None,
                max_len: int = 100) -> list[Hypothesis]:

@@ -26,19 +26,19 @@ Parameter names are those of a PyTorch module with submodules ``embedding`` (nn.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from ._compose import dropout_mask, flat_params, prefixed
+from ._compose import (Composed, ModelConfig, StepResult, check_fractions, masked, named_grads, prefixed,
+                       real_steps, recurrent)
 from ..layers import Dense, Embedding
 from ..losses import softmax_cross_entropy
-from ..recurrent import Recurrent, RecurrentConfig
 
 
 @dataclass(frozen=True)
-class TaggerConfig:
+class TaggerConfig(ModelConfig):
     vocab_size: int
     embedding_dim: int
     hidden_size: int
@@ -61,14 +61,9 @@ class TaggerConfig:
         if len(self.feature_vocab_sizes) != len(self.feature_dims):
             raise ValueError(f"feature_vocab_sizes {self.feature_vocab_sizes} and feature_dims "
                              f"{self.feature_dims} must have the same length (one per feature)")
-        for name in ("dropout", "embedding_dropout", "output_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        check_fractions(self, ("dropout", "embedding_dropout", "output_dropout"))
         if self.num_tags < 2:
             raise ValueError(f"num_tags must be >= 2, got {self.num_tags}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @property
     def input_size(self) -> int:
@@ -85,42 +80,36 @@ class TaggerCache(NamedTuple):
     out_mask: np.ndarray | None     # (T, B, D*H) output dropout mask, scaled by 1/(1-p)
 
 
-class Tagger:
-    """Embedding (+ feature embeddings) -> recurrent layers -> dense at every step -> softmax."""
+class TaggerBatch(NamedTuple):
+    """What ``loss_and_grads`` reads (the tagging job's batches have the same fields)."""
+    ids: np.ndarray                 # (T, B) word ids, padded after each sequence's end
+    lengths: np.ndarray | None      # (B,) real lengths (None: all T)
+    tags: np.ndarray                # (T, B) tag ids (any value at padded steps)
+    features: np.ndarray | None = None  # (T, B, K) feature ids, or None without features
 
-    type_name = "Tagger"
+
+class Tagger(Composed):
+    """Embedding (+ feature embeddings) -> recurrent layers -> dense at every step -> softmax.
+
+    ``rng`` draws the weights; ``dropout_seed`` seeds the dropout masks on the input vectors and
+    the recurrent outputs, ``dropout_seed + 1`` those between the recurrent layers.
+    """
+
+    config_class = TaggerConfig
 
     def __init__(self, config: TaggerConfig, rng: np.random.Generator | None = None,
                  dropout_seed: int = 0):
-        rng = np.random.default_rng(0) if rng is None else rng
-        self.dropout_rng = np.random.default_rng(dropout_seed)
-        c = self.config = config
-        dtype = np.dtype(c.dtype)
-        self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, dtype, rng)
-        self.feature_embeddings = [Embedding(v, e, c.padding_idx, dtype, rng)
+        rng = self._begin(config, rng, dropout_seed)
+        c = config
+        self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
+        self.feature_embeddings = [Embedding(v, e, c.padding_idx, self.dtype, rng)
                                    for v, e in zip(c.feature_vocab_sizes, c.feature_dims)]
-        self.rnn = Recurrent(RecurrentConfig(c.mode, c.input_size, c.hidden_size, c.num_layers,
-                                             c.bidirectional, c.dropout, dtype=c.dtype), rng)
+        self.rnn = recurrent(c, c.input_size, rng, dropout_seed + 1, bidirectional=c.bidirectional)
         D = 2 if c.bidirectional else 1
-        self.fc = Dense(D * c.hidden_size, c.num_tags, dtype=dtype, rng=rng)
-        self.params = flat_params(self._layers())
-
-    @classmethod
-    def from_config(cls, config: dict, rng: np.random.Generator | None = None) -> "Tagger":
-        return cls(TaggerConfig(**config), rng)
-
-    def generators(self) -> dict[str, np.random.Generator]:
-        """The random generators the model draws from (saved in checkpoints for exact resume)."""
-        return {"dropout": self.dropout_rng,
-                **prefixed("rnn", self.rnn.generators())}
-
-    def _layers(self):
-        return (("embedding", self.embedding),
-                *((f"feature_embeddings.{k}", f) for k, f in enumerate(self.feature_embeddings)),
-                ("rnn", self.rnn), ("fc", self.fc))
-
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {name: p.shape for name, p in self.params.items()}
+        self.fc = Dense(D * c.hidden_size, c.num_tags, dtype=self.dtype, rng=rng)
+        self._compose(("embedding", self.embedding),
+                      *((f"feature_embeddings.{k}", f) for k, f in enumerate(self.feature_embeddings)),
+                      ("rnn", self.rnn), ("fc", self.fc))
 
     # ---- forward / backward ---------------------------------------------------------------
     def forward(self, ids: np.ndarray, lengths: np.ndarray | None = None,
@@ -150,48 +139,40 @@ class Tagger:
                 parts.append(v)
                 feat_caches.append(fc)
             x = np.concatenate(parts, axis=2)                            # (T, B, In)
-        emb_mask = self._dropout_mask(x.shape, c.embedding_dropout, training)
-        if emb_mask is not None:
-            x = x * emb_mask
+        x, emb_mask = self._dropout(x, c.embedding_dropout, training)
         out, _, rnn_cache = self.rnn.forward(x, lengths=lengths, training=training)  # (T, B, D*H)
-        out_mask = self._dropout_mask(out.shape, c.output_dropout, training)
-        if out_mask is not None:
-            out = out * out_mask
+        out, out_mask = self._dropout(out, c.output_dropout, training)
         logits, fc_cache = self.fc.forward(out)                          # (T, B, C)
         return logits, TaggerCache(emb_cache, feat_caches, rnn_cache, fc_cache, emb_mask, out_mask)
-
-    def _dropout_mask(self, shape, p: float, training: bool) -> np.ndarray | None:
-        return dropout_mask(self.dropout_rng, shape, p, self.config.dtype, training)
 
     def backward(self, d_logits: np.ndarray, cache: TaggerCache) -> dict[str, np.ndarray]:
         """Gradients of every parameter (flat names) given dL/dlogits (T, B, C)."""
         d_out, fc_grads = self.fc.backward(d_logits, cache.fc)          # (T, B, D*H)
-        if cache.out_mask is not None:
-            d_out = d_out * cache.out_mask
-        dx, _, rnn_grads = self.rnn.backward(cache.rnn, d_out)          # (T, B, In)
-        if cache.emb_mask is not None:
-            dx = dx * cache.emb_mask
+        dx, _, rnn_grads = self.rnn.backward(cache.rnn, masked(d_out, cache.out_mask))  # (T, B, In)
+        dx = masked(dx, cache.emb_mask)
         E = self.config.embedding_dim
         _, emb_grads = self.embedding.backward(np.ascontiguousarray(dx[:, :, :E]), cache.emb)
-        grads = {f"embedding.{n}": g for n, g in emb_grads.items()}
+        grads = prefixed("embedding", emb_grads)
         start = E
         for k, (table, fcache) in enumerate(zip(self.feature_embeddings, cache.features)):
             width = table.embedding_dim
             _, g = table.backward(np.ascontiguousarray(dx[:, :, start:start + width]), fcache)
-            grads.update({f"feature_embeddings.{k}.{n}": v for n, v in g.items()})
+            grads.update(prefixed(f"feature_embeddings.{k}", g))
             start += width
-        grads.update(prefixed("rnn", rnn_grads))
-        grads.update({f"fc.{n}": g for n, g in fc_grads.items()})
-        return grads
+        return {**grads, **named_grads(("rnn", rnn_grads), ("fc", fc_grads))}
 
-    def loss_and_grads(self, ids, lengths, tags, features=None, training: bool = True
-                       ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
-        """Mean cross-entropy over the real tokens of ``tags`` (T, B) (padding may hold any
-        value), its gradients, and the logits (T, B, C)."""
-        logits, cache = self.forward(ids, lengths, features, training=training)
-        mask = real_steps(logits.shape[0], lengths, logits.shape[1])
-        loss, d_logits = softmax_cross_entropy(logits, np.asarray(tags), mask=mask)
-        return loss, self.backward(d_logits, cache), logits
+    def loss_and_grads(self, batch: TaggerBatch, training: bool = True) -> StepResult:
+        """Mean cross-entropy over the real tokens of ``batch.tags``, and its gradients.
+
+        StepResult counts: count = tokens = N = sum_b len_b (the loss is a mean per token),
+        examples = B.
+        """
+        logits, cache = self.forward(batch.ids, batch.lengths, batch.features, training=training)
+        T, B = logits.shape[:2]
+        mask = real_steps(T, batch.lengths, B)
+        loss, d_logits = softmax_cross_entropy(logits, np.asarray(batch.tags), mask=mask)
+        N = int(mask.sum())
+        return StepResult(loss, self.backward(d_logits, cache), B, N, N)
 
     def predict(self, ids, lengths=None, features=None) -> np.ndarray:
         """The most probable tag id at every step, (T, B) (-1 at padded steps)."""
@@ -199,10 +180,3 @@ class Tagger:
         pred = logits.argmax(axis=2)
         pred[~real_steps(logits.shape[0], lengths, logits.shape[1])] = -1
         return pred
-
-
-def real_steps(T: int, lengths: np.ndarray | None, B: int) -> np.ndarray:
-    """(T, B) bool: True where t < lengths[b], the steps that hold real tokens."""
-    if lengths is None:
-        return np.ones((T, B), dtype=bool)
-    return np.arange(T)[:, None] < np.asarray(lengths)[None, :]
