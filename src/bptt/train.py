@@ -107,9 +107,17 @@ def make_optimizer(config: TrainConfig, params: dict[str, np.ndarray]):
 
 
 class Trainer:
+    """``time_budget``: seconds of training for this call of ``fit`` (None: no limit); when they
+    run out, the current step finishes, a checkpoint is written and ``fit`` returns with
+    ``stop_reason`` "time budget" (Ctrl-C: "interrupt"), to be resumed later."""
+
     def __init__(self, model, config: TrainConfig, batches: Callable[[np.random.Generator], list],
                  step_fn: Callable, evaluate: Callable[[], dict], export: Callable[[Path], None],
-                 out_dir: str | Path, progress: bool = True):
+                 out_dir: str | Path, progress: bool = True, time_budget: float | None = None):
+        if time_budget is not None and not time_budget > 0:
+            raise ValueError(f"time_budget must be a positive number of seconds, got {time_budget}")
+        self.time_budget = time_budget
+        self.stop_reason: str | None = None
         self.model, self.config = model, config
         self.batches, self.step_fn, self.evaluate, self.export = batches, step_fn, evaluate, export
         self.out_dir = Path(out_dir)
@@ -118,6 +126,7 @@ class Trainer:
         self.data_rng = np.random.default_rng(config.seed)
         self.state = TrainState(epoch_rng_state=self.data_rng.bit_generator.state)
         self._stop_requested = False
+        self._deadline: float | None = None
         self._clock0 = time.perf_counter()
 
     def elapsed(self) -> float:
@@ -166,9 +175,10 @@ class Trainer:
             self.model.generators()[name].bit_generator.state = state
 
     # ---- the loop -------------------------------------------------------------------------
-    def request_stop(self) -> None:
+    def request_stop(self, reason: str = "request") -> None:
         """Finish the current step, write a checkpoint and stop (what Ctrl-C does)."""
         self._stop_requested = True
+        self.stop_reason = self.stop_reason or reason
 
     def log(self, record: dict) -> None:
         """Append one JSON line to ``out_dir/metrics.jsonl``, with ``elapsed_s`` added."""
@@ -179,13 +189,14 @@ class Trainer:
     def _on_sigint(self, signum, frame):
         if self._stop_requested:
             raise KeyboardInterrupt
-        self._stop_requested = True
+        self.request_stop("interrupt")
         tqdm.write("interrupt: finishing this step, then writing a checkpoint (Ctrl-C again to abort)")
 
     def fit(self) -> TrainState:
         """Train until ``epochs``, early stopping or Ctrl-C; returns the final state."""
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         self._clock0 = time.perf_counter() - self.state.elapsed_s
+        self._deadline = None if self.time_budget is None else time.perf_counter() + self.time_budget
         try:
             while not self.state.finished and self.state.epoch < self.config.epochs:
                 if not self._run_epoch():
@@ -232,10 +243,16 @@ class Trainer:
             bar.update(1)
             bar.set_postfix(loss=f"{st.epoch_loss_sum / max(st.epoch_count, 1):.4f}",
                             tok_s=f"{tokens / (time.perf_counter() - t0):,.0f}")
+            if self._deadline is not None and time.perf_counter() > self._deadline:
+                self.request_stop("time budget")
             if self._stop_requested:
                 bar.close()
                 path = self.save_checkpoint()
-                tqdm.write(f"stopped at epoch {st.epoch + 1}, step {st.step_in_epoch}; checkpoint: {path}")
+                self.log({"event": "stopped", "reason": self.stop_reason, "epoch": st.epoch + 1,
+                          "step_in_epoch": st.step_in_epoch, "step": st.global_step,
+                          "tokens_per_s": round(tokens / (time.perf_counter() - t0), 1)})
+                tqdm.write(f"stopped ({self.stop_reason}) at epoch {st.epoch + 1}, step {st.step_in_epoch}; "
+                           f"checkpoint: {path} (continue with --resume)")
                 return False
         bar.close()
         self._end_epoch(next_epoch_rng, tokens / (time.perf_counter() - t0))
@@ -271,17 +288,32 @@ class Trainer:
 
 def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, export,
                     out_dir: str | Path | None = None, resume: str | Path | None = None,
-                    progress: bool = True) -> Trainer:
+                    progress: bool = True, time_budget: float | None = None) -> Trainer:
     """Train with a ``Trainer`` (resuming from ``resume`` if given), then load the best epoch's
     weights (``out_dir/best``) back into ``model``. ``out_dir`` None: a temporary folder, removed
-    afterwards. Returns the trainer (its ``state`` has the best score and epoch)."""
+    afterwards. Returns the trainer (its ``state`` has the best score and epoch).
+
+    ``time_budget``: seconds for this call (see ``Trainer``). A run stopped inside an epoch (time
+    budget or Ctrl-C) evaluates its last weights: when they beat the best so far they become
+    ``best/`` (logged as event "stop evaluation") and the checkpoint is rewritten with that best
+    score, so the work of a partial epoch is not lost and a resumed run compares against it."""
     tmp = tempfile.TemporaryDirectory() if out_dir is None else None
     out = Path(tmp.name if tmp else out_dir)
-    trainer = Trainer(model, config, batches, step_fn, evaluate, export, out, progress)
+    trainer = Trainer(model, config, batches, step_fn, evaluate, export, out, progress, time_budget)
     if resume is not None:
         trainer.load_checkpoint(resume)
     try:
         trainer.fit()
+        st = trainer.state
+        if trainer.stop_reason is not None and st.step_in_epoch > 0:
+            metrics = evaluate()
+            improved = metrics[config.metric] > st.best_score
+            if improved:
+                st.best_score, st.best_epoch, st.bad_epochs = metrics[config.metric], st.epoch + 1, 0
+                export(out / "best")
+                trainer.save_checkpoint()
+            trainer.log({"event": "stop evaluation", "epoch": st.epoch + 1, "step": st.global_step,
+                         **{f"dev_{k}": v for k, v in metrics.items()}, "best": improved})
         best = out / "best" / io.WEIGHTS_FILE
         if best.is_file():
             tensors, _ = io.load_params(best)

@@ -53,10 +53,30 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_cls, custom
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
-    """``--out``, ``--resume`` and ``--quiet``: where a training run writes, and how it shows."""
+    """``--out``, ``--resume``, ``--time-budget`` and ``--quiet``: where a training run writes, how
+    long it may run, and how it shows (every ``bptt train`` job has them; ``run_options`` reads them)."""
     parser.add_argument("--out", default=default_out, help="checkpoint, best/ and metrics.jsonl go here")
     parser.add_argument("--resume", help="continue from this checkpoint.safetensors")
+    parser.add_argument("--time-budget", type=positive_float, metavar="MINUTES",
+                        help="train this many minutes, then checkpoint and stop (continue with --resume)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_options(args) -> dict:
+    """The keyword arguments of a job's ``fit`` from ``add_run_arguments``'s flags (the time
+    budget in seconds)."""
+    budget = None if args.time_budget is None else args.time_budget * 60
+    return dict(out_dir=args.out, resume=args.resume, progress=not args.quiet, time_budget=budget)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
 
 
 def settings_from_args(settings_cls, args) -> dict:

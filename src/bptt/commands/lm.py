@@ -17,15 +17,13 @@ import sys
 from pathlib import Path
 
 from ..data.readers import read_text
-from ._settings import add_run_arguments, add_settings_arguments, settings_from_args
+from ._settings import add_run_arguments, add_settings_arguments, run_options, settings_from_args
 
 
 def cmd_train_lm(args) -> int:
     from ..jobs import language_model as lm
     settings = lm.LMSettings(**settings_from_args(lm.LMSettings, args))
-    budget = None if args.time_budget is None else args.time_budget * 60
-    common = dict(settings=settings, out_dir=args.out, resume=args.resume, progress=not args.quiet,
-                  time_budget=budget)
+    common = dict(settings=settings, **run_options(args))
     if args.text is not None:
         text = read_text(args.text)
         val_text = read_text(args.dev) if args.dev else None
@@ -85,7 +83,6 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.add_argument("--text-column")
     p.add_argument("--label-column")
     add_run_arguments(p, "runs/lm")
-    p.add_argument("--time-budget", type=float, help="minutes of training, then checkpoint and stop")
     add_settings_arguments(p, LMSettings)
     p.set_defaults(func=cmd_train_lm)
 

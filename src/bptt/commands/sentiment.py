@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._settings import add_run_arguments, add_settings_arguments, settings_from_args
+from ._settings import add_run_arguments, add_settings_arguments, run_options, settings_from_args
 
 
 def _sentiment_model(path: str | None):
@@ -104,7 +104,7 @@ def cmd_train_sentiment(args) -> int:
         dev_texts, dev_labels = dev.texts, list(dev.labels)
     clf = SentimentClassifier(**settings_from_args(SentimentSettings, args))
     clf.fit(train.texts, list(train.labels), dev_texts, dev_labels, classes=train.classes,
-            out_dir=args.out, resume=args.resume, progress=not args.quiet)
+            **run_options(args))
     state = clf.trainer_.state
     print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"model: {Path(args.out) / 'best'}")

@@ -16,7 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from ._settings import add_run_arguments, add_settings_arguments, positive_int, settings_from_args
+from ._settings import (add_run_arguments, add_settings_arguments, positive_int, run_options,
+                        settings_from_args)
 
 
 def cmd_train_seq2seq(args) -> int:
@@ -26,8 +27,7 @@ def cmd_train_seq2seq(args) -> int:
     dev = read_pairs(args.dev) if args.dev else None
     print(f"{args.pairs}: {len(pairs)} pairs", file=sys.stderr)
     settings = settings_from_args(TranslatorSettings, args)
-    model = Translator(**settings).fit(pairs, dev, out_dir=args.out, resume=args.resume,
-                                       progress=not args.quiet)
+    model = Translator(**settings).fit(pairs, dev, **run_options(args))
     state = model.trainer_.state
     print(f"best dev exact match {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"model: {Path(args.out) / 'best'}")

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._settings import add_run_arguments, add_settings_arguments, settings_from_args
+from ._settings import add_run_arguments, add_settings_arguments, run_options, settings_from_args
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -32,8 +32,7 @@ def cmd_train_tagger(args) -> int:
     dev = read_tagged(args.dev) if args.dev else None
     print(f"{args.train}: {len(train)} sentences, {sum(len(s.words) for s in train)} words", file=sys.stderr)
     settings = settings_from_args(TaggerSettings, args)
-    tagger = SequenceTagger(**settings).fit(train, dev, out_dir=args.out, resume=args.resume,
-                                            progress=not args.quiet)
+    tagger = SequenceTagger(**settings).fit(train, dev, **run_options(args))
     state = tagger.trainer_.state
     print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"model: {Path(args.out) / 'best'}")

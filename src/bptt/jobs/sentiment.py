@@ -138,7 +138,7 @@ class SentimentClassifier:
     def fit(self, texts: Sequence[str], labels: Sequence, dev_texts: Sequence[str] | None = None,
             dev_labels: Sequence | None = None, classes: Sequence[str] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
-            progress: bool = True) -> "SentimentClassifier":
+            progress: bool = True, time_budget: float | None = None) -> "SentimentClassifier":
         """Train; keeps the epoch with the best dev accuracy.
 
         Without a dev set, 5% of the training examples (seeded) are held out as one. ``out_dir``
@@ -177,7 +177,7 @@ class SentimentClassifier:
 
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s), batches,
                                         step_fn, evaluate, self.save, out_dir,
-                                        resume, progress)
+                                        resume, progress, time_budget)
         return self
 
     # ---- prediction -----------------------------------------------------------------------

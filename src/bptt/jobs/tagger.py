@@ -165,7 +165,7 @@ class SequenceTagger:
 
     def fit(self, sentences: Sequence[TaggedSentence], dev: Sequence[TaggedSentence] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
-            progress: bool = True) -> "SequenceTagger":
+            progress: bool = True, time_budget: float | None = None) -> "SequenceTagger":
         """Train; keeps the epoch with the best dev token accuracy.
 
         Without ``dev``, 10% of the training sentences (seeded) are held out as one. ``out_dir``
@@ -207,7 +207,7 @@ class SequenceTagger:
 
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s), batches,
                                         self.model_.loss_and_grads, evaluate, self.save, out_dir,
-                                        resume, progress)
+                                        resume, progress, time_budget)
         return self
 
     # ---- prediction -----------------------------------------------------------------------

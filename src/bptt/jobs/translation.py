@@ -124,7 +124,7 @@ class Translator:
 
     def fit(self, pairs: Sequence[tuple[str, str]], dev: Sequence[tuple[str, str]] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
-            progress: bool = True) -> "Translator":
+            progress: bool = True, time_budget: float | None = None) -> "Translator":
         """Train with teacher forcing; keeps the epoch with the best dev exact match (greedy).
 
         ``pairs``: (source, target) (more fields, like a DatePair's format, are ignored). Without
@@ -150,7 +150,7 @@ class Translator:
 
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s, metric="exact_match"),
                                         batches, self.model_.loss_and_grads, evaluate, self.save,
-                                        out_dir, resume, progress)
+                                        out_dir, resume, progress, time_budget)
         return self
 
     # ---- decoding -------------------------------------------------------------------------
