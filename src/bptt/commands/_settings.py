@@ -1,7 +1,8 @@
 """Command-line flags from a job's settings dataclass, shared by every ``bptt train`` job.
 
 Each field of the settings dataclass becomes ``--field-name`` (underscores as dashes), typed
-from its annotation (int, float, str, bool as true/false; ``X | None`` also takes "none"), and
+from its annotation (int, float, str, bool as true/false or the flag alone for true; ``X | None``
+also takes "none"), and
 only the flags given on the command line override the dataclass defaults.
 """
 from __future__ import annotations
@@ -48,8 +49,9 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_cls, custom
             continue
         text = str(f.type)
         kind = KINDS.get(text.split(" ")[0].replace("|", "").strip(), str)
+        extra = {"nargs": "?", "const": True} if kind is parse_bool else {}   # --flag alone is true
         parser.add_argument(flag, dest=f.name, type=none_or(kind) if "None" in text else kind,
-                            help=f"default {f.default}")
+                            help=f"default {f.default}", **extra)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:

@@ -48,11 +48,12 @@ from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import SharedSettings, load_model, read_job_file, save_job
+from ._common import (SharedSettings, VectorSettings, load_model, pretrained_vectors, read_job_file, save_job,
+                      set_embedding)
 from .. import io
 from ..data.batching import bucket_batches, fixed_batches
 from ..data.tokenize import EOS_WORD, LEVELS, level_tokens
-from ..data.vocab import PAD_ID, Vocabulary
+from ..data.vocab import PAD, PAD_ID, UNK, Vocabulary
 from ..losses import log_softmax
 from ..models.conditional import ConditionalBatch, ConditionalLanguageModel, ConditionalLMConfig
 from ..models.language_model import LanguageModel, LanguageModelBatch, LanguageModelConfig
@@ -66,13 +67,16 @@ VOCAB_FILE = "vocab.json"
 METRIC = "neg_loss"
 
 
+DEFAULT_EMBEDDING_DIM = 64
+
+
 @dataclass(frozen=True)
-class LMSettings(SharedSettings):
+class LMSettings(SharedSettings, VectorSettings):
     """Every hyperparameter of the model and of its training (saved with the model).
     (Optimizer, seed and dtype: ``SharedSettings``.)"""
     level: str = "char"             # char | word
     cell: str = "lstm"              # rnn_tanh | rnn_relu | lstm | gru
-    embedding_dim: int = 64
+    embedding_dim: int | None = None    # None: 64, or the dimension of ``vectors`` (level "word")
     hidden_size: int = 256
     num_layers: int = 1
     dropout: float = 0.0            # between recurrent layers
@@ -92,6 +96,8 @@ class LMSettings(SharedSettings):
     def __post_init__(self):
         if self.level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {self.level!r}")
+        if self.vectors is not None and self.level != "word":
+            raise ValueError("vectors (pretrained word vectors) need level='word'")
         for name in ("batch_size", "seq_len", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -361,6 +367,12 @@ def _load_best(text_model: TextModel, out: Path) -> None:
     io.load_state_dict(text_model.model, tensors, str(path))
 
 
+def _word_vectors(s: LMSettings, vocab: Vocabulary):
+    """The pretrained embedding rows for an LM's vocabulary (no extension: it predicts its words)."""
+    return pretrained_vectors(s, vocab, s.embedding_dim, DEFAULT_EMBEDDING_DIM,
+                              specials=(PAD, UNK, EOS_WORD), extend=False, what="word vectors")
+
+
 def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path | None = None,
              resume: str | Path | None = None, progress: bool = True,
              time_budget: float | None = None, val_text: str | None = None) -> TrainResult:
@@ -383,10 +395,11 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
     if len(val_ids) < 2:
         raise ValueError(f"the held-out text has {len(val_ids)} tokens; need at least 2")
     streams = batchify(train_ids, s.batch_size)
-
-    config = LanguageModelConfig(len(vocab), s.embedding_dim, s.hidden_size, s.cell, s.num_layers,
+    _, matrix, _, dim = _word_vectors(s, vocab)
+    config = LanguageModelConfig(len(vocab), dim, s.hidden_size, s.cell, s.num_layers,
                                  s.dropout, s.output_dropout, dtype=s.dtype)
     model = LanguageModel(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
+    set_embedding(model.embedding, matrix, s.freeze_vectors)
     text_model = TextModel(model, vocab, s)
     chunks = chunk_slices(len(streams.inputs), s.seq_len)
     per_pass = len(chunks)
@@ -468,10 +481,12 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
     dev_seqs = sentence_ids(dev_texts, vocab, s.level, s.seq_len)
     y, dev_y = np.asarray(labels, dtype=np.int64), np.asarray(dev_labels, dtype=np.int64)
 
-    config = ConditionalLMConfig(len(vocab), s.embedding_dim, s.hidden_size, len(classes), s.cell,
+    _, matrix, _, dim = _word_vectors(s, vocab)
+    config = ConditionalLMConfig(len(vocab), dim, s.hidden_size, len(classes), s.cell,
                                  s.num_layers, s.condition, s.cond_embedding_dim, s.dropout,
                                  s.output_dropout, dtype=s.dtype)
     model = ConditionalLanguageModel(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
+    set_embedding(model.lm.embedding, matrix, s.freeze_vectors)
     text_model = TextModel(model, vocab, s, tuple(classes))
     deadline = None if time_budget is None else time.perf_counter() + time_budget
     counted = {"tokens": 0}

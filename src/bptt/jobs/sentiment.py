@@ -23,11 +23,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ._common import (SharedSettings, check_fitted, hold_out, load_model, read_job_file, save_job,
-                      settings_of)
+from ._common import (SharedSettings, VectorSettings, check_fitted, hold_out, load_model,
+                      pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
 from ..data.batching import bucket_batches, encode_texts, encode_tokens, token_budget_batches
 from ..data.tokenize import tokenize
-from ..data.vectors import load_word_vectors
 from ..data.vocab import PAD_ID, UNK_ID, Vocabulary
 from ..losses import softmax
 from ..models import Classifier, ClassifierBatch, ClassifierConfig
@@ -41,7 +40,7 @@ PREDICT_TOKENS = 1 << 15            # padded cells T*B per prediction batch: bou
 
 
 @dataclass(frozen=True)
-class SentimentSettings(SharedSettings):
+class SentimentSettings(SharedSettings, VectorSettings):
     """Every hyperparameter of the model and of its training (saved with the model).
     (Optimizer, seed and dtype: ``SharedSettings``.)"""
     cell: str = "lstm"
@@ -57,9 +56,6 @@ class SentimentSettings(SharedSettings):
     max_vocab: int | None = None
     max_len: int | None = None          # training texts keep at most this many tokens ...
     truncate: str = "head+tail"         # ... which ones: head | tail | head+tail (batching.truncate)
-    vectors: str | None = None          # pretrained word vectors (GloVe / word2vec; .gz, .zip[:member])
-    vectors_vocab: int = 0              # add the N most frequent words of the vector file to the vocabulary
-    freeze_vectors: bool = False        # keep the embedding fixed (nn.Embedding.from_pretrained(freeze=True))
     word_dropout: float = 0.0           # training: each token becomes <unk> with this probability
     epochs: int = 6
     batch_size: int = 64
@@ -105,35 +101,13 @@ class SentimentClassifier:
         s = self.settings
         self.vocab_ = Vocabulary.build(token_lists, min_freq=s.min_freq, max_size=s.max_vocab)
         self.classes_ = classes
-        matrix = self.vector_report_ = None
-        if s.vectors is not None:
-            matrix, self.vector_report_ = self._vectors()
-            print(f"vectors: {self.vector_report_.details()}", flush=True)
-        elif s.vectors_vocab or s.freeze_vectors:
-            raise ValueError("vectors_vocab and freeze_vectors need vectors (a word-vector file)")
-        dim = matrix.shape[1] if matrix is not None else s.embedding_dim or DEFAULT_EMBEDDING_DIM
+        self.vocab_, matrix, self.vector_report_, dim = pretrained_vectors(
+            s, self.vocab_, s.embedding_dim, DEFAULT_EMBEDDING_DIM)
         config = ClassifierConfig(len(self.vocab_), dim, s.hidden_size, len(classes), s.cell,
                                   s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
                                   s.output_dropout, s.pooling, padding_idx=0, dtype=s.dtype)
         self.model_ = Classifier(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
-        if matrix is not None:
-            self.model_.embedding.params["weight"][...] = matrix
-            self.model_.embedding.frozen = s.freeze_vectors
-
-    def _vectors(self):
-        """The embedding matrix from ``settings.vectors`` for the vocabulary, which grows by the
-        file's first ``vectors_vocab`` words; <pad> is zero, <unk> the average word vector."""
-        s = self.settings
-        words = self.vocab_.tokens[2:]                             # <pad>, <unk> are not words
-        found, report = load_word_vectors(s.vectors, words, dtype=np.dtype(s.dtype),
-                                          rng=np.random.default_rng(s.seed + 3),
-                                          dim=s.embedding_dim, extend=s.vectors_vocab)
-        self.vocab_ = Vocabulary(self.vocab_.tokens + list(report.added))
-        matrix = np.empty((len(self.vocab_), found.shape[1]), dtype=found.dtype)  # (V, E)
-        matrix[PAD_ID] = 0.0
-        matrix[UNK_ID] = found.mean(axis=0) if len(found) else 0.0
-        matrix[2:] = found
-        return matrix, report
+        set_embedding(self.model_.embedding, matrix, s.freeze_vectors)
 
     def fit(self, texts: Sequence[str], labels: Sequence, dev_texts: Sequence[str] | None = None,
             dev_labels: Sequence | None = None, classes: Sequence[str] | None = None,

@@ -29,7 +29,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import SharedSettings, check_fitted, hold_out, load_model, read_job_file, save_job, settings_of
+from ._common import (SharedSettings, VectorSettings, check_fitted, hold_out, load_model,
+                      pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.tagged import TaggedSentence
 from ..data.tokenize import split_words
@@ -77,12 +78,15 @@ def _feature_strings(words: Sequence[str], name: str, suffix_length: int) -> lis
 
 
 # ---- the neural tagger --------------------------------------------------------------------------
+DEFAULT_EMBEDDING_DIM = 100
+
+
 @dataclass(frozen=True)
-class TaggerSettings(SharedSettings):
+class TaggerSettings(SharedSettings, VectorSettings):
     """Every hyperparameter of the model, its inputs and its training (saved with the model).
     (Optimizer, seed and dtype: ``SharedSettings``.)"""
     cell: str = "lstm"
-    embedding_dim: int = 100
+    embedding_dim: int | None = None         # None: 100, or the dimension of ``vectors``
     hidden_size: int = 128
     num_layers: int = 1
     bidirectional: bool = True
@@ -157,11 +161,14 @@ class SequenceTagger:
         self.feature_vocabs_ = [Vocabulary.build([_feature_strings(x.words, name, s.suffix_length)
                                                   for x in sentences]) for name in s.features]
         self.tags_ = tuple(sorted({t for x in sentences for t in x.tags}))
-        config = TaggerConfig(len(self.vocab_), s.embedding_dim, s.hidden_size, len(self.tags_), s.cell,
+        self.vocab_, matrix, self.vector_report_, dim = pretrained_vectors(
+            s, self.vocab_, s.embedding_dim, DEFAULT_EMBEDDING_DIM, what="word vectors")
+        config = TaggerConfig(len(self.vocab_), dim, s.hidden_size, len(self.tags_), s.cell,
                               s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
                               s.output_dropout, tuple(len(v) for v in self.feature_vocabs_),
                               (s.feature_dim,) * len(self.feature_vocabs_), padding_idx=0, dtype=s.dtype)
         self.model_ = Tagger(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
+        set_embedding(self.model_.embedding, matrix, s.freeze_vectors)
 
     def fit(self, sentences: Sequence[TaggedSentence], dev: Sequence[TaggedSentence] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
