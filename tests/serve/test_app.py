@@ -66,7 +66,7 @@ def test_explain_gives_each_word_its_probability_and_move(shipped):
 
 def test_health_model_card_and_page(shipped):
     _, app = shipped
-    assert call(app, "GET", "/health").json() == {"status": "ok", "model": "sentiment"}
+    assert call(app, "GET", "/health").json() == {"status": "ok", "model": "sst2"}
     card = call(app, "GET", "/model").json()
     assert card["classes"] == ["negative", "positive"] and card["model"]["cell"] == "lstm"
     assert card["figures"]["sst2_dev_accuracy"] == 0.8544

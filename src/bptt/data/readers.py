@@ -30,6 +30,7 @@ raises an error naming the file.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -371,11 +372,15 @@ def _read_imdb(root: Path, rows: _Rows):
 
 def read_lines(source: str | os.PathLike | IO | None = None, errors: str = "strict") -> list[str]:
     """One text per line, for prediction: from a file path, ``"-"``/None (standard input), or an
-    open file (text or binary). Line ends are removed; empty lines are kept so outputs line up
-    with inputs. Undecodable bytes raise ``ValueError("file:line: ...")``, or with
-    ``errors="replace"`` become U+FFFD."""
+    open file (text or binary). Lines end at ``\n`` only (a ``\r`` before it is dropped): a text
+    holding U+2028, U+0085, a form feed or a lone ``\r`` stays one text, so outputs line up with
+    inputs one to one. Line ends are removed; empty lines are kept. Undecodable bytes raise
+    ``ValueError("file:line: ...")``, or with ``errors="replace"`` become U+FFFD."""
     if source is None or source == "-":
-        data, name = sys.stdin.buffer.read(), "<stdin>"
+        stream = getattr(sys.stdin, "buffer", sys.stdin)       # bytes if it has them
+        data, name = stream.read(), "<stdin>"
+        if isinstance(data, str):
+            return read_lines(io.StringIO(data))
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
@@ -384,7 +389,10 @@ def read_lines(source: str | os.PathLike | IO | None = None, errors: str = "stri
     else:
         data, name = source.read(), getattr(source, "name", "<stream>")
         if isinstance(data, str):
-            return data.splitlines()
+            lines = data.split("\n")
+            if lines and lines[-1] == "":
+                lines.pop()
+            return [line[:-1] if line.endswith("\r") else line for line in lines]
     out = []
     for n, line, bad in _decoded_lines(data, errors):
         if line is None:

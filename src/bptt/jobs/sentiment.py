@@ -12,8 +12,14 @@
 
 A saved model is a directory: ``model.safetensors`` + ``config.json`` (the ``Classifier``, as
 ``bptt.io`` writes it, PyTorch tensor names), ``vocab.json`` and ``sentiment.json`` (classes and
-the settings used to train). ``SentimentClassifier.pretrained()`` loads the model that ships in
-the package (``bptt/pretrained/sentiment``), trained by ``bench/train_sentiment.py``.
+the settings used to train), and for the shipped ones ``card.json`` (recipe figures).
+
+Shipped models, addressed by name (``SHIPPED``; ``bptt models`` lists them), in
+``bptt/pretrained/<name>``, trained by ``bench/train_sentiment.py``: ``sst2`` (sentences, the
+default) and ``imdb`` (paragraph-length reviews). ``SentimentClassifier.pretrained(name)`` loads
+one; ``resolve_model(spec)`` turns a MODEL argument into a directory: a shipped name, or a model
+directory (one holding ``sentiment.json``), else an error naming both possibilities. A shipped
+name always means the shipped model (``./imdb`` is the directory called imdb).
 """
 from __future__ import annotations
 
@@ -32,7 +38,11 @@ from ..losses import softmax
 from ..models import Classifier, ClassifierBatch, ClassifierConfig
 from ..train import TrainConfig, Trainer, train_keep_best
 
-PRETRAINED = Path(__file__).parents[1] / "pretrained" / "sentiment"
+PRETRAINED_ROOT = Path(__file__).parents[1] / "pretrained"
+SHIPPED = ("sst2", "imdb")          # shipped model names; the first is the default
+DEFAULT_MODEL = SHIPPED[0]
+PRETRAINED = PRETRAINED_ROOT / DEFAULT_MODEL
+EXPLAIN_STEPS = 500_000             # token steps one explain() may run (the sum of the prefix lengths)
 SETTINGS_FILE = "sentiment.json"
 VOCAB_FILE = "vocab.json"
 DEFAULT_EMBEDDING_DIM = 64
@@ -162,10 +172,17 @@ class SentimentClassifier:
             probs[batch.index] = softmax(logits.astype(np.float64))
         return probs
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """(N, C) class probabilities, columns in the order of ``classes_``."""
+    def predict_proba(self, texts: Sequence[str], max_len: int | None = None,
+                      truncate: str = "head+tail") -> np.ndarray:
+        """(N, C) class probabilities, columns in the order of ``classes_``.
+
+        Every text is read whole unless ``max_len`` asks otherwise (``truncate``: which tokens to
+        keep, as in training). Texts run in batches of at most ``PREDICT_TOKENS`` padded cells,
+        longest first, so the activations held at once do not grow with the number of texts."""
         check_fitted(self)
-        return self._predict_ids(encode_texts(list(texts), self.vocab_))
+        if isinstance(texts, str):
+            raise TypeError("texts must be a sequence of strings, got a single str")
+        return self._predict_ids(encode_texts(list(texts), self.vocab_, max_len, truncate))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable class name of each text."""
@@ -176,20 +193,30 @@ class SentimentClassifier:
         _, y = _classes_and_ids(labels, self.classes_)
         return float(np.mean(self.predict_proba(texts).argmax(1) == y))
 
-    def explain(self, text: str) -> list[tuple[str, np.ndarray]]:
+    def explain(self, text: str, max_steps: int = EXPLAIN_STEPS) -> list[tuple[str, np.ndarray]]:
         """For each word, the class probabilities of the text read up to and including it.
 
-        All prefixes run as one batch: column k of the (T, T) id matrix is the first k+1 words,
-        with lengths 1..T, so this holds for any cell, pooling and direction.
+        Each prefix (words 1..k) is run as a text of its own, so this holds for any cell, pooling
+        and direction (a backward direction reads every prefix from its own end). That costs
+        sum_k k token steps; when reading every prefix would take more than ``max_steps``, only
+        P = max(16, 2 * max_steps // T) evenly spaced prefixes are read (the last always) and each
+        row covers the words since the previous one, joined by spaces. With the default, a text of
+        up to 999 words is explained word by word; a 22,000-word one (100,000 characters) in 45
+        rows of about 490 words (about 45 s for the shipped sst2 model, one CPU). Prefixes run in
+        token-budget batches, so memory stays that of one batch whatever the length.
         """
         check_fitted(self)
         tokens = tokenize(text) or ["<unk>"]
         ids = self.vocab_.encode(tokens)                            # (T,)
         T = len(ids)
-        prefix = np.where(np.arange(T)[:, None] <= np.arange(T)[None, :], ids[:, None], 0)  # (T, T)
-        logits, _ = self.model_.forward(prefix, np.arange(1, T + 1))
-        probs = softmax(logits.astype(np.float64))
-        return list(zip(tokens, probs))
+        if T * (T + 1) // 2 <= max_steps:
+            ends = np.arange(1, T + 1)
+        else:
+            P = min(T, max(16, 2 * max_steps // T))
+            ends = np.unique(np.ceil(np.arange(1, P + 1) * T / P).astype(np.int64))
+        probs = self._predict_ids([ids[:e] for e in ends])          # (P, C)
+        starts = np.r_[0, ends[:-1]]
+        return [(" ".join(tokens[a:b]), p) for a, b, p in zip(starts, ends, probs)]
 
     # ---- saving ---------------------------------------------------------------------------
     def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
@@ -211,9 +238,68 @@ class SentimentClassifier:
         return self
 
     @classmethod
-    def pretrained(cls) -> "SentimentClassifier":
-        """The sentiment model shipped inside the package."""
-        if not (PRETRAINED / SETTINGS_FILE).is_file():
-            raise FileNotFoundError(f"no pretrained model in {PRETRAINED}; "
-                                    f"train one with `python bench/train_sentiment.py`")
-        return cls.load(PRETRAINED)
+    def pretrained(cls, name: str = DEFAULT_MODEL) -> "SentimentClassifier":
+        """A sentiment model shipped inside the package: ``sst2`` (default) or ``imdb``."""
+        if name not in SHIPPED:
+            raise ValueError(f"no shipped model {name!r}; the shipped models are {', '.join(SHIPPED)}")
+        directory = PRETRAINED_ROOT / name
+        if not (directory / SETTINGS_FILE).is_file():
+            raise FileNotFoundError(f"the shipped model {name!r} is missing from {directory}; "
+                                    f"train it with `python bench/train_sentiment.py --model {name}`")
+        return cls.load(directory)
+
+
+def is_model_directory(spec: str | Path) -> bool:
+    """Whether ``spec`` names a directory holding ``sentiment.json`` (False, never an error, for
+    any string: a text of 100,000 characters is not a path)."""
+    try:
+        return Path(spec, SETTINGS_FILE).is_file()
+    except (OSError, ValueError):                    # name too long, NUL byte, ...
+        return False
+
+
+def resolve_model(spec: str | Path | None) -> Path:
+    """The directory of a MODEL argument: None -> the default shipped model, a shipped name ->
+    its directory, a model directory -> itself; anything else is a FileNotFoundError that names
+    both possibilities."""
+    if spec is None:
+        spec = DEFAULT_MODEL
+    if isinstance(spec, str) and spec in SHIPPED:
+        return PRETRAINED_ROOT / spec
+    if is_model_directory(spec):
+        return Path(spec)
+    shown = str(spec) if len(str(spec)) <= 80 else str(spec)[:77] + "..."
+    why = "no such directory" if not _exists(spec) else f"no {SETTINGS_FILE} in it"
+    raise FileNotFoundError(f"MODEL {shown!r} is neither a shipped model ({', '.join(SHIPPED)}) nor a "
+                            f"model directory ({why}; a model directory holds {SETTINGS_FILE}, as "
+                            f"`bptt train sentiment --out DIR` writes into DIR/best)")
+
+
+def _exists(spec) -> bool:
+    try:
+        return Path(spec).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def load_sentiment_model(spec: str | Path | None) -> tuple["SentimentClassifier", Path]:
+    """(classifier, its directory) for a MODEL argument (see ``resolve_model``)."""
+    directory = resolve_model(spec)
+    if isinstance(spec, str) and spec in SHIPPED or spec is None:
+        return SentimentClassifier.pretrained(spec or DEFAULT_MODEL), directory
+    return SentimentClassifier.load(directory), directory
+
+
+def shipped_models() -> list[dict]:
+    """What ships: per model its name, directory, size in bytes, settings and card (figures)."""
+    from ..files import read_json_object
+    out = []
+    for name in SHIPPED:
+        directory = PRETRAINED_ROOT / name
+        if not (directory / SETTINGS_FILE).is_file():
+            continue
+        card = read_json_object(directory / "card.json") if (directory / "card.json").is_file() else {}
+        out.append({"name": name, "default": name == DEFAULT_MODEL, "directory": str(directory),
+                    "bytes": sum(f.stat().st_size for f in directory.iterdir() if f.is_file()),
+                    "settings": read_json_object(directory / SETTINGS_FILE)["settings"], **card})
+    return out
