@@ -222,7 +222,7 @@ def add_parsers(subparsers, train_subparsers) -> None:
 
     p = train.add_parser("sentiment", help="many-to-one sentiment classifier")
     p.add_argument("--train", required=True)
-    p.add_argument("--dev", help="dev set (default: 5%% of --train held out)")
+    p.add_argument("--dev", help="dev set (default: --dev-fraction of --train held out, seeded)")
     p.add_argument("--text-column")
     p.add_argument("--label-column")
     add_run_arguments(p, "runs/sentiment")
