@@ -348,3 +348,9 @@ def test_real_glove_file_covers_sst2_with_the_compound_fallback():
     _, fallback = load_word_vectors(shared_data("glove", "glove.6B.50d.txt.gz"), words)
     assert (plain.total, plain.found) == (14_816, 13_769)                     # 92.9%, as the README says
     assert (fallback.found, fallback.found_compound) == (14_526, 757)         # 98.0%
+
+
+def test_report_quotes_invisible_words(tmp_path):
+    path = _write(tmp_path, "g.txt", "the 1 2\n")
+    _, report = load_word_vectors(path, ["the", "\x96", "\u200b", "zebra"])
+    assert "missing 3 (e.g. '\\x96', '\\u200b', zebra), drawn at random" in report.details()

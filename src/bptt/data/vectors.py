@@ -96,14 +96,19 @@ class VectorReport:
             parts.append(f"{self.found_lowercase:,} lowercased")
         if self.found_compound:
             parts.append(f"{self.found_compound:,} as the mean of their parts "
-                         f"(e.g. {', '.join(self.compound_examples)})")
+                         f"(e.g. {', '.join(map(_shown, self.compound_examples))})")
         text = ", ".join(parts)
         if self.added:
             text += f"; {len(self.added):,} words of the file added to the vocabulary"
         text += f"; missing {self.missing:,}"
         if self.missing_examples:
-            text += f" (e.g. {', '.join(self.missing_examples)}), drawn at random"
+            text += f" (e.g. {', '.join(map(_shown, self.missing_examples))}), drawn at random"
         return text
+
+
+def _shown(word: str) -> str:
+    """A word as a report shows it: as is, or quoted with escapes if it has invisible characters."""
+    return word if word.isprintable() and word.strip() == word and word else repr(word)
 
 
 def compound_parts(word: str) -> list[str]:
