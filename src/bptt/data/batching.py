@@ -17,7 +17,10 @@ shuffles the batch order. Batches hold similar lengths, so little padding is com
 the epoch order stays random. Padding fraction (pad cells / all T*B cells) on GLUE SST-2 train
 (67,349 phrases, 9.4 tokens on average), batch_size 64, seed 0, as tests/data/test_batching.py
 measures: 5.9% with bucket_factor=50 (3.0% with 100), against 73.5% for plain random batches
-(bucket_factor=1); ``fixed_batches`` (one global sort) pads 0.3%.
+(bucket_factor=1); ``fixed_batches`` (one global sort) pads 0.3%. On the 25,000 reviews of
+aclImdb/train (268 tokens on average, 2,739 at most), batch_size 32, seed 0: 1.5% with
+bucket_factor=50 against 42.7% for random batches at max_len 400 (5.73M tokens), 7.5% against
+70.2% at full length (6.70M tokens).
 """
 from __future__ import annotations
 
