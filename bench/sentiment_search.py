@@ -225,7 +225,10 @@ def run(args) -> None:
 def _changed(recipe: dict, data: str) -> str:
     base = BASE[data]
     diff = {k: v for k, v in recipe.items() if base.get(k, "<unset>") != v}
-    text = ", ".join(f"{k}={'GLOVE' if v == GLOVE else v}" for k, v in diff.items())
+    shown = lambda v: "GLOVE" if isinstance(v, str) and v.endswith(Path(GLOVE).name) else v  # noqa: E731
+    diff = {k: v for k, v in recipe.items() if base.get(k, "<unset>") != v and k != "embedding_dim"
+            or k == "embedding_dim" and v is not None and base.get(k) != v}
+    text = ", ".join(f"{k}={shown(v)}" for k, v in diff.items())
     return text or "base recipe"
 
 

@@ -1,9 +1,13 @@
 """The sentiment classifier end to end: learns negation that a bag of words cannot, saves and
 loads to identical predictions, explains word by word, and the shipped model works offline."""
+import json
+
 import numpy as np
 import pytest
 
+from bptt import io
 from bptt.jobs.sentiment import PRETRAINED, SentimentClassifier
+from bptt.train import CHECKPOINT
 from helpers import negation_data
 
 
@@ -152,3 +156,53 @@ def test_word_dropout_changes_training_and_resumes_exactly(tmp_path):
                                                   progress=False)
     for name, p in straight.model_.params.items():
         np.testing.assert_array_equal(resumed.model_.params[name], p, err_msg=name)
+
+
+# ---- ensembles ---------------------------------------------------------------------------------
+ENSEMBLE = {**SMALL, "embedding_dim": 8, "ensemble": 2, "epochs": 2}
+
+
+def test_an_ensemble_averages_members_trained_from_their_own_seeds(tmp_path):
+    texts, labels = negation_data(300, 7)
+    dev = negation_data(60, 8)
+    clf = SentimentClassifier(**ENSEMBLE).fit(texts, labels, *dev, out_dir=tmp_path / "run", progress=False)
+    assert len(clf.members_) == 2 and clf.model_ is clf.members_[0]
+    a, b = clf.members_
+    assert not np.array_equal(a.params["fc.weight"], b.params["fc.weight"])
+    single = SentimentClassifier(**{**ENSEMBLE, "ensemble": 1}).fit(texts, labels, *dev, progress=False)
+    for name, p in single.model_.params.items():             # member 0 is the single model, exactly
+        np.testing.assert_array_equal(a.params[name], p, err_msg=name)
+    probe = ["the movie is not good .", "it is great ."]
+    seqs = [clf.vocab_.encode(t.split()) for t in probe]
+    each = [clf._predict_ids(seqs, members=[m]) for m in clf.members_]          # (N, C) per member
+    assert not np.allclose(each[0], each[1])
+    np.testing.assert_allclose(clf.predict_proba(probe), (each[0] + each[1]) / 2, rtol=1e-12)
+    loaded = SentimentClassifier.load(tmp_path / "run" / "best")
+    np.testing.assert_array_equal(loaded.predict_proba(probe), clf.predict_proba(probe))
+    assert (tmp_path / "run" / "best" / "member1" / "model.safetensors").is_file()
+    assert clf.dev_accuracy_ == clf.score(*dev)
+    events = [json.loads(line) for line in open(tmp_path / "run" / "member1" / "metrics.jsonl")]
+    assert events[-1]["event"] == "ensemble" and events[-1]["members"] == 2
+
+
+def test_an_ensemble_stopped_by_its_time_budget_resumes_exactly(tmp_path, monkeypatch):
+    import itertools
+    import time as time_module
+    texts, labels = negation_data(300, 7)
+    dev = negation_data(60, 8)
+    straight = SentimentClassifier(**ENSEMBLE).fit(texts, labels, *dev, out_dir=tmp_path / "a", progress=False)
+    clock = itertools.count(0.0, 1.0)
+    with monkeypatch.context() as m:
+        m.setattr(time_module, "perf_counter", lambda: next(clock))
+        cut = SentimentClassifier(**ENSEMBLE).fit(texts, labels, *dev, out_dir=tmp_path / "b",
+                                                  progress=False, time_budget=40.0)
+    assert len(cut.members_) == 1 and cut.trainer_.stop_reason == "time budget"
+    resumed = SentimentClassifier(**ENSEMBLE).fit(texts, labels, *dev, out_dir=tmp_path / "b",
+                                                  resume=tmp_path / "b", progress=False)
+    assert len(resumed.members_) == 2
+    for k in range(2):
+        tensors = {n: v for n, v in io.load_params(tmp_path / "b" / f"member{k}" / CHECKPOINT)[0].items()}
+        expected = io.load_params(tmp_path / "a" / f"member{k}" / CHECKPOINT)[0]
+        for name, value in expected.items():
+            if name.startswith("model/"):
+                np.testing.assert_array_equal(tensors[name], value, err_msg=f"member {k} {name}")

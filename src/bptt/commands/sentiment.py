@@ -175,8 +175,12 @@ def cmd_train_sentiment(args) -> int:
     clf.fit(train.texts, list(train.labels), dev_texts, dev_labels, classes=train.classes,
             **run_options(args))
     state = clf.trainer_.state
-    print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
-          f"model: {Path(args.out) / 'best'}")
+    if clf.settings.ensemble > 1:
+        print(f"ensemble of {len(clf.members_)} members: dev accuracy {clf.dev_accuracy_:.4f}; "
+              f"model: {Path(args.out) / 'best'}")
+    else:
+        print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
+              f"model: {Path(args.out) / 'best'}")
     return 0
 
 

@@ -23,6 +23,7 @@ name always means the shipped model (``./imdb`` is the directory called imdb).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -31,12 +32,13 @@ import numpy as np
 
 from ._common import (SharedSettings, VectorSettings, check_fitted, hold_out, load_model,
                       pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
+from .. import io
 from ..data.batching import bucket_batches, encode_texts, encode_tokens, token_budget_batches
 from ..data.tokenize import tokenize
 from ..data.vocab import PAD_ID, UNK_ID, Vocabulary
 from ..losses import softmax
 from ..models import Classifier, ClassifierBatch, ClassifierConfig
-from ..train import TrainConfig, Trainer, train_keep_best
+from ..train import CHECKPOINT, TrainConfig, Trainer, train_keep_best
 
 PRETRAINED_ROOT = Path(__file__).parents[1] / "pretrained"
 SHIPPED = ("sst2", "imdb")          # shipped model names; the first is the default
@@ -68,6 +70,8 @@ class SentimentSettings(SharedSettings, VectorSettings):
     truncate: str = "head+tail"         # ... which ones: head | tail | head+tail (batching.truncate)
     word_dropout: float = 0.0           # training: each token becomes <unk> with this probability
     dev_fraction: float = 0.05          # without a dev set: hold out 1 in round(1 / this), seeded
+    ensemble: int = 1                   # members trained with seeds seed, seed + 1, ...; their
+                                        # probabilities are averaged
     epochs: int = 6
     batch_size: int = 64
     patience: int | None = 3
@@ -101,8 +105,10 @@ class SentimentClassifier:
 
     classes_: tuple[str, ...]       # class names, column order of predict_proba
     vocab_: Vocabulary
-    model_: Classifier
+    model_: Classifier              # the first (or only) member
+    members_: list[Classifier]      # every member of the ensemble (just model_ when ensemble = 1)
     trainer_: Trainer               # fit only: its ``state`` has the best score and epoch
+                                    # (ensemble: the last member's; ``dev_accuracy_`` the ensemble's)
 
     def __init__(self, **settings):
         self.settings = settings_of(SentimentSettings, settings)
@@ -117,8 +123,12 @@ class SentimentClassifier:
         config = ClassifierConfig(len(self.vocab_), dim, s.hidden_size, len(classes), s.cell,
                                   s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
                                   s.output_dropout, s.pooling, padding_idx=0, dtype=s.dtype)
-        self.model_ = Classifier(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
-        set_embedding(self.model_.embedding, matrix, s.freeze_vectors)
+        self.members_ = []
+        for k in range(s.ensemble):             # member k: weights and dropout from seed + k
+            member = Classifier(config, np.random.default_rng(s.seed + k), dropout_seed=s.seed + k + 1)
+            set_embedding(member.embedding, matrix, s.freeze_vectors)
+            self.members_.append(member)
+        self.model_ = self.members_[0]
 
     def fit(self, texts: Sequence[str], labels: Sequence, dev_texts: Sequence[str] | None = None,
             dev_labels: Sequence | None = None, classes: Sequence[str] | None = None,
@@ -143,12 +153,23 @@ class SentimentClassifier:
             _, dev_y = _classes_and_ids(dev_labels, classes)
         if not 0.0 <= s.word_dropout < 1.0:
             raise ValueError(f"word_dropout must be in [0, 1), got {s.word_dropout}")
+        if s.ensemble < 1:
+            raise ValueError(f"ensemble must be >= 1, got {s.ensemble}")
         token_lists = [tokenize(t) for t in texts]
         self._build(token_lists, classes)
         seqs = encode_tokens(token_lists, self.vocab_, s.max_len, s.truncate)
         del token_lists
         dev_seqs = encode_texts(dev_texts, self.vocab_)          # evaluated as predict() reads them
-        model = self.model_
+        if s.ensemble == 1:
+            self.trainer_ = self._train_member(self.model_, seqs, y, dev_seqs, dev_y, 0, self.save,
+                                               out_dir, resume, progress, time_budget)
+            return self
+        return self._fit_ensemble(seqs, y, dev_seqs, dev_y, out_dir, resume, progress, time_budget)
+
+    def _train_member(self, model: Classifier, seqs, y, dev_seqs, dev_y, k: int, export, out_dir,
+                      resume, progress, time_budget) -> Trainer:
+        """Train one member (data order and word dropout from seed + k), keeping its best epoch."""
+        s = self.settings
 
         def batches(rng):
             return bucket_batches(seqs, y, s.batch_size, seed=int(rng.integers(2**63)))
@@ -162,20 +183,58 @@ class SentimentClassifier:
                                                         batch.labels))
 
         def evaluate():
-            return {"accuracy": float(np.mean(self._predict_ids(dev_seqs).argmax(1) == dev_y))}
+            return {"accuracy": float(np.mean(self._predict_ids(dev_seqs, members=[model]).argmax(1) == dev_y))}
 
-        self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s), batches,
-                                        step_fn, evaluate, self.save, out_dir,
-                                        resume, progress, time_budget)
+        return train_keep_best(model, TrainConfig.from_settings(s, seed=s.seed + k), batches, step_fn,
+                               evaluate, export, out_dir, resume, progress, time_budget)
+
+    def _fit_ensemble(self, seqs, y, dev_seqs, dev_y, out_dir, resume, progress, time_budget):
+        """Members one after the other, each in ``out_dir/member<k>`` (checkpoint, best/, metrics);
+        the time budget is shared out as it goes (member k gets what is left / members left).
+        Resuming (``resume``: anything, e.g. the run directory) continues every member from its
+        own checkpoint. When the budget runs out, the members not reached are left out of this
+        fit; ``out_dir/best`` is the ensemble of the members trained."""
+        import tempfile
+        tmp = tempfile.TemporaryDirectory() if out_dir is None else None
+        out = Path(tmp.name if tmp else out_dir)
+        deadline = None if time_budget is None else time.perf_counter() + time_budget
+        trained = []
+        try:
+            for k, member in enumerate(self.members_):
+                left = None if deadline is None else deadline - time.perf_counter()
+                if left is not None and left <= 0:
+                    break
+                folder = out / f"member{k}"
+                checkpoint = folder / CHECKPOINT
+                again = resume is not None and checkpoint.is_file()
+                self.trainer_ = self._train_member(
+                    member, seqs, y, dev_seqs, dev_y, k, lambda d, m=member: io.save(m, d), folder,
+                    checkpoint if again else None, progress,
+                    None if left is None else left / (len(self.members_) - k))
+                trained.append(member)
+                if self.trainer_.stop_reason is not None:
+                    break
+            self.members_, self.model_ = trained, trained[0]
+            self.dev_accuracy_ = float(np.mean(self._predict_ids(dev_seqs).argmax(1) == dev_y))
+            self.trainer_.log({"event": "ensemble", "members": len(trained), "dev_accuracy": self.dev_accuracy_})
+            if out_dir is not None:
+                self.save(out / "best")
+        finally:
+            if tmp:
+                tmp.cleanup()
         return self
 
     # ---- prediction -----------------------------------------------------------------------
-    def _predict_ids(self, seqs: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
-        probs = np.empty((len(seqs), len(self.classes_)))
+    def _predict_ids(self, seqs: list[np.ndarray], batch_size: int = 256,
+                     members: list[Classifier] | None = None) -> np.ndarray:
+        """(N, C): the mean over the members of their class probabilities."""
+        members = self.members_ if members is None else members
+        probs = np.zeros((len(seqs), len(self.classes_)))
         for batch in token_budget_batches(seqs, PREDICT_TOKENS, batch_size):
-            logits, _ = self.model_.forward(batch.ids, batch.lengths)
-            probs[batch.index] = softmax(logits.astype(np.float64))
-        return probs
+            for model in members:
+                logits, _ = model.forward(batch.ids, batch.lengths)
+                probs[batch.index] += softmax(logits.astype(np.float64))
+        return probs / len(members)
 
     def predict_proba(self, texts: Sequence[str], max_len: int | None = None,
                       truncate: str = "head+tail") -> np.ndarray:
@@ -225,21 +284,29 @@ class SentimentClassifier:
 
     # ---- saving ---------------------------------------------------------------------------
     def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
-        """Model directory: model.safetensors, config.json, vocab.json, sentiment.json."""
+        """Model directory: model.safetensors, config.json, vocab.json, sentiment.json; an
+        ensemble's further members in member1/, member2/, ... (model.safetensors, config.json)."""
         check_fitted(self)
-        job = {"classes": list(self.classes_), "settings": asdict(self.settings)}
-        return save_job(directory, self.model_, {VOCAB_FILE: self.vocab_, SETTINGS_FILE: job}, weights_dtype)
+        job = {"classes": list(self.classes_), "settings": asdict(self.settings),
+               "members": len(self.members_)}
+        directory = save_job(directory, self.model_, {VOCAB_FILE: self.vocab_, SETTINGS_FILE: job},
+                             weights_dtype)
+        for k, member in enumerate(self.members_[1:], start=1):
+            io.save(member, directory / f"member{k}", weights_dtype=weights_dtype)
+        return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> "SentimentClassifier":
         directory = Path(directory)
-        self, classes = read_job_file(directory, SETTINGS_FILE, "sentiment model",
-                                      lambda doc: (cls(**doc["settings"]), tuple(doc["classes"])))
+        self, classes, members = read_job_file(
+            directory, SETTINGS_FILE, "sentiment model",
+            lambda doc: (cls(**doc["settings"]), tuple(doc["classes"]), int(doc.get("members", 1))))
         self.classes_ = classes
         self.vocab_ = Vocabulary.load(directory / VOCAB_FILE)
-        self.model_ = load_model(directory, Classifier, lambda m: [
+        self.members_ = [load_model(directory / (f"member{k}" if k else ""), Classifier, lambda m: [
             ("words", m.config.vocab_size, VOCAB_FILE, len(self.vocab_)),
-            ("classes", m.config.num_classes, SETTINGS_FILE, len(self.classes_))])
+            ("classes", m.config.num_classes, SETTINGS_FILE, len(self.classes_))]) for k in range(members)]
+        self.model_ = self.members_[0]
         return self
 
     @classmethod

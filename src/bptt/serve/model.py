@@ -75,7 +75,8 @@ def model_card(clf, directory: str | Path) -> dict:
     config = clf.model_.config.to_dict()
     model = {"type": type(clf.model_).__name__, **{k: getattr(clf.settings, k) for k in MODEL_FIELDS},
              "vocab_size": config["vocab_size"],
-             "parameters": int(sum(p.size for p in clf.model_.params.values()))}
+             "parameters": int(sum(p.size for m in getattr(clf, "members_", [clf.model_])
+                                   for p in m.params.values()))}
     card = {"format": "bptt-card", "version": 1, "name": directory.resolve().name, "task": "sentiment",
             "classes": list(clf.classes_), "model": model, "recipe": asdict(clf.settings)}
     training = _training(directory)
