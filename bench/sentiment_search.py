@@ -192,13 +192,15 @@ def run(args) -> None:
                                                 progress=not args.quiet)
         seconds = time.perf_counter() - t0
         samples = sampler.stop()
-        log = [json.loads(line) for line in open(out / "metrics.jsonl")]
+        logs = sorted(out.glob("member*/metrics.jsonl")) or [out / "metrics.jsonl"]   # ensembles: per member
+        log = [json.loads(line) for path in logs for line in open(path)]
         t1 = time.perf_counter()
         dev = evaluate(clf.predict, dev_x, dev_y)
         eval_seconds = time.perf_counter() - t1
         record = {"name": args.name, "data": args.data, "split": described, "recipe": recipe,
                   "threads": args.threads, "note": args.note,
                   "dev": dev, "best_epoch": clf.trainer_.state.best_epoch,
+                  "members": len(clf.members_),
                   "epochs_run": clf.trainer_.state.epoch, "train_seconds": round(seconds, 1),
                   "dev_eval_seconds": round(eval_seconds, 1),
                   "tokens_per_s": [e.get("tokens_per_s") for e in log if "epoch" in e and "tokens_per_s" in e],
@@ -206,7 +208,7 @@ def run(args) -> None:
                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                   "loadavg_start": [round(x, 2) for x in load_start],
                   "loadavg_end": [round(x, 2) for x in os.getloadavg()], "loadavg_samples": samples,
-                  "parameters": int(sum(p.size for p in clf.model_.params.values())),
+                  "parameters": int(sum(p.size for m in clf.members_ for p in m.params.values())),
                   "vocabulary": len(clf.vocab_)}
         if clf.vector_report_ is not None:
             record["vectors"] = clf.vector_report_.details()

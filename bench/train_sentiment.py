@@ -140,7 +140,8 @@ def measure(name: str, record: dict) -> None:
     directory = PRETRAINED_ROOT / name
     t0 = time.perf_counter()
     m = {"bytes": sum(f.stat().st_size for f in directory.iterdir() if f.is_file()),
-         "parameters": int(sum(p.size for p in shipped.model_.params.values())),
+         "parameters": int(sum(p.size for m in shipped.members_ for p in m.params.values())),
+         "members": len(shipped.members_),
          "vocabulary": len(shipped.vocab_), "dev": evaluate(shipped.predict, dev_x, dev_y)}
     m["dev_seconds"] = round(time.perf_counter() - t0, 1)
     m["negation"] = pair_figures(shipped.predict)
@@ -155,12 +156,15 @@ def train(name: str, threads: int, record: dict) -> None:
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     t = timed(command(name), threads, out.parent / f"{name}.log")
-    log = [json.loads(line) for line in open(out / "metrics.jsonl")]
+    logs = sorted(out.glob("member*/metrics.jsonl")) or [out / "metrics.jsonl"]   # ensembles: per member
+    log = [{**json.loads(line), "member": i} for i, path in enumerate(logs) for line in open(path)]
     epochs = [e for e in log if "event" not in e]
-    t.update(epochs=[{k: e.get(k) for k in ("epoch", "train_loss", "dev_accuracy", "tokens_per_s", "elapsed_s")}
-                     for e in epochs],
+    ensemble = [e for e in log if e.get("event") == "ensemble"]
+    t.update(epochs=[{k: e.get(k) for k in ("member", "epoch", "train_loss", "dev_accuracy", "tokens_per_s",
+                                            "elapsed_s")} for e in epochs],
              events=[e for e in log if "event" in e],
-             best_dev_accuracy=max([e["dev_accuracy"] for e in log if "dev_accuracy" in e]))
+             best_dev_accuracy=(ensemble[-1]["dev_accuracy"] if ensemble else
+                                max(e["dev_accuracy"] for e in log if "dev_accuracy" in e)))
     record["training"] = t
     best = SentimentClassifier.load(out / "best")
     target = PRETRAINED_ROOT / name
@@ -197,8 +201,9 @@ def table(records: dict) -> str:
                       f"    OPENBLAS_NUM_THREADS={t['threads']} {t['command']}", "",
                       f"Whole command: {t['seconds'] / 60:.1f} min, peak RSS {t['peak_rss_mb']:,.0f} MB, "
                       f"load average {t['loadavg_before'][0]:.1f} before / {t['loadavg_after'][0]:.1f} after.",
-                      "", "| epoch | train loss | dev accuracy | tokens/s | elapsed s |", "|---|---|---|---|---|"]
-            lines += [f"| {e['epoch']} | {e['train_loss']:.4f} | {e['dev_accuracy']:.4f} | "
+                      "", "| member | epoch | train loss | dev accuracy | tokens/s | elapsed s (member) |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {e['member']} | {e['epoch']} | {e['train_loss']:.4f} | {e['dev_accuracy']:.4f} | "
                       f"{e['tokens_per_s']:,.0f} | {e['elapsed_s']:.0f} |" for e in t["epochs"]]
             for e in t["events"]:
                 lines.append(f"\nEvent: `{json.dumps(e)}`")
