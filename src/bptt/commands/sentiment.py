@@ -230,5 +230,9 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.add_argument("--text-column")
     p.add_argument("--label-column")
     add_run_arguments(p, "runs/sentiment")
-    add_settings_arguments(p, SentimentSettings)
+    from ..data.batching import KEEP
+    add_settings_arguments(p, SentimentSettings, custom={
+        "truncate": dict(choices=KEEP, help="which --max-len tokens of a training text to keep "
+                                             "(default head+tail: the first quarter and the last "
+                                             "three quarters)")})
     p.set_defaults(func=cmd_train_sentiment)
