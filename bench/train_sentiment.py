@@ -139,7 +139,7 @@ def measure(name: str, record: dict) -> None:
     shipped = SentimentClassifier.pretrained(name)
     directory = PRETRAINED_ROOT / name
     t0 = time.perf_counter()
-    m = {"bytes": sum(f.stat().st_size for f in directory.iterdir() if f.is_file()),
+    m = {"bytes": sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()),
          "parameters": int(sum(p.size for m in shipped.members_ for p in m.params.values())),
          "members": len(shipped.members_),
          "vocabulary": len(shipped.vocab_), "dev": evaluate(shipped.predict, dev_x, dev_y)}

@@ -372,6 +372,6 @@ def shipped_models() -> list[dict]:
             continue
         card = read_json_object(directory / "card.json") if (directory / "card.json").is_file() else {}
         out.append({"name": name, "default": name == DEFAULT_MODEL, "directory": str(directory),
-                    "bytes": sum(f.stat().st_size for f in directory.iterdir() if f.is_file()),
+                    "bytes": sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()),
                     "settings": read_json_object(directory / SETTINGS_FILE)["settings"], **card})
     return out
