@@ -194,7 +194,7 @@ def table(records: dict) -> str:
                 + (f"{x['bytes'] / 1e6:.1f} MB |" if "bytes" in x else "|"))
     for name, r in records.items():
         lines += ["", f"## {name}", "", f"Recipe: `{json.dumps(RECIPES[name]['settings'])}`", "",
-                  f"Split: {r['split']}"]
+                  "Split: " + "; ".join(f"{k}: {v}" for k, v in r["split"].items())]
         t = r.get("training")
         if t:
             lines += ["", f"Command (from the repository root, BLAS threads = {t['threads']}):", "",
