@@ -135,8 +135,7 @@ def baselines(data: str, split) -> dict:
         bow = BagOfWords(seed=0, **kw).fit(train_x, train_y)
         rec = {"fit_seconds": round(time.perf_counter() - t0, 1), "vocabulary": len(bow.vocabulary_),
                "dev": evaluate(bow.predict, dev_x, dev_y)}
-        if data == "sst2":
-            rec["negation"] = pair_figures(bow.predict)
+        rec["negation"] = pair_figures(bow.predict)
         out[name] = rec
         print(name, rec["dev"], flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,8 +211,7 @@ def run(args) -> None:
                   "vocabulary": len(clf.vocab_)}
         if clf.vector_report_ is not None:
             record["vectors"] = clf.vector_report_.details()
-        if args.data == "sst2":
-            record["negation"] = pair_figures(clf.predict)
+        record["negation"] = pair_figures(clf.predict)
     path = RESULTS / "search" / args.data / f"{args.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     io.write_json(path, record)

@@ -103,14 +103,24 @@ def timed(argv: list[str], threads: int, log: Path) -> dict:
     with open(log, "w") as out:
         proc = subprocess.run(["/usr/bin/time", "-v", *argv], cwd=ROOT, env=env, stdout=out,
                               stderr=subprocess.STDOUT)
-    seconds = time.perf_counter() - t0
-    text = log.read_text()
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}); see {log}:\n{text[-2000:]}")
+        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}); see {log}:\n{log.read_text()[-2000:]}")
+    return {**from_log(log, threads), "seconds": round(time.perf_counter() - t0, 1),
+            "loadavg_before": [round(x, 2) for x in load0],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
+
+
+def from_log(log: Path, threads: int) -> dict:
+    """Command, wall time and peak RSS from a ``/usr/bin/time -v`` log (``--from-logs``: the
+    training already ran and its record was lost; the load average then is not known)."""
+    text = log.read_text()
+    command_line = re.search(r'Command being timed: "(.*)"', text).group(1)
+    clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text).group(1)
+    seconds = sum(float(x) * 60 ** i for i, x in enumerate(reversed(clock.split(":"))))
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1))
-    return {"command": " ".join(argv), "threads": threads, "seconds": round(seconds, 1),
-            "peak_rss_mb": round(rss_kb / 1024, 1), "loadavg_before": [round(x, 2) for x in load0],
-            "loadavg_after": [round(x, 2) for x in os.getloadavg()], "log": str(log.relative_to(ROOT))}
+    return {"command": command_line, "threads": threads, "seconds": round(seconds, 1),
+            "peak_rss_mb": round(rss_kb / 1024, 1), "loadavg_before": None, "loadavg_after": None,
+            "log": str(log.relative_to(ROOT))}
 
 
 def card(name: str, record: dict) -> dict:
@@ -120,7 +130,8 @@ def card(name: str, record: dict) -> dict:
                "bag_of_bigrams_dev_accuracy": round(b["bag of words + bigrams"]["dev"]["accuracy"], 4)}
     if "negation" in m:
         figures["negation_pairs_both_right"] = round(m["negation"]["pairs_all"], 4)
-        figures["bag_of_words_negation_pairs_both_right"] = round(b["bag of words"]["negation"]["pairs_all"], 4)
+        if "negation" in b["bag of words"]:
+            figures["bag_of_words_negation_pairs_both_right"] = round(b["bag of words"]["negation"]["pairs_all"], 4)
     figures["source"] = "bench/results/sentiment.json"
     t = record.get("training", {})
     data = {"sst2": "GLUE SST-2 train.tsv (67,349 phrases); dev = GLUE SST-2 dev.tsv (872 sentences)",
@@ -151,11 +162,14 @@ def measure(name: str, record: dict) -> None:
         record["training"]["float32_dev_accuracy_matches_split"] = abs(reported - m["dev"]["accuracy"]) < 0.005
 
 
-def train(name: str, threads: int, record: dict) -> None:
+def train(name: str, threads: int, record: dict, rerun: bool = True) -> None:
     out = ROOT / "runs" / "shipped" / name
-    shutil.rmtree(out, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    t = timed(command(name), threads, out.parent / f"{name}.log")
+    if rerun:
+        shutil.rmtree(out, ignore_errors=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        t = timed(command(name), threads, out.parent / f"{name}.log")
+    else:
+        t = from_log(out.parent / f"{name}.log", threads)
     logs = sorted(out.glob("member*/metrics.jsonl")) or [out / "metrics.jsonl"]   # ensembles: per member
     log = [{**json.loads(line), "member": i} for i, path in enumerate(logs) for line in open(path)]
     epochs = [e for e in log if "event" not in e]
@@ -200,7 +214,8 @@ def table(records: dict) -> str:
             lines += ["", f"Command (from the repository root, BLAS threads = {t['threads']}):", "",
                       f"    OPENBLAS_NUM_THREADS={t['threads']} {t['command']}", "",
                       f"Whole command: {t['seconds'] / 60:.1f} min, peak RSS {t['peak_rss_mb']:,.0f} MB, "
-                      f"load average {t['loadavg_before'][0]:.1f} before / {t['loadavg_after'][0]:.1f} after.",
+                      + (f"load average {t['loadavg_before'][0]:.1f} before / {t['loadavg_after'][0]:.1f} after."
+                         if t["loadavg_before"] else "load average not recorded."),
                       "", "| member | epoch | train loss | dev accuracy | tokens/s | elapsed s (member) |",
                       "|---|---|---|---|---|---|"]
             lines += [f"| {e['member']} | {e['epoch']} | {e['train_loss']:.4f} | {e['dev_accuracy']:.4f} | "
@@ -221,6 +236,8 @@ def main() -> None:
     parser.add_argument("--model", choices=[*RECIPES, "all"], default="all")
     parser.add_argument("--eval-only", action="store_true", help="measure the shipped models only")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads of the training command")
+    parser.add_argument("--from-logs", action="store_true",
+                        help="do not train: ship and measure runs/shipped/<model> as the last run left it")
     args = parser.parse_args()
     names = list(RECIPES) if args.model == "all" else [args.model]
     path = RESULTS / "sentiment.json"
@@ -229,7 +246,7 @@ def main() -> None:
     for name in names:
         record = {} if not args.eval_only else records.get(name, {})
         if not args.eval_only:
-            train(name, args.threads, record)
+            train(name, args.threads, record, rerun=not args.from_logs)
         measure(name, record)
         if name == "imdb":
             record["evaluate"] = timed(["bptt", "evaluate", "imdb", "../shared/data/imdb/aclImdb/train"],
