@@ -206,3 +206,31 @@ def test_an_ensemble_stopped_by_its_time_budget_resumes_exactly(tmp_path, monkey
         for name, value in expected.items():
             if name.startswith("model/"):
                 np.testing.assert_array_equal(tensors[name], value, err_msg=f"member {k} {name}")
+
+
+# ---- what ships -------------------------------------------------------------------------------
+def test_every_shipped_file_is_package_data():
+    """pip install . copies exactly the files that pyproject's package-data patterns match: every
+    file of every shipped model (an ensemble's member folders included) must match one."""
+    import fnmatch
+    import tomllib
+    from bptt.jobs.sentiment import PRETRAINED_ROOT, SHIPPED
+    root = PRETRAINED_ROOT.parent
+    patterns = tomllib.loads((root.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["bptt"]
+    files = [str(p.relative_to(root)) for p in PRETRAINED_ROOT.rglob("*") if p.is_file()]
+    assert {f.split("/")[1] for f in files} == set(SHIPPED)
+    assert [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
+
+
+def test_shipped_imdb_model_reads_a_review_from_any_directory(tmp_path, monkeypatch):
+    from bptt.cli import main
+    monkeypatch.chdir(tmp_path)
+    clf = SentimentClassifier.pretrained("imdb")
+    assert len(clf.members_) == 4 and clf.settings.ensemble == 4
+    review = ("I went in expecting a dull costume drama. <br /><br />Instead the acting is superb, the "
+              "script is sharp and funny, and the ending moved me. One of the best films of the year.")
+    assert clf.predict([review, "Two hours of my life I will never get back. Awful, boring and badly "
+                                "acted; avoid it."]) == ["positive", "negative"]
+    (tmp_path / "two.tsv").write_text(f"sentence\tlabel\n{review}\t1\n", encoding="utf-8")
+    assert main(["evaluate", "imdb", "two.tsv", "--json"]) == 0
