@@ -72,3 +72,19 @@ def reversal_pairs(n: int, seed: int) -> list[tuple[str, str]]:
 # ---- language models: a repetitive text ---------------------------------------------------------
 LINES = ["the cat sat on the mat.", "the dog ran to the cat.", "a cat and a dog sat.", "the mat is red."]
 TEXT = "\n".join(LINES[i % 4] for i in range(60)) + "\n"          # 1,380 characters
+
+
+# ---- files of every job, for the command line -------------------------------------------------------
+def write_job_files(root, n: int = 40) -> dict:
+    """Tiny data files of the four jobs in ``root``: {"sentiment": s.tsv (GLUE), "tagger": tags.tsv
+    (token<TAB>tag), "seq2seq": pairs.tsv, "lm": text.txt}, with ``n`` examples (the text: TEXT)."""
+    texts, labels = negation_data(n, 0)
+    paths = {"sentiment": root / "s.tsv", "tagger": root / "tags.tsv", "seq2seq": root / "pairs.tsv",
+             "lm": root / "text.txt"}
+    paths["sentiment"].write_text("sentence\tlabel\n" + "".join(
+        f"{t}\t{int(y == 'positive')}\n" for t, y in zip(texts, labels)), encoding="utf-8")
+    paths["tagger"].write_text("\n".join("\n".join(f"{w}\t{g}" for w, g in zip(s.words, s.tags)) + "\n"
+                                         for s in toy_sentences(n // 2, 0)), encoding="utf-8")
+    paths["seq2seq"].write_text("".join(f"{a}\t{b}\n" for a, b in reversal_pairs(n, 0)), encoding="utf-8")
+    paths["lm"].write_text(TEXT, encoding="utf-8")
+    return paths

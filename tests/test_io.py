@@ -1,5 +1,7 @@
 """bptt.io: safetensors + JSON round trips, PyTorch interop both ways, refusals, atomic writes."""
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,12 +98,61 @@ def test_torch_weights_load_into_bptt(tmp_path, mode, dtype):
     np.testing.assert_allclose(model(x)[0], _torch_output(module, x), rtol=0, atol=TOL[dtype])
 
 
-def test_load_state_dict_casts_to_the_model_dtype():
+def test_load_state_dict_widens_float16_to_the_model_dtype():
     model = _model("lstm", "float32")
-    tensors = {k: np.full(v.shape, 0.25, dtype=np.float64) for k, v in model.params.items()}
+    tensors = {k: np.full(v.shape, 0.25, dtype=np.float16) for k, v in model.params.items()}
     io.load_state_dict(model, tensors, source="test")
     for value in model.params.values():
         assert value.dtype == np.float32 and np.all(value == 0.25)
+
+
+@pytest.mark.parametrize("dtype, message", [
+    (np.float64, r"16 tensors \('weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', \.\.\.\): dtype float64, "
+                 r"but the model is float32: converting would round"),
+    (np.int32, r"dtype int32, but weights must be floating point \(float32\); integer and bool"),
+    (np.bool_, r"dtype bool, but weights must be floating point"),
+])
+def test_load_state_dict_never_rounds_or_converts_integers(dtype, message):
+    model = _model("lstm", "float32")
+    before = io.state_dict(model)
+    tensors = {k: np.ones(v.shape, dtype=dtype) for k, v in model.params.items()}
+    with pytest.raises(ValueError, match=message):
+        io.load_state_dict(model, tensors, source="test")
+    for name, value in before.items():
+        np.testing.assert_array_equal(model.params[name], value)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_are_refused_on_load_and_on_save(tmp_path, bad):
+    model = _model("gru", "float32")
+    tensors = io.state_dict(model)
+    tensors["weight_hh_l1"][2, 3] = bad
+    with pytest.raises(ValueError, match=r"tensor 'weight_hh_l1': holds NaN or infinite values"):
+        io.load_state_dict(model, tensors, source="test")
+    model.params["bias_ih_l0"][0] = bad
+    with pytest.raises(ValueError, match=r"refusing to save the Recurrent model:\n  tensor 'bias_ih_l0': "
+                                         r"holds NaN or infinite values"):
+        io.save(model, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match=r"w\.safetensors: refusing to write NaN or infinite values, in "
+                                         r"tensors 'b' \(1 of 3 values\)"):
+        io.save_params(tmp_path / "w.safetensors", {"a": np.ones(2), "b": np.array([1.0, bad, 2.0])})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_weights_that_overflow_float16_are_not_saved(tmp_path):
+    model = _model("gru", "float32")
+    model.params["weight_ih_l0"][0, 0] = 1e5                   # float16 ends at 65504
+    with pytest.raises(ValueError, match=r"NaN or infinite values, in tensors 'weight_ih_l0'"):
+        io.save(model, tmp_path, weights_dtype="float16")
+
+
+def test_bfloat16_weights_are_refused_naming_the_tensor(tmp_path):
+    path = tmp_path / "w.safetensors"
+    safetensors.torch.save_file({"a": torch.ones(3), "b": torch.ones(2, dtype=torch.bfloat16)}, path)
+    with pytest.raises(ValueError, match=r"w\.safetensors: tensors of a type NumPy cannot hold: 'b' is BF16; "
+                                         r"convert them to float32"):
+        io.load_params(path)
 
 
 def test_state_dict_is_a_copy():
@@ -130,6 +181,15 @@ def _save_with_tensors(tmp_path, edit):
     edit(tensors)
     safetensors.numpy.save_file(tensors, path)
     return str(path)
+
+
+def _edit_config(directory, **fields):
+    """Set ``fields`` in the "config" of ``directory/config.json``; returns its path."""
+    path = directory / "config.json"
+    doc = json.loads(path.read_text())
+    doc["config"].update(fields)
+    path.write_text(json.dumps(doc))
+    return path
 
 
 def test_missing_tensor_is_refused(tmp_path):
@@ -206,14 +266,42 @@ def test_corrupt_config_is_refused(tmp_path):
 
 
 def test_invalid_config_field_is_refused(tmp_path):
-    io.save(_model("gru", "float32"), tmp_path)
-    path = tmp_path / "config.json"
-    doc = json.loads(path.read_text())
-    doc["config"]["mode"] = "transformer"
-    path.write_text(json.dumps(doc))
+    _save_with_tensors(tmp_path, lambda t: None)             # weights without a saved config
+    path = _edit_config(tmp_path, mode="transformer")
     with pytest.raises(ValueError, match="invalid config for Recurrent") as err:
         io.load(tmp_path)
     assert str(path) in str(err.value)
+
+
+def test_config_not_matching_the_saved_weights_is_refused_before_building(tmp_path, monkeypatch):
+    io.save(_model("gru", "float32"), tmp_path)
+    _edit_config(tmp_path, hidden_size=100_000)
+    monkeypatch.setattr(Recurrent, "from_config", None)      # building would fail loudly
+    with pytest.raises(ValueError, match=r"config\.json: does not match model\.safetensors, which was "
+                                         r"saved with another config: 'hidden_size' is 100000 but the "
+                                         r"weights were saved with 4"):
+        io.load(tmp_path)
+
+
+def test_config_sizes_are_checked_against_foreign_weights_before_building(tmp_path, monkeypatch):
+    _save_with_tensors(tmp_path, lambda t: None)             # weights without a saved config
+    _edit_config(tmp_path, hidden_size=100_000)
+    monkeypatch.setattr(Recurrent, "from_config", None)      # building would fail loudly
+    with pytest.raises(ValueError, match=r"config\.json: 'hidden_size' is 100000, larger than every "
+                                         r"dimension of the tensors in model\.safetensors \(the largest is 16\)"):
+        io.load(tmp_path)
+
+
+def test_a_hidden_size_needs_its_square_matrix_among_foreign_weights(tmp_path, monkeypatch):
+    from bptt.models import Classifier, ClassifierConfig
+    model = Classifier(ClassifierConfig(1000, 3, 4), np.random.default_rng(0))
+    io.save(model, tmp_path)
+    safetensors.numpy.save_file(io.state_dict(model), tmp_path / "model.safetensors")   # no config
+    _edit_config(tmp_path, hidden_size=900)                  # below the vocabulary's 1000 rows
+    monkeypatch.setattr(Classifier, "from_config", None)
+    with pytest.raises(ValueError, match=r"'hidden_size' is 900, but model\.safetensors holds 3,154 "
+                                         r"numbers, fewer than one 900 x 900 matrix"):
+        io.load(tmp_path)
 
 
 # ---- atomicity -----------------------------------------------------------------------------
@@ -300,3 +388,89 @@ def test_zero_dimensional_arrays_keep_their_shape(tmp_path):
     tensors, _ = load_params(tmp_path / "s.safetensors")
     assert tensors["step"].shape == () and int(tensors["step"]) == 7
     np.testing.assert_array_equal(tensors["v"], [0.0, 2.0])
+
+
+# ---- integrity -----------------------------------------------------------------------------
+def _tensor_spans(path) -> dict[str, tuple[int, int]]:
+    """{tensor name: (first byte, end byte)} of its data in a safetensors file."""
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    return {k: (8 + n + v["data_offsets"][0], 8 + n + v["data_offsets"][1])
+            for k, v in header.items() if k != "__metadata__"}
+
+
+def test_a_flipped_byte_in_any_tensor_is_refused_naming_it(tmp_path):
+    io.save(_model("lstm", "float32"), tmp_path)
+    path = tmp_path / "model.safetensors"
+    good = path.read_bytes()
+    rng = np.random.default_rng(0)
+    for name, (start, end) in _tensor_spans(path).items():
+        damaged = bytearray(good)
+        damaged[int(rng.integers(start, end))] ^= 1 << int(rng.integers(8))
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(ValueError, match=rf"model\.safetensors: damaged file: tensor '{name}' does "
+                                             rf"not match its checksum; restore it from a copy"):
+            io.load(tmp_path)
+    path.write_bytes(good)
+    io.load(tmp_path)
+
+
+def test_damaged_metadata_and_checksums_are_refused(tmp_path):
+    path = tmp_path / "w.safetensors"
+    io.save_params(path, {"a": np.arange(3.0)}, metadata={"note": "hello"})
+    tensors, meta = io.load_params(path)
+    assert meta == {"note": "hello"} and "sha256" not in meta
+    good = path.read_bytes()
+    path.write_bytes(good.replace(b"hello", b"hellp"))
+    with pytest.raises(ValueError, match=r"damaged file: metadata value 'note' does not match its checksum"):
+        io.load_params(path)
+    assert good.count(b"tensors") == 1
+    path.write_bytes(good.replace(b"tensors", b"tensorz"))       # the checksums' JSON lacks a key
+    with pytest.raises(ValueError, match=r"the checksums in the file's metadata are damaged"):
+        io.load_params(path)
+    path.write_bytes(good.replace(b'"sha256"', b'"sha257"'))   # the key itself
+    with pytest.raises(ValueError, match=r"damaged file: the checksums are under the metadata key 'sha257' "
+                                         r"instead of 'sha256'"):
+        io.load_params(path)
+    with pytest.raises(ValueError, match=r"the metadata key 'sha256' is reserved"):
+        io.save_params(path, {"a": np.ones(1)}, metadata={"sha256": "x"})
+
+
+def test_a_renamed_tensor_has_no_checksum(tmp_path):
+    path = tmp_path / "w.safetensors"
+    io.save_params(path, {"abc": np.arange(3.0), "xyz": np.ones(2)})
+    path.write_bytes(path.read_bytes().replace(b'"xyz":{', b'"xyw":{', 1))
+    with pytest.raises(ValueError, match=r"damaged file: tensor 'xyw' has no checksum; tensor 'xyz' is "
+                                         r"missing \(its checksum is there\)"):
+        io.load_params(path)
+
+
+def test_files_without_checksums_load_unchecked(tmp_path):
+    model = _model("gru", "float64")
+    safetensors.numpy.save_file(io.state_dict(model), tmp_path / "w.safetensors")
+    tensors, meta = io.load_params(tmp_path / "w.safetensors")
+    assert meta == {} and sorted(tensors) == sorted(model.params)
+
+
+def test_model_files_get_the_permissions_of_other_new_files(tmp_path):
+    io.save(_model("gru", "float32"), tmp_path)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes["model.safetensors"] == modes["config.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert modes["config.json"] == 0o666 & ~umask
+
+
+def test_every_shipped_model_carries_checksums():
+    """A model in the package is checked byte for byte on load (io.save_params wrote it)."""
+    shipped = sorted((Path(io.__file__).parent / "pretrained").glob("*/model.safetensors"))
+    assert shipped
+    for path in shipped:
+        with safetensors.safe_open(path, "numpy") as f:
+            meta = f.metadata() or {}
+        assert "sha256" in meta, f"{path} has no checksums: save it with bptt.io.save_params"
+        assert sorted(json.loads(meta[io.COMPANIONS])) == sorted(
+            p.name for p in path.parent.glob("*.json") if p.name not in ("config.json", "card.json")), \
+            f"{path}: the files beside it are not all checksummed: save the model again (jobs._common.save_job)"
+        io.load(path.parent)

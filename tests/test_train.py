@@ -1,6 +1,8 @@
 """The training loop: exact resume after an interruption, Ctrl-C, non-finite steps, best model,
 early stopping."""
 import json
+import subprocess
+import sys
 import os
 import signal
 
@@ -126,12 +128,23 @@ def test_non_finite_model_is_never_checkpointed(tmp_path):
 
 def test_best_model_is_exported_and_early_stopping(tmp_path):
     trainer, model = _setup(tmp_path, epochs=30, patience=2)
+    weights, evaluate = [], trainer.evaluate
+
+    def keep_the_weights_and_evaluate():            # at the end of every epoch, before any export
+        weights.append({name: p.copy() for name, p in model.params.items()})
+        return evaluate()
+    trainer.evaluate = keep_the_weights_and_evaluate
     state = trainer.fit()
     assert state.finished and state.epoch < 30 and state.epoch == state.best_epoch + 2
-    best = io.load(tmp_path / "run" / "best")
     lines = [json.loads(l) for l in open(tmp_path / "run" / "metrics.jsonl")]
     assert max(l["dev_accuracy"] for l in lines) == state.best_score
-    assert isinstance(best, Classifier)
+    assert [l["epoch"] for l in lines if l["best"]][-1] == state.best_epoch
+    best = io.load(tmp_path / "run" / "best")
+    assert isinstance(best, Classifier) and len(weights) == state.epoch
+    assert best.params.keys() == weights[0].keys()
+    for name, value in best.params.items():                     # the best epoch's weights ...
+        np.testing.assert_array_equal(value, weights[state.best_epoch - 1][name], err_msg=name)
+    assert not all(np.array_equal(best.params[n], weights[-1][n]) for n in best.params)   # ... not the last's
 
 
 # ---- the reported training loss -----------------------------------------------------------------
@@ -264,3 +277,152 @@ def test_time_budget_stop_evaluates_the_partial_epoch_and_keeps_it_as_best(tmp_p
     with pytest.raises(ValueError, match="time_budget must be a positive number of seconds, got 0"):
         Trainer(model, trainer.config, trainer.batches, trainer.step_fn, trainer.evaluate, trainer.export,
                 tmp_path / "x", time_budget=0)
+
+
+# ---- nothing lost --------------------------------------------------------------------------------
+def _lines(path):
+    return [json.loads(line) for line in open(path)]
+
+
+def test_a_second_run_refuses_an_out_dir_holding_a_run_unless_told_to_overwrite(tmp_path):
+    first, _ = _setup(tmp_path, epochs=1)
+    first.fit()
+    before = (tmp_path / "run" / CHECKPOINT).read_bytes()
+    second, _ = _setup(tmp_path, epochs=1)
+    with pytest.raises(ValueError, match=r"run: holds a training run already \(checkpoint.safetensors, best, "
+                                         r"metrics.jsonl\): resume it with --resume .*checkpoint.safetensors, "
+                                         r"replace it with --overwrite"):
+        second.fit()
+    assert (tmp_path / "run" / CHECKPOINT).read_bytes() == before
+    (tmp_path / "run" / CHECKPOINT).unlink()              # killed before its first checkpoint
+    with pytest.raises(ValueError, match=r"run: holds the files of a run that wrote no checkpoint \(best, "
+                                         r"metrics.jsonl\), so it cannot be resumed: replace them with --overwrite"):
+        second.fit()
+    third, _ = _setup(tmp_path, epochs=2)
+    third.overwrite = True
+    third.fit()
+    assert [r["epoch"] for r in _lines(tmp_path / "run" / "metrics.jsonl")] == [1, 2]
+
+
+def test_leftovers_of_a_killed_run_are_removed_when_the_next_starts(tmp_path):
+    from bptt import files
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "run" / "best").mkdir(parents=True)
+    stale = [tmp_path / "run" / f".checkpoint.safetensors.{dead.pid}.0123456789ab.tmp",
+             tmp_path / "run" / "best" / f".vocab.json.{dead.pid}.0123456789ab.tmp"]
+    for path in stale:
+        path.write_text("half")
+    trainer, _ = _setup(tmp_path, epochs=1)
+    trainer.overwrite = True
+    trainer.fit()
+    assert not any(p.exists() for p in stale)
+    assert files.leftovers(tmp_path / "run") == [] and files.leftovers(tmp_path / "run" / "best") == []
+
+
+def test_diverging_in_the_first_epoch_says_no_checkpoint_exists(tmp_path):
+    trainer, _ = _setup(tmp_path, epochs=2, nan_steps={2, 3, 4})
+    with pytest.raises(TrainingDiverged, match=r"training diverged at epoch 1, step 1: 3 steps in a row had "
+                                               r"a non-finite loss or gradient\. No checkpoint was written "
+                                               r"\(none exists yet\), so there is nothing to resume"):
+        trainer.fit()
+    assert not (tmp_path / "run" / CHECKPOINT).exists() and not (tmp_path / "run" / "best").exists()
+
+
+def test_diverging_later_names_the_last_good_checkpoint_and_keeps_it(tmp_path):
+    trainer, _ = _setup(tmp_path, epochs=2, nan_steps={7, 8, 9})
+    with pytest.raises(TrainingDiverged, match=r"The last good checkpoint, .*checkpoint\.safetensors \(epoch 1, "
+                                               r"step 6\), is kept: resume from it with a lower --lr"):
+        trainer.fit()
+
+
+def test_weights_made_infinite_by_a_step_stop_the_run_before_anything_is_saved(tmp_path):
+    trainer, model = _setup(tmp_path, epochs=2)
+    original = trainer.optimizer.step
+
+    def blow_up(grads):
+        original(grads)
+        if trainer.state.global_step == 3:
+            model.params["fc.weight"][0, 0] = np.inf
+    trainer.optimizer.step = blow_up
+    with pytest.raises(TrainingDiverged, match=r"step 4 made weights infinite or NaN \(fc.weight\)"):
+        trainer.fit()
+    assert not (tmp_path / "run" / "best").exists() and not (tmp_path / "run" / CHECKPOINT).exists()
+
+
+def test_resume_cuts_metrics_back_to_the_checkpoint_so_no_step_repeats(tmp_path):
+    straight, _ = _setup(tmp_path, "a", epochs=3)
+    straight.fit()
+    interrupted, _ = _setup(tmp_path, "b", stop_at=8)
+    interrupted.fit()
+    log = tmp_path / "b" / "metrics.jsonl"
+    with open(log, "a") as f:                 # written after the checkpoint by a run then killed
+        f.write(json.dumps({"epoch": 2, "step": 12, "batches": 12, "train_loss": 1.0}) + "\n")
+        f.write('{"epoch": 3, "st')           # and half a line
+    resumed, _ = _setup(tmp_path, "b")
+    resumed.load_checkpoint(tmp_path / "b")   # the run folder does as well as the file
+    resumed.fit()
+    want = [(r["epoch"], r["step"]) for r in _lines(tmp_path / "a" / "metrics.jsonl")]
+    got = _lines(log)
+    assert [(r["epoch"], r["step"]) for r in got if r.get("event") != "stopped"] == want == \
+        [(1, 6), (2, 12), (3, 18)]
+    assert [(r["epoch"], r["step"]) for r in got if r.get("event") == "stopped"] == [(2, 8)]   # the stop, once
+
+
+def _checkpoint_with(tmp_path, edit):
+    interrupted, _ = _setup(tmp_path, "b", stop_at=8)
+    interrupted.fit()
+    path = tmp_path / "b" / CHECKPOINT
+    tensors, meta = io.load_params(path)
+    edit(tensors, meta)
+    io.save_params(path, tensors, meta)
+    return path
+
+
+def _edit_trainer(change):
+    def edit(tensors, meta):
+        doc = json.loads(meta["trainer"])
+        change(doc)
+        meta["trainer"] = json.dumps(doc)
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_edit_trainer(lambda d: d.pop("epoch")), r"the trainer state has missing \['epoch'\] fields"),
+    (_edit_trainer(lambda d: d.update(surprise=1)), r"the trainer state has unexpected \['surprise'\] fields"),
+    (_edit_trainer(lambda d: d.update(epoch="1")), r"trainer field 'epoch' must be int, got '1'"),
+    (_edit_trainer(lambda d: d.update(step_in_epoch=-3)), r"the trainer state counts below zero"),
+    (lambda t, m: m.update(trainer="{not json"), r"metadata 'trainer' is not valid JSON"),
+    (lambda t, m: m.pop("rngs"), r"not a complete bptt training checkpoint \(no 'rngs' metadata\)"),
+    (lambda t, m: m.update(rngs="{}"), r"'rngs' must hold the states of \['dropout', 'rnn.dropout'\], found \[\]"),
+    (lambda t, m: t.pop("optim/step"), r"the optimizer or random states do not fit this run: optimizer "
+                                       r"state_dict has no 'step' entry"),
+    (lambda t, m: t.pop("optim/exp_avg_sq.rnn.weight_hh_l0"), r"the optimizer state of 1 parameter\(s\) is "
+                                                             r"incomplete \('rnn.weight_hh_l0' lacks exp_avg_sq\)"),
+    (lambda t, m: t.pop("model/fc.bias"), r"tensors do not match the Classifier model:\n  missing tensor 'fc.bias'"),
+])
+def test_a_checkpoint_with_missing_or_extra_fields_is_refused_naming_the_file(tmp_path, edit, message):
+    path = _checkpoint_with(tmp_path, edit)
+    resumed, _ = _setup(tmp_path, "b")
+    with pytest.raises(ValueError, match=message) as err:
+        resumed.load_checkpoint(path)
+    assert str(err.value).startswith(str(path))
+
+
+def test_resume_refuses_other_data_and_other_settings_but_not_more_epochs(tmp_path):
+    def run(identity, epochs=3, stop_at=None):
+        trainer, _ = _setup(tmp_path, "b", epochs=epochs, stop_at=stop_at)
+        trainer.identity = identity
+        return trainer
+    first = run({"settings": {"lr": 0.05, "epochs": 3}, "data": "aaa"}, stop_at=8)
+    first.fit()
+    path = tmp_path / "b" / CHECKPOINT
+    with pytest.raises(ValueError, match=r"the training data differs from the data this checkpoint was trained "
+                                         r"on \(fingerprint aaa, now bbb\)"):
+        run({"settings": {"lr": 0.05, "epochs": 3}, "data": "bbb"}).load_checkpoint(path)
+    with pytest.raises(ValueError, match=r"other settings than the checkpoint's \(lr was 0.05, now 0.1\): resume "
+                                         r"with the same settings \(only epochs and patience may change\)"):
+        run({"settings": {"lr": 0.1, "epochs": 3}, "data": "aaa"}).load_checkpoint(path)
+    more = run({"settings": {"lr": 0.05, "epochs": 4}, "data": "aaa"}, epochs=4)
+    more.load_checkpoint(path)
+    assert more.fit().epoch == 4

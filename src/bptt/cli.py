@@ -13,26 +13,159 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import math
+import os
 import sys
+import traceback
+import warnings
+
+from . import __version__
+
+# Expected failures become one line ``bptt <command>: <what is wrong and what to do>`` and exit
+# status 1 (2 for a bad command line, as argparse does); anything else is a bug in bptt: its
+# traceback, a line saying so, and status 70 (EX_SOFTWARE). BPTT_TRACEBACK=1 shows the traceback
+# of an expected failure too.
+EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 1, 2, 70, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with "did you mean" for a mistyped option, reported by the (sub)command it
+    belongs to rather than by ``bptt`` (whose usage would not list it)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .commands import data, diagnose, lm, plot, seq2seq, sentiment, serve, tagger
-    parser = argparse.ArgumentParser(prog="bptt", description="Recurrent neural networks from the math up.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a model").add_subparsers(dest="job", required=True)
+    parser = _Parser(prog="bptt", description="Recurrent neural networks from the math up.")
+    parser.add_argument("--version", action="version", version=f"bptt {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    train = sub.add_parser("train", help="train a model").add_subparsers(dest="job", required=True,
+                                                                          parser_class=_Parser)
     for module in (sentiment, lm, tagger, seq2seq, diagnose, data, plot, serve):
         module.add_parsers(sub, train)
+    _every_option(parser)
     return parser
 
 
+def _every_option(parser: argparse.ArgumentParser) -> None:
+    """What every option gets: a number must be finite (nan and inf are refused), and an option
+    that is None when absent also takes "none" (and then is None)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _every_option(sub)
+        elif action.option_strings and action.type is not None and action.type is not str:
+            action.type = _finite(action.type, none=action.default is None)
+
+
+def _finite(kind, none: bool):
+    def parse(text: str):
+        if none and text.strip().lower() == "none":
+            return None
+        value = kind(text)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        return value
+    parse.__name__ = getattr(kind, "__name__", "value")    # argparse names the type in its errors
+    return parse
+
+
+def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost subcommand parser that ``args`` went through (``bptt train sentiment``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(args, action.dest, None)
+            if name in action.choices:
+                return _chosen(action.choices[name], args)
+    return parser
+
+
+def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, str]:
+    """(arguments, "bptt <command>"): an unknown option is refused by the subcommand it was
+    given to, with the closest known one."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    leaf = _chosen(parser, args)
+    if extra:
+        known = [o for a in leaf._actions for o in a.option_strings]
+        hints = [_hint(x, known) for x in extra]
+        leaf.error(f"unrecognized arguments: {' '.join(hints)}")
+    return args, leaf.prog
+
+
+def _hint(argument: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(argument.split("=")[0], known, 1)
+    return f"{argument} (did you mean {close[0]}?)" if close else argument
+
+
+def one_line(err: BaseException) -> str:
+    """An expected error's message as one line (an OSError as "file: reason")."""
+    if isinstance(err, OSError) and err.strerror and not isinstance(err, FileNotFoundError) or (
+            isinstance(err, FileNotFoundError) and err.filename is not None):
+        where = f"{err.filename}: " if err.filename is not None else ""
+        text = f"{where}{err.strerror}"
+    else:
+        text = str(err) or type(err).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(line if line.endswith(":") else line + ";" for line in lines[:-1]) + " " + lines[-1] \
+        if len(lines) > 1 else text.strip()
+
+
+def _expected() -> tuple[type, ...]:
+    from .data.download import DownloadError
+    from .train import TrainingDiverged
+    return (ValueError, OSError, TrainingDiverged, DownloadError)
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _raised_by_bptt(err: BaseException) -> bool:
+    """Whether a ValueError comes from one of bptt's own ``raise`` statements (a bad input it
+    checked for) rather than from deep inside NumPy or the standard library (a bug in bptt)."""
+    frames = traceback.extract_tb(err.__traceback__)
+    if not frames:
+        return True                  # raised by hand, e.g. in a test
+    last = frames[-1]
+    in_bptt = os.path.abspath(last.filename).startswith(_PACKAGE)
+    return in_bptt and (last.line or "").lstrip().startswith("raise")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, name = parse(argv)
+    # NumPy's overflow warnings: training reports non-finite steps itself, and they say nothing
+    # a user can act on
+    warnings.filterwarnings("ignore", category=RuntimeWarning,
+                            message=r".*(overflow|invalid value|divide by zero) encountered")
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"bptt: error: {err}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        print(f"\n{name}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        print(f"{name}: out of memory; try a smaller --batch-size or --hidden-size, or shorter texts "
+              f"(--max-len)", file=sys.stderr)
+        return EXIT_ERROR
+    except _expected() as err:
+        if isinstance(err, ValueError) and not _raised_by_bptt(err):
+            return _bug(name, err)
+        if os.environ.get("BPTT_TRACEBACK"):
+            traceback.print_exc()
+        print(f"{name}: {one_line(err)}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as err:        # noqa: BLE001 - every other exception is a bug, reported as one
+        return _bug(name, err)
+
+
+def _bug(name: str, err: BaseException) -> int:
+    traceback.print_exception(err)
+    print(f"{name}: internal error ({type(err).__name__}): this is a bug in bptt {__version__}, "
+          f"not in your input; please report it with the traceback above", file=sys.stderr)
+    return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -68,28 +68,30 @@ def metrics_path(run: str | Path) -> Path:
 
 def read_metrics(path: str | Path) -> list[dict]:
     """The evaluation records of a metrics.jsonl file, in order, each line checked."""
+    from .data.text import lines, read_bytes
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file (a training run's folder holds {METRICS_FILE})")
     records = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: not valid JSON: {err.msg} (column {err.colno})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            if record.get("event", "final") != "final" or "step" not in record:
-                continue
-            for key in ("step", "elapsed_s", *curves_of(record)):
-                value = record.get(key)
-                if key in record and not (_is_number(value) or (value is None and key != "step")):
-                    raise ValueError(f"{where}: field {key!r} should be a number, got {value!r}")
-            records.append(record)
+    for lineno, line, bad in lines(read_bytes(path, allow_empty=True).data):   # as every reader
+        where = f"{path}:{lineno}"
+        if line is None:
+            raise ValueError(f"{where}: {bad}")
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{where}: not valid JSON: {err.msg} (column {err.colno})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        if record.get("event", "final") != "final" or "step" not in record:
+            continue
+        for key in ("step", "elapsed_s", *curves_of(record)):
+            value = record.get(key)
+            if key in record and not (_is_number(value) or (value is None and key != "step")):
+                raise ValueError(f"{where}: field {key!r} should be a number, got {value!r}")
+        records.append(record)
     if not records:
         raise ValueError(f"{path}: no evaluation records (JSON lines with a \"step\" and metrics); "
                          "is this a training run's metrics file?")

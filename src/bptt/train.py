@@ -26,9 +26,24 @@ Files in ``out_dir``:
 Resume is exact: the data RNG's state at the start of the epoch is saved, so the epoch's batch
 order is drawn again identically and the batches already done are skipped; the dropout RNGs and
 the optimizer state continue from where they were, and so does the clock of ``elapsed_s``. Ctrl-C
-finishes the current step, writes a checkpoint and stops (a second Ctrl-C stops at once). A step
+finishes the current step, writes a checkpoint and stops (a second Ctrl-C stops at once); so does
+a ``time_budget`` (seconds for one call of ``fit``) that runs out. Either stop logs a "stopped"
+event; ``train_keep_best`` then evaluates the partial epoch and keeps it as best if it is. A step
 whose loss or gradient is not finite is skipped and reported; ``max_nonfinite`` of them in a row
-stop the run, and no checkpoint is ever written from a model with a non-finite parameter.
+stop the run, and so does a step after which a weight is not finite: no checkpoint and no best
+model is ever written from a model with a non-finite parameter, and the message says whether a
+good checkpoint exists to resume from.
+
+Nothing is lost. ``best/`` is replaced whole (``bptt.files.replace_directory``): a kill leaves the
+old best model or the new one, never a mixture. A run refuses an ``out_dir`` that already holds a
+run (checkpoint, best/ or metrics.jsonl) unless it resumes (``load_checkpoint``) or was told to
+``overwrite``; the leftovers of a killed run are removed when the next one starts. The checkpoint
+holds the job's ``identity`` (its settings and a fingerprint of its data): resuming with other
+data, or other settings than ``epochs`` and ``patience``, is refused, since it could not continue
+exactly. On resume, metrics.jsonl loses the lines written after the checkpoint (a "stopped"
+event, written with the checkpoint, stays: the log tells where the run was stopped and why), so
+no step is ever logged twice. A checkpoint with missing or unexpected fields is refused naming
+the file.
 
 Progress (``progress=True``): a bar on a terminal; in a log, a line a minute and the epoch's
 summary line (``bptt.progress``).
@@ -37,6 +52,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import signal
 import tempfile
 import time
@@ -47,17 +64,54 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from . import io
+from . import files, io
 from .models import model_type_name
 from .optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, global_norm
 from .progress import progress_bar
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
 CHECKPOINT = "checkpoint.safetensors"
+METRICS = "metrics.jsonl"
+BEST = "best"
+# what a run leaves in its out_dir (carry-*.safetensors: the language model's carried state;
+# member<k>/: the run of each member of a sentiment ensemble, see bptt.jobs.sentiment)
+RUN_FILES = (CHECKPOINT, BEST, METRICS)
+RUN_GLOBS = ("carry-*.safetensors", "member[0-9]*")
+# settings that may change on resume: they decide when to stop, not what a step does
+RESUMABLE_CHANGES = ("epochs", "patience")
 
 
 class TrainingDiverged(RuntimeError):
-    """Too many consecutive steps with a non-finite loss or gradient."""
+    """Too many consecutive steps with a non-finite loss or gradient, or a non-finite weight."""
+
+
+def run_files(out_dir: str | Path) -> list[Path]:
+    """What a training run left in ``out_dir``: checkpoint, best/, metrics.jsonl, carried state."""
+    out = Path(out_dir)
+    found = [out / name for name in RUN_FILES if (out / name).exists()]
+    return found + sorted(p for g in RUN_GLOBS for p in out.glob(g))
+
+
+def occupied(out_dir: str | Path) -> str:
+    """Why a new run refuses ``out_dir``, and what to do: resume, overwrite, or go elsewhere."""
+    out = Path(out_dir)
+    names = ", ".join(p.name for p in run_files(out))
+    if any((p / CHECKPOINT).is_file() for p in out.glob("member[0-9]*")):
+        return (f"{out}: holds an ensemble's training run already ({names}): resume it with --resume "
+                f"{out}, replace it with --overwrite, or choose another --out")
+    if (out / CHECKPOINT).is_file():
+        return (f"{out}: holds a training run already ({names}): resume it with --resume "
+                f"{out / CHECKPOINT}, replace it with --overwrite, or choose another --out")
+    return (f"{out}: holds the files of a run that wrote no checkpoint ({names}), so it cannot be "
+            f"resumed: replace them with --overwrite, or choose another --out")
+
+
+def clear_run(out_dir: str | Path) -> list[Path]:
+    """Remove what a training run left in ``out_dir`` (and nothing else); returns what it removed."""
+    removed = run_files(out_dir)
+    for path in removed:
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    return removed
 
 
 @dataclass(frozen=True)
@@ -99,6 +153,15 @@ class TrainState:
     elapsed_s: float = 0.0          # wall-clock seconds of training, summed over resumed runs
     finished: bool = False
 
+    @property
+    def batches_done(self) -> int:
+        """Batches processed over the whole run, stepped or skipped."""
+        return self.global_step + self.skipped_steps
+
+
+# fields a checkpoint may lack (it was written before they existed): the default is right for it
+OPTIONAL_STATE_FIELDS = ("elapsed_s",)
+
 
 def make_optimizer(config: TrainConfig, params: dict[str, np.ndarray]):
     cls = OPTIMIZERS[config.optimizer]
@@ -113,8 +176,13 @@ class Trainer:
 
     def __init__(self, model, config: TrainConfig, batches: Callable[[np.random.Generator], list],
                  step_fn: Callable, evaluate: Callable[[], dict], export: Callable[[Path], None],
-                 out_dir: str | Path, progress: bool = True, time_budget: float | None = None):
-        if time_budget is not None and not time_budget > 0:
+                 out_dir: str | Path, progress: bool = True, identity: dict | None = None,
+                 overwrite: bool = False, time_budget: float | None = None):
+        """``identity``: what a resumed run must share with this one, {"settings": the job's
+        settings as a dict, "data": a fingerprint of its data} (see ``load_checkpoint``).
+        ``overwrite``: remove a previous run's files from ``out_dir`` instead of refusing it.
+        ``time_budget``: seconds of training for this call of ``fit`` (see the class)."""
+        if time_budget is not None and not (time_budget > 0 and math.isfinite(time_budget)):
             raise ValueError(f"time_budget must be a positive number of seconds, got {time_budget}")
         self.time_budget = time_budget
         self.stop_reason: str | None = None
@@ -122,12 +190,16 @@ class Trainer:
         self.batches, self.step_fn, self.evaluate, self.export = batches, step_fn, evaluate, export
         self.out_dir = Path(out_dir)
         self.progress = progress
+        self.identity = json.loads(json.dumps(identity or {}, default=files.json_scalar))
+        self.overwrite = overwrite
         self.optimizer = make_optimizer(config, model.params)
         self.data_rng = np.random.default_rng(config.seed)
         self.state = TrainState(epoch_rng_state=self.data_rng.bit_generator.state)
         self._stop_requested = False
         self._deadline: float | None = None
         self._clock0 = time.perf_counter()
+        self._resumed = self._prepared = False
+        self._checkpoint_at: tuple[int, int] | None = None     # (epoch, step) of the last checkpoint
 
     def elapsed(self) -> float:
         """Wall-clock seconds of training so far, counting the runs before a resume."""
@@ -136,9 +208,7 @@ class Trainer:
     # ---- checkpoints ----------------------------------------------------------------------
     def save_checkpoint(self) -> Path:
         """Model, optimizer and trainer state in one atomically written file."""
-        bad = [n for n, p in self.model.params.items() if not np.all(np.isfinite(p))]
-        if bad:
-            raise TrainingDiverged(f"refusing to write a checkpoint: non-finite values in {bad[:5]}")
+        self._check_finite_weights()
         self.state.elapsed_s = self.elapsed()
         tensors = {f"model/{n}": p for n, p in self.model.params.items()}
         tensors.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
@@ -148,31 +218,73 @@ class Trainer:
             "rngs": json.dumps({k: g.bit_generator.state for k, g in self.model.generators().items()}),
             "model": json.dumps({"type": model_type_name(self.model),
                                  "config": self.model.config.to_dict()}),
+            "identity": json.dumps(self.identity),
         }
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / CHECKPOINT
         io.save_params(path, tensors, meta)
+        self._checkpoint_at = (self.state.epoch, self.state.global_step)
         return path
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Restore everything ``save_checkpoint`` wrote; ``fit`` then continues exactly."""
+        """Restore everything ``save_checkpoint`` wrote; ``fit`` then continues exactly.
+
+        ``path``: the checkpoint file, or the run folder holding it. Refused, naming the file:
+        a damaged file, a missing or unexpected field, another model, other data or other
+        settings (only those in ``RESUMABLE_CHANGES`` may differ).
+        """
+        path = Path(path)
+        if path.is_dir():
+            path = path / CHECKPOINT
         tensors, meta = io.load_params(path)
-        for key in ("trainer", "rngs", "model"):
-            if key not in meta:
-                raise ValueError(f"{path}: not a bptt training checkpoint (no {key!r} metadata)")
-        saved = json.loads(meta["model"])
-        if saved["config"] != json.loads(json.dumps(self.model.config.to_dict())):
-            raise ValueError(f"{path}: the checkpoint's model config {saved['config']} differs from "
-                             f"this model's {self.model.config.to_dict()}")
+        doc = {key: _json_field(path, meta, key) for key in ("trainer", "rngs", "model")}
+        saved = doc["model"]
+        if not isinstance(saved, dict) or saved.get("config") != json.loads(
+                json.dumps(self.model.config.to_dict(), default=files.json_scalar)):
+            theirs = saved.get("config") if isinstance(saved, dict) else saved
+            raise ValueError(f"{path}: the checkpoint's model config {theirs} differs from this "
+                             f"model's {self.model.config.to_dict()}: resume with the same settings")
+        if "identity" in meta:
+            self._check_identity(path, _json_field(path, meta, "identity"))
+        else:
+            tqdm.write(f"note: {path} has no fingerprint of its data (an older checkpoint): "
+                       f"the data cannot be checked to be the same")
+        state = _train_state(path, doc["trainer"])
+        rngs = doc["rngs"]
+        generators = self.model.generators()
+        if not isinstance(rngs, dict) or set(rngs) != set(generators):
+            found = sorted(rngs) if isinstance(rngs, dict) else rngs
+            raise ValueError(f"{path}: 'rngs' must hold the states of {sorted(generators)}, found {found}")
         io.load_state_dict(self.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model/")},
                            str(path))
-        self.optimizer.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("optim/")})
-        state = json.loads(meta["trainer"])
-        # a checkpoint written before StepResult named the epoch's count "epoch_examples"
-        state.setdefault("epoch_count", state.pop("epoch_examples", 0))
-        self.state = TrainState(**state)
-        for name, state in json.loads(meta["rngs"]).items():
-            self.model.generators()[name].bit_generator.state = state
+        optim = {k[6:]: v for k, v in tensors.items() if k.startswith("optim/")}
+        _check_optimizer_state(path, optim)
+        try:
+            self.optimizer.load_state_dict(optim)
+            for name, rng_state in rngs.items():
+                generators[name].bit_generator.state = rng_state
+        except (KeyError, ValueError, TypeError) as err:
+            raise ValueError(f"{path}: the optimizer or random states do not fit this run: "
+                             f"{str(err).strip(chr(34) + chr(39))}") from None
+        self.state = state
+        self._resumed = True
+        self._checkpoint_at = (state.epoch, state.global_step)
+
+    def _check_identity(self, path: Path, saved) -> None:
+        if not isinstance(saved, dict):
+            raise ValueError(f"{path}: 'identity' must be a JSON object, got {saved!r}")
+        if self.identity.get("data") != saved.get("data"):
+            raise ValueError(f"{path}: the training data differs from the data this checkpoint was "
+                             f"trained on (fingerprint {str(saved.get('data'))[:12]}, now "
+                             f"{str(self.identity.get('data'))[:12]}): resume with the same data files, "
+                             f"or start a new run")
+        ours, theirs = self.identity.get("settings", {}), saved.get("settings", {})
+        differ = [f"{k} was {theirs.get(k)!r}, now {ours.get(k)!r}" for k in sorted(set(ours) | set(theirs))
+                  if k not in RESUMABLE_CHANGES and ours.get(k) != theirs.get(k)]
+        if differ:
+            raise ValueError(f"{path}: other settings than the checkpoint's ({'; '.join(differ[:5])}): "
+                             f"resume with the same settings (only {' and '.join(RESUMABLE_CHANGES)} "
+                             f"may change), or start a new run")
 
     # ---- the loop -------------------------------------------------------------------------
     def request_stop(self, reason: str = "request") -> None:
@@ -181,10 +293,55 @@ class Trainer:
         self.stop_reason = self.stop_reason or reason
 
     def log(self, record: dict) -> None:
-        """Append one JSON line to ``out_dir/metrics.jsonl``, with ``elapsed_s`` added."""
+        """Append one JSON line to ``out_dir/metrics.jsonl``, with ``elapsed_s`` and ``batches``
+        (batches done so far: what a resume cuts the file back to) added. One ``write`` call
+        per line, synced: a killed process leaves whole lines."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps({**record, "elapsed_s": self.elapsed()}) + "\n")
+        line = json.dumps({**record, "batches": self.state.batches_done, "elapsed_s": self.elapsed()}) + "\n"
+        fd = os.open(self.out_dir / METRICS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _prepare_out_dir(self) -> None:
+        """Before the first step: clean up after a killed run, refuse (or clear, with
+        ``overwrite``) a folder holding another run, and cut metrics.jsonl back to the checkpoint."""
+        if self._prepared:
+            return
+        files.clean_leftovers(self.out_dir)
+        files.clean_leftovers(self.out_dir / BEST)
+        if self._resumed:
+            self._cut_log()
+        elif run_files(self.out_dir) and self.overwrite:
+            clear_run(self.out_dir)
+        elif run_files(self.out_dir):
+            raise ValueError(occupied(self.out_dir))
+        self._prepared = True
+
+    def _cut_log(self) -> None:
+        """Keep the metrics.jsonl lines written up to the checkpoint (and drop broken ones)."""
+        path = self.out_dir / METRICS
+        if not path.is_file():
+            return
+        st, kept = self.state, []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            if "batches" in record:
+                keep = record["batches"] <= st.batches_done and not (
+                    "event" not in record and record.get("epoch", 0) > st.epoch)
+            else:                           # a line from before "batches" was logged
+                keep = record.get("epoch", 0) <= st.epoch if "event" not in record else \
+                    record.get("step", 0) <= st.global_step
+            if keep:
+                kept.append(line + "\n")
+        files.write_text(path, "".join(kept))
 
     def _on_sigint(self, signum, frame):
         if self._stop_requested:
@@ -194,6 +351,7 @@ class Trainer:
 
     def fit(self) -> TrainState:
         """Train until ``epochs``, early stopping or Ctrl-C; returns the final state."""
+        self._prepare_out_dir()
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         self._clock0 = time.perf_counter() - self.state.elapsed_s
         self._deadline = None if self.time_budget is None else time.perf_counter() + self.time_budget
@@ -212,10 +370,11 @@ class Trainer:
         batches = self.batches(self.data_rng)
         next_epoch_rng = self.data_rng.bit_generator.state
         start, tokens, t0 = st.step_in_epoch, 0, time.perf_counter()
-        bar = progress_bar(len(batches), f"epoch {st.epoch + 1}/{cfg.epochs}", "batch", initial=start,
+        bar = progress_bar(len(batches), self.epoch_label(), "batch", initial=start,
                            enabled=self.progress, leave=False)
         for batch in batches[start:]:
-            result = self.step_fn(batch)
+            with np.errstate(over="ignore", invalid="ignore"):     # non-finite steps are reported below
+                result = self.step_fn(batch)
             loss, grads = result.loss, result.grads
             norm = global_norm(grads)
             if not (math.isfinite(loss) and math.isfinite(norm)):
@@ -226,16 +385,20 @@ class Trainer:
                 self.log({"event": "skipped_step", "epoch": st.epoch + 1, "step": st.global_step,
                            "loss": repr(loss), "grad_norm": repr(norm)})
                 if st.nonfinite_in_a_row >= cfg.max_nonfinite:
-                    raise TrainingDiverged(
-                        f"{st.nonfinite_in_a_row} steps in a row had a non-finite loss or gradient; "
-                        f"stopping. The last good checkpoint in {self.out_dir} is kept; try a lower "
-                        f"learning rate (now {cfg.lr}) or gradient clipping (clip_norm={cfg.clip_norm}).")
+                    bar.close()
+                    raise self._diverged(f"{st.nonfinite_in_a_row} steps in a row had a non-finite "
+                                         f"loss or gradient")
             else:
                 st.nonfinite_in_a_row = 0
                 if cfg.clip_norm is not None:
                     clip_grad_norm(grads, cfg.clip_norm)
                 self.optimizer.step(grads)
                 st.global_step += 1
+                bad = self._nonfinite_weights()
+                if bad:
+                    bar.close()
+                    raise self._diverged(f"step {st.global_step} made weights infinite or NaN "
+                                         f"({', '.join(bad[:3])})")
                 st.epoch_loss_sum += loss * result.count
                 st.epoch_count += result.count
             st.step_in_epoch += 1
@@ -258,6 +421,39 @@ class Trainer:
         self._end_epoch(next_epoch_rng, tokens / (time.perf_counter() - t0))
         return True
 
+    unit = "epoch"              # what the loop's epochs are called in its messages
+
+    def epoch_label(self) -> str:
+        """The progress bar's label for the epoch under way."""
+        return f"{self.unit} {self.state.epoch + 1}/{self.config.epochs}"
+
+    def describe(self, metrics: dict) -> str:
+        """The dev metrics in the epoch's line (a job may show another figure than its metric)."""
+        return f"dev {self.config.metric} {metrics[self.config.metric]:.4f}"
+
+    def _nonfinite_weights(self) -> list[str]:
+        return [n for n, p in self.model.params.items() if not np.isfinite(p).all()]
+
+    def _check_finite_weights(self) -> None:
+        bad = self._nonfinite_weights()
+        if bad:
+            raise self._diverged(f"weights are infinite or NaN ({', '.join(bad[:3])})")
+
+    def _diverged(self, what: str) -> TrainingDiverged:
+        """The error that stops a diverging run, saying what is kept and what to try."""
+        cfg, st = self.config, self.state
+        if self._checkpoint_at is None:
+            earlier = "; best/ is from an earlier epoch" if st.best_epoch else ""
+            kept = (f"No checkpoint was written (none exists yet{earlier}), so there is nothing to resume: "
+                    f"start again")
+        else:
+            epoch, step = self._checkpoint_at
+            kept = (f"The last good checkpoint, {self.out_dir / CHECKPOINT} (epoch {epoch}, step {step}), "
+                    f"is kept: resume from it")
+        return TrainingDiverged(
+            f"training diverged at epoch {st.epoch + 1}, step {st.global_step}: {what}. {kept} with a "
+            f"lower --lr (now {cfg.lr:g}) or --clip-norm (now {cfg.clip_norm})")
+
     def _end_epoch(self, next_epoch_rng: dict, tokens_per_s: float) -> None:
         st, cfg = self.state, self.config
         metrics = self.evaluate()
@@ -266,7 +462,8 @@ class Trainer:
         improved = score > st.best_score
         if improved:
             st.best_score, st.best_epoch, st.bad_epochs = score, st.epoch, 0
-            self.export(self.out_dir / "best")
+            self._check_finite_weights()
+            files.replace_directory(self.out_dir / BEST, self.export)
         else:
             st.bad_epochs += 1
         record = {"epoch": st.epoch, "step": st.global_step,
@@ -275,8 +472,8 @@ class Trainer:
                   "best": improved, "tokens_per_s": round(tokens_per_s, 1),
                   "skipped_steps": st.skipped_steps}
         self.log(record)
-        tqdm.write(f"epoch {st.epoch}: train loss {record['train_loss']:.4f}  dev {cfg.metric} "
-                   f"{score:.4f}{'  (best)' if improved else ''}  {tokens_per_s:,.0f} tok/s")
+        tqdm.write(f"{self.unit} {st.epoch}: train loss {record['train_loss']:.4f}  {self.describe(metrics)}"
+                   f"{'  (best)' if improved else ''}  {tokens_per_s:,.0f} tok/s")
         st.step_in_epoch, st.epoch_loss_sum, st.epoch_count = 0, 0.0, 0
         st.epoch_rng_state = next_epoch_rng
         if cfg.patience is not None and st.bad_epochs >= cfg.patience:
@@ -288,7 +485,8 @@ class Trainer:
 
 def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, export,
                     out_dir: str | Path | None = None, resume: str | Path | None = None,
-                    progress: bool = True, time_budget: float | None = None) -> Trainer:
+                    progress: bool = True, *, identity: dict | None = None,
+                    overwrite: bool = False, time_budget: float | None = None) -> Trainer:
     """Train with a ``Trainer`` (resuming from ``resume`` if given), then load the best epoch's
     weights (``out_dir/best``) back into ``model``. ``out_dir`` None: a temporary folder, removed
     afterwards. Returns the trainer (its ``state`` has the best score and epoch).
@@ -299,7 +497,8 @@ def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, expo
     score, so the work of a partial epoch is not lost and a resumed run compares against it."""
     tmp = tempfile.TemporaryDirectory() if out_dir is None else None
     out = Path(tmp.name if tmp else out_dir)
-    trainer = Trainer(model, config, batches, step_fn, evaluate, export, out, progress, time_budget)
+    trainer = Trainer(model, config, batches, step_fn, evaluate, export, out, progress,
+                      identity=identity, overwrite=overwrite, time_budget=time_budget)
     if resume is not None:
         trainer.load_checkpoint(resume)
     try:
@@ -310,11 +509,12 @@ def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, expo
             improved = metrics[config.metric] > st.best_score
             if improved:
                 st.best_score, st.best_epoch, st.bad_epochs = metrics[config.metric], st.epoch + 1, 0
-                export(out / "best")
+                trainer._check_finite_weights()
+                files.replace_directory(out / BEST, export)       # whole, as at the end of an epoch
                 trainer.save_checkpoint()
             trainer.log({"event": "stop evaluation", "epoch": st.epoch + 1, "step": st.global_step,
                          **{f"dev_{k}": v for k, v in metrics.items()}, "best": improved})
-        best = out / "best" / io.WEIGHTS_FILE
+        best = out / BEST / io.WEIGHTS_FILE
         if best.is_file():
             tensors, _ = io.load_params(best)
             io.load_state_dict(model, tensors, str(best))
@@ -322,3 +522,56 @@ def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, expo
         if tmp:
             tmp.cleanup()
     return trainer
+
+
+def _json_field(path: Path, meta: dict, key: str):
+    """The JSON value of checkpoint metadata ``key``; errors name the file and the key."""
+    if key not in meta:
+        raise ValueError(f"{path}: not a complete bptt training checkpoint (no {key!r} metadata)")
+    try:
+        return json.loads(meta[key])
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: metadata {key!r} is not valid JSON ({err.msg} at column {err.colno})") \
+            from None
+
+
+def _train_state(path: Path, doc) -> TrainState:
+    """The TrainState in a checkpoint's "trainer" metadata: every field present (but those in
+    ``OPTIONAL_STATE_FIELDS``), none unknown, each of its type; errors name the file."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: 'trainer' must be a JSON object, got {type(doc).__name__}")
+    doc = dict(doc)
+    if "epoch_count" not in doc and "epoch_examples" in doc:    # its name before StepResult.count
+        doc["epoch_count"] = doc.pop("epoch_examples")
+    known = {f.name: f for f in fields(TrainState)}
+    missing = [n for n in known if n not in doc and n not in OPTIONAL_STATE_FIELDS]
+    extra = [n for n in doc if n not in known]
+    if missing or extra:
+        said = [f"missing {missing}" if missing else "", f"unexpected {extra}" if extra else ""]
+        raise ValueError(f"{path}: the trainer state has {' and '.join(x for x in said if x)} fields: "
+                         f"the checkpoint is damaged or from another version of bptt")
+    kinds = {"int": int, "float": (int, float), "bool": bool, "dict": dict}
+    for name, value in doc.items():
+        kind = kinds[str(known[name].type)]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"{path}: trainer field {name!r} must be {known[name].type}, got {value!r}")
+    if doc["step_in_epoch"] < 0 or doc["epoch"] < 0 or doc["global_step"] < 0:
+        raise ValueError(f"{path}: the trainer state counts below zero: epoch {doc['epoch']}, "
+                         f"step_in_epoch {doc['step_in_epoch']}, global_step {doc['global_step']}")
+    return TrainState(**doc)
+
+
+def _check_optimizer_state(path: Path, optim: dict) -> None:
+    """Every parameter's optimizer state is whole: the same buffers (exp_avg, exp_avg_sq, ...) as
+    every other parameter that has any (one never updated, e.g. frozen, has none)."""
+    buffers: dict[str, set[str]] = {}
+    for key in optim:
+        if key not in ("step", "lr"):
+            buffer, _, name = key.partition(".")
+            buffers.setdefault(name, set()).add(buffer)
+    every = set().union(*buffers.values()) if buffers else set()
+    partial = {name: sorted(every - have) for name, have in buffers.items() if have != every}
+    if partial:
+        name, lacks = next(iter(partial.items()))
+        raise ValueError(f"{path}: the optimizer state of {len(partial)} parameter(s) is incomplete "
+                         f"({name!r} lacks {', '.join(lacks)}): the checkpoint is damaged")

@@ -32,7 +32,7 @@ def test_a_malformed_metrics_file_is_one_line_naming_file_and_line(tmp_path, cap
         f.write('{"epoch": 3, "step": 30,\n')
     assert main(["plot", run]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"bptt: error: {tmp_path / 'a' / 'metrics.jsonl'}:3: not valid JSON")
+    assert err.startswith(f"bptt plot: {tmp_path / 'a' / 'metrics.jsonl'}:3: not valid JSON")
     assert err.count("\n") == 1
 
 

@@ -136,6 +136,11 @@ def test_models_lists_what_ships(capsys):
     models = json.loads(capsys.readouterr().out)
     assert models[0]["name"] == "sst2" and models[0]["default"]
     assert {m["name"] for m in models} <= set(SHIPPED)
-    assert all(m["bytes"] < 10e6 and "figures" in m for m in models)
+    for m in models:                      # bytes: every file of the model, its member folders too
+        files = [p for p in resolve_model(m["name"]).rglob("*") if p.is_file()]
+        assert m["bytes"] == sum(p.stat().st_size for p in files) and "figures" in m
+        assert f"({m['bytes'] / 1e6:.1f} MB with the vocabulary)" in m["notes"]     # what the card says
+    sizes = {m["name"]: m["bytes"] for m in models}
+    assert sizes["sst2"] < 5e6 and sizes.get("imdb", 0) < 20e6      # 4 float16 members of 4.8 MB each
     assert main(["models"]) == 0
     assert capsys.readouterr().out.startswith("sst2 (default): ")

@@ -1,9 +1,11 @@
 """``bptt train seq2seq`` and ``bptt translate``, called in-process on string reversal."""
 import json
+import re
 
 import pytest
 
-from bptt.data.pairs import write_pairs
+from bptt.data.pairs import read_pairs, write_pairs
+from bptt.jobs.translation import Translator
 from helpers import reversal_pairs, run_cli
 
 
@@ -19,18 +21,25 @@ def test_cli_train_seq2seq_then_translate(pair_files, tmp_path, capsys):
     root = pair_files
     argv = ["train", "seq2seq", "--pairs", str(root / "train.tsv"), "--dev", str(root / "dev.tsv"),
             "--test", str(root / "dev.tsv"), "--out", str(tmp_path / "run"), "--quiet",
-            "--epochs", "2", "--hidden-size", "16", "--embedding-dim", "4", "--max-output-len", "12"]
+            "--epochs", "3", "--hidden-size", "16", "--embedding-dim", "4", "--max-output-len", "12"]
     assert run_cli(argv) == 0
     out = capsys.readouterr().out
-    assert "best dev exact match" in out and "exact match" in out.splitlines()[-1]
     best = str(tmp_path / "run" / "best")
     assert json.loads((tmp_path / "run" / "best" / "translator.json").read_text())["max_output_len"] == 12
-    assert run_cli(["translate", best, "abc", "dd"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2
+    model = Translator.load(best)
+    exact = model.evaluate(read_pairs(root / "dev.tsv"))["exact_match"]     # --test is the dev file
+    assert "best dev exact match" in out
+    assert re.search(r"exact match (\d\.\d{4})", out.splitlines()[-1]).group(1) == f"{exact:.4f}"
+    expected = model.translate(["abc", "dd", "bbbd"])
+    assert len(set(expected)) == 3                                  # one line per text, in order
+    assert run_cli(["translate", best, "abc", "dd", "bbbd"]) == 0
+    assert capsys.readouterr().out.splitlines() == expected
     assert run_cli(["translate", best, "abc", "--beam", "3", "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
-    assert record["source"] == "abc" and record["log_prob"] <= 0 and isinstance(record["output"], str)
+    hyp = model.hypotheses(["abc"], beam=3)[0]
+    assert record == {"source": "abc", "output": model.translate(["abc"], beam=3)[0],
+                      "log_prob": round(hyp.score, 6), "finished": hyp.finished}
+    assert hyp.score <= 0
 
 
 def test_cli_translate_without_a_model_says_so(tmp_path):

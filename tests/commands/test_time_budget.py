@@ -81,3 +81,33 @@ def test_time_budget_must_be_positive(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_cli(["train", *_sentiment(tmp_path), "--time-budget", "0"])
     assert "expected a number > 0, got '0'" in capsys.readouterr().err
+
+
+def test_an_ensemble_run_resumes_from_its_folder_and_is_refused_or_replaced_otherwise(tmp_path, monkeypatch,
+                                                                                      capsys):
+    """An ensemble keeps a run per member in OUT/member<k>/: ``--resume OUT`` continues each member
+    from its checkpoint and ends with the weights of a run never stopped; a new run into OUT is
+    refused (it holds an ensemble's run) unless ``--overwrite``, which starts it afresh."""
+    argv = ["train", *_sentiment(tmp_path), "--ensemble", 2, "--quiet"]
+    assert run_cli(argv + ["--out", tmp_path / "straight"]) == 0
+    clock = itertools.count(1000.0, 10.0)
+    with monkeypatch.context() as m:
+        m.setattr(time, "perf_counter", lambda: next(clock))
+        assert run_cli(argv + ["--out", tmp_path / "cut", "--time-budget", "0.1"]) == 0
+    assert "ensemble of 1 members" in capsys.readouterr().out
+    assert not (tmp_path / "cut" / "member1").exists()
+    with pytest.raises(ValueError, match=r"cut: holds an ensemble's training run already \(best, member0\): "
+                                         r"resume it with --resume .*cut, replace it with --overwrite"):
+        run_cli(argv + ["--out", tmp_path / "cut"])
+    assert run_cli(argv + ["--out", tmp_path / "cut", "--resume", tmp_path / "cut"]) == 0
+    assert "ensemble of 2 members" in capsys.readouterr().out
+    for k in range(2):
+        straight, resumed = (_weights(tmp_path / run / f"member{k}") for run in ("straight", "cut"))
+        assert straight.keys() == resumed.keys()
+        for name, value in straight.items():
+            np.testing.assert_array_equal(resumed[name], value, err_msg=f"member {k} {name}")
+    assert (tmp_path / "cut" / "best" / "member1" / io.WEIGHTS_FILE).is_file()
+    assert run_cli(argv + ["--out", tmp_path / "cut", "--overwrite", "--epochs", 1]) == 0
+    lines = (tmp_path / "cut" / "member1" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    epochs = [json.loads(line).get("epoch") for line in lines]
+    assert epochs[0] == 1 and 2 not in epochs                    # the old run's lines are gone

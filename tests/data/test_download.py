@@ -224,7 +224,7 @@ def test_offline_is_one_line_saying_where_to_save_the_archive_by_hand(tmp_path, 
     assert main(["data", "download", "sst2", "--cache-dir", str(tmp_path / "cache")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith(f"bptt data download: error: cannot download {offline.url}: Failed to "
+    assert err.startswith(f"bptt data download: cannot download {offline.url}: Failed to "
                           f"establish a new connection: ")
     assert err.endswith(f"Connection refused; download it by hand, save it as {tmp_path / 'cache' / 'SST-2.zip'} "
                         f"and run `bptt data download sst2` again\n")

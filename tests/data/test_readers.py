@@ -28,7 +28,8 @@ def test_sst2_dev():
     assert ds.labels.dtype == np.int64
     assert ds.texts[0] == "it 's a charming and often affecting journey ."  # trailing space stripped
     assert ds.labels[:3].tolist() == [1, 0, 1]
-    assert str(report) == "dev.tsv: kept 872 of 872 rows" and report.skipped == []
+    assert str(report) == "dev.tsv: kept 872 of 872 rows; classes negative 428, positive 444"
+    assert report.skipped == [] and report.classes == ds.class_counts()
 
 
 def test_sst2_train():
@@ -36,7 +37,7 @@ def test_sst2_train():
     assert len(ds) == 67_349
     assert ds.class_counts() == {"negative": 29_780, "positive": 37_569}
     assert ds.texts[0] == "hide new secretions from the parental units" and ds.labels[0] == 0
-    assert str(report) == "train.tsv: kept 67,349 of 67,349 rows"
+    assert str(report) == "train.tsv: kept 67,349 of 67,349 rows; classes negative 29,780, positive 37,569"
 
 
 def test_sst2_sentence_level_train():
@@ -73,7 +74,8 @@ def test_glue_bad_rows_are_skipped_and_reported(tmp_path):
         (10, "empty label"),
     ]
     assert (report.rows, report.kept) == (10, 3)
-    assert str(report) == ("train.tsv: kept 3 of 10 rows; skipped 7: line 3: empty text; "
+    assert str(report) == ("train.tsv: kept 3 of 10 rows; classes negative 2, positive 1; "
+                           "skipped 7: line 3: empty text; "
                            "line 5: label 'x' is not one of ('negative', 'positive') (or an index 0..1); "
                            "line 6: no tab; expected sentence<TAB>label; ... and 4 more")
 
@@ -186,7 +188,8 @@ def test_imdb_folder_layout(tmp_path):
     assert ds.labels.tolist() == [0, 0, 1] and ds.classes == ("negative", "positive")
     assert report.skipped == [("neg/3_4.txt", "empty text"),
                               ("pos/1_10.txt", "undecodable UTF-8 bytes at byte 3")]
-    assert str(report).startswith("train: kept 3 of 5 rows; skipped 2: neg/3_4.txt: empty text")
+    assert str(report).startswith("train: kept 3 of 5 rows; classes negative 2, positive 1; "
+                                  "skipped 2: neg/3_4.txt: empty text")
     with pytest.raises(ValueError, match=r"train: neg/3_4\.txt: empty text"):
         read_dataset(root, strict=True)
 
@@ -201,7 +204,9 @@ def test_folder_without_neg_and_pos_is_refused(tmp_path):
 
 @pytest.mark.parametrize("name, content, kwargs, message", [
     ("e.tsv", "", {}, r"e\.tsv: empty file; expected a header line"),
-    ("h.csv", b"\xff\xfe,x\n", {}, r"h\.csv: undecodable UTF-8 bytes .*expected a header line"),
+    ("h.csv", b"\xe9t\xe9,x\n", {}, r"h\.csv: undecodable UTF-8 bytes .*expected a header line"),
+    ("u.csv", b"\xff\xfe,x\n", {}, r"u\.csv: starts with a UTF-16 LE byte-order mark but is not UTF-16 LE "
+                                  r"text \(truncated data at byte 4\); save it as UTF-8"),
     ("c.csv", "body,stars\nx,1\n", {}, r"c\.csv: no text column \(looked for text, sentence, review\); "
                                        r"columns are \('body', 'stars'\)"),
     ("c.tsv", "text\tstars\nx\t1\n", {}, r"c\.tsv: no label column .*columns are \('text', 'stars'\)"),
@@ -253,3 +258,104 @@ def test_csv_parser_error_skips_the_record_and_continues(tmp_path):
     ds, report = read_dataset(_write(tmp_path / "big.csv", content))
     assert ds.texts == ["first", "last"]
     assert report.skipped == [(3, "CSV error: field larger than field limit (131072)")]
+
+
+# -- byte-order marks, line ends, quotes, classes -------------------------------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("name, content, first_text", [
+    ("g.tsv", b"sentence\tlabel\ngood \t1\n", "good"),
+    ("t.tsv", b"text\tlabel\ngood\tpos\nbad\tneg\n", "good"),
+    ("c.csv", b"text,label\ngood,pos\nbad,neg\n", "good"),
+    ("j.jsonl", b'{"text": "good", "label": "pos"}\n{"text": "bad", "label": "neg"}\n', "good"),
+])
+def test_a_byte_order_mark_is_removed_and_reported(tmp_path, name, content, first_text):
+    ds, report = read_dataset(_write(tmp_path / name, BOM + content))
+    assert ds.texts[0] == first_text and len(ds) == report.kept == report.rows
+    assert report.notes == ["removed a UTF-8 byte-order mark"]
+    assert str(report).endswith("; removed a UTF-8 byte-order mark")
+
+
+def test_imdb_files_with_a_byte_order_mark_are_counted(tmp_path):
+    (tmp_path / "neg").mkdir()
+    (tmp_path / "pos").mkdir()
+    _write(tmp_path / "neg" / "0_1.txt", BOM + b"Bad.")
+    _write(tmp_path / "pos" / "0_9.txt", BOM + b"Good.")
+    _write(tmp_path / "pos" / "1_9.txt", b"Fine.")
+    ds, report = read_dataset(tmp_path)
+    assert ds.texts == ["Bad.", "Good.", "Fine."]
+    assert report.notes == ["removed a byte-order mark from 2 files"]
+
+
+def test_utf16_with_its_mark_is_decoded_and_reported(tmp_path):
+    ds, report = read_dataset(_write(tmp_path / "u.tsv", "text\tlabel\ncafé\t1\nthé\t0\n".encode("utf-16")))
+    assert ds.texts == ["café", "thé"]
+    assert report.notes == ["decoded from UTF-16 LE (byte-order mark); UTF-8 is expected"]
+
+
+@pytest.mark.parametrize("name, content", [
+    ("t.tsv", b"text\tlabel\na\rb\t1\nc\t0\r\nd\t1\n"),
+    ("c.csv", b"text,label\na\rb,1\nc,0\r\nd,1\n"),
+    ("j.jsonl", b'{"text": "a\\rb", "label": 1}\n{"text": "c", "label": 0}\r\n{"text": "d", "label": 1}\n'),
+])
+def test_only_lf_and_crlf_end_lines(tmp_path, name, content):
+    ds, report = read_dataset(_write(tmp_path / name, content))
+    assert ds.texts == ["a\rb", "c", "d"] and report.rows == 3 and report.skipped == []
+
+
+def test_a_lone_cr_in_a_bad_row_does_not_move_later_line_numbers(tmp_path):
+    _, report = read_dataset(_write(tmp_path / "t.tsv", b"text\tlabel\na\rb\t1\nc\t0\nno label\n"))
+    assert report.skipped == [(4, "expected 2 tab-separated fields, got 1")]
+
+
+def test_an_unbalanced_quote_swallows_no_rows(tmp_path):
+    content = ('text,label\n'
+               '"never closed,1\n'                         # 2: opens a quote that never closes
+               'good,1\n'                                   # 3
+               'bad,0\n')                                   # 4
+    ds, report = read_dataset(_write(tmp_path / "u.csv", content))
+    assert ds.texts == ["good", "bad"]
+    assert report.skipped == [(2, "CSV error: unexpected end of data in the record that starts here and "
+                                  "reaches line 4: an unbalanced quote? Read again from the next line")]
+    _consistent(report)
+
+
+def test_a_quote_closed_lines_later_swallows_no_rows(tmp_path):
+    content = ('text,label\n'
+               '"oops,1\n'                                  # 2: the quote closes on line 4
+               'fine,0\n'                                   # 3
+               '",2\n'                                      # 4
+               'last,1\n')                                  # 5
+    ds, report = read_dataset(_write(tmp_path / "u.csv", content), classes=("negative", "positive"))
+    assert ds.texts == ["fine", "last"]
+    assert report.skipped[0][0] == 2 and "runs to line 4 and the record is not valid (label '2'" in report.skipped[0][1]
+    assert report.skipped[1] == (4, "CSV error: unexpected end of data in the record that starts here and "
+                                    "reaches line 5: an unbalanced quote? Read again from the next line")
+    _consistent(report)
+
+
+def test_records_spanning_lines_are_noted(tmp_path):
+    ds, report = read_dataset(_write(tmp_path / "m.csv", 'text,label\n"two\nlines",0\none,1\n'))
+    assert ds.texts == ["two\nlines", "one"]
+    assert report.notes == ["1 record with line breaks inside quotes (the first at line 2)"]
+
+
+def test_the_report_lists_the_classes_and_flags_a_rare_one(tmp_path):
+    rows = "".join(f"r{i}\tpositive\nq{i}\tnegative\n" for i in range(60)) + "typo\tpositve\n"
+    ds, report = read_dataset(_write(tmp_path / "t.tsv", "text\tlabel\n" + rows))
+    assert ds.classes == ("negative", "positive", "positve")
+    assert report.classes == {"negative": 60, "positive": 60, "positve": 1}
+    assert str(report) == ("t.tsv: kept 121 of 121 rows; classes negative 60, positive 60, positve 1; "
+                           "1 class 20 times rarer than the most frequent ('positve'): a misspelt label? "
+                           "Fix it, or name the classes (classes=..., --classes A,B) to skip the others")
+    ds, report = read_dataset(tmp_path / "t.tsv", classes=("negative", "positive"))
+    assert report.classes == {"negative": 60, "positive": 60} and report.notes == []
+    assert report.skipped == [(122, "label 'positve' is not one of ('negative', 'positive') (or an index 0..1)")]
+
+
+def test_read_lines_splits_only_at_lf_and_crlf(tmp_path):
+    assert read_lines(io.StringIO("a\rb\nc\u2028d\r\n")) == ["a\rb", "c\u2028d"]
+    assert read_lines(io.BytesIO(BOM + b"x\ny")) == ["x", "y"]
+

@@ -3,6 +3,8 @@ lines) and token<TAB>tag."""
 
 import pytest
 
+from bptt.data.readers import ReadReport
+
 from bptt.data.tagged import (
     UPOS,
     TaggedFileError,
@@ -94,3 +96,44 @@ def test_token_tag_reader_and_its_errors(tmp_path):
             read_token_tags(path)
     with pytest.raises(FileNotFoundError, match="nope.tsv"):
         read_tagged(tmp_path / "nope.tsv")
+
+
+# ---- byte-order marks, line ends, empty files, reports -------------------------------------------
+def test_a_byte_order_mark_is_removed_and_reported(tmp_path):
+    path = tmp_path / "a.conllu"
+    path.write_bytes(b"\xef\xbb\xbf" + CONLLU.encode("utf-8"))
+    report = ReadReport(str(path))
+    assert read_conllu(path, report=report)[0].words == ["do", "n't", "."]
+    assert str(report) == ("a.conllu: kept 4 of 4 words; classes AUX 1, INTJ 1, PART 1, PUNCT 1; "
+                           "2 sentences; removed a UTF-8 byte-order mark; "
+                           "skipped 2 multiword tokens and empty nodes (not words)")
+    path = tmp_path / "a.tsv"
+    path.write_bytes(b"\xef\xbb\xbfThe\tDET\n")
+    assert read_token_tags(path) == [TaggedSentence(["The"], ["DET"])]
+
+
+def test_a_lone_cr_does_not_end_a_line(tmp_path):
+    path = tmp_path / "a.tsv"
+    path.write_bytes(b"a\rb\tX\r\nc\tY\n\nd e\n")
+    with pytest.raises(TaggedFileError, match=r"a\.tsv:4: expected 2 tab-separated fields"):
+        read_token_tags(path)
+    path.write_bytes(b"a\rb\tX\r\nc\tY\n")
+    assert read_token_tags(path) == [TaggedSentence(["a\rb", "c"], ["X", "Y"])]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("e.conllu", b"", r"e\.conllu: empty file"),
+    ("c.conllu", b"# sent_id = 1\n# text = nothing\n\n", r"c\.conllu: no sentences in the file; expected word lines"),
+    ("e.tsv", b"\n\n", r"e\.tsv: no sentences in the file; expected token<TAB>tag lines"),
+    ("b.tsv", b"ok\tX\nbad \xff\tY\n", r"b\.tsv:2: undecodable UTF-8 bytes at byte 4"),
+])
+def test_files_without_sentences_are_named(tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(TaggedFileError, match=message):
+        read_tagged(tmp_path / name)
+
+
+def test_a_folder_is_not_a_tagged_file(tmp_path):
+    (tmp_path / "d.conllu").mkdir()
+    with pytest.raises(TaggedFileError, match=r"d\.conllu: is a folder; expected a file"):
+        read_tagged(tmp_path / "d.conllu")

@@ -102,6 +102,8 @@ MALFORMED = [  # (name, content, line, words expected in the message)
     ("header_count.txt", "3 2\nthe 1 2\ncat 1 2\n", 3, ["header says 3", "has 2"]),
     ("noword.txt", "the 1 2\n 1 2\n", 2, ["no word"]),
     ("onefield.txt", "the\n", 1, ["wrong number of values"]),
+    ("utf16.txt", "the 1 2\ncat 1 2\n".encode("utf-16-le"), 1, ["NUL bytes", "UTF-16", "without a byte-order mark"]),
+    ("nul.txt", b"the 1 2\nc\x00at 1 2\n", 2, ["NUL bytes"]),
 ]
 
 

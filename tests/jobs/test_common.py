@@ -51,14 +51,39 @@ def saved(tmp_path_factory):
     return root
 
 
+def _without_file_checksums(directory):
+    """Rewrite the weights as a model saved before the files beside it were checksummed."""
+    from bptt import io
+    tensors, meta = io.load_params(directory / io.WEIGHTS_FILE)
+    meta.pop(io.COMPANIONS)
+    io.save_params(directory / io.WEIGHTS_FILE, tensors, meta)
+
+
+@pytest.mark.parametrize("job, file", [("sentiment", "vocab.json"), ("sentiment", "sentiment.json"),
+                                       ("tagger", "features.json"), ("tagger", "tagger.json")])
+def test_a_file_changed_since_the_model_was_saved_is_refused(saved, tmp_path, job, file):
+    import shutil
+    shutil.copytree(saved / job, tmp_path / "m")
+    path = tmp_path / "m" / file
+    path.write_text(path.read_text() + " ")                                # valid JSON, other bytes
+    with pytest.raises(ValueError, match=rf"m/{file}: changed or damaged since the model was saved \(its "
+                                         rf"SHA-256 differs from the one in model.safetensors\)"):
+        (SentimentClassifier if job == "sentiment" else SequenceTagger).load(tmp_path / "m")
+    path.unlink()
+    with pytest.raises(FileNotFoundError, match=rf"m.*{file}"):
+        (SentimentClassifier if job == "sentiment" else SequenceTagger).load(tmp_path / "m")
+
+
 def test_a_vocabulary_that_does_not_fit_the_model_is_refused_naming_the_file(saved, tmp_path):
     import shutil
     shutil.copytree(saved / "sentiment", tmp_path / "s")
+    _without_file_checksums(tmp_path / "s")
     Vocabulary(["<pad>", "<unk>", "a"]).save(tmp_path / "s" / "vocab.json")
     with pytest.raises(ValueError, match=r"the model does not match the files beside it: \d+ words in the "
                                          r"model, 3 in vocab.json"):
         SentimentClassifier.load(tmp_path / "s")
     shutil.copytree(saved / "tagger", tmp_path / "t")
+    _without_file_checksums(tmp_path / "t")
     doc = json.loads((tmp_path / "t" / "tagger.json").read_text())
     doc["tags"] = doc["tags"][:-1]
     (tmp_path / "t" / "tagger.json").write_text(json.dumps(doc))
@@ -74,6 +99,7 @@ def test_a_malformed_or_missing_job_file_is_named(saved, tmp_path):
         SentimentClassifier.load(tmp_path / "s")
     with pytest.raises(FileNotFoundError, match=r"not a translator model \(no translator.json\)"):
         Translator.load(tmp_path / "s")
+    shutil.copy(saved / "sentiment" / "sentiment.json", tmp_path / "s")
     shutil.copy(saved / "tagger" / "tagger.json", tmp_path / "s")        # a tagger's files beside
     shutil.copy(saved / "tagger" / "features.json", tmp_path / "s")      # a Classifier
     with pytest.raises(ValueError, match=r"s/config.json: expected a Tagger, got Classifier"):
@@ -87,6 +113,7 @@ def test_a_text_model_round_trips_and_checks_its_vocabulary(tmp_path):
     loaded = TextModel.load(tmp_path / "m")
     assert loaded.vocab == vocab and loaded.settings == LMSettings() and loaded.classes == ()
     np.testing.assert_array_equal(loaded.model.params["fc.weight"], model.params["fc.weight"])
+    _without_file_checksums(tmp_path / "m")
     Vocabulary(["<pad>", "<unk>", "a"]).save(tmp_path / "m" / "vocab.json")
     with pytest.raises(ValueError, match="4 tokens in the model, 3 in vocab.json"):
         TextModel.load(tmp_path / "m")

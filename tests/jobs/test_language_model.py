@@ -56,6 +56,23 @@ def test_resume_in_the_middle_of_a_pass_is_exact(tmp_path):
         np.testing.assert_array_equal(full[name], resumed[name], err_msg=name)
 
 
+def test_resume_with_more_epochs_takes_the_chunks_of_an_uninterrupted_run(tmp_path):
+    """15 chunks a pass, evaluated every 4: the first run's last round is 1 chunk short of 4.
+    Resumed with 2 epochs it must go on with chunks 15..29, as one run of 2 epochs does."""
+    one, two = LMSettings(**SMALL, epochs=1, eval_every=4), LMSettings(**SMALL, epochs=2, eval_every=4)
+    full = train_lm(TEXT, two, out_dir=tmp_path / "full", progress=False)
+    train_lm(TEXT, one, out_dir=tmp_path / "cut", progress=False)
+    more = train_lm(TEXT, two, out_dir=tmp_path / "cut", resume=tmp_path / "cut", progress=False)
+    assert more.trainer.state.global_step == full.trainer.state.global_step == 30
+    a = safetensors.numpy.load_file(tmp_path / "full" / "checkpoint.safetensors")
+    b = safetensors.numpy.load_file(tmp_path / "cut" / "checkpoint.safetensors")
+    assert set(a) == set(b)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    steps = [r["step"] for r in map(json.loads, open(tmp_path / "cut" / "metrics.jsonl")) if "event" not in r]
+    assert steps == [4, 8, 12, 15, 19, 23, 27, 30]                     # no step twice
+
+
 def test_resume_without_the_carried_state_is_refused(tmp_path):
     s = LMSettings(**SMALL, epochs=1)
     train_lm(TEXT, s, out_dir=tmp_path, progress=False, time_budget=0)

@@ -24,7 +24,7 @@ def trained():
 
 def test_learns_negation(trained):
     clf, dev_texts, dev_labels = trained
-    assert clf.classes_ == ("negative", "positive")
+    assert clf.classes_.tolist() == ["negative", "positive"]
     assert clf.score(dev_texts, dev_labels) > 0.97
     assert clf.predict(["the movie is not good .", "the movie is good .", "it is not bad ."]) == \
         ["negative", "positive", "positive"]
@@ -35,7 +35,7 @@ def test_save_load_gives_identical_predictions(trained, tmp_path):
     clf.save(tmp_path / "m")
     again = SentimentClassifier.load(tmp_path / "m")
     np.testing.assert_array_equal(again.predict_proba(dev_texts), clf.predict_proba(dev_texts))
-    assert again.settings == clf.settings and again.classes_ == clf.classes_
+    assert again.settings == clf.settings and again.classes_.tolist() == clf.classes_.tolist()
 
 
 def test_explain_gives_the_prefix_probabilities(trained):
@@ -64,7 +64,7 @@ def test_shipped_model_gets_negation_right():
 
 
 # ---- pretrained vectors: fine-tuned, frozen, vocabulary extension -------------------------------
-from helpers import NEGATIVE, POSITIVE, SUBJECTS  # noqa: E402
+from helpers import NEGATIVE, POSITIVE  # noqa: E402
 
 from bptt.data.vectors import load_word_vectors  # noqa: E402
 from bptt.data.vocab import PAD_ID, UNK_ID  # noqa: E402
@@ -190,7 +190,7 @@ def test_an_ensemble_stopped_by_its_time_budget_resumes_exactly(tmp_path, monkey
     import time as time_module
     texts, labels = negation_data(300, 7)
     dev = negation_data(60, 8)
-    straight = SentimentClassifier(**ENSEMBLE).fit(texts, labels, *dev, out_dir=tmp_path / "a", progress=False)
+    SentimentClassifier(**ENSEMBLE).fit(texts, labels, *dev, out_dir=tmp_path / "a", progress=False)
     clock = itertools.count(0.0, 1.0)
     with monkeypatch.context() as m:
         m.setattr(time_module, "perf_counter", lambda: next(clock))
@@ -221,6 +221,47 @@ def test_every_shipped_file_is_package_data():
     files = [str(p.relative_to(root)) for p in PRETRAINED_ROOT.rglob("*") if p.is_file()]
     assert {f.split("/")[1] for f in files} == set(SHIPPED)
     assert [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
+
+
+def test_every_shipped_weights_file_is_checksummed_float16_and_loads_exactly():
+    """Each weights file of each shipped model, an ensemble's member folders included, was
+    written by bptt.io (SHA-256 of every tensor); the members are listed with their SHA-256 in
+    sentiment.json. The tensors are float16 (explicitly: the model is float32, and float16 is
+    the one narrower type io widens, exactly); loading gives the stored values bit for bit."""
+    import safetensors
+
+    from bptt.jobs.sentiment import PRETRAINED_ROOT, SHIPPED
+    for name in SHIPPED:
+        directory = PRETRAINED_ROOT / name
+        clf = SentimentClassifier.pretrained(name)
+        doc = json.loads((directory / "sentiment.json").read_text())
+        assert doc["members"] == len(clf.members_) == clf.settings.ensemble
+        assert sorted(doc.get("member_files", {})) == [f"member{k}/model.safetensors"
+                                                        for k in range(1, len(clf.members_))]
+        for k, member in enumerate(clf.members_):
+            path = directory / (f"member{k}" if k else "") / "model.safetensors"
+            with safetensors.safe_open(path, "numpy") as f:
+                assert "sha256" in (f.metadata() or {}), f"{path} has no checksums"
+            stored, _ = io.load_params(path)                         # the checksums verified
+            if k:
+                assert doc["member_files"][f"member{k}/model.safetensors"] == io.file_digest(path)
+            assert member.config.dtype == "float32" and set(stored) == set(member.params)
+            for key, value in stored.items():
+                assert value.dtype == np.float16, (path, key)
+                np.testing.assert_array_equal(member.params[key], value.astype(np.float32), err_msg=key)
+
+
+def test_a_changed_member_folder_is_refused(tmp_path):
+    """A member's weights replaced by another's (same shapes, each file intact) are caught by
+    the SHA-256 in sentiment.json."""
+    import shutil
+
+    from bptt.jobs.sentiment import PRETRAINED_ROOT
+    shutil.copytree(PRETRAINED_ROOT / "imdb", tmp_path / "imdb")
+    shutil.copy(tmp_path / "imdb" / "member2" / "model.safetensors", tmp_path / "imdb" / "member1")
+    with pytest.raises(ValueError, match=r"member1/model\.safetensors: changed or damaged since the model was "
+                                         r"saved \(its SHA-256 differs from the one in sentiment\.json\)"):
+        SentimentClassifier.load(tmp_path / "imdb")
 
 
 def test_shipped_imdb_model_reads_a_review_from_any_directory(tmp_path, monkeypatch):

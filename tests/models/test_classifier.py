@@ -3,11 +3,11 @@ whole model against a PyTorch twin (nn.Embedding -> packed nn.LSTM/GRU/RNN -> nn
 import numpy as np
 import pytest
 import torch
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bptt.gradcheck import check_grads, rel_error
 from bptt.losses import softmax_cross_entropy
 from bptt.models import Classifier, ClassifierBatch, ClassifierConfig
+from torch_reference import TorchClassifier
 
 
 def _data(rng, T=6, B=4, V=12):
@@ -30,33 +30,6 @@ def test_gradients_match_finite_differences(mode, bidirectional, pooling):
     errors = check_grads(f, model.params, grads)
     assert max(errors.values()) < 1e-6, errors
     assert set(grads) == set(model.params)
-
-
-class TorchClassifier(torch.nn.Module):
-    def __init__(self, c: ClassifierConfig):
-        super().__init__()
-        self.embedding = torch.nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=c.padding_idx)
-        cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(c.mode, torch.nn.RNN)
-        kw = {} if c.mode in ("lstm", "gru") else {"nonlinearity": c.mode[4:]}
-        self.rnn = cls(c.embedding_dim, c.hidden_size, c.num_layers, bidirectional=c.bidirectional, **kw)
-        pools = 2 if c.pooling == "max+mean" else 1
-        self.fc = torch.nn.Linear(pools * (2 if c.bidirectional else 1) * c.hidden_size, c.num_classes)
-        self.pooling = c.pooling
-
-    def forward(self, ids, lengths):
-        packed = pack_padded_sequence(self.embedding(ids), lengths, enforce_sorted=False)
-        out, h = self.rnn(packed)
-        h = h[0] if isinstance(h, tuple) else h
-        if self.pooling == "last":
-            s = torch.cat(list(h[-(2 if self.rnn.bidirectional else 1):]), dim=1)
-        else:
-            out, _ = pad_packed_sequence(out, total_length=ids.shape[0])
-            real = (torch.arange(ids.shape[0])[:, None] < lengths[None, :])[..., None]
-            mean = out.sum(0) / lengths[:, None].to(out.dtype)
-            maxed = out.masked_fill(~real, float("-inf")).max(0).values
-            s = {"mean": mean, "max": maxed}.get(self.pooling)
-            s = torch.cat([maxed, mean], dim=1) if s is None else s
-        return self.fc(s)
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])

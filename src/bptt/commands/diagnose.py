@@ -2,7 +2,7 @@
 
     bptt diagnose --cell rnn_tanh lstm gru --T 100 --out runs/diag
     bptt diagnose --cell lstm --T 100 --train-steps 300 --record-every 20 --clip 1 --out runs/diag
-    bptt diagnose --model runs/regressor/best --T 200 --out runs/diag
+    bptt diagnose --model runs/sentiment/best --T 200 --out runs/diag
 
 Without ``--model`` it builds a ``Regressor`` per ``--cell`` (input 2, ``--hidden`` units, the
 ``--init``) for the adding problem (``bptt.data.synthetic``), optionally trains each for
@@ -13,10 +13,11 @@ and ||ds_n/ds_t|| at some distances from the loss with their per-step decay, the
 and largest singular value of every gate block of W, and the gradient norm of every parameter
 and gate block.
 
-``--model DIR`` loads a saved ``Regressor`` or ``Classifier`` (``bptt.io`` format) instead. A
-Regressor with input 2 and output 1 gets an adding-problem batch; any other model gets a
-synthetic batch (standard normal inputs and targets; random token ids and labels for a
-Classifier), which is enough to see how the gradient travels.
+``--model DIR`` loads a saved model (``bptt.io`` format: the ``best/`` of a sentiment, tagger or
+language-model run, or a Regressor) instead. A Regressor with input 2 and output 1 gets an
+adding-problem batch; any other model gets a synthetic batch (standard normal inputs and
+targets; random token ids and labels, tags or next tokens over words), which is enough to see
+how the gradient travels.
 
 With ``--out DIR``: ``diagnosis.json`` (every curve and number), and the PNG plots (matplotlib,
 the optional extra ``plot``): ``grad_vs_distance.png`` (||dL/dh|| against distance from the
@@ -32,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._settings import seed_int
+
 DEFAULT_CELLS = ("rnn_tanh", "lstm", "gru")
 
 
@@ -41,36 +44,61 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     from ..init import INITS
     p = subparsers.add_parser("diagnose", help="gradient norms through time, spectra, plots",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", help="a saved Regressor or Classifier directory (default: build one per --cell)")
+    p.add_argument("--model", help="a saved model: OUT/best of bptt train sentiment, tagger or lm "
+                                   "(default: build a Regressor per --cell)")
     p.add_argument("--cell", nargs="+", choices=MODES, default=list(DEFAULT_CELLS),
                    help=f"cells to build (default: {' '.join(DEFAULT_CELLS)})")
-    p.add_argument("--task", choices=["adding"], default="adding")
+    p.add_argument("--task", choices=["adding"], default="adding", help="the task to train on")
     p.add_argument("--T", type=int, default=100, help="sequence length (default 100)")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--init", choices=INITS, default="default")
-    p.add_argument("--init-gain", type=float, default=1.0)
+    p.add_argument("--batch", type=int, default=32, help="sequences in the batch (default 32)")
+    p.add_argument("--hidden", type=int, default=64, help="hidden units of the models built (default 64)")
+    p.add_argument("--init", choices=INITS, default="default", help="weight initialisation (PyTorch's)")
+    p.add_argument("--init-gain", type=gain, default=1.0, help="scale of the initial weights, in (0, 100] "
+                                                              "(default 1)")
     p.add_argument("--forget-bias", type=float, default=None, help="LSTM forget-gate bias (default: none)")
     p.add_argument("--train-steps", type=int, default=0, help="train each model this long first")
-    p.add_argument("--record-every", type=int, default=20)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--record-every", type=int, default=20, help="steps between recorded gradients")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate when training (default 0.003)")
     p.add_argument("--clip", type=float, default=1.0, help="global-norm clipping while training (0: off)")
     p.add_argument("--jacobian-rows", type=int, default=4, help="rows for ||ds_n/ds_t|| (0: skip)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed of the weights and data (default 0)")
     p.add_argument("--out", help="write diagnosis.json and the PNG plots here")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
     p.set_defaults(func=run)
     return p
 
 
+def gain(text: str) -> float:
+    """An argparse type: an initialisation gain in (0, 100]."""
+    value = float(text)
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a gain in (0, 100], got {text!r}")
+    return value
+
+
 def _batch(model, T: int, B: int, rng: np.random.Generator):
-    """One batch for ``model.loss_and_grads``."""
+    """One synthetic batch for ``model.loss_and_grads``: random token ids and labels or tags for a
+    model over words, the adding problem for a Regressor with 2 inputs and 1 output, standard
+    normal inputs and targets for another Regressor."""
     from ..data.synthetic import adding_problem
-    from ..models import Classifier, ClassifierBatch, RegressorBatch
+    from ..models import (Classifier, ClassifierBatch, ConditionalBatch, ConditionalLanguageModel,
+                          LanguageModel, LanguageModelBatch, RegressorBatch, Tagger, TaggerBatch)
     c = model.config
-    if isinstance(model, Classifier):
+    if isinstance(model, (Classifier, Tagger, LanguageModel, ConditionalLanguageModel)):
         ids = rng.integers(1, c.vocab_size, size=(T, B))
-        return ClassifierBatch(ids, np.full(B, T), rng.integers(0, c.num_classes, size=B))
+        lengths = np.full(B, T)
+    if isinstance(model, Classifier):
+        return ClassifierBatch(ids, lengths, rng.integers(0, c.num_classes, size=B))
+    if isinstance(model, Tagger):
+        features = (np.stack([rng.integers(1, v, size=(T, B)) for v in c.feature_vocab_sizes], axis=2)
+                    if c.feature_vocab_sizes else None)
+        return TaggerBatch(ids, lengths, rng.integers(0, c.num_tags, size=(T, B)), features)
+    if isinstance(model, LanguageModel):
+        side = rng.standard_normal((B, c.side_input_size)).astype(c.dtype) if c.side_input_size else None
+        return LanguageModelBatch(ids, rng.integers(0, c.vocab_size, size=(T, B)), lengths=lengths, side=side)
+    if isinstance(model, ConditionalLanguageModel):
+        z = model.labels_to_vectors(rng.integers(0, c.cond_size, size=B))
+        return ConditionalBatch(ids, z, rng.integers(0, c.vocab_size, size=(T, B)), lengths=lengths)
     if c.input_size == 2 and c.output_size == 1:
         return RegressorBatch(*adding_problem(B, T, rng, c.dtype))
     return RegressorBatch(rng.standard_normal((T, B, c.input_size)).astype(c.dtype),
@@ -83,8 +111,8 @@ def _models(args) -> dict:
         from .. import io
         model = io.load(args.model)
         if not hasattr(model, "rnn") or not hasattr(model, "loss_and_grads"):
-            raise ValueError(f"{args.model}: a {type(model).__name__} has no recurrent layer to diagnose "
-                             f"(expected a Regressor or Classifier)")
+            raise ValueError(f"{args.model}: a {type(model).__name__} has no single recurrent layer to "
+                             f"diagnose (a Regressor, Classifier, Tagger or language model has one)")
         return {Path(args.model).name or "model": model}
     models = {}
     for mode in args.cell:

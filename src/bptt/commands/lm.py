@@ -16,18 +16,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..data.readers import read_text
-from ._settings import add_run_arguments, add_settings_arguments, run_options, settings_from_args
+from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, non_negative_float,
+                        positive_int, read_labelled, read_text_reported, seed_int, start_run)
 
 
 def cmd_train_lm(args) -> int:
     from ..jobs import language_model as lm
-    settings = lm.LMSettings(**settings_from_args(lm.LMSettings, args))
-    common = dict(settings=settings, **run_options(args))
+    given, run = start_run(args, lm.LMSettings)
+    settings = lm.LMSettings(**given)
+    common = dict(settings=settings, **run)
     if args.text is not None:
-        text = read_text(args.text)
-        val_text = read_text(args.dev) if args.dev else None
-        result = lm.train_lm(text, val_text=val_text, **common)
+        text = read_text_reported(args.text)
+        val_text = read_text_reported(args.dev) if args.dev else None
+        result = lm.train_lm(text, val_text=val_text, source=args.text, **common)
     else:
         texts, labels, classes, dev_texts, dev_labels = _labelled(args, settings.seed)
         result = lm.train_conditional(texts, labels, classes, dev_texts, dev_labels, **common)
@@ -40,14 +41,11 @@ def cmd_train_lm(args) -> int:
 def _labelled(args, seed: int):
     import numpy as np
 
-    from ..data.readers import read_dataset
     from ..jobs._common import hold_out
-    train, report = read_dataset(args.labelled, args.text_column, args.label_column)
-    print(report, file=sys.stderr)
+    train = read_labelled(args, args.labelled)
     texts, labels = list(train.texts), np.asarray(train.labels)
     if args.dev:
-        dev, dev_report = read_dataset(args.dev, args.text_column, args.label_column, classes=train.classes)
-        print(dev_report, file=sys.stderr)
+        dev = read_labelled(args, args.dev, train.classes)
         return texts, labels, train.classes, list(dev.texts), np.asarray(dev.labels)
     (texts, labels), (dev_texts, dev_labels) = hold_out(20, seed, texts, labels)
     return texts, labels, train.classes, dev_texts, dev_labels
@@ -57,11 +55,11 @@ def cmd_generate(args) -> int:
     from ..jobs.language_model import TextModel
     model = TextModel.load(args.model)
     out = sys.stdout
-    if args.prime:
-        out.write(args.prime)
-        out.flush()
-    for piece in model.generate(args.prime, args.length, args.temperature, args.top_k, args.seed,
-                                args.label):
+    pieces = model.generate(args.prime, args.length, args.temperature, args.top_k, args.seed, args.label)
+    first = next(pieces, "")           # a bad prime or label is refused before anything is written
+    out.write(args.prime + first)
+    out.flush()
+    for piece in pieces:
         out.write(piece)
         out.flush()
     out.write("\n")
@@ -80,8 +78,7 @@ def add_parsers(subparsers, train_subparsers) -> None:
                                            "conditioned on the label")
     p.add_argument("--dev", help="held-out data: a text file for --text (default: its last "
                                  "--val-fraction), labelled sentences for --labelled (default: 5%%)")
-    p.add_argument("--text-column")
-    p.add_argument("--label-column")
+    add_column_arguments(p)
     add_run_arguments(p, "runs/lm")
     add_settings_arguments(p, LMSettings)
     p.set_defaults(func=cmd_train_lm)
@@ -89,9 +86,10 @@ def add_parsers(subparsers, train_subparsers) -> None:
     g = subparsers.add_parser("generate", help="sample text from a language model, streamed to stdout")
     g.add_argument("model", help="model directory (OUT/best of bptt train lm)")
     g.add_argument("--prime", default="", help="text to start from (default: a line start)")
-    g.add_argument("--length", type=int, default=500, help="tokens to generate")
-    g.add_argument("--temperature", type=float, default=1.0, help="0 = always the most likely token")
-    g.add_argument("--top-k", type=int, help="draw only among the K most likely tokens")
-    g.add_argument("--seed", type=int, help="random seed: the same seed gives the same text")
+    g.add_argument("--length", type=positive_int, default=500, help="tokens to generate (default 500)")
+    g.add_argument("--temperature", type=non_negative_float, default=1.0,
+                   help="0 = always the most likely token; higher, more random (default 1)")
+    g.add_argument("--top-k", type=positive_int, help="draw only among the K most likely tokens")
+    g.add_argument("--seed", type=seed_int, help="random seed: the same seed gives the same text")
     g.add_argument("--label", help="class to condition on (conditional models), e.g. positive")
     g.set_defaults(func=cmd_generate)

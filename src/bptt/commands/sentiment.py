@@ -19,7 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-from ._settings import add_run_arguments, add_settings_arguments, run_options, settings_from_args
+from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, read_labelled, run_summary,
+                        start_run)
 
 EMPTY = "(empty)"
 
@@ -95,7 +96,8 @@ def cmd_explain(args) -> int:
     if args.png:
         return _explain_png(clf, texts[0], args.png)
     steps = clf.explain(texts[0])
-    target = clf.classes_.index("positive") if "positive" in clf.classes_ else len(clf.classes_) - 1
+    classes = list(clf.classes_)
+    target = classes.index("positive") if "positive" in classes else len(classes) - 1
     if args.json:
         print(json.dumps([{"token": tok, "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes_, p)}}
                           for tok, p in steps], ensure_ascii=False))
@@ -125,13 +127,10 @@ def _explain_png(clf, text: str, path: str) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from ..data.readers import read_dataset
     from ..metrics import classification_report
-    from ..jobs.sentiment import _classes_and_ids
     clf = _sentiment_model(args.model)
-    data, report = read_dataset(args.data, args.text_column, args.label_column)
-    print(report, file=sys.stderr)
-    _, y = _classes_and_ids([data.classes[i] for i in data.labels], clf.classes_)
+    data = read_labelled(args, args.data, tuple(str(c) for c in clf.classes_))   # others: skipped, reported
+    y = data.labels
     pred = clf.predict_proba(data.texts, args.max_len, args.truncate).argmax(1)
     result = classification_report(y, pred, clf.classes_)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result)
@@ -162,25 +161,20 @@ def cmd_models(args) -> int:
 
 
 def cmd_train_sentiment(args) -> int:
-    from ..data.readers import read_dataset
     from ..jobs.sentiment import SentimentClassifier, SentimentSettings
-    train, report = read_dataset(args.train, args.text_column, args.label_column)
-    print(report, file=sys.stderr)
+    settings, run = start_run(args, SentimentSettings)
+    train = read_labelled(args, args.train)
     dev_texts = dev_labels = None
     if args.dev:
-        dev, dev_report = read_dataset(args.dev, args.text_column, args.label_column, classes=train.classes)
-        print(dev_report, file=sys.stderr)
+        dev = read_labelled(args, args.dev, train.classes)
         dev_texts, dev_labels = dev.texts, list(dev.labels)
-    clf = SentimentClassifier(**settings_from_args(SentimentSettings, args))
-    clf.fit(train.texts, list(train.labels), dev_texts, dev_labels, classes=train.classes,
-            **run_options(args))
-    state = clf.trainer_.state
+    clf = SentimentClassifier(**settings)
+    clf.fit(train.texts, list(train.labels), dev_texts, dev_labels, classes=train.classes, **run)
     if clf.settings.ensemble > 1:
         print(f"ensemble of {len(clf.members_)} members: dev accuracy {clf.dev_accuracy_:.4f}; "
               f"model: {Path(args.out) / 'best'}")
     else:
-        print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
-              f"model: {Path(args.out) / 'best'}")
+        print(run_summary(clf.trainer_, "accuracy", args.out))
     return 0
 
 
@@ -207,28 +201,27 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p = sub.add_parser("explain", help="P(positive) after each word of a text")
     p.add_argument("texts", nargs="+", help="[MODEL] text ('-' reads the text from stdin)")
     p.add_argument("--model", help=model_help)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the probabilities after each word as JSON")
     p.add_argument("--png", metavar="FILE", help="draw P(positive) after each word into this PNG")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall/F1, confusion matrix")
     p.add_argument("model", help=model_help)
     p.add_argument("data", help="SST-2 TSV, TSV/CSV/JSONL with text and label columns, or an IMDB folder")
-    p.add_argument("--text-column")
-    p.add_argument("--label-column")
-    p.add_argument("--json", action="store_true")
+    add_column_arguments(p, classes=False)
+    p.add_argument("--json", action="store_true", help="the report as JSON")
     _add_truncation(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("models", help="the shipped sentiment models, with their recipes and figures")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the list as JSON")
     p.set_defaults(func=cmd_models)
 
     p = train.add_parser("sentiment", help="many-to-one sentiment classifier")
-    p.add_argument("--train", required=True)
+    p.add_argument("--train", required=True, help="labelled texts: SST-2 TSV, TSV/CSV/JSONL with text and "
+                                                  "label columns, or an IMDB folder")
     p.add_argument("--dev", help="dev set (default: --dev-fraction of --train held out, seeded)")
-    p.add_argument("--text-column")
-    p.add_argument("--label-column")
+    add_column_arguments(p)
     add_run_arguments(p, "runs/sentiment")
     from ..data.batching import KEEP
     add_settings_arguments(p, SentimentSettings, custom={

@@ -14,25 +14,20 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-from ._settings import (add_run_arguments, add_settings_arguments, positive_int, run_options,
-                        settings_from_args)
+from ._settings import add_run_arguments, add_settings_arguments, positive_int, read_reported, run_summary, start_run
 
 
 def cmd_train_seq2seq(args) -> int:
     from ..data.pairs import read_pairs
     from ..jobs.translation import Translator, TranslatorSettings
-    pairs = read_pairs(args.pairs)
-    dev = read_pairs(args.dev) if args.dev else None
-    print(f"{args.pairs}: {len(pairs)} pairs", file=sys.stderr)
-    settings = settings_from_args(TranslatorSettings, args)
-    model = Translator(**settings).fit(pairs, dev, **run_options(args))
-    state = model.trainer_.state
-    print(f"best dev exact match {state.best_score:.4f} at epoch {state.best_epoch}; "
-          f"model: {Path(args.out) / 'best'}")
+    settings, run = start_run(args, TranslatorSettings)
+    pairs = read_reported(read_pairs, args.pairs)
+    dev = read_reported(read_pairs, args.dev) if args.dev else None
+    model = Translator(**settings).fit(pairs, dev, **run)
+    print(run_summary(model.trainer_, "exact match", args.out))
     for path in args.test:
-        result = model.evaluate(read_pairs(path))
+        result = model.evaluate(read_reported(read_pairs, path))
         print(f"{path}: exact match {result['exact_match']:.4f} (greedy, {result['pairs']} pairs)")
     return 0
 

@@ -48,7 +48,7 @@ def add_parsers(subparsers, train_subparsers=None) -> None:
     p.add_argument("model", nargs="?", help="shipped model name (sst2, imdb) or model directory (default: sst2)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="TCP port to listen on (default 8000)")
     p.add_argument("--max-chars", type=positive_int, default=d.max_chars,
                    help=f"characters per text (default {d.max_chars:,})")
     p.add_argument("--max-texts", type=positive_int, default=d.max_texts,

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-from ._settings import add_run_arguments, add_settings_arguments, run_options, settings_from_args
+from ._settings import add_run_arguments, add_settings_arguments, read_reported, run_summary, start_run
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -28,18 +27,15 @@ def cmd_train_tagger(args) -> int:
     from ..baseline import MostFrequentTag
     from ..data.tagged import read_tagged
     from ..jobs.tagger import SequenceTagger, TaggerSettings
-    train = read_tagged(args.train)
-    dev = read_tagged(args.dev) if args.dev else None
-    print(f"{args.train}: {len(train)} sentences, {sum(len(s.words) for s in train)} words", file=sys.stderr)
-    settings = settings_from_args(TaggerSettings, args)
-    tagger = SequenceTagger(**settings).fit(train, dev, **run_options(args))
-    state = tagger.trainer_.state
-    print(f"best dev accuracy {state.best_score:.4f} at epoch {state.best_epoch}; "
-          f"model: {Path(args.out) / 'best'}")
+    settings, run = start_run(args, TaggerSettings)
+    train = read_reported(read_tagged, args.train)
+    dev = read_reported(read_tagged, args.dev) if args.dev else None
+    tagger = SequenceTagger(**settings).fit(train, dev, **run)
+    print(run_summary(tagger.trainer_, "accuracy", args.out))
     if args.test:
         baseline = MostFrequentTag().fit(train)
         for path in args.test:
-            test = read_tagged(path)
+            test = read_reported(read_tagged, path)
             ours, base = tagger.evaluate(test), baseline.evaluate(test)
             print(f"{path}: accuracy {ours['accuracy']:.4f} (unknown words {ours['accuracy_unknown']:.4f}); "
                   f"most-frequent-tag baseline {base['accuracy']:.4f}")

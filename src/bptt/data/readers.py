@@ -30,16 +30,17 @@ raises an error naming the file.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import numpy as np
+
+from .text import decode, lines as _lines, read_bytes, read_text  # noqa: F401  (read_text: re-exported)
 
 __all__ = ["Dataset", "ReadReport", "read_dataset", "read_lines", "BINARY_CLASSES"]
 
@@ -77,21 +78,50 @@ class Dataset:
 
 @dataclass
 class ReadReport:
-    """What ``read_dataset`` did: ``rows`` data rows seen (files for IMDB), ``kept`` of them,
-    and every other one in ``skipped`` as (line number or file name, reason)."""
+    """What a reader did: ``rows`` data rows seen (files for IMDB), ``kept`` of them, every
+    other one in ``skipped`` as (line number or file name, reason), the kept rows per class
+    (``classes``, in class order), and ``notes`` (a byte-order mark removed, rows spanning lines,
+    a class so rare it may be a typo). ``str(report)`` says all of it in one line."""
     path: str
     rows: int = 0
     kept: int = 0
     skipped: list[tuple[int | str, str]] = field(default_factory=list)
+    classes: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    unit: str = "rows"
 
     def __str__(self) -> str:
         name = Path(self.path).name or self.path
-        s = f"{name}: kept {self.kept:,} of {self.rows:,} rows"
+        s = f"{name}: kept {self.kept:,} of {self.rows:,} {self.unit}"
+        if self.classes:
+            s += "; classes " + ", ".join(f"{c} {n:,}" for c, n in self.classes.items())
         if self.skipped:
             shown = "; ".join(f"{_where(w)}: {r}" for w, r in self.skipped[:3])
             more = f"; ... and {len(self.skipped) - 3:,} more" if len(self.skipped) > 3 else ""
             s += f"; skipped {len(self.skipped):,}: {shown}{more}"
+        for note in self.notes:
+            s += f"; {note}"
         return s
+
+    def count_classes(self, classes: tuple[str, ...], labels, given: bool) -> None:
+        """Fill ``classes`` with the kept rows per class; note a class 20 times rarer than the
+        most frequent one, unless the classes were given (``given``): it is often a misspelt
+        label (there must be 3 classes or more)."""
+        counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classes))
+        self.classes = {c: int(n) for c, n in zip(classes, counts)}
+        if given or len(classes) < 3:
+            return
+        most = max(self.classes.values())
+        rare = [c for c, n in self.classes.items() if 20 * n < most]
+        if rare:
+            self.notes.append(f"{plural(len(rare), 'class', 'classes')} 20 times rarer than the most "
+                              f"frequent ({', '.join(repr(c) for c in rare[:5])}): a misspelt label? Fix "
+                              f"it, or name the classes (classes=..., --classes A,B) to skip the others")
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``plural(1, "file")`` -> "1 file", ``plural(2_000, "file")`` -> "2,000 files"."""
+    return f"{n:,} {word if n == 1 else words or word + 's'}"
 
 
 def _where(w: int | str) -> str:
@@ -112,38 +142,35 @@ class _Rows:
             raise ValueError(f"{self.path}{sep}{where}: {reason}")
         self.report.skipped.append((where, reason))
 
-    def add(self, where: int | str, text, label) -> None:
+    def check(self, text, label) -> tuple[str, str, int | str]:
+        """(reason the row is bad or "", stripped text, label: a class index if classes are
+        known, else the stripped label string)."""
         if not isinstance(text, str):
-            return self.skip(where, f"text must be a string, got {type(text).__name__}")
+            return f"text must be a string, got {type(text).__name__}", "", ""
         text = text.strip()
         if not text:
-            return self.skip(where, "empty text")
+            return "empty text", "", ""
         if isinstance(label, bool) or not isinstance(label, (int, str)):
-            return self.skip(where, f"label must be an int or a string, got {type(label).__name__} {label!r}")
+            return f"label must be an int or a string, got {type(label).__name__} {label!r}", "", ""
         label = str(label).strip()
         if not label:
-            return self.skip(where, "empty label")
+            return "empty label", "", ""
         if self.classes is not None:
             if label in self.classes:
                 label = self.classes.index(label)
             elif _INT.fullmatch(label) and 0 <= int(label) < len(self.classes):
                 label = int(label)
             else:
-                return self.skip(where, f"label {label!r} is not one of {self.classes} "
-                                        f"(or an index 0..{len(self.classes) - 1})")
+                return (f"label {label!r} is not one of {self.classes} "
+                        f"(or an index 0..{len(self.classes) - 1})"), "", ""
+        return "", text, label
+
+    def add(self, where: int | str, text, label) -> None:
+        bad, text, label = self.check(text, label)
+        if bad:
+            return self.skip(where, bad)
         self.texts.append(text)
         self.labels.append(label)
-
-
-def read_text(path: str | os.PathLike, error: type = ValueError, missing: str = "no such file") -> str:
-    """A whole UTF-8 file; a missing file or bad bytes raise an error naming the file (and the
-    byte), ``error`` (a ValueError subclass) for bad bytes."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: {missing}") from None
-    except UnicodeDecodeError as e:
-        raise error(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def read_dataset(path: str | os.PathLike, text_column: str | None = None, label_column: str | None = None,
@@ -152,15 +179,18 @@ def read_dataset(path: str | os.PathLike, text_column: str | None = None, label_
     """Read a labelled dataset (format chosen from the path, see the module docstring).
 
     Returns the Dataset (texts stripped; labels (N,) int64 indices into classes) and the
-    ReadReport of rows kept and skipped. ``strict=True`` raises on the first bad row.
+    ReadReport of rows kept and skipped, the rows per class and notes. ``strict=True`` raises on
+    the first bad row.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or directory")
+    given = classes is not None
     if classes is not None:
         classes = tuple(classes)
-        if not classes or len(set(classes)) != len(classes) or not all(isinstance(c, str) for c in classes):
-            raise ValueError(f"classes must be distinct strings, got {classes!r}")
+        if not classes or len(set(classes)) != len(classes) or not all(isinstance(c, str) and c.strip()
+                                                                       for c in classes):
+            raise ValueError(f"classes must be distinct non-empty strings, got {classes!r}")
     report = ReadReport(str(path))
     suffix = path.suffix.lower()
     if path.is_dir():
@@ -170,7 +200,9 @@ def read_dataset(path: str | os.PathLike, text_column: str | None = None, label_
         rows = _Rows(path, report, classes, strict)
         _read_imdb(path, rows)
     elif suffix in (".tsv", ".csv", ".jsonl"):
-        data = path.read_bytes()
+        data, note = read_bytes(path, allow_empty=suffix != ".jsonl")   # tables: "expected a header"
+        if note:
+            report.notes.append(note)
         if suffix == ".jsonl":
             rows = _Rows(path, report, classes, strict)
             _read_jsonl(path, data, text_column, label_column, rows)
@@ -185,12 +217,15 @@ def read_dataset(path: str | os.PathLike, text_column: str | None = None, label_
         raise ValueError(f"{path}: unknown format {suffix!r}; expected a directory (IMDB layout), "
                          ".tsv, .csv or .jsonl")
     if not rows.texts:
+        if not report.rows:
+            raise ValueError(f"{path}: no data rows{' after the header line' if suffix != '.jsonl' else ''}")
         raise ValueError(f"{path}: no valid rows ({report})")
     if classes is None:
         classes, labels = _classes_from_labels(rows.labels)
     else:
         labels = rows.labels
     report.kept = len(rows.texts)
+    report.count_classes(classes, labels, given)
     return Dataset(rows.texts, np.asarray(labels, dtype=np.int64), classes, str(path)), report
 
 
@@ -207,46 +242,35 @@ def _classes_from_labels(raw: list) -> tuple[tuple[str, ...], list[int]]:
     return ordered, [index[s] for s in raw]
 
 
-def _decoded_lines(data: bytes, errors: str = "strict") -> Iterator[tuple[int, str | None, str]]:
-    """(line number from 1, text without its line end or None if undecodable, reason) per line
-    of ``data``; a final newline makes no extra empty line; a UTF-8 BOM is dropped.
-    ``errors="replace"`` decodes bad bytes as U+FFFD instead."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    for n, raw in enumerate(lines, start=1):
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        try:
-            yield n, raw.decode("utf-8", errors=errors), ""
-        except UnicodeDecodeError as e:
-            yield n, None, f"undecodable UTF-8 bytes at byte {e.start}: {raw[e.start:e.start + 4]!r}"
-
-
-def _pick_column(path: Path, columns: list[str], given: str | None, defaults: tuple[str, ...], kind: str) -> str:
+def _pick_column(path: Path, columns: list[str], given: str | None, defaults: tuple[str, ...],
+                 kind: str) -> str:
     """The column to use: ``given`` if present, else the first default present; or an error."""
     if given is not None:
         if given not in columns:
-            raise ValueError(f"{path}: {kind} column {given!r} not found; columns are {tuple(columns)}")
+            raise ValueError(f"{path}: {kind} column {given!r} not found; columns are {_shown(columns)}")
         return given
     for name in defaults:
         if name in columns:
             return name
     raise ValueError(f"{path}: no {kind} column (looked for {', '.join(defaults)}); "
-                     f"columns are {tuple(columns)}; pass {kind}_column=")
+                     f"columns are {_shown(columns)}; name it with --{kind}-column ({kind}_column=)")
+
+
+def _shown(columns: list[str]) -> str:
+    """The column names for a message: at most 8, each at most 40 characters."""
+    names = [c if len(c) <= 40 else c[:37] + "..." for c in columns[:8]]
+    return str(tuple(names)) + (f" and {len(columns) - 8} more" if len(columns) > 8 else "")
 
 
 def _read_table(path: Path, data: bytes, suffix: str, glue: bool, text_column, label_column, rows: _Rows):
     """TSV (GLUE or generic) and CSV rows into ``rows``."""
-    lines = _decoded_lines(data)
+    lines = _lines(data)
     first = next(lines, None)
     if first is None or first[1] is None or not first[1].strip():
         why = "empty file" if first is None else first[2] or "blank header line"
         raise ValueError(f"{path}: {why}; expected a header line naming the columns")
     if suffix == ".csv":
-        return _read_csv(path, first[1], lines, text_column, label_column, rows)
+        return _read_csv(path, first[1], list(lines), text_column, label_column, rows)
     columns = first[1].split("\t")
     t = columns.index(_pick_column(path, columns, text_column, TEXT_COLUMNS, "text"))
     y = columns.index(_pick_column(path, columns, label_column, LABEL_COLUMNS, "label"))
@@ -270,51 +294,97 @@ def _read_table(path: Path, data: bytes, suffix: str, glue: bool, text_column, l
                 rows.add(n, fields[t], fields[y])
 
 
-def _read_csv(path: Path, header: str, lines, text_column, label_column, rows: _Rows):
-    """CSV records (quoted fields may span lines); a record is numbered by its first line."""
-    columns = next(csv.reader([header]))
+def _unused_char(data: str) -> str:
+    """A private-use character that does not occur in ``data``."""
+    return next(ch for ch in map(chr, range(0xE000, 0xF900)) if ch not in data)
+
+
+def _read_csv(path: Path, header: str, body: list, text_column, label_column, rows: _Rows):
+    """CSV records; a quoted field may span lines, and the record is numbered by its first line.
+
+    The csv module runs in strict mode, and a record that spans lines must be valid as a whole:
+    otherwise (a quote opened and never closed, or closed far below) only its first line is
+    skipped and reading starts again at the next line, so one stray quote never swallows the
+    rows after it. A lone CR inside a line is kept as text (the csv module alone would end the
+    record there).
+    """
+    with_cr = "".join(x for x in [header, *(line for _, line, _ in body)] if x is not None and "\r" in x)
+    cr = _unused_char(with_cr) if with_cr else None
+    try:
+        columns = next(csv.reader([header if cr is None else header.replace("\r", cr)], strict=True))
+    except csv.Error as e:
+        raise ValueError(f"{path}:1: the header line is not valid CSV ({e}); expected column names "
+                         f"such as text,label") from None
+    if cr is not None:
+        columns = [c.replace(cr, "\r") for c in columns]
     t = columns.index(_pick_column(path, columns, text_column, TEXT_COLUMNS, "text"))
     y = columns.index(_pick_column(path, columns, label_column, LABEL_COLUMNS, "label"))
-    bad_lines: dict[int, str] = {}
-
-    def feed():
-        for n, line, bad in lines:
-            if line is None:
-                bad_lines[n] = bad
-                line = ""
-            yield line + "\n"
-
-    reader = csv.reader(feed())
-    start = 2
-    while True:
+    feed = [("" if line is None else line if cr is None else line.replace("\r", cr)) + "\n"
+            for _, line, _ in body]
+    spanning: list[int] = []
+    i = 0
+    while i < len(body):
+        reader = csv.reader((feed[k] for k in range(i, len(body))), strict=True)
+        done = 0                                         # lines of body[i:] read by whole records
         try:
-            record = next(reader)
-        except StopIteration:
-            break
+            for record in reader:
+                first, span = i + done, reader.line_num - done
+                done = reader.line_num
+                n = body[first][0]
+                if cr is not None:
+                    record = [f.replace(cr, "\r") for f in record]
+                bad = next((b for _, line, b in body[first:first + span] if line is None), "")
+                if span > 1:
+                    problem = bad or _record_problem(record, columns, t, y, rows)
+                    if problem:
+                        rows.report.rows += 1
+                        rows.skip(n, f"a quoted field opened on this line runs to line "
+                                     f"{body[first + span - 1][0]} and the record is not valid "
+                                     f"({problem}): an unbalanced quote? Read again from the next line")
+                        raise _Resync(first + 1)
+                    spanning.append(n)
+                rows.report.rows += 1
+                if bad:
+                    rows.skip(n, bad)
+                elif not record or (len(record) == 1 and not record[0].strip()):
+                    rows.skip(n, "blank line")
+                elif len(record) != len(columns):
+                    rows.skip(n, f"expected {len(columns)} comma-separated fields, got {len(record)}")
+                else:
+                    rows.add(n, record[t], record[y])
+            i = len(body)
+        except _Resync as r:
+            i = r.line
         except csv.Error as e:
+            first = i + done
             rows.report.rows += 1
-            rows.skip(start, f"CSV error: {e}")
-            start = reader.line_num + 2
-            continue
-        end = reader.line_num + 1  # the header was line 1
-        rows.report.rows += 1
-        bad = next((f"line {k}: {bad_lines[k]}" if k != start else bad_lines[k]
-                    for k in range(start, end + 1) if k in bad_lines), None)
-        if bad is not None:
-            rows.skip(start, bad)
-        elif not record or (len(record) == 1 and not record[0].strip()):
-            rows.skip(start, "blank line")
-        elif len(record) != len(columns):
-            rows.skip(start, f"expected {len(columns)} comma-separated fields, got {len(record)}")
-        else:
-            rows.add(start, record[t], record[y])
-        start = end + 1
+            last = body[min(i + reader.line_num, len(body)) - 1][0]
+            where = (f" in the record that starts here and reaches line {last}: an unbalanced quote? "
+                     f"Read again from the next line") if last > body[first][0] else ""
+            rows.skip(body[first][0], f"CSV error: {e}{where}")
+            i = first + 1
+    if spanning:
+        rows.report.notes.append(f"{plural(len(spanning), 'record')} with line breaks inside quotes "
+                                 f"(the first at line {spanning[0]})")
+
+
+class _Resync(Exception):
+    """Start reading CSV records again at body line ``line``."""
+
+    def __init__(self, line: int):
+        self.line = line
+
+
+def _record_problem(record: list[str], columns: list[str], t: int, y: int, rows: _Rows) -> str:
+    if len(record) != len(columns):
+        return f"{len(record)} fields, not {len(columns)}"
+    return rows.check(record[t], record[y])[0]
 
 
 def _read_jsonl(path: Path, data: bytes, text_column, label_column, rows: _Rows):
     """JSON Lines: one object per line; columns from the first object unless given."""
     text_key = label_key = None
-    for n, line, bad in _decoded_lines(data):
+    for n, line, bad in _lines(data):
         rows.report.rows += 1
         if line is None:
             rows.skip(n, bad)
@@ -327,6 +397,9 @@ def _read_jsonl(path: Path, data: bytes, text_column, label_column, rows: _Rows)
         except json.JSONDecodeError as e:
             rows.skip(n, f"bad JSON: {e.msg} at column {e.colno}")
             continue
+        except RecursionError:
+            rows.skip(n, "bad JSON: nested too deeply")
+            continue
         if not isinstance(obj, dict):
             rows.skip(n, f"expected a JSON object, got {type(obj).__name__}")
             continue
@@ -338,8 +411,6 @@ def _read_jsonl(path: Path, data: bytes, text_column, label_column, rows: _Rows)
             rows.skip(n, f"missing field {missing[0]!r}")
         else:
             rows.add(n, obj[text_key], obj[label_key])
-    if text_key is None and rows.report.rows == len(rows.report.skipped) == 0:
-        raise ValueError(f"{path}: empty file")
 
 
 def _imdb_key(p: Path):
@@ -353,6 +424,7 @@ def _read_imdb(root: Path, rows: _Rows):
     if not any(f.is_dir() for f in folders):
         found = sorted(p.name for p in root.iterdir())[:10]
         raise ValueError(f"{root}: not an IMDB folder: expected neg/ and pos/ folders of .txt files; found {found}")
+    marks = 0
     for label, folder in enumerate(folders):
         if not folder.is_dir():
             raise ValueError(f"{root}: has no {folder.name}/ folder (IMDB layout needs neg/ and pos/)")
@@ -360,41 +432,41 @@ def _read_imdb(root: Path, rows: _Rows):
             rows.report.rows += 1
             where = f"{folder.name}/{file.name}"
             try:
-                text = file.read_bytes().decode("utf-8")
+                data, note = decode(file.read_bytes(), where)
+                text = data.decode("utf-8")
             except UnicodeDecodeError as e:
                 rows.skip(where, f"undecodable UTF-8 bytes at byte {e.start}")
                 continue
-            except OSError as e:
-                rows.skip(where, f"cannot read: {e.strerror}")
+            except (OSError, ValueError) as e:
+                rows.skip(where, f"cannot read: {getattr(e, 'strerror', None) or e}")
                 continue
+            marks += bool(note)
             rows.add(where, text, label)
+    if marks:
+        rows.report.notes.append(f"removed a byte-order mark from {plural(marks, 'file')}")
 
 
 def read_lines(source: str | os.PathLike | IO | None = None, errors: str = "strict") -> list[str]:
     """One text per line, for prediction: from a file path, ``"-"``/None (standard input), or an
     open file (text or binary). Lines end at ``\n`` only (a ``\r`` before it is dropped): a text
     holding U+2028, U+0085, a form feed or a lone ``\r`` stays one text, so outputs line up with
-    inputs one to one. Line ends are removed; empty lines are kept. Undecodable bytes raise
-    ``ValueError("file:line: ...")``, or with ``errors="replace"`` become U+FFFD."""
-    if source is None or source == "-":
-        stream = getattr(sys.stdin, "buffer", sys.stdin)       # bytes if it has them
-        data, name = stream.read(), "<stdin>"
-        if isinstance(data, str):
-            return read_lines(io.StringIO(data))
-    elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file")
-        data, name = path.read_bytes(), str(path)
+    inputs one to one. Line ends and a byte-order mark are removed; empty lines are kept.
+    Undecodable bytes raise ``ValueError("file:line: ...")``, or with ``errors="replace"`` become
+    U+FFFD."""
+    if isinstance(source, (str, os.PathLike)) and source != "-":
+        data, name = read_bytes(source, allow_empty=True).data, str(source)
     else:
-        data, name = source.read(), getattr(source, "name", "<stream>")
+        if source is None or source == "-":
+            stream = getattr(sys.stdin, "buffer", sys.stdin)       # bytes if it has them
+            name = "<stdin>"
+        else:
+            stream, name = source, getattr(source, "name", "<stream>")
+        data = stream.read()
         if isinstance(data, str):
-            lines = data.split("\n")
-            if lines and lines[-1] == "":
-                lines.pop()
-            return [line[:-1] if line.endswith("\r") else line for line in lines]
+            data = data.encode("utf-8", errors="surrogateescape")
+        data = decode(data, name).data
     out = []
-    for n, line, bad in _decoded_lines(data, errors):
+    for n, line, bad in _lines(data, errors):
         if line is None:
             raise ValueError(f"{name}:{n}: {bad}")
         out.append(line)

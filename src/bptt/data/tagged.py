@@ -4,14 +4,22 @@ the line and the field).
     read_conllu(path)      CoNLL-U: word lines only (integer ID); FORM (field 2) -> UPOS (field 4)
     read_token_tags(path)  "token<TAB>tag" lines, a blank line between sentences
     read_tagged(path)      either, by the file name (.conllu / .conll) or else token<TAB>tag
+
+Files are decoded as ``bptt.data.text`` says: UTF-8, a byte-order mark removed, lines ending at
+``\n`` or ``\r\n`` only. A bad line raises TaggedFileError ``file:line: ...``; an empty file, or
+one without a single word line, raises naming the file. Each reader takes an optional
+``ReadReport`` and fills it in: words kept, the tags with their counts, and notes (a byte-order
+mark removed; multiword tokens and empty nodes, which are not words, skipped).
 """
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
-from .readers import read_text
+from .readers import ReadReport, plural
+from .text import lines, read_bytes
 
 
 UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
@@ -30,11 +38,15 @@ class TaggedFileError(ValueError):
     """A malformed line: the message starts with ``file:line:`` and names the field."""
 
 
-def _blocks(path: Path):
+def _blocks(path: Path, report: ReadReport):
     """The runs of non-blank lines of a file (one sentence each), as lists of (line number, line)."""
+    data, note = read_bytes(path, TaggedFileError)
+    if note:
+        report.notes.append(note)
     block = []
-    for lineno, line in enumerate(read_text(path, TaggedFileError).split("\n"), start=1):
-        line = line.rstrip("\r")
+    for lineno, line, bad in lines(data):
+        if line is None:
+            raise TaggedFileError(f"{path}:{lineno}: {bad}; save the file as UTF-8")
         if line.strip():
             block.append((lineno, line))
         elif block:
@@ -44,7 +56,20 @@ def _blocks(path: Path):
         yield block
 
 
-def read_conllu(path: str | Path, upos: Sequence[str] | None = UPOS) -> list[TaggedSentence]:
+def _finish(path: Path, sentences: list, report: ReadReport, expected: str) -> list:
+    """``sentences``, after filling ``report``; an error naming the file if there are none."""
+    if not sentences:
+        raise TaggedFileError(f"{path}: no sentences in the file; expected {expected}")
+    tags = Counter(t for x in sentences for t in x.tags)
+    report.unit = "words"
+    report.rows = report.kept = sum(tags.values())
+    report.classes = dict(sorted(tags.items()))
+    report.notes.insert(0, plural(len(sentences), "sentence"))
+    return sentences
+
+
+def read_conllu(path: str | Path, upos: Sequence[str] | None = UPOS,
+                report: ReadReport | None = None) -> list[TaggedSentence]:
     """Sentences of a CoNLL-U file as (FORM, UPOS) lists, word lines only.
 
     Comment lines (#) are skipped, and so are multiword tokens (ID ``3-4``) and empty nodes
@@ -53,9 +78,10 @@ def read_conllu(path: str | Path, upos: Sequence[str] | None = UPOS) -> list[Tag
     (NAME): ...`` for a line with the wrong number of fields, a bad ID, or an empty FORM or UPOS.
     """
     path = Path(path)
+    report = ReadReport(str(path)) if report is None else report
     allowed = None if upos is None else frozenset(upos)
-    sentences = []
-    for block in _blocks(path):
+    sentences, not_words = [], 0
+    for block in _blocks(path, report):
         words, tags = [], []
         for lineno, line in block:
             if line.startswith("#"):
@@ -67,7 +93,8 @@ def read_conllu(path: str | Path, upos: Sequence[str] | None = UPOS) -> list[Tag
                                       f"({' '.join(CONLLU_FIELDS)}), found {len(cols)}")
             wid = cols[0]
             if re.fullmatch(r"[1-9]\d*-[1-9]\d*", wid) or re.fullmatch(r"\d+\.[1-9]\d*", wid):
-                continue                                    # multiword token / empty node
+                not_words += 1                              # multiword token / empty node
+                continue
             if not re.fullmatch(r"[1-9]\d*", wid):
                 raise TaggedFileError(f"{where} field 1 (ID): expected a word index (1, 2, ...), a "
                                       f"range (3-4) or an empty node (8.1), found {wid!r}")
@@ -86,18 +113,23 @@ def read_conllu(path: str | Path, upos: Sequence[str] | None = UPOS) -> list[Tag
             tags.append(tag)
         if words:
             sentences.append(TaggedSentence(words, tags))
-    return sentences
+    if not_words:
+        what = plural(not_words, "multiword token or empty node", "multiword tokens and empty nodes")
+        report.notes.append(f"skipped {what} (not words)")
+    return _finish(path, sentences, report, "word lines of 10 tab-separated fields "
+                                                  f"({' '.join(CONLLU_FIELDS)})")
 
 
-def read_token_tags(path: str | Path) -> list[TaggedSentence]:
+def read_token_tags(path: str | Path, report: ReadReport | None = None) -> list[TaggedSentence]:
     """Sentences of a ``token<TAB>tag`` file: one token per line, a blank line between sentences.
 
     Raises TaggedFileError ``file:line: field N (...)`` for a line without exactly one tab or
     with an empty token or tag.
     """
     path = Path(path)
+    report = ReadReport(str(path)) if report is None else report
     sentences = []
-    for block in _blocks(path):
+    for block in _blocks(path, report):
         words, tags = [], []
         for lineno, line in block:
             cols = line.split("\t")
@@ -111,10 +143,12 @@ def read_token_tags(path: str | Path) -> list[TaggedSentence]:
             words.append(cols[0])
             tags.append(cols[1].strip())
         sentences.append(TaggedSentence(words, tags))
-    return sentences
+    return _finish(path, sentences, report, "token<TAB>tag lines, a blank line between sentences")
 
 
-def read_tagged(path: str | Path) -> list[TaggedSentence]:
+def read_tagged(path: str | Path, report: ReadReport | None = None) -> list[TaggedSentence]:
     """``read_conllu`` for .conllu / .conll files, ``read_token_tags`` otherwise."""
     path = Path(path)
-    return read_conllu(path) if path.suffix in (".conllu", ".conll") else read_token_tags(path)
+    if path.suffix.lower() in (".conllu", ".conll"):
+        return read_conllu(path, report=report)
+    return read_token_tags(path, report=report)

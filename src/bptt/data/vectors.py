@@ -55,7 +55,8 @@ from typing import BinaryIO, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["VectorReport", "VectorFile", "load_word_vectors", "open_vector_file", "compound_parts", "parse"]
+__all__ = ["VectorReport", "VectorFile", "load_word_vectors", "open_vector_file", "vector_file_exists",
+           "compound_parts", "parse"]
 
 _COMPOUND = re.compile(r"[-/_]+")
 _TEXT_BYTES = frozenset(b"0123456789+-.eEinfINFaA \t\r\n")
@@ -125,6 +126,15 @@ def _split_member(path: str) -> tuple[str, str | None]:
         if at >= 0:
             return path[: at + 4], path[at + 5:]
     return path, None
+
+
+def vector_file_exists(path: str | os.PathLike) -> None:
+    """Raise FileNotFoundError naming the file unless the vector file (or the zip of a
+    ``FILE.zip:member``) is there: a check to make before reading anything else."""
+    archive, _ = _split_member(os.fspath(path))
+    if not os.path.isfile(archive):
+        raise FileNotFoundError(f"{archive}: no such file" if not os.path.exists(archive)
+                                else f"{archive}: not a file (a word-vector file is expected)")
 
 
 @contextmanager
@@ -233,8 +243,9 @@ class VectorFile:
     numbers here (``parse`` does that for the ones kept).
 
     Raises ValueError ``"<file>:<line>: <reason>"`` (binary: ``"<file>: record k at byte b: ..."``)
-    on undecodable UTF-8, a wrong number of values, a missing word, a header whose dimension
-    disagrees with the lines or with ``dim``, or a truncated binary record.
+    on undecodable UTF-8, NUL bytes in a text file (UTF-16/32 without a byte-order mark), a wrong
+    number of values, a missing word, a header whose dimension disagrees with the lines or with
+    ``dim``, or a truncated binary record.
     """
 
     def __init__(self, f: BinaryIO, path: str, dim: int | None = None, binary: bool | None = None):
@@ -291,6 +302,9 @@ class VectorFile:
         for raw in _chain_first(first, self.f):
             where = self.where = f"{path}:{self.lineno}"
             self.lineno += 1
+            if b"\x00" in raw:                          # UTF-16/32 without a byte-order mark, or binary
+                raise ValueError(f"{where}: holds NUL bytes: UTF-16 or UTF-32 text without a byte-order "
+                                 f"mark, or not a vector file at all; save it as UTF-8 text")
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -386,8 +400,8 @@ def load_word_vectors(path: str | os.PathLike, vocab: Sequence[str], dtype=np.fl
     dim: if given, the file's d must equal it (e.g. the model's embedding_dim).
     extend: append the first ``extend`` words of the file that are not in ``vocab``.
     binary: None detects word2vec binary after a header; True / False forces it.
-    Raises ValueError ``"<file>:<line>: <reason>"`` on an empty file, undecodable UTF-8, a line
-    with the wrong number of values, a value that is not a finite number, a header whose
+    Raises ValueError ``"<file>:<line>: <reason>"`` on an empty file, undecodable UTF-8, NUL
+    bytes in a text file, a line with the wrong number of values, a value that is not a finite number, a header whose
     dimension or count disagrees with the lines, or d != dim.
     """
     path = os.fspath(path)

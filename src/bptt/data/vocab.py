@@ -11,7 +11,6 @@ Saved as JSON (``save``/``load``)::
 """
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -19,8 +18,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..files import write_json
-from .readers import read_text
+from ..files import read_json_object, write_json
 
 __all__ = ["Vocabulary", "PAD", "UNK", "PAD_ID", "UNK_ID"]
 
@@ -146,9 +144,8 @@ class Vocabulary:
     def load(cls, path: str | os.PathLike) -> "Vocabulary":
         """Read a file written by ``save``; errors name the file and what is wrong with it."""
         path = Path(path)
-        text = read_text(path, missing="vocabulary file not found")
         try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+            d = read_json_object(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: vocabulary file not found") from None
         return cls.from_dict(d, where=str(path))

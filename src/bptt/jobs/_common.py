@@ -5,8 +5,11 @@
     pretrained_vectors(settings, vocab, ...)  (vocabulary, embedding matrix, report) from the file
     set_embedding(embedding, matrix, freeze)  copy the matrix in; freeze it or not
     settings_of(Settings, given)          the settings dataclass; unknown names are a TypeError
+    Estimator                             scikit-learn's get_params / set_params over the settings
     hold_out(one_in, seed, *columns)      (train, dev) parts: a seeded 1-in-``one_in`` dev set
     check_fitted(estimator)               a RuntimeError unless fit() or load() ran
+    fingerprint(*parts)                   SHA-256 of a job's data (a resumed run must have the same)
+    identity(settings, *data)             what a resumed run must share: the settings, the data's fingerprint
     save_job(directory, model, files)     model.safetensors + config.json, and the job's files
     read_job_file(directory, name, what, parse)   the job's JSON file, parsed, errors naming it
     load_model(directory, cls, sizes)     the model, checked against the vocabularies beside it
@@ -15,20 +18,24 @@ A saved job is a directory: the model as ``bptt.io`` writes it (safetensors weig
 PyTorch names + config.json), each vocabulary as JSON (``Vocabulary.save``), and one JSON file of
 the job's own (its settings and whatever else it needs to rebuild itself, e.g. class names).
 Estimators follow scikit-learn: ``fit`` returns self; what fit or load sets ends in ``_``
-(``model_``, ``vocab_``, ``trainer_``, ...); ``settings`` holds what the constructor was given.
+(``model_``, ``vocab_``, ``trainer_``, ...); ``settings`` holds what the constructor was given,
+which ``get_params`` returns and ``set_params`` replaces (``Estimator``), so that
+``sklearn.base.clone``, ``cross_val_score`` and ``GridSearchCV`` work on them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import hashlib
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from .. import io
+from ._rules import check_setting
 from ..data.vectors import VectorReport, load_word_vectors
 from ..data.vocab import PAD, PAD_ID, UNK, Vocabulary
-from ..files import read_json_object, write_json
+from ..files import read_json_object, recover_directory, write_json
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,11 @@ class VectorSettings:
     vectors: str | None = None          # GloVe / word2vec text or binary; plain, .gz, .zip[:member]
     vectors_vocab: int = 0              # also add the N most frequent words of the vector file
     freeze_vectors: bool = False        # keep the embedding fixed (nn.Embedding.from_pretrained(freeze=True))
+
+    def __post_init__(self):
+        """Refuse the vector flags without a vector file (a job's own ``__post_init__`` calls this)."""
+        if (self.vectors_vocab or self.freeze_vectors) and self.vectors is None:
+            raise ValueError("vectors_vocab and freeze_vectors need vectors (a word-vector file)")
 
 
 def pretrained_vectors(settings, vocab: Vocabulary, embedding_dim: int | None, default_dim: int,
@@ -104,12 +116,60 @@ def set_embedding(embedding, matrix: np.ndarray | None, freeze: bool) -> None:
 
 
 def settings_of(settings_cls, given: dict):
-    """``settings_cls(**given)``, refusing names that are not among its fields."""
-    known = {f.name for f in fields(settings_cls)}
-    unknown = set(given) - known
+    """``settings_cls(**given)``, refusing names that are not among its fields (TypeError) and
+    values their rule does not allow (ValueError "name must be ..., got ...", see ``_rules``)."""
+    known = {f.name: f for f in fields(settings_cls)}
+    unknown = set(given) - set(known)
     if unknown:
         raise TypeError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
+    for name, value in given.items():
+        check_setting(name, value, optional="None" in str(known[name].type))
     return settings_cls(**given)
+
+
+class Estimator:
+    """scikit-learn's estimator API for a job whose constructor is ``__init__(self, **settings)``
+    storing ``self.settings = settings_of(Settings, settings)``; scikit-learn is not imported
+    unless scikit-learn itself asks for the tags.
+
+    ``get_params()`` is every field of ``settings``, each the very object the constructor was
+    given (``sklearn.base.clone`` checks identity), so ``type(e)(**e.get_params())`` builds the
+    same estimator, unfitted. ``set_params(**params)`` replaces those fields (the settings'
+    own checks run again; an unknown name is a ValueError, as in scikit-learn) and returns self.
+    Two class attributes tell scikit-learn what the estimator is: ``classifier`` (fit(X, y),
+    labels in ``classes_``; ``cross_val_score`` then stratifies its folds; else fit(X) and
+    score(X), X carrying its own targets) and ``text_input`` (X is a list of strings). X is
+    one-dimensional in every job: texts, sentences or pairs, never a matrix of numbers.
+    """
+    classifier = False
+    text_input = False
+
+    def get_params(self, deep: bool = True) -> dict:
+        """{setting: value} for every setting (``deep`` changes nothing: nothing nests)."""
+        return {f.name: getattr(self.settings, f.name) for f in fields(self.settings)}
+
+    def set_params(self, **params) -> "Estimator":
+        known = [f.name for f in fields(self.settings)]
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ValueError(f"invalid parameter {unknown[0]!r} for {type(self).__name__}; "
+                             f"valid parameters: {sorted(known)}")
+        self.settings = replace(self.settings, **params)
+        return self
+
+    def __repr__(self) -> str:
+        """The class with the settings that differ from their defaults, as scikit-learn prints."""
+        default = type(self.settings)()
+        changed = [f"{f.name}={getattr(self.settings, f.name)!r}" for f in fields(self.settings)
+                   if getattr(self.settings, f.name) != getattr(default, f.name)]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+        return Tags(estimator_type="classifier" if self.classifier else None,
+                    target_tags=TargetTags(required=self.classifier),
+                    classifier_tags=ClassifierTags() if self.classifier else None,
+                    input_tags=InputTags(one_d_array=True, two_d_array=False, string=self.text_input))
 
 
 def hold_out(one_in: int, seed: int, *columns) -> tuple[tuple, tuple]:
@@ -117,14 +177,49 @@ def hold_out(one_in: int, seed: int, *columns) -> tuple[tuple, tuple]:
 
     A permutation of 0..n-1 drawn from ``seed``; its first max(1, n // one_in) positions are the
     dev part (``one_in`` 20: 5%, 10: 10%), the rest, in permuted order, the training part.
+    Fewer than 2 examples leave nothing to train on: a ValueError says to give a dev set.
     """
-    order = np.random.default_rng(seed).permutation(len(columns[0]))
-    n_dev = max(1, len(columns[0]) // one_in)
+    n = len(columns[0])
+    if n < 2:
+        raise ValueError(f"{n} training example{'' if n == 1 else 's'}: too few to hold out a dev set "
+                         f"and train on the rest; give a dev set (--dev FILE) or more examples")
+    order = np.random.default_rng(seed).permutation(n)
+    n_dev = max(1, n // one_in)
 
     def take(column, idx):
         return column[idx] if isinstance(column, np.ndarray) else [column[i] for i in idx]
     return (tuple(take(c, order[n_dev:]) for c in columns),
             tuple(take(c, order[:n_dev]) for c in columns))
+
+
+def fingerprint(*parts) -> str:
+    """SHA-256 of a job's data: nested lists and tuples of strings, numbers and arrays, each
+    hashed with its type and length, so that different data never give the same bytes."""
+    h = hashlib.sha256()
+
+    def feed(x) -> None:
+        if isinstance(x, np.ndarray):
+            data = np.ascontiguousarray(x)
+            h.update(f"a{data.dtype.str}{data.shape}".encode())
+            h.update(memoryview(data).cast("B"))
+        elif isinstance(x, (list, tuple)):
+            h.update(f"l{len(x)}[".encode())
+            for item in x:
+                feed(item)
+            h.update(b"]")
+        else:
+            text = x if isinstance(x, str) else repr(x)
+            data = text.encode("utf-8", errors="surrogatepass")
+            h.update(f"{'s' if isinstance(x, str) else 'r'}{len(data)}:".encode() + data)
+    for part in parts:
+        feed(part)
+    return h.hexdigest()
+
+
+def identity(settings, *data) -> dict:
+    """What a resumed run must share with the run that wrote its checkpoint (``bptt.train``):
+    the settings (a dataclass), and the fingerprint of the data."""
+    return {"settings": asdict(settings), "data": fingerprint(*data)}
 
 
 def check_fitted(estimator) -> None:
@@ -133,23 +228,30 @@ def check_fitted(estimator) -> None:
 
 
 def save_job(directory: str | Path, model, files: dict, weights_dtype: str | None = None) -> Path:
-    """Write the model (``bptt.io.save``), then each ``{filename: Vocabulary or JSON object}``
-    beside it, in order; return the directory."""
+    """Write each ``{filename: Vocabulary or JSON object}``, in order, then the model
+    (``bptt.io.save``) with their SHA-256s, so that loading refuses a model whose files have
+    changed since (a flipped byte in a vocabulary would change its predictions without a word);
+    return the directory."""
     directory = Path(directory)
-    io.save(model, directory, weights_dtype=weights_dtype)
+    directory.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         if isinstance(content, Vocabulary):
             content.save(directory / name)
         else:
             write_json(directory / name, content)
+    io.save(model, directory, weights_dtype=weights_dtype, files=list(files))
     return directory
 
 
 def read_job_file(directory: str | Path, filename: str, what: str, parse: Callable[[dict], object]):
     """``parse(doc)`` of the JSON object ``directory/filename``: a FileNotFoundError if the
     directory holds no such file (it is not a saved ``what``), a ValueError naming the file if
-    ``parse`` finds a field missing or wrong."""
-    path = Path(directory) / filename
+    ``parse`` finds a field missing or wrong. A run's ``best/`` that a kill left between two
+    renames is put back first (``bptt.files.recover_directory``)."""
+    directory = Path(directory)
+    if not directory.exists() and not recover_directory(directory):
+        raise FileNotFoundError(f"{directory}: no such model folder")
+    path = directory / filename
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: not a {what} (no {filename})")
     doc = read_json_object(path)

@@ -42,15 +42,15 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import (SharedSettings, VectorSettings, load_model, pretrained_vectors, read_job_file, save_job,
-                      set_embedding)
-from .. import io
+from ._common import (SharedSettings, VectorSettings, identity, load_model, pretrained_vectors, read_job_file,
+                      save_job, set_embedding)
+from .. import files, io
 from ..data.batching import bucket_batches, fixed_batches
 from ..data.tokenize import EOS_WORD, LEVELS, level_tokens
 from ..data.vocab import PAD, PAD_ID, UNK, Vocabulary
@@ -94,10 +94,15 @@ class LMSettings(SharedSettings, VectorSettings):
     patience: int | None = None     # evaluations without improvement before stopping
 
     def __post_init__(self):
+        super().__post_init__()
         if self.level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {self.level!r}")
         if self.vectors is not None and self.level != "word":
             raise ValueError("vectors (pretrained word vectors) need level='word'")
+        if self.vectors_vocab:
+            raise ValueError(f"vectors_vocab: a language model predicts its own vocabulary, so words of the "
+                             f"vector file that never occur in training cannot be added (got vectors_vocab="
+                             f"{self.vectors_vocab}; use 0)")
         for name in ("batch_size", "seq_len", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -232,7 +237,10 @@ class TextModel:
         """
         rng = np.random.default_rng(seed)
         eos = self._eos_id()
-        ids = self.encode(prime) if prime else np.zeros(0, dtype=np.int64)
+        try:
+            ids = self.encode(prime) if prime else np.zeros(0, dtype=np.int64)
+        except ValueError as err:
+            raise ValueError(f"the prime {prime[:40]!r}{'...' if len(prime) > 40 else ''}: {err}") from None
         banned = [PAD_ID]
         if self.conditional:
             if label is None:
@@ -286,17 +294,49 @@ class _Carry:
         self.state = State(*(np.asarray(tensors[n], dtype=self.model.dtype) for n in "hc" if n in tensors))
 
 
-class _StreamTrainer(Trainer):
+class _LMTrainer(Trainer):
+    """The Trainer, showing the held-out loss in bits per character (or perplexity) rather than
+    its metric (``neg_loss``), and naming its epochs rounds of ``passes`` over the data."""
+
+    passes: float = 0.0         # the --epochs asked for: passes over the training data
+    unit = "round"
+
+    def epoch_label(self) -> str:
+        return f"{super().epoch_label()} ({self.passes:g} passes)"
+
+    def describe(self, metrics: dict) -> str:
+        if "bpc" in metrics:
+            return f"dev {metrics['bpc']:.4f} bits per character"
+        return f"dev perplexity {metrics['perplexity']:.2f} ({metrics['loss']:.4f} nats per token)"
+
+
+class _StreamTrainer(_LMTrainer):
     """The Trainer, plus the carried state written beside each checkpoint and read on resume.
 
     The state file is named after the trainer position it belongs to (round, chunk within the
     round) and written before the checkpoint, so a checkpoint never pairs with another
     position's state; older state files are removed once the checkpoint is in place.
+
+    A round is the next ``every`` chunks from where the last one ended (the chunks done so far,
+    ``state.batches_done``), up to ``total``: so a resumed run with more ``epochs`` (a larger
+    ``total``) carries on with exactly the chunks an uninterrupted run would have taken.
     """
 
-    def __init__(self, *args, carry: _Carry, **kwargs):
+    def __init__(self, *args, carry: _Carry, every: int, total: int, **kwargs):
         super().__init__(*args, **kwargs)
-        self.carry = carry
+        self.carry, self.every, self.total = carry, every, total
+        self.config = replace(self.config, epochs=self._rounds())
+
+    def _round_start(self) -> int:
+        return self.state.batches_done - self.state.step_in_epoch
+
+    def _rounds(self) -> int:
+        """Rounds done and to do: this one and those after it until ``total`` chunks."""
+        return self.state.epoch + max(0, math.ceil((self.total - self._round_start()) / self.every))
+
+    def round_chunks(self) -> range:
+        start = self._round_start()
+        return range(start, min(start + self.every, self.total))
 
     def _carry_path(self, directory: Path) -> Path:
         return directory / f"carry-{self.state.epoch}-{self.state.step_in_epoch}.safetensors"
@@ -312,13 +352,15 @@ class _StreamTrainer(Trainer):
         return path
 
     def load_checkpoint(self, path: str | Path) -> None:
+        path = Path(path)
         super().load_checkpoint(path)
-        carry_path = self._carry_path(Path(path).parent)
+        carry_path = self._carry_path(path if path.is_dir() else path.parent)
         if not carry_path.is_file():
             raise FileNotFoundError(f"{carry_path}: the carried state for this checkpoint is missing "
                                     f"(it is written beside checkpoint.safetensors)")
         tensors, _ = io.load_params(carry_path)
         self.carry.load(tensors)
+        self.config = replace(self.config, epochs=self._rounds())
 
 
 def _trainer_config(s: LMSettings, rounds: int) -> TrainConfig:
@@ -353,7 +395,7 @@ def _fit(trainer: Trainer, evaluate, text_model: TextModel, out: Path) -> tuple[
     st = trainer.state
     if final[METRIC] <= st.best_score:
         return final, None
-    text_model.save(out / "best")
+    files.replace_directory(out / "best", text_model.save)
     st.best_score, st.best_epoch, st.bad_epochs = final[METRIC], st.epoch, 0
     trainer.log({"event": "final", "epoch": st.epoch, "step": st.global_step,
                   **{f"dev_{k}": v for k, v in final.items()}, "best": True})
@@ -375,10 +417,12 @@ def _word_vectors(s: LMSettings, vocab: Vocabulary):
 
 def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path | None = None,
              resume: str | Path | None = None, progress: bool = True,
-             time_budget: float | None = None, val_text: str | None = None) -> TrainResult:
+             time_budget: float | None = None, val_text: str | None = None,
+             overwrite: bool = False, source: str = "the text") -> TrainResult:
     """Train a stream language model on ``text`` (see the module docstring).
 
     ``val_text``: a separate held-out text (default: the last ``val_fraction`` of ``text``).
+    ``source``: the text's name in errors (its file).
     ``time_budget``: seconds of training for this call; when it runs out the current chunk
     finishes, a checkpoint is written (resume continues from it), and the last weights are
     evaluated and kept as best if they are. Returns the best model and the metrics.
@@ -393,8 +437,15 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
     vocab = Vocabulary.build([train_tokens], min_freq=s.min_freq, max_size=s.max_vocab)
     train_ids, val_ids = vocab.encode(train_tokens), vocab.encode(val_tokens)
     if len(val_ids) < 2:
-        raise ValueError(f"the held-out text has {len(val_ids)} tokens; need at least 2")
-    streams = batchify(train_ids, s.batch_size)
+        where = "the held-out text" if val_text is not None else \
+            f"{source}: its last {s.val_fraction:g} (the held-out part)"
+        unit = {"char": "character", "word": "word"}[s.level]
+        raise ValueError(f"{where} has {len(val_ids)} {unit}{'' if len(val_ids) == 1 else 's'}; at "
+                         f"least 2 are needed: give a longer text, a larger --val-fraction or a --dev file")
+    try:
+        streams = batchify(train_ids, s.batch_size)
+    except ValueError as err:
+        raise ValueError(f"{source}: the training part: {err} (--batch-size)") from None
     _, matrix, _, dim = _word_vectors(s, vocab)
     config = LanguageModelConfig(len(vocab), dim, s.hidden_size, s.cell, s.num_layers,
                                  s.dropout, s.output_dropout, dtype=s.dtype)
@@ -405,7 +456,6 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
     per_pass = len(chunks)
     total = max(1, math.ceil(s.epochs * per_pass))
     every = s.eval_every or per_pass
-    rounds = math.ceil(total / every)
     carry = _Carry(model, s.batch_size)
 
     class Chunk(NamedTuple):
@@ -414,9 +464,7 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
         reset: bool             # first chunk of a pass: start from a zero state
 
     def batches(rng):
-        r = trainer.state.epoch
-        return [Chunk(g, chunks[g % per_pass], g % per_pass == 0)
-                for g in range(r * every, min((r + 1) * every, total))]
+        return [Chunk(g, chunks[g % per_pass], g % per_pass == 0) for g in trainer.round_chunks()]
 
     deadline = None if time_budget is None else time.perf_counter() + time_budget
     counted = {"tokens": 0}
@@ -432,7 +480,7 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
             carry.reset()
         counted["tokens"] += x.size
         if deadline is not None and time.perf_counter() > deadline:
-            trainer.request_stop()    # finish this step, checkpoint, stop (as Ctrl-C)
+            trainer.request_stop("time budget")    # finish this step, checkpoint, stop (as Ctrl-C)
         return result
 
     def evaluate():
@@ -440,8 +488,11 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
 
     tmp = tempfile.TemporaryDirectory() if out_dir is None else None
     out = Path(tmp.name if tmp else out_dir)
-    trainer = _StreamTrainer(model, _trainer_config(s, rounds), batches, step_fn, evaluate,
-                             text_model.save, out, progress, carry=carry)
+    same = identity(s, train_ids, val_ids, vocab.tokens)
+    trainer = _StreamTrainer(model, _trainer_config(s, 1), batches, step_fn, evaluate,
+                             text_model.save, out, progress, identity=same, overwrite=overwrite,
+                             carry=carry, every=every, total=total)
+    trainer.passes = s.epochs
     return _train(trainer, evaluate, text_model, tmp, resume, counted)
 
 
@@ -468,7 +519,7 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
                       dev_texts: Sequence[str], dev_labels: Sequence[int],
                       settings: LMSettings | None = None, out_dir: str | Path | None = None,
                       resume: str | Path | None = None, progress: bool = True,
-                      time_budget: float | None = None) -> TrainResult:
+                      time_budget: float | None = None, overwrite: bool = False) -> TrainResult:
     """Train a ``ConditionalLanguageModel`` on sentences conditioned on their labels
     (ids into ``classes``); the dev sentences pick the best epoch by their loss."""
     s = settings or LMSettings()
@@ -500,7 +551,7 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
                                                        ids[1:], lengths=n))
         counted["tokens"] += result.tokens
         if deadline is not None and time.perf_counter() > deadline:
-            trainer.request_stop()
+            trainer.request_stop("time budget")
         return result
 
     def evaluate():
@@ -509,8 +560,10 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
     tmp = tempfile.TemporaryDirectory() if out_dir is None else None
     out = Path(tmp.name if tmp else out_dir)
     rounds = max(1, math.ceil(s.epochs))
-    trainer = Trainer(model, _trainer_config(s, rounds), batches, step_fn, evaluate,
-                      text_model.save, out, progress)
+    same = identity(s, seqs, y, dev_seqs, dev_y, list(classes))
+    trainer = _LMTrainer(model, _trainer_config(s, rounds), batches, step_fn, evaluate,
+                         text_model.save, out, progress, identity=same, overwrite=overwrite)
+    trainer.passes = rounds
     return _train(trainer, evaluate, text_model, tmp, resume, counted)
 
 

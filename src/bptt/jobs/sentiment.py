@@ -30,15 +30,15 @@ from typing import Sequence
 
 import numpy as np
 
-from ._common import (SharedSettings, VectorSettings, check_fitted, hold_out, load_model,
+from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, hold_out, identity, load_model,
                       pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
-from .. import io
+from .. import files, io
 from ..data.batching import bucket_batches, encode_texts, encode_tokens, token_budget_batches
 from ..data.tokenize import tokenize
 from ..data.vocab import PAD_ID, UNK_ID, Vocabulary
 from ..losses import softmax
 from ..models import Classifier, ClassifierBatch, ClassifierConfig
-from ..train import CHECKPOINT, TrainConfig, Trainer, train_keep_best
+from ..train import BEST, CHECKPOINT, TrainConfig, Trainer, clear_run, occupied, run_files, train_keep_best
 
 PRETRAINED_ROOT = Path(__file__).parents[1] / "pretrained"
 SHIPPED = ("sst2", "imdb")          # shipped model names; the first is the default
@@ -66,19 +66,29 @@ class SentimentSettings(SharedSettings, VectorSettings):
     output_dropout: float = 0.3
     min_freq: int = 1
     max_vocab: int | None = None
-    max_len: int | None = None          # training texts keep at most this many tokens ...
-    truncate: str = "head+tail"         # ... which ones: head | tail | head+tail (batching.truncate)
+    max_len: int | None = None          # training texts keep at most this many tokens (None: all)
+    truncate: str = "head+tail"         # which max_len tokens are kept (head+tail: 1/4 and 3/4)
     word_dropout: float = 0.0           # training: each token becomes <unk> with this probability
     dev_fraction: float = 0.05          # without a dev set: hold out 1 in round(1 / this), seeded
-    ensemble: int = 1                   # members trained with seeds seed, seed + 1, ...; their
-                                        # probabilities are averaged
+    ensemble: int = 1                   # members (seeds seed, seed + 1, ...), probabilities averaged
     epochs: int = 6
     batch_size: int = 64
     patience: int | None = 3
 
+    def __post_init__(self):
+        """The checks the rules by name (``_rules``) cannot make: they run before any data is read."""
+        super().__post_init__()
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1) (a probability), got {self.word_dropout}")
+        if not 0.0 < self.dev_fraction <= 0.5:
+            raise ValueError(f"dev_fraction must be in (0, 0.5], got {self.dev_fraction}")
+        if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
+            raise ValueError(f"ensemble must be an integer >= 1, got {self.ensemble!r}")
 
-def _classes_and_ids(labels: Sequence, classes: Sequence[str] | None) -> tuple[tuple[str, ...], np.ndarray]:
-    """Class names and integer labels: ints 0/1 -> ("negative", "positive"); strings as given."""
+
+def _classes_and_ids(labels: Sequence, classes: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Class names (C,) and integer labels (N,): ints 0/1 -> ("negative", "positive"); strings as
+    given. The names are an array of str, as scikit-learn's scorers expect ``classes_`` to be."""
     labels = list(labels)
     if classes is not None:
         classes = tuple(str(c) for c in classes)
@@ -97,18 +107,19 @@ def _classes_and_ids(labels: Sequence, classes: Sequence[str] | None) -> tuple[t
     if len(ids) and (ids.min() < 0 or ids.max() >= len(classes)):
         bad = labels[int(np.flatnonzero((ids < 0) | (ids >= len(classes)))[0])]
         raise ValueError(f"label {bad!r} is not one of the classes {classes}")
-    return classes, ids
+    return np.array(classes, dtype=str), ids
 
 
-class SentimentClassifier:
+class SentimentClassifier(Estimator):
     """Tokenizer -> vocabulary -> embedding -> RNN/LSTM/GRU -> pooling -> dense -> softmax."""
 
-    classes_: tuple[str, ...]       # class names, column order of predict_proba
+    classes_: np.ndarray            # (C,) str: class names, column order of predict_proba
     vocab_: Vocabulary
     model_: Classifier              # the first (or only) member
     members_: list[Classifier]      # every member of the ensemble (just model_ when ensemble = 1)
     trainer_: Trainer               # fit only: its ``state`` has the best score and epoch
                                     # (ensemble: the last member's; ``dev_accuracy_`` the ensemble's)
+    classifier = text_input = True    # Estimator: fit(texts, labels), predict -> classes_
 
     def __init__(self, **settings):
         self.settings = settings_of(SentimentSettings, settings)
@@ -133,7 +144,8 @@ class SentimentClassifier:
     def fit(self, texts: Sequence[str], labels: Sequence, dev_texts: Sequence[str] | None = None,
             dev_labels: Sequence | None = None, classes: Sequence[str] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
-            progress: bool = True, time_budget: float | None = None) -> "SentimentClassifier":
+            progress: bool = True, overwrite: bool = False,
+            time_budget: float | None = None) -> "SentimentClassifier":
         """Train; keeps the epoch with the best dev accuracy.
 
         Without a dev set, ``dev_fraction`` of the training examples (1 in round(1 / dev_fraction),
@@ -146,28 +158,24 @@ class SentimentClassifier:
         classes, y = _classes_and_ids(labels, classes)
         texts = list(texts)
         if dev_texts is None:
-            if not 0.0 < s.dev_fraction <= 0.5:
-                raise ValueError(f"dev_fraction must be in (0, 0.5], got {s.dev_fraction}")
             (texts, y), (dev_texts, dev_y) = hold_out(round(1 / s.dev_fraction), s.seed, texts, y)
         else:
             _, dev_y = _classes_and_ids(dev_labels, classes)
-        if not 0.0 <= s.word_dropout < 1.0:
-            raise ValueError(f"word_dropout must be in [0, 1), got {s.word_dropout}")
-        if s.ensemble < 1:
-            raise ValueError(f"ensemble must be >= 1, got {s.ensemble}")
         token_lists = [tokenize(t) for t in texts]
         self._build(token_lists, classes)
         seqs = encode_tokens(token_lists, self.vocab_, s.max_len, s.truncate)
         del token_lists
         dev_seqs = encode_texts(dev_texts, self.vocab_)          # evaluated as predict() reads them
+        same = identity(s, texts, y, dev_texts, dev_y, list(classes))   # what a resume must share
         if s.ensemble == 1:
             self.trainer_ = self._train_member(self.model_, seqs, y, dev_seqs, dev_y, 0, self.save,
-                                               out_dir, resume, progress, time_budget)
+                                               out_dir, resume, progress, same, overwrite, time_budget)
             return self
-        return self._fit_ensemble(seqs, y, dev_seqs, dev_y, out_dir, resume, progress, time_budget)
+        return self._fit_ensemble(seqs, y, dev_seqs, dev_y, same, out_dir, resume, progress, overwrite,
+                                  time_budget)
 
     def _train_member(self, model: Classifier, seqs, y, dev_seqs, dev_y, k: int, export, out_dir,
-                      resume, progress, time_budget) -> Trainer:
+                      resume, progress, same, overwrite, time_budget) -> Trainer:
         """Train one member (data order and word dropout from seed + k), keeping its best epoch."""
         s = self.settings
 
@@ -186,31 +194,42 @@ class SentimentClassifier:
             return {"accuracy": float(np.mean(self._predict_ids(dev_seqs, members=[model]).argmax(1) == dev_y))}
 
         return train_keep_best(model, TrainConfig.from_settings(s, seed=s.seed + k), batches, step_fn,
-                               evaluate, export, out_dir, resume, progress, time_budget)
+                               evaluate, export, out_dir, resume, progress, identity=same,
+                               overwrite=overwrite, time_budget=time_budget)
 
-    def _fit_ensemble(self, seqs, y, dev_seqs, dev_y, out_dir, resume, progress, time_budget):
+    def _fit_ensemble(self, seqs, y, dev_seqs, dev_y, same, out_dir, resume, progress, overwrite,
+                      time_budget):
         """Members one after the other, each in ``out_dir/member<k>`` (checkpoint, best/, metrics);
         the time budget is shared out as it goes (member k gets what is left / members left).
-        Resuming (``resume``: anything, e.g. the run directory) continues every member from its
-        own checkpoint. When the budget runs out, the members not reached are left out of this
-        fit; ``out_dir/best`` is the ensemble of the members trained."""
+        ``resume``: the folder of the ensemble's run (or a checkpoint inside one of its member
+        folders): every member continues from its own checkpoint there, a member without one
+        starts afresh. When the budget runs out, the members not reached are left out of this
+        fit; ``out_dir/best`` (replaced whole) is the ensemble of the members trained. An
+        ``out_dir`` holding a run is refused unless ``resume`` or ``overwrite`` (which clears it)."""
         import tempfile
         tmp = tempfile.TemporaryDirectory() if out_dir is None else None
         out = Path(tmp.name if tmp else out_dir)
+        root = None if resume is None else ensemble_run_folder(resume)
+        if root is None and run_files(out):
+            if not overwrite:
+                raise ValueError(occupied(out))
+            clear_run(out)
+        elif root is not None and root.resolve() != out.resolve() and run_files(out):
+            raise ValueError(f"{out}: holds another run than the one in {root}: resume into {root}, "
+                             f"or into an empty out_dir")
         deadline = None if time_budget is None else time.perf_counter() + time_budget
         trained = []
         try:
             for k, member in enumerate(self.members_):
                 left = None if deadline is None else deadline - time.perf_counter()
-                if left is not None and left <= 0:
+                if left is not None and left <= 0 and trained:
                     break
-                folder = out / f"member{k}"
-                checkpoint = folder / CHECKPOINT
-                again = resume is not None and checkpoint.is_file()
+                checkpoint = None if root is None else root / f"member{k}" / CHECKPOINT
                 self.trainer_ = self._train_member(
-                    member, seqs, y, dev_seqs, dev_y, k, lambda d, m=member: io.save(m, d), folder,
-                    checkpoint if again else None, progress,
-                    None if left is None else left / (len(self.members_) - k))
+                    member, seqs, y, dev_seqs, dev_y, k, lambda d, m=member: io.save(m, d),
+                    out / f"member{k}", checkpoint if checkpoint is not None and checkpoint.is_file() else None,
+                    progress, same, overwrite,
+                    None if left is None else max(left, 1e-9) / (len(self.members_) - k))
                 trained.append(member)
                 if self.trainer_.stop_reason is not None:
                     break
@@ -218,7 +237,7 @@ class SentimentClassifier:
             self.dev_accuracy_ = float(np.mean(self._predict_ids(dev_seqs).argmax(1) == dev_y))
             self.trainer_.log({"event": "ensemble", "members": len(trained), "dev_accuracy": self.dev_accuracy_})
             if out_dir is not None:
-                self.save(out / "best")
+                files.replace_directory(out / BEST, self.save)
         finally:
             if tmp:
                 tmp.cleanup()
@@ -232,7 +251,7 @@ class SentimentClassifier:
         probs = np.zeros((len(seqs), len(self.classes_)))
         for batch in token_budget_batches(seqs, PREDICT_TOKENS, batch_size):
             for model in members:
-                logits, _ = model.forward(batch.ids, batch.lengths)
+                logits = model.forward(batch.ids, batch.lengths)[0]      # the cache goes at once
                 probs[batch.index] += softmax(logits.astype(np.float64))
         return probs / len(members)
 
@@ -250,7 +269,7 @@ class SentimentClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable class name of each text."""
-        return [self.classes_[i] for i in self.predict_proba(texts).argmax(1)]
+        return self.classes_[self.predict_proba(texts).argmax(1)].tolist()
 
     def score(self, texts: Sequence[str], labels: Sequence) -> float:
         """Accuracy on (texts, labels); labels as class names or integer ids."""
@@ -285,29 +304,44 @@ class SentimentClassifier:
     # ---- saving ---------------------------------------------------------------------------
     def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
         """Model directory: model.safetensors, config.json, vocab.json, sentiment.json; an
-        ensemble's further members in member1/, member2/, ... (model.safetensors, config.json)."""
+        ensemble's further members in member1/, member2/, ... (model.safetensors, config.json).
+
+        The members are written first and sentiment.json lists the SHA-256 of each member's
+        weights (``member_files``); sentiment.json and vocab.json are in turn checksummed in
+        model.safetensors (``save_job``), so ``load`` refuses a member folder that changed since."""
         check_fitted(self)
-        job = {"classes": list(self.classes_), "settings": asdict(self.settings),
-               "members": len(self.members_)}
-        directory = save_job(directory, self.model_, {VOCAB_FILE: self.vocab_, SETTINGS_FILE: job},
-                             weights_dtype)
+        directory = Path(directory)
+        member_files = {}
         for k, member in enumerate(self.members_[1:], start=1):
             io.save(member, directory / f"member{k}", weights_dtype=weights_dtype)
-        return directory
+            name = f"member{k}/{io.WEIGHTS_FILE}"
+            member_files[name] = io.file_digest(directory / name)
+        job = {"classes": list(self.classes_), "settings": asdict(self.settings),
+               "members": len(self.members_), **({"member_files": member_files} if member_files else {})}
+        return save_job(directory, self.model_, {VOCAB_FILE: self.vocab_, SETTINGS_FILE: job}, weights_dtype)
 
     @classmethod
     def load(cls, directory: str | Path) -> "SentimentClassifier":
         directory = Path(directory)
-        self, classes, members = read_job_file(
+        self, classes, members, member_files = read_job_file(
             directory, SETTINGS_FILE, "sentiment model",
-            lambda doc: (cls(**doc["settings"]), tuple(doc["classes"]), int(doc.get("members", 1))))
+            lambda doc: (cls(**doc["settings"]), np.array(doc["classes"], str), *_members(doc)))
         self.classes_ = classes
         self.vocab_ = Vocabulary.load(directory / VOCAB_FILE)
-        self.members_ = [load_model(directory / (f"member{k}" if k else ""), Classifier, lambda m: [
-            ("words", m.config.vocab_size, VOCAB_FILE, len(self.vocab_)),
-            ("classes", m.config.num_classes, SETTINGS_FILE, len(self.classes_))]) for k in range(members)]
+        self.members_ = [load_model(directory, Classifier, self._sizes)]    # checks sentiment.json first
+        for k in range(1, members):
+            name = f"member{k}/{io.WEIGHTS_FILE}"
+            if member_files and io.file_digest(directory / name) != member_files[name]:
+                raise ValueError(f"{directory / name}: changed or damaged since the model was saved (its "
+                                 f"SHA-256 differs from the one in {SETTINGS_FILE}): restore it, or save "
+                                 f"the model again")
+            self.members_.append(load_model(directory / f"member{k}", Classifier, self._sizes))
         self.model_ = self.members_[0]
         return self
+
+    def _sizes(self, m: Classifier) -> list[tuple[str, int, str, int]]:
+        return [("words", m.config.vocab_size, VOCAB_FILE, len(self.vocab_)),
+                ("classes", m.config.num_classes, SETTINGS_FILE, len(self.classes_))]
 
     @classmethod
     def pretrained(cls, name: str = DEFAULT_MODEL) -> "SentimentClassifier":
@@ -319,6 +353,38 @@ class SentimentClassifier:
             raise FileNotFoundError(f"the shipped model {name!r} is missing from {directory}; "
                                     f"train it with `python bench/train_sentiment.py --model {name}`")
         return cls.load(directory)
+
+
+def _members(doc: dict) -> tuple[int, dict[str, str]]:
+    """(number of members, {member weights file: SHA-256}) of a sentiment.json: 1 to the
+    ``ensemble`` setting (a run stopped by its time budget may have trained fewer)."""
+    members = doc.get("members", 1)
+    ensemble = doc["settings"].get("ensemble", 1)
+    if isinstance(members, bool) or not isinstance(members, int) or not 1 <= members <= ensemble:
+        raise ValueError(f"'members' must be an integer from 1 to the ensemble setting ({ensemble}), "
+                         f"got {members!r}")
+    if "member_files" not in doc:                   # saved before the members were checksummed
+        return members, {}
+    listed, want = doc["member_files"], [f"member{k}/{io.WEIGHTS_FILE}" for k in range(1, members)]
+    if not isinstance(listed, dict) or sorted(listed) != want or \
+            not all(isinstance(v, str) for v in listed.values()):
+        raise ValueError(f"'member_files' must map {', '.join(want) or 'no files'} to their SHA-256s, "
+                         f"got {listed!r}")
+    return members, listed
+
+
+def ensemble_run_folder(resume: str | Path) -> Path:
+    """The folder of the ensemble run that ``resume`` names: the folder itself, or the run folder
+    of a checkpoint (or member folder) inside one of its member<k>/ folders."""
+    path = Path(resume)
+    if path.is_file():
+        path = path.parent
+    if path.name.startswith("member") and path.name[6:].isdigit():
+        path = path.parent
+    if not path.is_dir():
+        raise FileNotFoundError(f"{resume}: no such run folder (an ensemble resumes from the --out of its "
+                                f"run, which holds member0/{CHECKPOINT}, ...)")
+    return path
 
 
 def is_model_directory(spec: str | Path) -> bool:

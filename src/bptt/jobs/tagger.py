@@ -29,7 +29,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import (SharedSettings, VectorSettings, check_fitted, hold_out, load_model,
+from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, hold_out, identity, load_model,
                       pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.tagged import TaggedSentence
@@ -104,6 +104,7 @@ class TaggerSettings(SharedSettings, VectorSettings):
     patience: int | None = 5
 
     def __post_init__(self):
+        super().__post_init__()
         feats = (self.features,) if isinstance(self.features, str) else self.features
         object.__setattr__(self, "features", tuple(feats))
         for f in self.features:
@@ -119,7 +120,7 @@ class TagBatch(NamedTuple):
     index: np.ndarray               # (B,) positions in the input list
 
 
-class SequenceTagger:
+class SequenceTagger(Estimator):
     """Words (+ suffix / shape features) -> embedding -> BiLSTM -> dense at every step -> tags."""
 
     tags_: tuple[str, ...]          # the tag set, by id
@@ -172,7 +173,8 @@ class SequenceTagger:
 
     def fit(self, sentences: Sequence[TaggedSentence], dev: Sequence[TaggedSentence] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
-            progress: bool = True, time_budget: float | None = None) -> "SequenceTagger":
+            progress: bool = True, overwrite: bool = False,
+            time_budget: float | None = None) -> "SequenceTagger":
         """Train; keeps the epoch with the best dev token accuracy.
 
         Without ``dev``, 10% of the training sentences (seeded) are held out as one. ``out_dir``
@@ -212,9 +214,11 @@ class SequenceTagger:
         def evaluate():
             return {"accuracy": token_accuracy([x.tags for x in dev], self.predict([x.words for x in dev]))}
 
+        same = identity(s, [tuple(x) for x in sentences], [tuple(x) for x in dev])
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s), batches,
                                         self.model_.loss_and_grads, evaluate, self.save, out_dir,
-                                        resume, progress, time_budget)
+                                        resume, progress, identity=same, overwrite=overwrite,
+                                        time_budget=time_budget)
         return self
 
     # ---- prediction -----------------------------------------------------------------------

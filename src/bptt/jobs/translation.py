@@ -24,7 +24,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import (SharedSettings, VectorSettings, check_fitted, hold_out, load_model,
+from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, hold_out, identity, load_model,
                       pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.vocab import PAD, UNK, Vocabulary
@@ -35,6 +35,7 @@ from ..train import TrainConfig, Trainer, train_keep_best
 BOS, EOS = "<bos>", "<eos>"
 BOS_ID, EOS_ID = 2, 3
 SETTINGS_FILE = "translator.json"
+MAX_SOURCE_TOKENS = 10_000          # a source to translate: beyond this the encoder's cache is gigabytes
 SOURCE_VOCAB_FILE, TARGET_VOCAB_FILE = "source_vocab.json", "target_vocab.json"
 
 
@@ -62,6 +63,7 @@ class TranslatorSettings(SharedSettings, VectorSettings):
     patience: int | None = 3
 
     def __post_init__(self):
+        super().__post_init__()
         if self.level not in ("char", "word"):
             raise ValueError(f"level must be 'char' or 'word', got {self.level!r}")
         if self.vectors is not None and self.level != "word":
@@ -76,7 +78,7 @@ class PairBatch(NamedTuple):
     index: np.ndarray           # (B,) positions in the input list
 
 
-class Translator:
+class Translator(Estimator):
     """Source tokens -> encoder -> final state -> decoder -> target tokens."""
 
     source_vocab_: Vocabulary
@@ -139,7 +141,8 @@ class Translator:
 
     def fit(self, pairs: Sequence[tuple[str, str]], dev: Sequence[tuple[str, str]] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
-            progress: bool = True, time_budget: float | None = None) -> "Translator":
+            progress: bool = True, overwrite: bool = False,
+            time_budget: float | None = None) -> "Translator":
         """Train with teacher forcing; keeps the epoch with the best dev exact match (greedy).
 
         ``pairs``: (source, target) (more fields, like a DatePair's format, are ignored). Without
@@ -165,14 +168,26 @@ class Translator:
 
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s, metric="exact_match"),
                                         batches, self.model_.loss_and_grads, evaluate, self.save,
-                                        out_dir, resume, progress, time_budget)
+                                        out_dir, resume, progress, identity=identity(s, pairs, dev),
+                                        overwrite=overwrite, time_budget=time_budget)
         return self
 
     # ---- decoding -------------------------------------------------------------------------
     def hypotheses(self, texts: Sequence[str], beam: int = 1, batch_size: int = 256) -> list[Hypothesis]:
-        """The decoded hypothesis (token ids, log-probability, finished) of each source text."""
+        """The decoded hypothesis (token ids, log-probability, finished) of each source text.
+
+        A text must hold a token and at most ``MAX_SOURCE_TOKENS``: an empty one has nothing to
+        translate (its output would be a guess), and a huge one would not fit in memory.
+        """
         check_fitted(self)
-        src = self._encode_source(list(texts))
+        texts = list(texts)
+        for i, text in enumerate(texts, start=1):
+            n = len(self.split(text))
+            if n == 0 or n > MAX_SOURCE_TOKENS:
+                what = "is empty: nothing to translate" if n == 0 else \
+                    f"has {n:,} tokens, more than the {MAX_SOURCE_TOKENS:,} a source may have"
+                raise ValueError(f"text {i} {what}")
+        src = self._encode_source(texts)
         out: list[Hypothesis | None] = [None] * len(src)
         for b in fixed_batches(src, None, batch_size):
             batch = self._batch(src, None, b.index)
@@ -195,6 +210,10 @@ class Translator:
         outputs = self.translate([p[0] for p in pairs], beam)
         right = [o == p[1] for o, p in zip(outputs, pairs)]
         return {"exact_match": float(np.mean(right)), "pairs": len(pairs), "outputs": outputs}
+
+    def score(self, pairs: Sequence) -> float:
+        """Exact match over ``pairs``, greedy (scikit-learn's ``score(X)``)."""
+        return self.evaluate(pairs)["exact_match"]
 
     # ---- saving ---------------------------------------------------------------------------
     def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
