@@ -112,7 +112,8 @@ def markdown(run: dict) -> str:
         "# Character-level language models on Tiny Shakespeare, same wall-clock budget",
         "",
         f"Budget {run['budget_minutes']:g} min per model (evaluations included), "
-        f"{run['threads']} BLAS thread(s), {m['cpu']} ({m['logical_cpus']} CPUs, shared). "
+        f"{run['threads']} BLAS thread(s), {m['cpu']} ({m['logical_cpus']} CPUs, shared), bptt's "
+        f"{m.get('bptt_backend') or 'numpy'} path. "
         f"Embedding {s['embedding_dim']}, {s['num_layers']} layer(s), H = {s['hidden_size']}, "
         f"dropout {s['dropout']:g} between layers and {s['output_dropout']:g} on the outputs, "
         f"{s['batch_size']} streams, "

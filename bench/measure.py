@@ -2,9 +2,10 @@
 each side keeps for the backward pass.
 
 Timing. A *repeat* runs an operation ``inner`` times back to back (``inner`` chosen at warm-up so
-a repeat lasts about ``target_s``) and records seconds per operation. bptt and torch repeats
-alternate, A B A B ..., so that a slow patch of a noisy machine lands on both; the result is the
-median over repeats of each side.
+a repeat lasts about ``target_s``) and records seconds per operation, wall clock and process CPU
+time. The repeats of all sides (torch and each bptt path) take turns, A B C A B C ..., so that a
+slow patch of a noisy machine lands on every side; the result is the median over repeats of
+each side.
 """
 from __future__ import annotations
 
@@ -37,29 +38,35 @@ def _calibrate(fn: Callable[[], object], before: Callable[[], None], warmup: int
     return max(1, min(1000, round(target_s / max(t, 1e-9))))
 
 
-def _repeat(fn: Callable[[], object], before: Callable[[], None], inner: int) -> float:
+def _repeat(fn: Callable[[], object], before: Callable[[], None], inner: int) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) per call of ``inner`` back-to-back calls."""
     before()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(inner):
         fn()
-    return (time.perf_counter() - t0) / inner
+    return (time.perf_counter() - t0) / inner, (time.process_time() - c0) / inner
 
 
-def interleaved(a: Callable[[], object], b: Callable[[], object], before: Callable[[], None],
-                repeats: int, warmup: int = 2, target_s: float = 0.1) -> dict:
-    """Median seconds per call of ``a`` and ``b``, their repeats alternating a, b, a, b, ...
+def interleaved(sides: dict[str, Callable[[], object]], before: Callable[[], None], repeats: int,
+                warmup: int = 2, target_s: float = 0.1) -> dict:
+    """Median seconds per call of every side, their repeats in rotation (a, b, c, a, b, c, ...).
 
-    ``before`` runs (untimed) ahead of every repeat of either. Returns
-    ``{"a": {"median_s", "times_s", "inner"}, "b": {...}}``.
+    ``before`` runs (untimed) ahead of every repeat of any side. Returns ``{name: {"median_s",
+    "times_s", "cpu_median_s", "cpu_times_s", "inner"}}``: wall-clock and process CPU time (the
+    CPU time does not count moments another process held the CPU; on a busy machine compare
+    both).
     """
-    ia = _calibrate(a, before, warmup, target_s)
-    ib = _calibrate(b, before, warmup, target_s)
-    ta, tb = [], []
+    inner = {name: _calibrate(fn, before, warmup, target_s) for name, fn in sides.items()}
+    wall: dict[str, list[float]] = {name: [] for name in sides}
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(repeats):
-        ta.append(_repeat(a, before, ia))
-        tb.append(_repeat(b, before, ib))
-    return {"a": {"median_s": statistics.median(ta), "times_s": ta, "inner": ia},
-            "b": {"median_s": statistics.median(tb), "times_s": tb, "inner": ib}}
+        for name, fn in sides.items():
+            w, c = _repeat(fn, before, inner[name])
+            wall[name].append(w)
+            cpu[name].append(c)
+    return {name: {"median_s": statistics.median(wall[name]), "times_s": wall[name],
+                   "cpu_median_s": statistics.median(cpu[name]), "cpu_times_s": cpu[name],
+                   "inner": inner[name]} for name in sides}
 
 
 def gemm_peak(n: int = 2048, reps: int = 5) -> dict:

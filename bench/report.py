@@ -59,6 +59,7 @@ def machine_info(repo: Path) -> dict:
 
     return {
         "cpu": cpu,
+        "loadavg": os.getloadavg(),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "platform": platform.platform(),
@@ -71,7 +72,35 @@ def machine_info(repo: Path) -> dict:
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": git("rev-parse", "HEAD"),
         "git_src_dirty": bool(git("status", "--porcelain", "--", "src")),
+        "numba": _version("numba"),
+        "llvmlite": _version("llvmlite"),
+        "bptt_backend": _backend(),
     }
+
+
+def _backend() -> str | None:
+    """The bptt path that runs by default in this process (``bptt.backend``)."""
+    try:
+        from bptt.backend import get_backend
+    except ImportError:
+        return None
+    return get_backend()
+
+
+def _version(module: str) -> str | None:
+    try:
+        return __import__(module).__version__
+    except ImportError:
+        return None
+
+
+def git_commit(path: Path) -> str:
+    """HEAD of the git checkout holding ``path`` ("" outside git)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
 
 
 # ---- Markdown ------------------------------------------------------------------------------
@@ -90,41 +119,77 @@ def _flag(row: dict) -> str:
     return " ‡" if busy >= usable_cpus() - row["threads"] + CONTENDED else ""
 
 
+TARGETS = {"train": {"lstm": 1.2, "gru": 1.5, "rnn_tanh": 1.5}, "infer": 1.0}   # numba ÷ torch
+NAMES = {"numba": "numba", "numpy": "NumPy", "reference": "reference", "base": "baseline"}
+
+
+def _target(r: dict) -> float | None:
+    """The issue's target for the compiled path in this row (inference: at 1 thread only)."""
+    if r["mode"] == "train":
+        return TARGETS["train"].get(r["cell"])
+    return TARGETS["infer"] if r["threads"] == 1 else None
+
+
 def markdown(run: dict) -> str:
     m = run["machine"]
     s = run["settings"]
+    paths = [p for p in s["paths"]] + (["base"] if s.get("baseline") else [])
+    first = paths[0]
     lines = [
         f"Run {m['date_utc']} on {m['cpu']} ({m['usable_cpus']} usable CPUs), numpy {m['numpy']} "
         f"({', '.join(b['internal_api'] + ' ' + str(b['version']) for b in m['numpy_blas'])}), "
-        f"torch {m['torch']} ({', '.join(m['torch_blas'])}), bptt at "
-        f"`{m['git_commit'][:10]}`{' + uncommitted changes in src/' if m['git_src_dirty'] else ''}. "
-        f"Median of {s['repeats']} interleaved repeats after warm-up; float32; vocab "
-        f"{s['vocab']:,}; SGD lr {s['lr']}, no momentum.",
+        f"numba {m.get('numba')}, torch {m['torch']} ({', '.join(m['torch_blas'])}), bptt at "
+        f"`{m['git_commit'][:10]}`{' + uncommitted changes in src/' if m['git_src_dirty'] else ''}"
+        + (f", baseline `{s['baseline']}` at `{s.get('baseline_commit', '')[:10]}`" if s.get("baseline") else "")
+        + f". Median of {s['repeats']} repeats per side after warm-up, the sides taking turns; "
+        f"float32; vocab {s['vocab']:,}; SGD lr {s['lr']}, no momentum. Load average at the start "
+        f"{' / '.join(f'{v:.2f}' for v in m.get('loadavg', ()))}.",
         "",
-        "| config | cell | threads | mode | bptt tok/s | torch tok/s | ratio | bptt %peak | "
-        "torch %peak | stored B/token bptt | stored B/token torch |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| config | cell | threads | mode | torch tok/s | "
+        + " | ".join(f"{NAMES[p]} ×torch" for p in paths)
+        + (" | NumPy ÷ baseline" if "base" in paths and "numpy" in paths else "")
+        + f" | {NAMES[first]} %peak | torch %peak | other load |",
+        "|---|---|---|---|---:|" + "---:|" * len(paths)
+        + ("---:|" if "base" in paths and "numpy" in paths else "") + "---:|---:|---:|",
     ]
     for r in run["results"]:
-        mem = run["memory"][r["config"]][r["cell"]]
         train = r["mode"] == "train"
-        stored = (f"{mem['bptt_stored_per_token']:,.0f} | {mem['torch_stored_per_token']:,.0f}"
-                  if train else "– | –")
+        cells = []
+        for p in paths:
+            v = r["ratio"][p]
+            goal = _target(r) if p == "numba" else None
+            mark = "" if goal is None else (" ✓" if v >= goal else " ✗")
+            cells.append(f"**{v:.2f}**{mark}" if p == first else f"{v:.2f}{mark}")
+        vs_base = ""
+        if "base" in paths and "numpy" in paths:
+            vs_base = f" | {r['sides']['base']['median_s'] / r['sides']['numpy']['median_s']:.2f}"
         lines.append(
             f"| {run['configs'][r['config']]['label']} | {r['cell']} | {r['threads']} | "
-            f"{r['mode']}{'¹' if train else ''}{_flag(r)} | {_si(r['bptt']['tok_per_s'])} | "
-            f"{_si(r['torch']['tok_per_s'])} | **{r['ratio']:.2f}** | "
-            f"{r['bptt']['pct_peak']:.1f} | {r['torch']['pct_peak']:.1f} | {stored} |")
-    lines += ["", "ratio = bptt tok/s ÷ torch tok/s (> 1: bptt faster). %peak = model matmul "
-              "FLOP/s ÷ the float32 GEMM peak of NumPy's BLAS at the same thread count. Stored "
-              "B/token = bytes of activations kept for backward (bptt: the forward cache; torch: "
-              "autograd's saved tensors), parameters excluded.", ""]
+            f"{r['mode']}{'¹' if train else ''}{_flag(r)} | {_si(r['sides']['torch']['tok_per_s'])} | "
+            + " | ".join(cells) + vs_base
+            + f" | {r['sides'][first]['pct_peak']:.1f} | {r['sides']['torch']['pct_peak']:.1f} | "
+            f"{r['other_load_cpus']:.2f} |")
+    lines += ["", "×torch = torch time ÷ path time (> 1: bptt faster), medians of wall-clock time; "
+              "the JSON has the same from process CPU time (`cpu_ratio`). ✓ / ✗: the compiled "
+              "path against the targets of issue 12 (training ≥ 1.2 for the LSTM, ≥ 1.5 for GRU "
+              "and tanh RNN; inference ≥ 1.0 at 1 thread). NumPy ÷ baseline: the fast NumPy path "
+              "of this checkout against the baseline checkout's (> 1: faster). %peak = model "
+              "matmul FLOP/s ÷ the float32 GEMM peak of NumPy's BLAS at the same thread count. "
+              "Other load: CPUs kept busy by other processes during the row.", ""]
+    numba_rows = [r for r in run["results"] if "numba" in r["ratio"] and _target(r) is not None]
+    if numba_rows:
+        met = [r for r in numba_rows if r["ratio"]["numba"] >= _target(r)]
+        lines += [f"**Targets met by the compiled path: {len(met)} of {len(numba_rows)} rows.** "
+                  "Missed: " + ("; ".join(
+                      f"{run['configs'][r['config']]['label']} {r['cell']} {r['mode']} "
+                      f"{r['threads']} thr {r['ratio']['numba']:.2f} (target {_target(r)})"
+                      for r in numba_rows if r["ratio"]["numba"] < _target(r)) or "none") + ".", ""]
     contended = [r for r in run["results"] + run["latency"] if _flag(r)]
     if contended:
         lines += [f"‡ **Contended: other processes took CPUs this row's threads needed** (their "
                   f"load ≥ usable CPUs − threads + {CONTENDED}; {len(contended)} rows; worst "
                   f"{max(r['other_load_cpus'] for r in contended):.2f} CPUs of {m['usable_cpus']}). "
-                  "Interleaving protects the ratio from slow drifts, "
+                  "Taking turns protects the ratio from slow drifts, "
                   "not from a competitor taking a core that a multi-threaded kernel waits on: "
                   "treat these rows as noise and rerun on a quiet machine "
                   "(`--quiet-wait 600` waits for one).", ""]
@@ -146,45 +211,49 @@ def markdown(run: dict) -> str:
                           f"GFLOP/s, torch {p['torch'] / 1e9:.1f} GFLOP/s{_flag(p)}"
                           for t, p in run["peak_flops"].items()) + ".", ""]
 
-    lines += ["**Memory per training step** (per config and cell; threads do not change it)", "",
-              "| config | cell | stored B/token bptt | torch | bptt ÷ torch | bptt traced peak "
-              "of a train step (MiB) | bptt inference cache B/token |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+    bptt_paths = s["paths"]
+    lines += ["**Memory per training step** (bytes of activations kept for backward per token; "
+              "threads do not change it)", "",
+              "| config | cell | " + " | ".join(NAMES[p] for p in bptt_paths) + " | torch | "
+              + " | ".join(f"{NAMES[p]} traced peak MiB" for p in bptt_paths) + " |",
+              "|---|---|" + "---:|" * (2 * len(bptt_paths) + 1)]
     for name, cells in run["memory"].items():
         for cell, mem in cells.items():
             lines.append(
-                f"| {run['configs'][name]['label']} | {cell} | {mem['bptt_stored_per_token']:,.0f} | "
-                f"{mem['torch_stored_per_token']:,.0f} | "
-                f"{mem['bptt_stored_per_token'] / max(mem['torch_stored_per_token'], 1):.2f} | "
-                f"{mem['bptt_traced_peak_bytes'] / 2**20:.1f} | {mem['bptt_infer_cache_per_token']:,.0f} |")
-    lines += ["", "bptt traced peak: `tracemalloc` peak above the starting level during one "
-              "forward + backward + SGD step (NumPy buffers; BLAS scratch not included). "
-              "bptt inference cache: `Classifier.forward(training=False)` still returns its cache; "
-              "torch under `inference_mode` keeps nothing.", ""]
+                f"| {run['configs'][name]['label']} | {cell} | "
+                + " | ".join(f"{mem[p]['stored_per_token']:,.0f}" for p in bptt_paths)
+                + f" | {mem['torch']['stored_per_token']:,.0f} | "
+                + " | ".join(f"{mem[p]['traced_peak_bytes'] / 2**20:.1f}" for p in bptt_paths) + " |")
+    lines += ["", "Stored: bptt, the distinct NumPy buffers reachable from the training forward's "
+              "cache; torch, the storages autograd saves (`saved_tensors_hooks`); parameters "
+              "excluded. Traced peak: `tracemalloc` peak above the starting level during one "
+              "forward + backward + SGD step (NumPy buffers; BLAS scratch not included).", ""]
 
     if run["latency"]:
         lat = run["latency_config"]
         lines += [f"**Single-review latency** (inference, B=1, T={lat['T']}, {lat['cell']} "
-                  f"E={lat['E']} H={lat['H']}; ratio = torch ms ÷ bptt ms, > 1: bptt faster)", "",
-                  "| threads | bptt ms | torch ms | ratio |",
-                  "|---|---:|---:|---:|"]
+                  f"E={lat['E']} H={lat['H']}; ms, and torch ms ÷ path ms, > 1: bptt faster)", "",
+                  "| threads | torch ms | " + " | ".join(f"{NAMES[p]} ms (×torch)" for p in paths) + " |",
+                  "|---|---:|" + "---:|" * len(paths)]
         for r in run["latency"]:
-            lines.append(f"| {r['threads']}{_flag(r)} | {r['bptt_ms']:.3f} | {r['torch_ms']:.3f} | "
-                         f"**{r['ratio']:.2f}** |")
+            lines.append(f"| {r['threads']}{_flag(r)} | {r['ms']['torch']:.3f} | "
+                         + " | ".join(f"{r['ms'][p]:.3f} ({r['ratio'][p]:.2f})" for p in paths) + " |")
         lines.append("")
 
     nodes: dict[str, list[str]] = {}
     for name, cells in run["parity"].items():
         kind = "packed" if "lengths" in run["configs"][name] else "padded"
-        for cell, v in cells.items():
+        for cell, by_path in cells.items():
+            v = next(iter(by_path.values()))
             key = f"{cell} ({kind})"
             if key not in nodes.setdefault(v["torch_rnn_backward"], []):
                 nodes[v["torch_rnn_backward"]].append(key)
-    worst = max((v["logits"] for cells in run["parity"].values() for v in cells.values()), default=0)
-    worst_g = max((v["max_grad"] for cells in run["parity"].values() for v in cells.values()), default=0)
-    lines += [f"Parity guard (first step, same weights): worst logits error {worst:.1e}, worst "
-              f"gradient error {worst_g:.1e} (max-normalised). torch's recurrent backward node: "
-              + "; ".join(f"`{n}` for {', '.join(keys)}" for n, keys in nodes.items()) + "."]
+    every = [v for cells in run["parity"].values() for by_path in cells.values() for v in by_path.values()]
+    worst = max((v["logits"] for v in every), default=0)
+    worst_g = max((v["max_grad"] for v in every), default=0)
+    lines += [f"Parity guard (first step, same weights, every path): worst logits error {worst:.1e}, "
+              f"worst gradient error {worst_g:.1e} (max-normalised). torch's recurrent backward "
+              "node: " + "; ".join(f"`{n}` for {', '.join(keys)}" for n, keys in nodes.items()) + "."]
     return "\n".join(lines) + "\n"
 
 

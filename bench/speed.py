@@ -1,29 +1,34 @@
-"""Speed of bptt against PyTorch 2.13 (CPU) on the same classifier, weights and data.
+"""Speed of bptt's paths against PyTorch 2.13 (CPU) on the same classifier, weights and data.
 
-    python bench/speed.py                       # the full matrix, ~5-10 minutes
+    python bench/speed.py                       # the full matrix
     python bench/speed.py --quick               # smoke run: 2 repeats, 1 thread, two configs
-    python bench/speed.py --configs b1_t50 sst2 --threads 1 --repeats 5
+    python bench/speed.py --configs b1_t50 sst2 --threads 1 --repeats 5 --paths numba numpy
+    python bench/speed.py --baseline ../main/src   # also time another checkout's bptt (its default path)
 
 Model (both sides): embedding (vocab 20,000, padding id 0) -> RNN (tanh) / LSTM / GRU -> state at
 each sequence's last real step -> dense (2 classes) -> softmax cross-entropy; float32.
 train = forward + backward + SGD (lr 0.1, no momentum); infer = forward only (torch under
 ``torch.inference_mode()``). Threads are set for both: ``threadpool_limits(n)`` for NumPy's BLAS
-and ``torch.set_num_threads(n)``.
+and ``torch.set_num_threads(n)``. Every bptt path (``--paths``: the compiled numba path, the fast
+NumPy path, the reference) and, with ``--baseline``, another checkout's bptt are timed in turn
+with torch, repeat by repeat.
 
 Before any timing, a guard runs one step of each config and cell on both sides from the same
-weights and stops the run (``ParityError``) unless logits and loss agree to 1e-4 and every
-gradient to 1e-3 (max-normalised): a speed comparison of two different models means nothing.
+weights, on every path, and stops the run (``ParityError``) unless logits and loss agree to 1e-4
+and every gradient to 1e-3 (max-normalised): a speed comparison of two different models means
+nothing.
 
-Outputs, each written atomically: ``bench/results/speed.json`` (every raw repeat, medians,
-machine facts) and ``bench/results/speed.md`` (the tables). A run of the full default matrix also
-rewrites the generated block of ``docs/performance.md``; ``--quick`` and partial runs write
-``speed-quick.*`` / ``speed-partial.*`` instead and leave the docs alone (unless ``--out`` or
-``--update-docs`` say otherwise).
+Outputs, each written atomically: ``bench/results/speed.json`` (every raw repeat, wall and CPU
+time, medians, machine facts and load) and ``bench/results/speed.md`` (the tables). A run of the
+full default matrix also rewrites the generated block of ``docs/performance.md``; ``--quick`` and
+partial runs write ``speed-quick.*`` / ``speed-partial.*`` instead and leave the docs alone
+(unless ``--out`` or ``--update-docs`` say otherwise).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -36,14 +41,17 @@ import torch                                     # noqa: E402
 from threadpoolctl import threadpool_limits      # noqa: E402
 
 import bptt                                      # noqa: E402
+from bptt.backend import numba_installed, use_backend   # noqa: E402
 from bptt.models import ClassifierConfig         # noqa: E402
 
+import baseline_tree                             # noqa: E402
 import measure                                   # noqa: E402
 import report                                    # noqa: E402
 from twin import LR, Pair                        # noqa: E402
 
 VOCAB = 20_000
 CELLS = ("rnn_tanh", "lstm", "gru")
+PATHS = ("numba", "numpy", "reference")
 SST2 = REPO.parent / "shared" / "data" / "sst2" / "dev.tsv"
 
 # name: (B, T, E, H); T None = the longest of B SST-2 sentence lengths drawn with the seed
@@ -149,15 +157,38 @@ def set_threads(n: int) -> threadpool_limits:
     return threadpool_limits(limits=n)
 
 
+def on_path(path: str, fn):
+    """``fn`` run with bptt's backend ``path``."""
+    def run():
+        with use_backend(path):
+            return fn()
+    return run
+
+
+def make_sides(pair: Pair, base, mode: str, paths) -> dict:
+    """The timed operations of one row: torch, then each bptt path, then the baseline tree."""
+    train = mode == "train"
+    sides = {"torch": pair.torch_train if train else pair.torch_infer}
+    for path in paths:
+        sides[path] = on_path(path, pair.bptt_train if train else pair.bptt_infer)
+    if base is not None:
+        sides["base"] = base.train if train else base.infer
+    return sides
+
+
 def run(args: argparse.Namespace) -> dict:
     out: dict = {"command": " ".join(["python", "bench/speed.py", *sys.argv[1:]]),
                  "machine": report.machine_info(REPO), "bptt_path": str(Path(bptt.__file__).parent),
                  "settings": {"repeats": args.repeats, "warmup": args.warmup, "target_s": args.target_s,
                               "threads": args.threads, "lr": LR, "vocab": VOCAB, "dtype": "float32",
                               "data_seed": DATA_SEED, "weight_seed": WEIGHT_SEED,
-                              "quiet_wait_s": args.quiet_wait},
+                              "quiet_wait_s": args.quiet_wait, "paths": list(args.paths),
+                              "baseline": str(args.baseline) if args.baseline else None},
                  "peak_flops": {}, "configs": {}, "parity": {}, "memory": {}, "results": [],
                  "latency": [], "latency_config": LATENCY}
+    base_module = baseline_tree.import_tree(args.baseline) if args.baseline else None
+    if base_module is not None:
+        out["settings"]["baseline_commit"] = report.git_commit(Path(args.baseline))
     t_start = time.perf_counter()
     for n in args.threads:
         with set_threads(n):
@@ -177,13 +208,23 @@ def run(args: argparse.Namespace) -> dict:
         for cell in args.cells:
             cfg = ClassifierConfig(VOCAB, batch["E"], batch["H"], 2, cell, dtype="float32")
             pair = Pair(cfg, batch["ids"], batch["lengths"], batch["labels"], seed=WEIGHT_SEED)
+            base = None if base_module is None else baseline_tree.BaselineModel(
+                base_module, cfg.to_dict(), pair.initial, batch["ids"], batch["lengths"],
+                batch["labels"], LR)
+
+            def restore():
+                pair.restore()
+                if base is not None:
+                    base.restore()
+
             with set_threads(args.threads[0]):
-                parity = pair.check_parity()                  # raises ParityError
+                parity = {path: on_path(path, pair.check_parity)() for path in args.paths}  # raises
                 out["parity"].setdefault(name, {})[cell] = parity
-                out["memory"].setdefault(name, {})[cell] = memory(pair, batch["tokens"])
-            print(f"[{time.perf_counter() - t_start:6.0f}s] {batch['label']} {cell}: parity ok "
-                  f"(logits {parity['logits']:.1e}, grads {parity['max_grad']:.1e}, torch "
-                  f"{parity['torch_rnn_backward']})", flush=True)
+                out["memory"].setdefault(name, {})[cell] = memory(pair, batch["tokens"], args.paths)
+            worst = max(v["max_grad"] for v in parity.values())
+            print(f"[{time.perf_counter() - t_start:6.0f}s] {batch['label']} {cell}: parity ok on "
+                  f"{', '.join(args.paths)} (worst gradient error {worst:.1e}, torch "
+                  f"{next(iter(parity.values()))['torch_rnn_backward']})", flush=True)
             fwd = measure.forward_flops(cell, batch["tokens"], batch["B"], batch["E"], batch["H"])
             for n in args.threads:
                 with set_threads(n):
@@ -192,76 +233,83 @@ def run(args: argparse.Namespace) -> dict:
                         out["configs"][name].setdefault("torch_dense_embedding_ms", {})[str(n)] = (
                             1e3 * measure.dense_embedding_step_s(VOCAB, batch["E"], batch["ids"], LR))
                     for mode in ("train", "infer"):
-                        a, b = ((pair.bptt_train, pair.torch_train) if mode == "train"
-                                else (pair.bptt_infer, pair.torch_infer))
+                        sides = make_sides(pair, base, mode, args.paths)
+                        load_before = os.getloadavg()
                         t, load, attempts = measured(
-                            lambda: measure.interleaved(a, b, pair.restore, args.repeats,
-                                                        args.warmup, args.target_s), args.quiet_wait, n)
+                            lambda: measure.interleaved(sides, restore, args.repeats, args.warmup,
+                                                        args.target_s), args.quiet_wait, n)
                         flops = fwd * (3 if mode == "train" else 1)
                         row = {"config": name, "cell": cell, "threads": n, "mode": mode,
                                "tokens": batch["tokens"], "flops": flops,
-                               "other_load_cpus": load.cpus, "attempts": attempts}
-                        for side, key in (("bptt", "a"), ("torch", "b")):
-                            s = t[key]["median_s"]
-                            row[side] = {**t[key], "tok_per_s": batch["tokens"] / s,
-                                         "flop_per_s": flops / s,
-                                         "pct_peak": 100 * flops / s / out["peak_flops"][str(n)]["numpy"]}
-                        row["ratio"] = row["bptt"]["tok_per_s"] / row["torch"]["tok_per_s"]
+                               "other_load_cpus": load.cpus, "attempts": attempts,
+                               "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+                               "sides": {}, "ratio": {}, "cpu_ratio": {}}
+                        for side, r in t.items():
+                            row["sides"][side] = {**r, "tok_per_s": batch["tokens"] / r["median_s"],
+                                                  "pct_peak": 100 * flops / r["median_s"]
+                                                  / out["peak_flops"][str(n)]["numpy"]}
+                        for side in t:
+                            if side != "torch":
+                                row["ratio"][side] = t["torch"]["median_s"] / t[side]["median_s"]
+                                row["cpu_ratio"][side] = t["torch"]["cpu_median_s"] / t[side]["cpu_median_s"]
                         out["results"].append(row)
-                        print(f"[{time.perf_counter() - t_start:6.0f}s]   {n} thr {mode}: "
-                              f"bptt {row['bptt']['median_s'] * 1e3:8.2f} ms, torch "
-                              f"{row['torch']['median_s'] * 1e3:8.2f} ms, ratio {row['ratio']:.2f}, "
-                              f"other load {load.cpus:.2f} CPUs",
-                              flush=True)
-            pair.restore()
+                        print(f"[{time.perf_counter() - t_start:6.0f}s]   {n} thr {mode}: torch "
+                              f"{t['torch']['median_s'] * 1e3:8.2f} ms; "
+                              + ", ".join(f"{side} {t[side]['median_s'] * 1e3:.2f} ms "
+                                          f"({row['ratio'][side]:.2f}x)" for side in row["ratio"])
+                              + f"; other load {load.cpus:.2f} CPUs", flush=True)
+            restore()
 
     if not args.no_latency:
-        out["latency"] = latency(args)
+        out["latency"] = latency(args, base_module)
     out["elapsed_s"] = time.perf_counter() - t_start
     return out
 
 
-def memory(pair: Pair, tokens: int) -> dict:
-    """Bytes kept for backward by each side, and bptt's traced peak of one training step."""
+def memory(pair: Pair, tokens: int, paths) -> dict:
+    """Bytes kept for backward by each side, and each path's traced peak of one training step."""
     params = list(pair.model.params.values())
-    pair.restore()
-    _, cache = pair.model.forward(pair.ids, pair.lengths, training=True)
-    bptt_train = measure.cache_bytes(cache, params)
-    del cache
-    _, cache = pair.model.forward(pair.ids, pair.lengths, training=False)
-    bptt_infer = measure.cache_bytes(cache, params)
-    del cache
+    out = {}
+    for path in paths:
+        with use_backend(path):
+            pair.restore()
+            _, cache = pair.model.forward(pair.ids, pair.lengths, training=True)
+            stored = measure.cache_bytes(cache, params)
+            del cache
+            peak = measure.traced_peak(pair.bptt_train, pair.restore)
+        out[path] = {"stored_bytes": stored, "stored_per_token": stored / tokens,
+                     "traced_peak_bytes": peak}
     saved = measure.torch_saved_bytes(lambda: pair.twin(pair.t_ids, pair.t_lengths),
                                       list(pair.twin.parameters()))
-    peak = measure.traced_peak(pair.bptt_train, pair.restore)
     pair.restore()
-    return {"bptt_stored_bytes": bptt_train, "torch_stored_bytes": saved,
-            "bptt_stored_per_token": bptt_train / tokens, "torch_stored_per_token": saved / tokens,
-            "bptt_infer_cache_bytes": bptt_infer, "bptt_infer_cache_per_token": bptt_infer / tokens,
-            "bptt_traced_peak_bytes": peak}
+    out["torch"] = {"stored_bytes": saved, "stored_per_token": saved / tokens}
+    return out
 
 
-def latency(args: argparse.Namespace) -> list[dict]:
+def latency(args: argparse.Namespace, base_module) -> list[dict]:
     """Milliseconds to classify one review: B=1, T=20, LSTM E=128 H=256, inference."""
     c = LATENCY
     rng = np.random.default_rng(DATA_SEED - 1)
     ids = rng.integers(1, VOCAB, size=(c["T"], c["B"]), dtype=np.int64)
     labels = rng.integers(0, 2, size=c["B"], dtype=np.int64)
-    pair = Pair(ClassifierConfig(VOCAB, c["E"], c["H"], 2, c["cell"], dtype="float32"), ids, None,
-                labels, seed=WEIGHT_SEED)
+    cfg = ClassifierConfig(VOCAB, c["E"], c["H"], 2, c["cell"], dtype="float32")
+    pair = Pair(cfg, ids, None, labels, seed=WEIGHT_SEED)
+    base = None if base_module is None else baseline_tree.BaselineModel(
+        base_module, cfg.to_dict(), pair.initial, ids, None, labels, LR)
     rows = []
     for n in args.threads:
         with set_threads(n):
-            pair.check_parity()
+            for path in args.paths:
+                on_path(path, pair.check_parity)()
             t, load, _ = measured(
-                lambda: measure.interleaved(pair.bptt_infer, pair.torch_infer, pair.restore,
+                lambda: measure.interleaved(make_sides(pair, base, "infer", args.paths), pair.restore,
                                             max(args.repeats, 5), args.warmup, args.target_s),
                 args.quiet_wait, n)
-        row = {"threads": n, "bptt_ms": 1e3 * t["a"]["median_s"], "torch_ms": 1e3 * t["b"]["median_s"],
-               "bptt": t["a"], "torch": t["b"], "other_load_cpus": load.cpus}
-        row["ratio"] = row["torch_ms"] / row["bptt_ms"]
+        row = {"threads": n, "ms": {side: 1e3 * r["median_s"] for side, r in t.items()},
+               "sides": t, "other_load_cpus": load.cpus}
+        row["ratio"] = {side: row["ms"]["torch"] / ms for side, ms in row["ms"].items() if side != "torch"}
         rows.append(row)
-        print(f"latency, {n} thr: bptt {row['bptt_ms']:.3f} ms, torch {row['torch_ms']:.3f} ms",
+        print(f"latency, {n} thr: " + ", ".join(f"{side} {ms:.3f} ms" for side, ms in row["ms"].items()),
               flush=True)
     return rows
 
@@ -274,6 +322,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=None,
                     help=f"configs to run (default all: {' '.join(CONFIGS)})")
     ap.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
+    ap.add_argument("--paths", nargs="+", choices=PATHS, default=None,
+                    help="bptt paths to time (default: numba (if installed), numpy, reference)")
+    ap.add_argument("--baseline", type=Path, default=None, metavar="SRC",
+                    help="also time the bptt package in SRC/bptt (e.g. ../main/src), in turn with "
+                         "the others; a partial run")
     ap.add_argument("--quick", action="store_true",
                     help=f"smoke run: 2 repeats, 1 thread, configs {' '.join(QUICK_CONFIGS)}")
     ap.add_argument("--warmup", type=int, default=2, help="untimed calls per side before timing")
@@ -289,8 +342,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--update-docs", action="store_true",
                     help="rewrite the generated block of docs/performance.md even for a partial run")
     args = ap.parse_args(argv)
+    default_paths = [p for p in PATHS if p != "numba" or numba_installed()]
     full = (not args.quick and args.configs in (None, list(CONFIGS)) and args.threads in (None, [1, 2])
-            and args.cells == list(CELLS) and args.repeats in (None, 7) and not args.no_latency)
+            and args.cells == list(CELLS) and args.repeats in (None, 7) and not args.no_latency
+            and args.paths in (None, default_paths))
+    args.paths = args.paths or default_paths
     if args.quick:
         args.repeats = args.repeats or 2
         args.threads = args.threads or [1]

@@ -7,6 +7,7 @@ from bptt import Recurrent, RecurrentConfig
 from bptt.diagnostics import jacobian_norms
 from bptt.init import apply_init, forget_bias_, identity_, orthogonal_, orthogonal_matrix, scale_
 from bptt.models.regressor import Regressor, RegressorConfig
+from bptt.sequence import step_cache
 
 
 def _layer(mode, **kw):
@@ -66,7 +67,8 @@ def test_forget_bias_sets_the_forget_gate_total_and_nothing_else():
     # with zero input and state, the first step's forget gate is sigma(1) exactly
     layer.params["weight_ih_l0"][...] = 0
     _, _, cache = layer.forward(np.zeros((1, 2, 3)))
-    np.testing.assert_allclose(cache.layers[0][0].cell_cache.gates[0, :, H:2 * H], 1 / (1 + np.exp(-1.0)))
+    step = step_cache(layer.cell, cache.layers[0][0], layer._direction_params(0, 0), 0, slice(None))
+    np.testing.assert_allclose(step.f, 1 / (1 + np.exp(-1.0)))
     with pytest.raises(ValueError, match="needs an LSTM"):
         forget_bias_(_layer("gru"))
 

@@ -15,9 +15,10 @@ def torch_twin(layer: Recurrent) -> torch.nn.Module:
     """A torch.nn.RNN / LSTM / GRU with the same configuration and the same weights."""
     c = layer.config
     kwargs = dict(input_size=c.input_size, hidden_size=c.hidden_size, num_layers=c.num_layers,
-                  bidirectional=c.bidirectional, dropout=c.dropout, batch_first=c.batch_first)
+                  bidirectional=c.bidirectional, dropout=c.dropout, batch_first=c.batch_first,
+                  bias=c.bias)
     if c.mode == "lstm":
-        module = torch.nn.LSTM(**kwargs)
+        module = torch.nn.LSTM(proj_size=c.proj_size, **kwargs)
     elif c.mode == "gru":
         module = torch.nn.GRU(**kwargs)
     else:

@@ -4,7 +4,8 @@ Everything here is computed exactly from a forward cache, in float64, never esti
 
 **dL/dh_t at every step** (``state_gradients``). The cells' backward passes keep dL/dh_t only as
 a running variable. This module recomputes it with its own loop over the cache, one step back at a
-time, with the exact transposed state Jacobian of each cell (docs/math.md sections 3, 5, 6)::
+time through the reference cell's ``step_backward`` (``cells/rnn.py``, ``lstm.py``, ``gru.py``),
+which applies the exact transposed state Jacobian of each cell (docs/math.md sections 3, 5, 6)::
 
     g_t = dL/dh_t = dL_t/dh_t (direct, from the output at t) + J_{t+1}^T g_{t+1}
 
@@ -61,8 +62,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .cells import Cell, Params
 from .recurrent import Recurrent, RecurrentCache
-from .sequence import direction_backward, reverse_within
+from .sequence import DirectionCache, direction_backward, reverse_within, step_cache
 from .sparse import SparseRows
 from .state import State
 
@@ -76,60 +78,25 @@ def gate_names(mode: str) -> tuple[str, ...]:
 
 
 # ---- one step back, for a stack of row vectors --------------------------------------------------
-# G holds K row vectors dL/ds_t per running row: (n, K, H). ``sel`` picks the running rows of the
-# cache (a slice for a prefix, or an index array). Each returns dL/ds_{t-1} the same way.
+# P holds K row vectors dL/ds_t per running row: (n, K, S), S = H (or 2H for the LSTM's (h, c)).
+# Each goes through the reference cell's step_backward (cells/rnn.py, lstm.py, gru.py), which
+# gives dL/ds_{t-1} = J_t^T dL/ds_t, the transposed state Jacobian of docs/math.md (1), (L2), (G7).
 
-def _rnn_back(G, cc, W, t, sel):
-    h = cc.hs[t + 1, sel].astype(F64)                                  # (n, H) h_t = f(a_t)
-    if cc.nonlinearity == "tanh":
-        fp = 1 - h * h                                                 # f'(a_t) from h_t
-    elif cc.nonlinearity == "relu":
-        fp = (h > 0).astype(F64)
-    else:
-        fp = h * (1 - h)
-    return (G * fp[:, None, :]) @ W                                    # J^T g = W^T (f' * g)
+def _step(dr: "_Direction", t: int, rows):
+    """Step t's reference StepCache for the packed rows ``rows``, in float64."""
+    step = step_cache(dr.cell, dr.cache, dr.params, t, rows)
+    return type(step)(*(f.astype(F64) if isinstance(f, np.ndarray) else f for f in step))
 
 
-def _lstm_back(Gh, Gc, cc, W, t, sel):
-    """(Gh, Gc) = dL/dh_t (total) and dL/dc_t from step t+1 only; returns (dL/dh_{t-1} via W,
-    dL/dc_{t-1} via f_t, dL/dc_t total)."""
-    a = cc.gates[t, sel].astype(F64)                                   # (n, 4H) [i, f, g, o]
-    H = a.shape[1] // 4
-    i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-    tc, c_prev = cc.tanh_cs[t, sel].astype(F64), cc.cs[t, sel].astype(F64)
-    dc = Gc + Gh * (o * (1 - tc * tc))[:, None]                         # (L2)
-    da = np.empty(Gh.shape[:2] + (4 * H,))
-    da[..., :H] = dc * (g * i * (1 - i))[:, None]                      # di * sigma'
-    da[..., H:2 * H] = dc * (c_prev * f * (1 - f))[:, None]            # df * sigma'
-    da[..., 2 * H:3 * H] = dc * (i * (1 - g * g))[:, None]             # dg * tanh'
-    da[..., 3 * H:] = Gh * (tc * o * (1 - o))[:, None]                 # do * sigma'
-    return da @ W, dc * f[:, None], dc                                 # (L6), dc_{t-1} = dc f
-
-
-def _gru_back(G, cc, W, t, sel):
-    a = cc.gates[t, sel].astype(F64)                                   # (n, 3H) [r, z, n]
-    H = a.shape[1] // 3
-    r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-    h_prev, qn = cc.hs[t, sel].astype(F64), cc.q_n[t, sel].astype(F64)
-    dan = G * ((1 - z) * (1 - n * n))[:, None]                          # (G2), (G3)
-    dq = np.empty(G.shape[:2] + (3 * H,))
-    dq[..., :H] = dan * (qn * r * (1 - r))[:, None]                    # (G4), (G6)
-    dq[..., H:2 * H] = G * ((h_prev - n) * z * (1 - z))[:, None]       # (G1), (G6)
-    dq[..., 2 * H:] = dan * r[:, None]                                 # (G5)
-    return G * z[:, None] + dq @ W                                     # (G7)
-
-
-def _step_back(mode, S, cc, W, t, sel):
-    """The VJP of step t on stacked states: (n, K, S) -> (n, K, S), S = H or 2H (LSTM)."""
-    if mode == "lstm":
-        H = S // 2
-
-        def back(P):
-            dh, dc, _ = _lstm_back(P[..., :H], P[..., H:], cc, W, t, sel)
-            return np.concatenate([dh, dc], axis=-1)
-        return back
-    fn = _gru_back if mode == "gru" else _rnn_back
-    return lambda P: fn(P, cc, W, t, sel)
+def _step_back(cell, step, P: np.ndarray) -> np.ndarray:
+    """(n, K, S) -> (n, K, S): each of the K vectors of each row sent back through one step (the
+    row's cache repeated K times; the parameter gradients step_backward returns are not used).
+    For the LSTM, S = P + H: (h, c) side by side, h of size P = step.h_prev.shape[1]."""
+    n, K, S = P.shape
+    step = type(step)(*(np.repeat(f, K, axis=0) if isinstance(f, np.ndarray) else f for f in step))
+    d_state = tuple(np.split(P.reshape(n * K, S), [step.h_prev.shape[1]], axis=1)[:cell.num_states])
+    _, d_prev, _ = cell.step_backward(d_state, step)
+    return np.concatenate(d_prev, axis=1).reshape(n, K, S)
 
 
 # ---- walking the layers and directions -----------------------------------------------------------
@@ -137,46 +104,57 @@ def _step_back(mode, S, cc, W, t, sel):
 class _Direction(NamedTuple):
     key: str                  # "l0", "l0_reverse", ...
     reverse: bool
-    cell_cache: tuple
-    W: np.ndarray             # (G*H, H) float64
+    cell: Cell
+    cache: DirectionCache
+    params: Params            # float64
     d_out: np.ndarray         # (T, B, H) dL/d outputs, packed rows, the cell's time order
     d_final: tuple            # dL/d final states, each (B, H), packed rows
 
 
-def _packed_states(state, shape, n, perm):
-    """The n arrays of a State (an LSTM's missing c: zero) in float64, packed rows."""
-    parts = (State.of(state) or State(None))[:n]
+def _packed_states(state, shapes, perm):
+    """The arrays of a State (an LSTM's missing c: zero), one per shape in ``shapes``, in
+    float64, packed rows."""
+    parts = (State.of(state) or State(None))[:len(shapes)]
     return [np.zeros(shape) if s is None else np.asarray(s, F64) if perm is None
-            else np.asarray(s, F64)[:, perm] for s in parts]
+            else np.asarray(s, F64)[:, perm] for s, shape in zip(parts, shapes)]
+
+
+def _state_sizes(layer: Recurrent) -> tuple[int, ...]:
+    """Sizes of the state's parts: (P,) or, for the LSTM, (P, H); P = proj_size or H."""
+    c = layer.config
+    return (c.state_size, c.hidden_size)[:layer.cell.num_states]
 
 
 def _directions(layer: Recurrent, cache: RecurrentCache, d_output, d_final):
     """Every (layer, direction), top layer first, with the gradient that reaches its outputs and
     final states; the gradient into the layer below comes from ``direction_backward``."""
     c = layer.config
-    packing, layer_caches, masks, batch_first = cache
+    packing, layer_caches, masks, batch_first, unbatched = cache
+    if unbatched:                       # gradients shaped like unbatched outputs: a batch of one
+        d_output = None if d_output is None else np.asarray(d_output)[:, None]
+        d_final = None if d_final is None else State.of(d_final).map(lambda a: np.asarray(a)[:, None])
     T, B = len(packing.batch_sizes), len(packing.lengths)
-    D, H = c.directions, c.hidden_size
+    D, H = c.directions, c.state_size
     if d_output is None:
         d_x = np.zeros((T, B, D * H))
     else:
         d_x = np.asarray(d_output, F64)
         d_x = d_x.transpose(1, 0, 2) if batch_first else d_x
         d_x = d_x if packing.perm is None else d_x[:, packing.perm]
-    finals = _packed_states(d_final, (c.num_layers * D, B, H), layer.cell.num_states, packing.perm)
+    finals = _packed_states(d_final, [(c.num_layers * D, B, n) for n in _state_sizes(layer)],
+                            packing.perm)
     for l in reversed(range(c.num_layers)):
         d_in = None
         for d in range(D):
-            k, sfx = l * D + d, f"_l{l}" + ("_reverse" if d else "")
+            k = l * D + d
             dcache = layer_caches[l][d]
             d_out = d_x[:, :, d * H:(d + 1) * H]
-            yield _Direction(f"l{l}" + ("_reverse" if d else ""), bool(d), dcache.cell_cache,
-                             layer.params[f"weight_hh{sfx}"].astype(F64),
+            params = layer._direction_params(l, d)
+            yield _Direction(f"l{l}" + ("_reverse" if d else ""), bool(d), layer.cell, dcache,
+                             Params(*(None if p is None else p.astype(F64) for p in params)),
                              reverse_within(d_out, packing) if d else d_out,
                              tuple(s[k] for s in finals))
             if l > 0:                   # the gradient into layer l - 1, in the layer's dtype
-                params = tuple(layer.params[f"{p}{sfx}"]
-                               for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
                 dx, _, _ = direction_backward(layer.cell, d_out.astype(layer.dtype),
                                               tuple(s[k].astype(layer.dtype) for s in finals),
                                               dcache, params, packing)
@@ -205,25 +183,20 @@ def state_gradients(layer: Recurrent, cache: RecurrentCache, d_output=None, d_fi
     ``d_output`` and ``d_final`` are what ``layer.backward`` takes (shaped like the output and the
     final state, None for zero). Returns {"l0": StateGrads, ...}.
     """
-    mode, packing = layer.config.mode, cache.packing
+    packing, lstm = cache.packing, layer.config.mode == "lstm"
     out = {}
     for dr in _directions(layer, cache, d_output, d_final):
-        cc, bs = dr.cell_cache, packing.batch_sizes
-        T, B, H = dr.d_out.shape
-        dh_all, dc_all = np.zeros((T, B, H)), (np.zeros((T, B, H)) if mode == "lstm" else None)
-        gh = dr.d_final[0][:, None, :].copy()                          # (B, 1, H) running dL/dh
-        gc = dr.d_final[1][:, None, :].copy() if mode == "lstm" else None
-        back = None if mode == "lstm" else (_gru_back if mode == "gru" else _rnn_back)
+        T, B, H = dr.d_out.shape                                       # H: the size of h
+        dh_all = np.zeros((T, B, H))
+        dc_all = np.zeros((T, B, layer.config.hidden_size)) if lstm else None
+        g = np.concatenate(dr.d_final, axis=1)[:, None, :]            # (B, 1, S) running dL/ds
         for t in reversed(range(T)):
-            n = bs[t]
-            sel = slice(None, n)
-            gh[:n, 0] += dr.d_out[t, :n]                               # + the direct dL_t/dh_t
-            dh_all[t, :n] = gh[:n, 0]
-            if mode == "lstm":
-                dc_all[t, :n] = gc[:n, 0]
-                gh[:n], gc[:n], _ = _lstm_back(gh[:n], gc[:n], cc, dr.W, t, sel)
-            else:
-                gh[:n] = back(gh[:n], cc, dr.W, t, sel)
+            n = packing.batch_sizes[t]
+            g[:n, 0, :H] += dr.d_out[t, :n]                            # + the direct dL_t/dh_t
+            dh_all[t, :n] = g[:n, 0, :H]
+            if lstm:
+                dc_all[t, :n] = g[:n, 0, H:]                           # from step t+1 only
+            g[:n] = _step_back(dr.cell, _step(dr, t, slice(None, n)), g[:n])
         out[dr.key] = StateGrads(_to_input_order(dh_all, packing, dr.reverse),
                                  None if dc_all is None else _to_input_order(dc_all, packing, dr.reverse))
     return out
@@ -236,7 +209,7 @@ class JacobianNorms(NamedTuple):
     h: np.ndarray             # (T, B) ||dh_n/dh_t|| (the h -> h block; equal to ``state`` for RNN, GRU)
 
 
-def _products(mode, S, cc, W, bs, rows, visit):
+def _products(dr: _Direction, S, bs, rows, visit):
     """P_t = ds_n/ds_t for the packed ``rows`` (R,), from the last step back; calls
     visit(t, idx, P[idx], log_scale[idx]) at every step where rows ``idx`` are running."""
     R = len(rows)
@@ -247,7 +220,7 @@ def _products(mode, S, cc, W, bs, rows, visit):
         if idx.size == 0:
             continue
         visit(t, idx, P[idx], log_scale[idx])
-        Q = _step_back(mode, S, cc, W, t, rows[idx])(P[idx])           # P_{t-1} = P_t J_t
+        Q = _step_back(dr.cell, _step(dr, t, rows[idx]), P[idx])      # P_{t-1} = P_t J_t
         m = np.max(np.abs(Q), axis=(1, 2))
         m = np.where((m > 0) & np.isfinite(m), m, 1.0)
         P[idx] = Q / m[:, None, None]
@@ -268,11 +241,11 @@ def jacobian_norms(layer: Recurrent, cache: RecurrentCache, rows=None, ord=2
     row indices; None: all). ``ord``: 2 (spectral) or "fro". Each layer's input is held fixed."""
     if ord not in (2, "fro"):
         raise ValueError(f"ord must be 2 or 'fro', got {ord!r}")
-    mode, packing, H = layer.config.mode, cache.packing, layer.config.hidden_size
+    packing, H = cache.packing, layer.config.state_size             # H: the size of h
     B = len(packing.lengths)
     rows = np.arange(B) if rows is None else np.asarray(rows)
     packed = rows if packing.inverse is None else packing.inverse[rows]
-    S = 2 * H if mode == "lstm" else H
+    S = sum(_state_sizes(layer))
     out = {}
     for dr in _directions(layer, cache, None, None):
         T = dr.d_out.shape[0]
@@ -283,7 +256,7 @@ def jacobian_norms(layer: Recurrent, cache: RecurrentCache, rows=None, ord=2
             state[t, packed[idx]] = scale * _norm(P, ord)
             hh[t, packed[idx]] = scale * _norm(P[:, :H, :H], ord) if S > H else state[t, packed[idx]]
 
-        _products(mode, S, dr.cell_cache, dr.W, packing.batch_sizes, packed, visit)
+        _products(dr, S, packing.batch_sizes, packed, visit)
         out[dr.key] = JacobianNorms(_to_input_order(state, packing, dr.reverse),
                                     _to_input_order(hh, packing, dr.reverse))
     return out
@@ -294,8 +267,8 @@ def jacobian_product(layer: Recurrent, cache: RecurrentCache, t: int, key: str =
     """The exact matrix ds_n/ds_t (S, S) for one input row, with t in the input's time order
     (t = the output index: s_t is the state after reading x_t). S = H, or 2H for the LSTM with
     the state ordered (h, c). Meant for checking and for small H."""
-    mode, packing, H = layer.config.mode, cache.packing, layer.config.hidden_size
-    S = 2 * H if mode == "lstm" else H
+    packing = cache.packing
+    S = sum(_state_sizes(layer))
     p = row if packing.inverse is None else int(packing.inverse[row])
     length = int(packing.lengths[p])
     if not 0 <= t < length:
@@ -310,7 +283,7 @@ def jacobian_product(layer: Recurrent, cache: RecurrentCache, t: int, key: str =
             if ts == t_cell:
                 found["P"] = P[0] * np.exp(log_scale[0])
 
-        _products(mode, S, dr.cell_cache, dr.W, packing.batch_sizes, np.array([p]), visit)
+        _products(dr, S, packing.batch_sizes, np.array([p]), visit)
     if "P" not in found:
         raise KeyError(f"no layer/direction {key!r}; this layer has {[d.key for d in _directions(layer, cache, None, None)]}")
     return found["P"]
@@ -320,14 +293,20 @@ def jacobian_product(layer: Recurrent, cache: RecurrentCache, t: int, key: str =
 
 def weight_spectrum(layer: Recurrent) -> dict[str, dict[str, dict[str, float]]]:
     """For every weight_hh: per gate block (H, H), the spectral radius max|eig| and the largest
-    singular value; under "all", sigma_max of the whole (G*H, H) matrix."""
+    singular value; under "all", sigma_max of the whole (G*H, H) matrix. (A projecting LSTM's
+    blocks are (H, proj_size), not square: their spectral radius is NaN.)"""
     H, names = layer.config.hidden_size, gate_names(layer.config.mode)
+
+    def radius(block):
+        square = block.shape[0] == block.shape[1]
+        return float(np.max(np.abs(np.linalg.eigvals(block)))) if square else math.nan
+
     out = {}
     for name, W in layer.params.items():
         if not name.startswith("weight_hh"):
             continue
         W = W.astype(F64)
-        blocks = {g: {"spectral_radius": float(np.max(np.abs(np.linalg.eigvals(W[k * H:(k + 1) * H])))),
+        blocks = {g: {"spectral_radius": radius(W[k * H:(k + 1) * H]),
                       "sigma_max": float(np.linalg.norm(W[k * H:(k + 1) * H], 2))}
                   for k, g in enumerate(names)}
         if len(names) > 1:

@@ -36,6 +36,9 @@ _HH = re.compile(r"weight_hh_l\d+(_reverse)?$")
 
 def _blocks(layer: Recurrent, name: str) -> np.ndarray:
     """weight_hh (G*H, H) as a (G, H, H) view, one square block per gate."""
+    if layer.config.proj_size:
+        raise ValueError(f"{name}: this initialisation needs square (H, H) gate blocks; a projecting "
+                         f"LSTM's are (H, proj_size) = ({layer.config.hidden_size}, {layer.config.proj_size})")
     H = layer.config.hidden_size
     W = layer.params[name]
     return W.reshape(layer.cell.gates, H, H)
@@ -85,6 +88,8 @@ def forget_bias_(layer: Recurrent, value: float = 1.0) -> None:
     forget gate's total bias b_if + b_hf is ``value`` in every layer and direction."""
     if layer.config.mode != "lstm":
         raise ValueError(f"forget_bias_ needs an LSTM layer, got mode {layer.config.mode!r}")
+    if not layer.config.bias:
+        raise ValueError("forget_bias_ needs biases; this layer was built with bias=False")
     H = layer.config.hidden_size
     for name, p in layer.params.items():
         if name.startswith("bias_ih"):

@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .rng import default_generator
 from .sparse import SparseRows
 
 
@@ -101,7 +102,7 @@ class Embedding:
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  dtype=np.float32, rng: np.random.Generator | None = None):
-        rng = np.random.default_rng(0) if rng is None else rng
+        rng = default_generator() if rng is None else rng       # bptt.manual_seed seeds it
         weight = rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype)  # (V, E)
         self._setup(weight, padding_idx, frozen=False)
         if self.padding_idx is not None:
@@ -180,7 +181,7 @@ class Dense:
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype=np.float32, rng: np.random.Generator | None = None):
-        rng = np.random.default_rng(0) if rng is None else rng
+        rng = default_generator() if rng is None else rng       # bptt.manual_seed seeds it
         bound = 1.0 / np.sqrt(in_features) if in_features else 0.0
         self.params = {"weight": rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype)}
         if bias:

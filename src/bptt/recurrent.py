@@ -1,24 +1,32 @@
 r"""Recurrent layers: RNN, LSTM and GRU over batches of sequences, stacked and bidirectional.
 
-Shapes (PyTorch's): input x (T, B, E), or (B, T, E) with ``batch_first``; output
-(T, B, D*H) with D = 2 if bidirectional else 1 (zero at padded steps); states h_0, h_n (and
-c_0, c_n for the LSTM) of shape (L*D, B, H) with L = ``num_layers``, index ``l*D + d``. A state
-goes in as a ``bptt.state.State`` (or h, or (h, c)) and comes out as a ``State(h, c)``, c None
-for RNN and GRU; it unpacks as ``h, c``.
+Shapes (PyTorch's): input x (T, B, E), or (B, T, E) with ``batch_first``, or one unbatched
+sequence (T, E); output (T, B, D*P) with D = 2 if bidirectional else 1 (zero at padded steps);
+states h_0, h_n of shape (L*D, B, P) and, for the LSTM, c_0, c_n of shape (L*D, B, H), with
+L = ``num_layers``, index ``l*D + d``; unbatched input gives (T, D*P) and (L*D, P). P = H, or the
+LSTM's ``proj_size``. A state goes in as a ``bptt.state.State`` (or h, or (h, c)) and comes out
+as a ``State(h, c)``, c None for RNN and GRU; it unpacks as ``h, c``.
 
 Parameters use PyTorch's names, so weights move between the two without renaming::
 
-    weight_ih_l{l}{sfx}  (G*H, In)   U, input -> hidden; In = E for l = 0, D*H above
-    weight_hh_l{l}{sfx}  (G*H, H)    W, hidden -> hidden, shared by every step
+    weight_ih_l{l}{sfx}  (G*H, In)   U, input -> hidden; In = E for l = 0, D*P above
+    weight_hh_l{l}{sfx}  (G*H, P)    W, hidden -> hidden, shared by every step
     bias_ih_l{l}{sfx}    (G*H,)      b = bias_ih + bias_hh (except the GRU's n block, where
-    bias_hh_l{l}{sfx}    (G*H,)      b_hn sits inside the reset product: see cells/gru.py)
+    bias_hh_l{l}{sfx}    (G*H,)      b_hn sits inside the reset product: see cells/gru.py);
+                                     absent with ``bias=False``
+    weight_hr_l{l}{sfx}  (P, H)      the LSTM's projection h_t = W_hr (o_t * tanh(c_t)), only
+                                     with ``proj_size`` = P > 0
 
 with sfx = "" forward, "_reverse" backward direction and G = 1 (RNN), 4 (LSTM rows i, f, g, o),
-3 (GRU rows r, z, n). All are initialised U(-1/sqrt(H), 1/sqrt(H)) like PyTorch.
+3 (GRU rows r, z, n). All are initialised U(-1/sqrt(H), 1/sqrt(H)) like PyTorch, from ``rng`` if
+given, else from the process-wide generator of ``bptt.rng`` (fresh weights for every layer;
+``bptt.manual_seed(seed)`` makes them reproducible).
 
 Layer l > 0 reads the concatenated outputs of layer l-1; with ``dropout`` p > 0 and
 ``training=True`` that input is multiplied by a mask of Bernoulli(1-p)/(1-p) drawn from the
 layer's seeded generator (never after the last layer, as in PyTorch).
+
+The cells run on the path ``bptt.backend`` chooses (reference, fast NumPy or compiled).
 
 Usage::
 
@@ -34,8 +42,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .cells import MODES, get_cell
-from .sequence import Packing, direction_backward, direction_forward, pack
+from .cells import MODES, Params, get_cell
+from .rng import default_generator
+from .sequence import Packing, direction_backward, direction_forward, pack, padding_mask
 from .state import State
 
 
@@ -49,10 +58,19 @@ class RecurrentConfig:
     dropout: float = 0.0
     batch_first: bool = False
     dtype: str = "float32"
+    bias: bool = True           # False: no bias_ih / bias_hh (PyTorch's bias=False)
+    proj_size: int = 0          # LSTM only: h_t = W_hr (o_t * tanh(c_t)) of this size (0: none)
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if not isinstance(self.proj_size, (int, np.integer)) or self.proj_size < 0:
+            raise ValueError(f"proj_size must be a non-negative integer, got {self.proj_size!r}")
+        if self.proj_size and self.mode != "lstm":
+            raise ValueError(f"proj_size is only for the LSTM, got proj_size={self.proj_size} for {self.mode!r}")
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(f"proj_size must be smaller than hidden_size, got {self.proj_size} >= "
+                             f"{self.hidden_size}")
         for field in ("input_size", "hidden_size", "num_layers"):
             value = getattr(self, field)
             if not isinstance(value, (int, np.integer)) or value < 1:
@@ -69,12 +87,18 @@ class RecurrentConfig:
     def directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    @property
+    def state_size(self) -> int:
+        """The size of h (and of each direction's output): proj_size if set, else hidden_size."""
+        return self.proj_size or self.hidden_size
+
 
 class RecurrentCache(NamedTuple):
     packing: Packing
     layers: list                # per layer: list of DirectionCache, one per direction
     masks: list                 # per layer: dropout mask (T, B, In) applied to its input, or None
     batch_first: bool
+    unbatched: bool = False     # the input was one sequence (T, E), without a batch axis
 
 
 class Recurrent:
@@ -86,7 +110,7 @@ class Recurrent:
         self.cell = get_cell(config.mode)
         self.dtype = np.dtype(config.dtype)
         self.dropout_rng = np.random.default_rng(dropout_seed)
-        rng = np.random.default_rng(0) if rng is None else rng
+        rng = default_generator() if rng is None else rng
         k = 1.0 / np.sqrt(config.hidden_size)
         self.params = {name: rng.uniform(-k, k, size=shape).astype(self.dtype)
                        for name, shape in self.param_shapes().items()}
@@ -106,43 +130,55 @@ class Recurrent:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         c = self.config
-        G, H = self.cell.gates * c.hidden_size, c.hidden_size
+        G, H, P = self.cell.gates * c.hidden_size, c.hidden_size, c.state_size
         shapes = {}
         for layer in range(c.num_layers):
-            In = c.input_size if layer == 0 else c.directions * H
+            In = c.input_size if layer == 0 else c.directions * P
             for d in range(c.directions):
                 s = self._suffix(layer, d)
                 shapes[f"weight_ih{s}"] = (G, In)
-                shapes[f"weight_hh{s}"] = (G, H)
-                shapes[f"bias_ih{s}"] = (G,)
-                shapes[f"bias_hh{s}"] = (G,)
+                shapes[f"weight_hh{s}"] = (G, P)
+                if c.bias:
+                    shapes[f"bias_ih{s}"] = (G,)
+                    shapes[f"bias_hh{s}"] = (G,)
+                if c.proj_size:
+                    shapes[f"weight_hr{s}"] = (P, H)
         return shapes
 
-    def _direction_params(self, layer: int, d: int) -> tuple[np.ndarray, ...]:
+    def _direction_params(self, layer: int, d: int) -> Params:
+        """The parameters of one direction; zero biases when the layer has none."""
         s = self._suffix(layer, d)
         p = self.params
-        return p[f"weight_ih{s}"], p[f"weight_hh{s}"], p[f"bias_ih{s}"], p[f"bias_hh{s}"]
+        U = p[f"weight_ih{s}"]
+        if self.config.bias:
+            b_ih, b_hh = p[f"bias_ih{s}"], p[f"bias_hh{s}"]
+        else:
+            b_ih = b_hh = np.zeros(U.shape[0], dtype=self.dtype)
+        return Params(U, p[f"weight_hh{s}"], b_ih, b_hh, p.get(f"weight_hr{s}"))
 
     # ---- states ---------------------------------------------------------------------------
     def _states_in(self, state, B: int, packing: Packing, what: str) -> list[np.ndarray]:
         """A user state (``State``, or h, or (h, c)), each (L*D, B, H), as packed arrays; a
-        missing state, or an LSTM's missing c, is zero."""
+        missing state, or an LSTM's missing c, is zero. h is (L*D, B, proj_size) for a
+        projecting LSTM."""
         c = self.config
-        shape = (c.num_layers * c.directions, B, c.hidden_size)
-        if self.cell.num_states == 2 and isinstance(state, np.ndarray):
+        n = self.cell.num_states
+        shapes = [(c.num_layers * c.directions, B, size) for size in (c.state_size, c.hidden_size)[:n]]
+        if n == 2 and isinstance(state, np.ndarray):
             raise ValueError(f"{what} for an LSTM is State(h, c) or a pair (h, c), got one array")
         state = State.of(state) or State(None)
-        if self.cell.num_states == 1 and state.c is not None:
+        if n == 1 and state.c is not None:
             raise ValueError(f"{what}: a {c.mode} state has no cell state c, got c of shape "
                              f"{np.shape(state.c)}")
         out = []
-        for name, s in zip("hc", state[:self.cell.num_states]):
+        for name, s, shape in zip("hc", state[:n], shapes):
             if s is None:
                 out.append(np.zeros(shape, dtype=self.dtype))
                 continue
             s = np.asarray(s, dtype=self.dtype)
             if s.shape != shape:
-                raise ValueError(f"{what} {name} must have shape {shape} (L*D, B, H), got {s.shape}")
+                raise ValueError(f"{what} {name} must have shape {shape} (L*D, B, "
+                                 f"{'proj_size' if shape[2] != c.hidden_size else 'H'}), got {s.shape}")
             out.append(s if packing.perm is None else s[:, packing.perm])
         return out
 
@@ -156,15 +192,25 @@ class Recurrent:
                 training: bool = False):
         """Run all layers and directions.
 
-        x: (T, B, E) (or (B, T, E) if batch_first); state0: State(h_0, c_0), each (L*D, B, H)
-        (c_0 for the LSTM only; None or a missing c_0: zeros); lengths: (B,) real lengths,
-        1..T, or None for all T. Returns (output (T, B, D*H), final State, cache).
+        x: (T, B, E) (or (B, T, E) if batch_first), or one unbatched sequence (T, E); state0:
+        State(h_0, c_0), each (L*D, B, H) (c_0 for the LSTM only; None or a missing c_0: zeros;
+        without the B axis for unbatched input); lengths: (B,) real lengths, 1..T, or None for
+        all T. Returns (output (T, B, D*H), final State, cache); unbatched input gives unbatched
+        output (T, D*H) and states (L*D, H), as in PyTorch. H is proj_size for the h of a
+        projecting LSTM.
         """
         c = self.config
         x = np.asarray(x, dtype=self.dtype)
-        if x.ndim != 3:
-            raise ValueError(f"input must be 3-D ({'B, T' if c.batch_first else 'T, B'}, E), got shape {x.shape}")
-        if c.batch_first:
+        unbatched = x.ndim == 2
+        if unbatched:                       # one sequence: a batch of one (batch_first does not apply)
+            if lengths is not None:
+                raise ValueError("lengths need a batch: unbatched input (T, E) is one sequence of "
+                                 "length T; pass (T, 1, E) with lengths=[n], or slice x[:n]")
+            x, state0 = x[:, None], _with_batch_axis(state0)
+        elif x.ndim != 3:
+            raise ValueError(f"input must be 3-D ({'B, T' if c.batch_first else 'T, B'}, E) or 2-D "
+                             f"(T, E) for one sequence, got shape {x.shape}")
+        elif c.batch_first:
             x = x.transpose(1, 0, 2)
         T, B, E = x.shape
         if E != c.input_size:
@@ -172,7 +218,7 @@ class Recurrent:
         if T == 0:
             raise ValueError("input has no time steps (T = 0)")
         packing = pack(lengths, T, B)
-        x = np.ascontiguousarray(x if packing.perm is None else x[:, packing.perm])
+        x = self._own_input(x, packing)
         states0 = self._states_in(state0, B, packing, "state0")
         finals = [np.empty_like(s) for s in states0]
         layer_caches, masks = [], []
@@ -197,9 +243,32 @@ class Recurrent:
             masks.append(mask)
         if packing.inverse is not None:
             x = x[:, packing.inverse]
-        if c.batch_first:
+        if c.batch_first and not unbatched:
             x = x.transpose(1, 0, 2)
-        return x, self._states_out(finals, packing), RecurrentCache(packing, layer_caches, masks, c.batch_first)
+        x.flags.writeable = False           # backward may read it: refuse edits (see _own_input)
+        final = self._states_out(finals, packing)
+        cache = RecurrentCache(packing, layer_caches, masks, c.batch_first and not unbatched, unbatched)
+        if unbatched:
+            return x[:, 0], _without_batch_axis(final), cache
+        return x, final, cache
+
+    def _own_input(self, x: np.ndarray, packing: Packing) -> np.ndarray:
+        """x (T, B, E) contiguous, rows in packed order, padding zeroed.
+
+        Padding is set to 0 because dU = sum_t da_t^T x_t multiplies the (zero) gradient of a
+        padded step by its input, and 0 * NaN is NaN; that needs a copy, never the caller's
+        buffer. Without padding the caller's array may come back as it is: every path's cache
+        keeps its own copy of its input (refilling the caller's buffer before ``backward`` must
+        not change the gradients; ``tests/test_recurrent_isolation.py``), and the output that
+        ``forward`` returns is read-only for the same reason: it may be the cached h_t.
+        """
+        given = x
+        x = np.ascontiguousarray(x if packing.perm is None else x[:, packing.perm])
+        if packing.rev_index is not None:                    # some sequence is padded
+            if np.may_share_memory(x, given):
+                x = x.copy()
+            x[padding_mask(packing)] = 0
+        return x
 
     def backward(self, cache: RecurrentCache, d_output: np.ndarray | None = None, d_final=None):
         """Backpropagation through time for ``forward``.
@@ -209,10 +278,14 @@ class Recurrent:
         State, grads {name: array} for every parameter).
         """
         c = self.config
-        packing, layer_caches, masks, batch_first = cache
+        packing, layer_caches, masks, batch_first, unbatched = cache
+        if unbatched:
+            if d_output is not None:
+                d_output = np.asarray(d_output)[:, None]
+            d_final = _with_batch_axis(d_final)
         T = len(packing.batch_sizes)
         B = len(packing.lengths)
-        D, H = c.directions, c.hidden_size
+        D, H = c.directions, c.state_size
         if d_output is None:
             d_x = np.zeros((T, B, D * H), dtype=self.dtype)
         else:
@@ -232,14 +305,17 @@ class Recurrent:
             for d in range(D):
                 k = layer * D + d
                 params = self._direction_params(layer, d)
-                dx, d_s0, (dU, dW, db_ih, db_hh) = direction_backward(
+                dx, d_s0, (dU, dW, db_ih, db_hh, dW_hr) = direction_backward(
                     self.cell, d_x[:, :, d * H:(d + 1) * H], tuple(s[k] for s in d_finals),
                     layer_caches[layer][d], params, packing)
                 for ds_all, ds in zip(d_states0, d_s0):
                     ds_all[k] = ds
                 s = self._suffix(layer, d)
                 grads[f"weight_ih{s}"], grads[f"weight_hh{s}"] = dU, dW
-                grads[f"bias_ih{s}"], grads[f"bias_hh{s}"] = db_ih, db_hh
+                if c.bias:
+                    grads[f"bias_ih{s}"], grads[f"bias_hh{s}"] = db_ih, db_hh
+                if c.proj_size:
+                    grads[f"weight_hr{s}"] = dW_hr
                 d_in = dx if d_in is None else d_in + dx
             if masks[layer] is not None:
                 d_in *= masks[layer]
@@ -248,33 +324,50 @@ class Recurrent:
             d_x = d_x[:, packing.inverse]
         if batch_first:
             d_x = d_x.transpose(1, 0, 2)
-        return d_x, self._states_out(d_states0, packing), grads
+        d_state0 = self._states_out(d_states0, packing)
+        if unbatched:
+            return d_x[:, 0], _without_batch_axis(d_state0), grads
+        return d_x, d_state0, grads
 
     def __call__(self, x, state0=None, lengths=None):
-        """Inference: (output, final state), no cache kept."""
-        out, final, _ = self.forward(x, state0, lengths, training=False)
+        """Inference: (output, final state), no cache kept (so the output is writable)."""
+        out, final, cache = self.forward(x, state0, lengths, training=False)
+        del cache
+        out.flags.writeable = True
         return out, final
+
+
+def _with_batch_axis(state):
+    """An unbatched state (a State, h, or (h, c), each (L*D, H)) as a batch of one: (L*D, 1, H)."""
+    state = State.of(state)
+    return None if state is None else state.map(lambda a: np.asarray(a)[:, None])
+
+
+def _without_batch_axis(state: State) -> State:
+    return state.map(lambda a: a[:, 0])
 
 
 def RNN(input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
         bidirectional: bool = False, dropout: float = 0.0, batch_first: bool = False,
-        dtype: str = "float32", rng: np.random.Generator | None = None) -> Recurrent:
+        dtype: str = "float32", rng: np.random.Generator | None = None, bias: bool = True
+        ) -> Recurrent:
     """Vanilla RNN h_t = f(U x_t + W h_{t-1} + b), f in tanh / relu / sigmoid."""
     return Recurrent(RecurrentConfig(f"rnn_{nonlinearity}", input_size, hidden_size, num_layers,
-                                     bidirectional, dropout, batch_first, dtype), rng)
+                                     bidirectional, dropout, batch_first, dtype, bias), rng)
 
 
 def LSTM(input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
          dropout: float = 0.0, batch_first: bool = False, dtype: str = "float32",
-         rng: np.random.Generator | None = None) -> Recurrent:
-    """LSTM with PyTorch's equations and gate order i, f, g, o (see cells/lstm.py)."""
+         rng: np.random.Generator | None = None, bias: bool = True, proj_size: int = 0) -> Recurrent:
+    """LSTM with PyTorch's equations and gate order i, f, g, o (see cells/lstm.py); with
+    ``proj_size`` > 0 its h_t = W_hr (o_t * tanh(c_t)) has that size (PyTorch's projection)."""
     return Recurrent(RecurrentConfig("lstm", input_size, hidden_size, num_layers, bidirectional,
-                                     dropout, batch_first, dtype), rng)
+                                     dropout, batch_first, dtype, bias, proj_size), rng)
 
 
 def GRU(input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
         dropout: float = 0.0, batch_first: bool = False, dtype: str = "float32",
-        rng: np.random.Generator | None = None) -> Recurrent:
+        rng: np.random.Generator | None = None, bias: bool = True) -> Recurrent:
     """GRU with PyTorch's equations and gate order r, z, n (see cells/gru.py)."""
     return Recurrent(RecurrentConfig("gru", input_size, hidden_size, num_layers, bidirectional,
-                                     dropout, batch_first, dtype), rng)
+                                     dropout, batch_first, dtype, bias), rng)

@@ -11,18 +11,9 @@ Direction. The reverse direction of a bidirectional layer reads each sequence ba
 own last real step. Reversing every sequence within its length (``reverse_within``) turns it into
 a forward run with the same ``batch_sizes``; the outputs are reversed back the same way.
 
-Input side. ``U x_t + b_ih`` for all t is one matrix product before the loop, and after the
-backward loop ``dU = sum_t da_t^T x_t`` and ``dx_t = da_t U`` are one matrix product each, so
-only the recurrent product ``W h_{t-1}`` stays inside the time loop. The biases ride in the
-forward product as a column of ones appended to the input::
-
-    [x_t, 1] [s U | s (b_ih + ahead)]^T = s (U x_t + b_ih + ahead)     (T*B, E+1) x (E+1, G*H)
-
-where (s, ahead) is the cell's ``loop_form`` (the sigmoid gates' halving and the part of b_hh
-the loop would otherwise add): the result is what the cell's loop reads, with no pass over the
-(T, B, G*H) block to add biases or scale it. [x_t, 1] is a temporary; the cache keeps x. When
-T*B is at most In+1 (a single short sequence) building the folded weights costs more than the
-two passes it saves, so ``input_projection`` adds and scales in place instead.
+Paths. The cell's work over time runs on the backend chosen in ``bptt.backend`` (the reference
+loop, the fast NumPy path or the compiled one); this module only hands it the packed input in the
+cell's time order and takes back the outputs and final states.
 """
 from __future__ import annotations
 
@@ -30,7 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .cells import Cell
+from . import backend
+from .cells import Cell, Params, reference
 
 
 class Packing(NamedTuple):
@@ -71,6 +63,11 @@ def pack(lengths: np.ndarray | None, T: int, B: int) -> Packing:
     return Packing(lengths, batch_sizes, perm, inverse, rev_index)
 
 
+def padding_mask(packing: Packing) -> np.ndarray:
+    """(T, B) True at the steps after each (packed) row's end."""
+    return np.arange(len(packing.batch_sizes))[:, None] >= packing.lengths[None, :]
+
+
 def reverse_within(x: np.ndarray, packing: Packing) -> np.ndarray:
     """x (T, B, ...) with each sequence's first lengths[b] steps reversed; padding stays put.
 
@@ -90,70 +87,54 @@ def final_states(states: tuple[np.ndarray, ...], packing: Packing) -> tuple[np.n
 
 
 class DirectionCache(NamedTuple):
-    x: np.ndarray               # (T, B, In) the input, in its original time order
-    cell_cache: tuple           # the cell's own cache
+    backend: str                # the path that ran the forward pass (and runs the backward)
     reverse: bool
+    cache: tuple                # that path's cache (ReferenceCache, FastCache or CompiledCache)
 
 
-def input_projection(cell: Cell, x: np.ndarray, U: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray
-                     ) -> np.ndarray:
-    """The loop-form input side of every step in one product (see the module docstring).
-
-    x (T, B, In), U (G*H, In), b_ih and b_hh (G*H,).
-    Returns xs (T, B, G*H) = s (U x_t + b_ih + ahead).
-    """
-    T, B, In = x.shape
-    scale, ahead = cell.loop_form(b_hh)
-    if T * B <= In + 1:             # few rows (one short sequence): two passes over xs cost less
-        xs = x.reshape(T * B, In) @ U.T                        # than building [s U | s b]
-        xs += b_ih + ahead
-        xs *= scale
-        return xs.reshape(T, B, -1)
-    x1 = np.empty((T * B, In + 1), dtype=x.dtype)
-    x1[:, :In] = x.reshape(T * B, In)
-    x1[:, In] = 1
-    U1 = np.empty((U.shape[0], In + 1), dtype=U.dtype)         # (G*H, In+1)
-    np.multiply(U, scale[:, None], out=U1[:, :In])
-    np.multiply(b_ih + ahead, scale, out=U1[:, In])
-    return (x1 @ U1.T).reshape(T, B, -1)
-
-
-def direction_forward(cell: Cell, x: np.ndarray, params: tuple[np.ndarray, ...],
-                      state0: tuple[np.ndarray, ...], packing: Packing, reverse: bool
+def direction_forward(cell: Cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...],
+                      packing: Packing, reverse: bool
                       ) -> tuple[np.ndarray, tuple[np.ndarray, ...], DirectionCache]:
-    """One layer, one direction.
+    """One layer, one direction, on the current backend.
 
-    x:      (T, B, In) packed input;  params: (U, W, b_ih, b_hh) with U (G*H, In), W (G*H, H)
+    x:      (T, B, In) packed input;  params: Params(U, W, b_ih, b_hh), U (G*H, In), W (G*H, H)
     state0: initial states, each (B, H)
     Returns (out (T, B, H), final states each (B, H), cache).
     """
-    U, W, b_ih, b_hh = params
-    xs = input_projection(cell, reverse_within(x, packing) if reverse else x, U, b_ih, b_hh)
-    states, cell_cache = cell.run(xs, state0, W, b_hh, packing.batch_sizes)
-    out = states[0][1:]                                 # (T, B, H) h_1 .. h_T, a view
+    name, path = backend.current()
+    x = reverse_within(x, packing) if reverse else x
+    if name == "reference":
+        out, finals, cache = reference.forward(cell.step_forward, x, state0, params, packing.batch_sizes)
+    else:
+        out, finals, cache = path.forward(cell, x, params, state0, packing)
     if reverse:
         out = reverse_within(out, packing)
-    return out, final_states(states, packing), DirectionCache(x, cell_cache, reverse)
+    return out, finals, DirectionCache(name, reverse, cache)
 
 
 def direction_backward(cell: Cell, d_out: np.ndarray, d_final: tuple[np.ndarray, ...],
-                       cache: DirectionCache, params: tuple[np.ndarray, ...], packing: Packing
-                       ) -> tuple[np.ndarray, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-    """Backward of ``direction_forward``.
+                       cache: DirectionCache, params: Params, packing: Packing
+                       ) -> tuple[np.ndarray, tuple[np.ndarray, ...], Params]:
+    """Backward of ``direction_forward``, on the path that ran it.
 
     d_out: (T, B, H) dL/d out;  d_final: dL/d final states, each (B, H)
-    Returns (dx (T, B, In), d_state0, (dU, dW, db_ih, db_hh)).
+    Returns (dx (T, B, In), d_state0, Params gradients (dU, dW, db_ih, db_hh)).
     """
-    U, W, _, _ = params
-    x, cell_cache, reverse = cache
-    T, B, In = x.shape
+    name, reverse, inner = cache
     if reverse:                                         # work in the cell's time order
-        d_out, x = reverse_within(d_out, packing), reverse_within(x, packing)
-    da, d_state0, dW, db_hh = cell.backward(d_out, d_final, cell_cache, W)
-    da2 = da.reshape(T * B, -1)                         # (T*B, G*H)
-    dU = da2.T @ x.reshape(T * B, In)                   # sum_t da_t^T x_t
-    db_ih = da2.sum(axis=0)
-    dx = (da2 @ U).reshape(T, B, In)                    # dx_t = da_t U
+        d_out = reverse_within(d_out, packing)
+    if name == "reference":
+        dx, d_state0, grads = reference.backward(cell.step_backward, d_out, d_final, inner)
+    else:
+        dx, d_state0, grads = backend.implementation(name).backward(cell, d_out, d_final, inner, params)
     if reverse:
         dx = reverse_within(dx, packing)                # back to the input's time order
-    return dx, d_state0, (dU, dW, db_ih, db_hh)
+    return dx, d_state0, grads
+
+
+def step_cache(cell: Cell, cache: DirectionCache, params: Params, t: int, rows):
+    """Step t (in the cell's time order) of a direction as the reference cell's StepCache, for
+    the running rows ``rows``: what ``cell.step_backward`` reads (used by ``bptt.diagnostics``)."""
+    if cache.backend == "reference":
+        return reference.step_cache(cache.cache, t, rows)
+    return backend.implementation(cache.backend).step_cache(cell, cache.cache, params, t, rows)

@@ -4,7 +4,7 @@ W and bias_hh, on a length-sorted batch with padding."""
 import numpy as np
 import pytest
 
-from bptt.cells import get_cell
+from bptt.cells import Params, get_cell
 from bptt.gradcheck import check_grads
 from bptt.sequence import final_states, pack
 
@@ -24,12 +24,12 @@ def test_cell_gradients_match_finite_differences(mode):
     w_final = tuple(rng.standard_normal((B, H)) for _ in range(cell.num_states))
 
     def loss():
-        states, _ = cell.forward(xp.copy(), state0, W, b_hh, packing.batch_sizes)
+        states, _ = cell.fast.forward(xp.copy(), state0, W, b_hh, packing.batch_sizes)
         finals = final_states(states, packing)
         return float(np.sum(states[0][1:] * w_out) + sum(np.sum(f * w) for f, w in zip(finals, w_final)))
 
-    _, cache = cell.forward(xp.copy(), state0, W, b_hh, packing.batch_sizes)
-    dxp, d_state0, dW, db_hh = cell.backward(w_out, w_final, cache, W)
+    _, cache = cell.fast.forward(xp.copy(), state0, W, b_hh, packing.batch_sizes)
+    dxp, d_state0, dW, db_hh, _ = cell.fast.backward(w_out, w_final, cache, W)
     arrays = {"xp": xp, "W": W, "b_hh": b_hh, **{f"state0_{k}": s for k, s in enumerate(state0)}}
     grads = {"xp": dxp, "W": dW, "b_hh": db_hh, **{f"state0_{k}": d for k, d in enumerate(d_state0)}}
     errors = check_grads(loss, arrays, grads)
@@ -53,9 +53,9 @@ def test_folded_input_projection_runs_the_same_function_as_the_reference_forward
     U, W = rng.uniform(-0.6, 0.6, (G, In)), rng.uniform(-0.6, 0.6, (G, H))
     b_ih, b_hh = rng.uniform(-0.5, 0.5, G), rng.uniform(-0.5, 0.5, G)
     state0 = tuple(rng.standard_normal((B, H)) for _ in range(cell.num_states))
-    out, finals, _ = direction_forward(cell, x, (U, W, b_ih, b_hh), state0, packing, reverse)
+    out, finals, _ = direction_forward(cell, x, Params(U, W, b_ih, b_hh), state0, packing, reverse)
     x_in = reverse_within(x, packing) if reverse else x
-    states, _ = cell.forward(x_in @ U.T + b_ih, state0, W, b_hh, packing.batch_sizes)
+    states, _ = cell.fast.forward(x_in @ U.T + b_ih, state0, W, b_hh, packing.batch_sizes)
     ref = states[0][1:]
     np.testing.assert_allclose(out, reverse_within(ref, packing) if reverse else ref, rtol=0, atol=1e-13)
     for f, r in zip(finals, final_states(states, packing)):
@@ -77,7 +77,7 @@ def test_pack_orders_rows_by_length_and_counts_running_rows():
 
 
 def test_gate_constants_are_shared_and_read_only():
-    from bptt.cells._gates import gate_constants
+    from bptt.cells.numpy_gates import gate_constants
     c = gate_constants((True, False), 3, 2, np.float64)
     assert c is gate_constants((True, False), 3, 2, np.float64)
     np.testing.assert_array_equal(c.scale, [[0.5] * 3 + [1.0] * 3] * 2)

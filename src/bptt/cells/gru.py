@@ -1,29 +1,32 @@
-r"""Gated recurrent unit (GRU), forward and backward through time.
+r"""Gated recurrent unit (GRU), one step forward and one step back: the reference.
 
-Equations (PyTorch's, gate rows stacked in the order r, z, n)::
+Equations (PyTorch's, gate rows stacked in the order r, z, n; docs/math.md section 6)::
 
-    r_t = sigma(U_r x_t + b_ir + W_r h_{t-1} + b_hr)            reset gate
-    z_t = sigma(U_z x_t + b_iz + W_z h_{t-1} + b_hz)            update gate
-    n_t = tanh (U_n x_t + b_in + r_t * (W_n h_{t-1} + b_hn))    candidate
-    h_t = (1 - z_t) * n_t + z_t * h_{t-1}  =  n_t + z_t * (h_{t-1} - n_t)
+    ax_t = U x_t + b_ih     = [ax_r; ax_z; ax_n]        input side     (3H,)
+    q_t  = W h_{t-1} + b_hh = [q_r;  q_z;  q_n]         recurrent side (3H,)
+    r_t = sigma(ax_r + q_r)                             reset gate
+    z_t = sigma(ax_z + q_z)                             update gate
+    n_t = tanh (ax_n + r_t * q_n)                       candidate
+    h_t = (1 - z_t) * n_t + z_t * h_{t-1}
 
-U = ``weight_ih`` (3H, E), W = ``weight_hh`` (3H, H). Unlike the LSTM the two biases of n do not
-merge: b_hn sits inside the reset gate's product, so ``bias_hh`` is added in the loop.
+U = ``weight_ih`` (3H, In), W = ``weight_hh`` (3H, H). Unlike the LSTM the two biases of n do not
+merge: b_hn sits inside the reset gate's product.
 
 Backward, for one step, given dh = dL/dh_t::
 
-    dz = dh * (h_{t-1} - n_t)          dn = dh * (1 - z_t)
-    da_n = dn * (1 - n_t^2)                          (gradient of n's pre-activation)
-    dr = da_n * (W_n h_{t-1} + b_hn)   dq_n = da_n * r_t     (q = W h_{t-1} + b_hh)
-    da_r = dr * r_t (1 - r_t)          da_z = dz * z_t (1 - z_t)
-    dh_{t-1} = dh * z_t + dq W          with dq = [da_r, da_z, dq_n]  (B, 3H)
+    dz = dh * (h_{t-1} - n_t)                                           (G1)
+    dn = dh * (1 - z_t)                                                 (G2)
+    da_n = dn * (1 - n_t^2)       gradient of ax_n + r * q_n            (G3)
+    dr = da_n * q_n                                                     (G4)
+    dq_n = da_n * r_t                                                   (G5)
+    da_r = dr * r (1 - r)         da_z = dz * z (1 - z)                 (G6)
+    dax = [da_r; da_z; da_n]      dq = [da_r; da_z; dq_n]
+    dh_{t-1} = dh * z_t + W^T dq                                        (G7)
+    dx_t = U^T dax   dU = dax x_t^T   db_ih = dax   dW = dq h_{t-1}^T   db_hh = dq
 
-The input side receives da = [da_r, da_z, da_n] and the recurrent side dq: they share the r and
-z blocks and differ in n. Summed over steps: dW = sum_t dq_t^T h_{t-1}, db_hh = sum_t dq_t,
-dU = sum_t da_t^T x_t, db_ih = sum_t da_t.
-
-As in the LSTM, the batch is sorted by length and step t works on the first
-``batch_sizes[t]`` rows only.
+The input side receives dax and the recurrent side dq: they share the r and z blocks and differ
+in n. ``reference.py`` sums the parameter gradients over steps.
+The fast paths computing the same function: ``numpy_gru.py`` and ``numba_gru.py``.
 """
 from __future__ import annotations
 
@@ -31,129 +34,54 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._gates import activate_, activation_grad_, gate_constants, prescale
+from ._params import Params, sigmoid
 
 GATES = 3           # row blocks of weight_ih / weight_hh: r, z, n
-SIGMOID_BLOCKS = (True, True, False)   # r, z; n is activated on its own (after the reset product)
 
 
-class Cache(NamedTuple):
-    gates: np.ndarray        # (T, B, 3H) activations [r, z, n] of every step
-    q_n: np.ndarray          # (T, B, H) W_n h_{t-1} + b_hn, the product the reset gate scales
-    hs: np.ndarray           # (T+1, B, H) hs[0] = h_0, hs[t+1] = h_t
-    batch_sizes: np.ndarray  # (T,) rows still running at each step, non-increasing
+class StepCache(NamedTuple):
+    x: np.ndarray           # (B, In) x_t
+    h_prev: np.ndarray      # (B, H)  h_{t-1}
+    r: np.ndarray           # (B, H)  reset gate
+    z: np.ndarray           # (B, H)  update gate
+    n: np.ndarray           # (B, H)  candidate
+    q_n: np.ndarray         # (B, H)  W_n h_{t-1} + b_hn, the product the reset gate scales
+    params: Params
 
 
-def loop_form(b_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What the loop reads from the input side: xs_t = scale * (U x_t + b_ih + ahead).
+def step_forward(x_t: np.ndarray, state: tuple[np.ndarray], params: Params
+                 ) -> tuple[tuple[np.ndarray], StepCache]:
+    """One step. x_t (B, In); state (h_{t-1},) with h_{t-1} (B, H). Returns ((h_t,), cache)."""
+    (h_prev,) = state
+    U, W, b_ih, b_hh, _ = params
+    ax_r, ax_z, ax_n = np.split(x_t @ U.T + b_ih, 3, axis=1)        # (B, H) each
+    q_r, q_z, q_n = np.split(h_prev @ W.T + b_hh, 3, axis=1)        # (B, H) each
+    r = sigmoid(ax_r + q_r)                             # (B, H) reset gate
+    z = sigmoid(ax_z + q_z)                             # (B, H) update gate
+    n = np.tanh(ax_n + r * q_n)                         # (B, H) candidate
+    h = (1 - z) * n + z * h_prev                        # (B, H) h_t
+    return (h,), StepCache(x_t, h_prev, r, z, n, q_n, params)
 
-    Returns (scale, ahead), each (3H,): r and z rows halved (see ``_gates.py``) and their
-    bias_hh added ahead of the loop; n's b_hn stays in the loop (inside the reset product), so
-    ``ahead`` is 0 and ``scale`` 1 on the n block.
+
+def step_backward(d_state: tuple[np.ndarray], cache: StepCache
+                  ) -> tuple[np.ndarray, tuple[np.ndarray], Params]:
+    """Back through one step. d_state (dL/dh_t,) (B, H), the total gradient of h_t.
+
+    Returns (dx_t (B, In), (dL/dh_{t-1},) through this step, this step's Params gradients).
     """
-    H = b_hh.shape[0] // GATES
-    ahead = b_hh.copy()
-    ahead[2 * H:] = 0
-    return gate_constants(SIGMOID_BLOCKS, H, 1, b_hh.dtype).scale[0], ahead
-
-
-def forward(xp: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.ndarray,
-            batch_sizes: np.ndarray) -> tuple[tuple[np.ndarray], Cache]:
-    """Run the GRU over a length-sorted batch.
-
-    xp:          (T, B, 3H) U x_t + bias_ih for every step; overwritten with the activations
-    state0:      (h_0,) with h_0 (B, H)
-    W:           (3H, H) weight_hh;  b_hh: (3H,) bias_hh
-    batch_sizes: (T,) non-increasing number of running rows per step
-    Returns ((hs,), cache) with hs (T+1, B, H); padded steps stay zero.
-    """
-    scale, ahead = loop_form(b_hh)
-    xp += ahead                                 # r and z take both biases up front
-    xp *= scale
-    return run(xp, state0, W, b_hh, batch_sizes)
-
-
-def run(xs: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.ndarray,
-        batch_sizes: np.ndarray) -> tuple[tuple[np.ndarray], Cache]:
-    """``forward``'s time loop, given the input side in loop form (``loop_form``):
-    xs (T, B, 3H) = scale * (U x_t + b_ih + ahead), overwritten with the activations.
-    ``bptt.sequence`` computes xs in one matrix product with the scale and biases folded in.
-    """
-    T, B, G = xs.shape
-    H = G // GATES
-    alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
-    hs = alloc((T + 1, B, H), dtype=xs.dtype)
-    q_n = alloc((T, B, H), dtype=xs.dtype)
-    hs[0] = state0[0]
-    consts = gate_constants(SIGMOID_BLOCKS[:2], H, B, xs.dtype)   # (B, 2H) for r, z
-    scale = gate_constants(SIGMOID_BLOCKS, H, 1, xs.dtype).scale[0]  # (3H,) 1/2 on r, z
-    Wt = prescale(W, scale)                     # (H, 3H) r, z rows halved (see _gates.py)
-    q = np.empty((B, G), dtype=xs.dtype)        # W h_{t-1} + b_hh
-
-    for t in range(T):
-        n = batch_sizes[t]
-        h_prev = hs[t, :n]
-        a = xs[t, :n]                                   # (n, 3H)
-        np.matmul(h_prev, Wt, out=q[:n])
-        a_rz, a_n = a[:, :2 * H], a[:, 2 * H:]
-        a_rz += q[:n, :2 * H]
-        activate_(a_rz, consts)                         # r, z = sigma(.)
-        r, z = a_rz[:, :H], a_rz[:, H:]
-        qn = q_n[t, :n]
-        np.add(q[:n, 2 * H:], b_hh[2 * H:], out=qn)     # W_n h_{t-1} + b_hn
-        np.multiply(r, qn, out=q[:n, 2 * H:])           # reuse q's n block for r * qn
-        a_n += q[:n, 2 * H:]
-        np.tanh(a_n, out=a_n)                           # n_t
-        h = hs[t + 1, :n]
-        np.subtract(h_prev, a_n, out=h)
-        h *= z
-        h += a_n                                        # h_t = n + z (h_{t-1} - n)
-    return (hs,), Cache(xs, q_n, hs, batch_sizes)
-
-
-def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray], cache: Cache,
-             W: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray], np.ndarray, np.ndarray]:
-    """Backpropagate through all steps.
-
-    d_hs:    (T, B, H) dL/dh_t from above; d_final: (dL/dh_n,) with dL/dh_n (B, H)
-    Returns (da, (dh_0,), dW, db_hh): da (T, B, 3H) the gradient of U x_t + bias_ih,
-    dW (3H, H), db_hh (3H,).
-    """
-    gates, q_n, hs, batch_sizes = cache
-    T, B, G = gates.shape
-    H = G // GATES
-    consts = gate_constants(SIGMOID_BLOCKS[:2], H, B, gates.dtype)
-    alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
-    da_all = alloc((T, B, G), dtype=gates.dtype)       # input side [da_r, da_z, da_n]
-    dq_all = alloc((T, B, G), dtype=gates.dtype)       # recurrent side [da_r, da_z, dq_n]
-    dh = np.array(d_final[0], dtype=gates.dtype)       # (B, H) running dL/dh_t
-    tmp = np.empty((B, H), dtype=gates.dtype)
-    tmp2 = np.empty((B, 2 * H), dtype=gates.dtype)
-
-    for t in reversed(range(T)):
-        n = batch_sizes[t]
-        dh_t = dh[:n]
-        dh_t += d_hs[t, :n]
-        a, da, dq = gates[t, :n], da_all[t, :n], dq_all[t, :n]
-        r, z, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-        da_r, da_z, da_n = da[:, :H], da[:, H:2 * H], da[:, 2 * H:]
-        h_prev = hs[t, :n]
-        np.subtract(h_prev, g, out=da_z)
-        da_z *= dh_t                                    # dz = dh (h_{t-1} - n)
-        np.subtract(1, z, out=da_n)
-        da_n *= dh_t                                    # dn = dh (1 - z)
-        np.multiply(g, g, out=tmp[:n])
-        np.subtract(1, tmp[:n], out=tmp[:n])
-        da_n *= tmp[:n]                                 # da_n = dn (1 - n^2)
-        np.multiply(da_n, q_n[t, :n], out=da_r)         # dr = da_n * (W_n h + b_hn)
-        np.multiply(da_n, r, out=dq[:, 2 * H:])         # dq_n = da_n * r
-        activation_grad_(da[:, :2 * H], a[:, :2 * H], consts, tmp2[:n])   # through sigma
-        dq[:, :2 * H] = da[:, :2 * H]
-        dh_t *= z                                       # dh_{t-1} = dh z
-        np.matmul(dq, W, out=tmp[:n])
-        dh_t += tmp[:n]                                 #          + dq W
-
-    flat_dq = dq_all.reshape(T * B, G)
-    dW = flat_dq.T @ hs[:-1].reshape(T * B, H)          # sum_t dq_t^T h_{t-1}
-    db = flat_dq.sum(axis=0)
-    return da_all, (dh,), dW, db
+    (dh,) = d_state
+    x, h_prev, r, z, n, q_n, (U, W, *_) = cache
+    dz = dh * (h_prev - n)                              # (B, H) (G1)
+    dn = dh * (1 - z)                                   # (B, H) (G2)
+    da_n = dn * (1 - n * n)                             # (B, H) (G3)
+    dr = da_n * q_n                                     # (B, H) (G4)
+    dq_n = da_n * r                                     # (B, H) (G5)
+    da_r = dr * r * (1 - r)                             # (B, H) (G6)
+    da_z = dz * z * (1 - z)                             # (B, H)
+    dax = np.concatenate([da_r, da_z, da_n], axis=1)    # (B, 3H) input side
+    dq = np.concatenate([da_r, da_z, dq_n], axis=1)     # (B, 3H) recurrent side
+    dx = dax @ U                                        # (B, In) dx_t = U^T dax
+    dh_prev = dh * z + dq @ W                           # (B, H) (G7)
+    dU = dax.T @ x                                      # (3H, In) dax x_t^T
+    dW = dq.T @ h_prev                                  # (3H, H) dq h_{t-1}^T
+    return dx, (dh_prev,), Params(dU, dW, dax.sum(axis=0), dq.sum(axis=0))

@@ -1,34 +1,36 @@
-r"""Long short-term memory (LSTM), forward and backward through time.
+r"""Long short-term memory (LSTM), one step forward and one step back: the reference.
 
-Equations (PyTorch's, gate rows stacked in the order i, f, g, o)::
+Equations (PyTorch's, gate rows stacked in the order i, f, g, o; docs/math.md section 5)::
 
-    i_t = sigma(U_i x_t + b_ii + W_i h_{t-1} + b_hi)        input gate
-    f_t = sigma(U_f x_t + b_if + W_f h_{t-1} + b_hf)        forget gate
-    g_t = tanh (U_g x_t + b_ig + W_g h_{t-1} + b_hg)        candidate cell
-    o_t = sigma(U_o x_t + b_io + W_o h_{t-1} + b_ho)        output gate
+    a_t = U x_t + b_ih + W h_{t-1} + b_hh = [a_i; a_f; a_g; a_o]      (4H,)
+    i_t = sigma(a_i)        input gate
+    f_t = sigma(a_f)        forget gate
+    g_t = tanh (a_g)        candidate cell
+    o_t = sigma(a_o)        output gate
     c_t = f_t * c_{t-1} + i_t * g_t
     h_t = o_t * tanh(c_t)
 
-U = ``weight_ih`` (4H, E), W = ``weight_hh`` (4H, H), b = ``bias_ih + bias_hh`` (4H,).
+U = ``weight_ih`` (4H, In), W = ``weight_hh`` (4H, P). With ``proj_size`` P > 0 (PyTorch's
+projection, ``weight_hr`` = W_hr (P, H)) the state h is projected down to P units::
+
+    h_t = W_hr m_t,   m_t = o_t * tanh(c_t)                           (h of size P, c of size H)
+
+and without it P = H and h_t = m_t.
 
 Backward, for one step, given dh = dL/dh_t (from the output at t and from step t+1) and
 dc = dL/dc_t (from step t+1)::
 
-    do = dh * tanh(c_t)
-    dc = dc + dh * o_t * (1 - tanh(c_t)^2)
-    di = dc * g_t          df = dc * c_{t-1}          dg = dc * i_t
+    dm = W_hr^T dh  (dm = dh without projection)     dW_hr = dh m_t^T   (P1)
+    do = dm * tanh(c_t)                                                   (L3)
+    dc = dc + dm * o_t * (1 - tanh(c_t)^2)                                (L2)
+    di = dc * g_t          df = dc * c_{t-1}          dg = dc * i_t       (L4)
     dc_{t-1} = dc * f_t
-    da_{i,f,o} = d{i,f,o} * s (1 - s)      (s the gate's value: sigma' = sigma (1 - sigma))
-    da_g       = dg * (1 - g_t^2)          (tanh' = 1 - tanh^2)
-    dh_{t-1} = da W                         (da = [da_i, da_f, da_g, da_o], (B, 4H))
+    da_i = di * i (1 - i)  da_f = df * f (1 - f)  da_g = dg * (1 - g^2)  da_o = do * o (1 - o)  (L5)
+    dh_{t-1} = W^T da        dx_t = U^T da           with da = [da_i; da_f; da_g; da_o]   (L6)
+    dU = da x_t^T    dW = da h_{t-1}^T    db_ih = db_hh = da
 
-and, summed over all steps because U, W, b are shared by every step (one matrix product each)::
-
-    dW = sum_t da_t^T h_{t-1}      dU = sum_t da_t^T x_t      db = sum_t da_t
-
-The batch is sorted by length, longest first: at step t only the first ``batch_sizes[t]`` rows
-are still inside their sequence, so every operation works on the prefix ``[:n]`` of the rows
-(a view, no copy) and a finished sequence keeps its state and costs nothing.
+(the parameter gradients of one step; ``reference.py`` sums them over steps).
+The fast paths computing the same function: ``numpy_lstm.py`` and ``numba_lstm.py``.
 """
 from __future__ import annotations
 
@@ -36,127 +38,71 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._gates import activate_, activation_grad_, gate_constants, prescale
+from ._params import Params, sigmoid
 
 GATES = 4           # row blocks of weight_ih / weight_hh: i, f, g, o
-SIGMOID_BLOCKS = (True, True, False, True)
 
 
-class Cache(NamedTuple):
-    gates: np.ndarray        # (T, B, 4H) activations [i, f, g, o] of every step
-    hs: np.ndarray           # (T+1, B, H) hs[0] = h_0, hs[t+1] = h_t
-    cs: np.ndarray           # (T+1, B, H) cs[0] = c_0, cs[t+1] = c_t
-    tanh_cs: np.ndarray      # (T, B, H) tanh(c_t)
-    batch_sizes: np.ndarray  # (T,) rows still running at each step, non-increasing
+class StepCache(NamedTuple):
+    x: np.ndarray           # (B, In) x_t
+    h_prev: np.ndarray      # (B, P)  h_{t-1}
+    c_prev: np.ndarray      # (B, H)  c_{t-1}
+    i: np.ndarray           # (B, H)  input gate
+    f: np.ndarray           # (B, H)  forget gate
+    g: np.ndarray           # (B, H)  candidate
+    o: np.ndarray           # (B, H)  output gate
+    tanh_c: np.ndarray      # (B, H)  tanh(c_t)
+    params: Params
 
 
-def loop_form(b_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What the loop reads from the input side: xs_t = scale * (U x_t + b_ih + ahead).
+def step_forward(x_t: np.ndarray, state: tuple[np.ndarray, np.ndarray], params: Params
+                 ) -> tuple[tuple[np.ndarray, np.ndarray], StepCache]:
+    """One step. x_t (B, In); state (h_{t-1} (B, P), c_{t-1} (B, H)).
 
-    Returns (scale, ahead), each (4H,): the sigmoid rows (i, f, o) halved (see ``_gates.py``),
-    and all of bias_hh added ahead of the loop (the LSTM's two biases simply add).
+    Returns ((h_t, c_t), cache).
     """
-    H = b_hh.shape[0] // GATES
-    return gate_constants(SIGMOID_BLOCKS, H, 1, b_hh.dtype).scale[0], b_hh
+    h_prev, c_prev = state
+    U, W, b_ih, b_hh, W_hr = params
+    a = x_t @ U.T + b_ih + h_prev @ W.T + b_hh          # (B, 4H) a_t
+    a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)         # (B, H) each
+    i = sigmoid(a_i)                                    # (B, H) input gate
+    f = sigmoid(a_f)                                    # (B, H) forget gate
+    g = np.tanh(a_g)                                    # (B, H) candidate
+    o = sigmoid(a_o)                                    # (B, H) output gate
+    c = f * c_prev + i * g                              # (B, H) c_t
+    tanh_c = np.tanh(c)                                 # (B, H)
+    h = o * tanh_c                                      # (B, H) h_t = o * tanh(c_t)
+    if W_hr is not None:
+        h = h @ W_hr.T                                  # (B, P) h_t = W_hr (o * tanh(c_t))
+    return (h, c), StepCache(x_t, h_prev, c_prev, i, f, g, o, tanh_c, params)
 
 
-def forward(xp: np.ndarray, state0: tuple[np.ndarray, np.ndarray], W: np.ndarray,
-            b_hh: np.ndarray, batch_sizes: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], Cache]:
-    """Run the LSTM over a length-sorted batch.
+def step_backward(d_state: tuple[np.ndarray, np.ndarray], cache: StepCache
+                  ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], Params]:
+    """Back through one step. d_state (dL/dh_t (B, P), dL/dc_t (B, H)): dh the total gradient
+    of h_t, dc the gradient c_t gets from step t+1 (c_t's path into h_t is added here).
 
-    xp:          (T, B, 4H) U x_t + bias_ih for every step; taken over and overwritten
-                 with the gate activations (the memory BPTT needs, not a copy of it)
-    state0:      (h_0, c_0), each (B, H)
-    W:           (4H, H) weight_hh;  b_hh: (4H,) bias_hh
-    batch_sizes: (T,) non-increasing number of running rows per step
-    Returns ((hs, cs), cache) with hs, cs of shape (T+1, B, H); rows of a step after a
-    sequence's end stay zero.
+    Returns (dx_t (B, In), (dL/dh_{t-1}, dL/dc_{t-1}) through this step, this step's Params
+    gradients).
     """
-    scale, ahead = loop_form(b_hh)
-    xp += ahead                                 # (T, B, 4H) U x_t + b, all steps at once
-    xp *= scale
-    return run(xp, state0, W, b_hh, batch_sizes)
-
-
-def run(xs: np.ndarray, state0: tuple[np.ndarray, np.ndarray], W: np.ndarray,
-        b_hh: np.ndarray, batch_sizes: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], Cache]:
-    """``forward``'s time loop, given the input side in loop form (``loop_form``):
-    xs (T, B, 4H) = scale * (U x_t + b_ih + b_hh), overwritten with the gate activations.
-    ``bptt.sequence`` computes xs in one matrix product with the scale and biases folded in.
-    """
-    T, B, G = xs.shape
-    H = G // GATES
-    h0, c0 = state0
-    padded = batch_sizes[-1] < B if T else False
-    alloc = np.zeros if padded else np.empty
-    hs = alloc((T + 1, B, H), dtype=xs.dtype)
-    cs = alloc((T + 1, B, H), dtype=xs.dtype)
-    tanh_cs = alloc((T, B, H), dtype=xs.dtype)
-    hs[0], cs[0] = h0, c0
-    consts = gate_constants(SIGMOID_BLOCKS, H, B, xs.dtype)
-    Wt = prescale(W, consts.scale[0])           # (H, 4H) sigmoid rows halved (see _gates.py)
-    rec = np.empty((B, G), dtype=xs.dtype)      # W h_{t-1}
-    ig = np.empty((B, H), dtype=xs.dtype)       # i_t * g_t
-
-    for t in range(T):
-        n = batch_sizes[t]
-        a = xs[t, :n]                                   # (n, 4H) pre-activations
-        np.matmul(hs[t, :n], Wt, out=rec[:n])
-        a += rec[:n]
-        activate_(a, consts)                            # sigma on i, f, o; tanh on g
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        c = cs[t + 1, :n]
-        np.multiply(f, cs[t, :n], out=c)                # c_t = f * c_{t-1}
-        np.multiply(i, g, out=ig[:n])
-        c += ig[:n]                                     #     + i * g
-        np.tanh(c, out=tanh_cs[t, :n])
-        np.multiply(o, tanh_cs[t, :n], out=hs[t + 1, :n])  # h_t = o * tanh(c_t)
-    return (hs, cs), Cache(xs, hs, cs, tanh_cs, batch_sizes)
-
-
-def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray, np.ndarray], cache: Cache,
-             W: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
-    """Backpropagate through all steps.
-
-    d_hs:    (T, B, H) dL/dh_t from above (the layer's outputs); zero where padded
-    d_final: (dL/dh_n, dL/dc_n), each (B, H), for every row's final state (it enters at the
-             row's last real step: rows that have not started yet keep it untouched)
-    Returns (da, (dh_0, dc_0), dW, db_hh) with da (T, B, 4H) the gradient of the gates'
-    pre-activations (= of U x_t + b for every step), dW (4H, H), db_hh (4H,).
-    """
-    gates, hs, cs, tanh_cs, batch_sizes = cache
-    T, B, G = gates.shape
-    H = G // GATES
-    consts = gate_constants(SIGMOID_BLOCKS, H, B, gates.dtype)
-    alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
-    da_all = alloc((T, B, G), dtype=gates.dtype)
-    dh = np.array(d_final[0], dtype=gates.dtype)        # (B, H) running dL/dh_t
-    dc = np.array(d_final[1], dtype=gates.dtype)        # (B, H) running dL/dc_t
-    tmp = np.empty((B, H), dtype=gates.dtype)
-    tmp_g = np.empty((B, G), dtype=gates.dtype)
-
-    for t in reversed(range(T)):
-        n = batch_sizes[t]
-        dh_t, dc_t = dh[:n], dc[:n]
-        dh_t += d_hs[t, :n]
-        a, da = gates[t, :n], da_all[t, :n]             # (n, 4H)
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        di, df, dg, do = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
-        tc = tanh_cs[t, :n]
-        np.multiply(dh_t, tc, out=do)                   # do = dh * tanh(c_t)
-        np.multiply(tc, tc, out=tmp[:n])
-        np.subtract(1, tmp[:n], out=tmp[:n])
-        tmp[:n] *= o
-        tmp[:n] *= dh_t
-        dc_t += tmp[:n]                                 # dc += dh * o * (1 - tanh^2 c_t)
-        np.multiply(dc_t, g, out=di)                    # di = dc * g
-        np.multiply(dc_t, cs[t, :n], out=df)            # df = dc * c_{t-1}
-        np.multiply(dc_t, i, out=dg)                    # dg = dc * i
-        dc_t *= f                                       # dc_{t-1} = dc * f
-        activation_grad_(da, a, consts, tmp_g[:n])         # through sigma and tanh
-        np.matmul(da, W, out=dh_t)                      # dh_{t-1} = da W
-
-    flat_da = da_all.reshape(T * B, G)
-    dW = flat_da.T @ hs[:-1].reshape(T * B, H)          # sum_t da_t^T h_{t-1}
-    db = flat_da.sum(axis=0)
-    return da_all, (dh, dc), dW, db
+    dh, dc = d_state
+    x, h_prev, c_prev, i, f, g, o, tanh_c, (U, W, _, _, W_hr) = cache
+    dm = dh if W_hr is None else dh @ W_hr              # (B, H) (P1) dL/d(o * tanh(c_t))
+    do = dm * tanh_c                                    # (B, H) (L3)
+    dc = dc + dm * o * (1 - tanh_c * tanh_c)            # (B, H) (L2) dc_t complete
+    di = dc * g                                         # (B, H) (L4)
+    df = dc * c_prev                                    # (B, H)
+    dg = dc * i                                         # (B, H)
+    dc_prev = dc * f                                    # (B, H) dc_{t-1} through c_t
+    da_i = di * i * (1 - i)                             # (B, H) (L5) sigma' = s (1 - s)
+    da_f = df * f * (1 - f)                             # (B, H)
+    da_g = dg * (1 - g * g)                             # (B, H) tanh' = 1 - tanh^2
+    da_o = do * o * (1 - o)                             # (B, H)
+    da = np.concatenate([da_i, da_f, da_g, da_o], axis=1)   # (B, 4H)
+    dx = da @ U                                         # (B, In) dx_t = U^T da
+    dh_prev = da @ W                                    # (B, P) (L6) dh_{t-1} = W^T da
+    dU = da.T @ x                                       # (4H, In) da x_t^T
+    dW = da.T @ h_prev                                  # (4H, P) da h_{t-1}^T
+    db = da.sum(axis=0)                                 # (4H,) db_ih = db_hh = da
+    dW_hr = None if W_hr is None else dh.T @ (o * tanh_c)   # (P, H) (P1) dh m_t^T
+    return dx, (dh_prev, dc_prev), Params(dU, dW, db, db, dW_hr)

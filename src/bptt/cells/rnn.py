@@ -1,30 +1,27 @@
-r"""The vanilla (Elman) RNN, forward and backward through time.
+r"""The vanilla (Elman) RNN, one step forward and one step back: the reference.
 
-Equations::
+Equations (docs/math.md section 3)::
 
-    h_t = f(U x_t + W h_{t-1} + b)        f in {tanh, relu, sigmoid}
+    a_t = U x_t + b_ih + W h_{t-1} + b_hh         pre-activation
+    h_t = f(a_t)                                  f in {tanh, relu, sigmoid}
 
-U = ``weight_ih`` (H, E) input -> hidden, W = ``weight_hh`` (H, H) hidden -> hidden, the same at
-every step; b = ``bias_ih + bias_hh`` (H,). The output layer y_t = softmax(V h_t + c) is a
-separate Dense layer.
+U = ``weight_ih`` (H, In) input -> hidden, W = ``weight_hh`` (H, H) hidden -> hidden, the same at
+every step. The output layer y_t = softmax(V h_t + c) is a separate Dense layer.
 
 Backward. With dh = dL/dh_t (from the output at t plus from step t+1)::
 
     da_t     = dh * f'(a_t)        f' from the output h_t = f(a_t):
                                    tanh: 1 - h_t^2;  sigmoid: h_t (1 - h_t);  relu: [h_t > 0]
-    dh_{t-1} = da_t W
+    dh_{t-1} = W^T da_t            dx_t = U^T da_t
+    dU = da_t x_t^T    dW = da_t h_{t-1}^T    db_ih = db_hh = da_t
 
-and because U, W, b are shared by all steps, their gradients are sums over steps, each one
-matrix product over the whole sequence::
+for this step; over a sequence the parameter gradients are summed over steps, because U, W and
+the biases are shared by all of them (``reference.py``). Unrolled, dL/dh_t collects
+``W^T diag(f'(a_{t+1})) ... W^T diag(f'(a_k)) dL_k/dh_k`` for every later k: a product of k - t
+Jacobians, which is why gradients vanish or explode over long spans (math.md section 4).
 
-    dW = sum_t da_t^T h_{t-1}      dU = sum_t da_t^T x_t      db = sum_t da_t
-
-Unrolled, dL/dh_t collects ``W^T diag(f'(a_{t+1})) ... W^T diag(f'(a_k)) dL_k/dh_k`` (the direct
-part of step k's loss) for every later k: a product of k - t Jacobians, which is why gradients
-vanish or explode over long spans.
-
-The batch is sorted by length (longest first) and step t works on the first
-``batch_sizes[t]`` rows only.
+Shapes: a batch is rows, so ``U x_t`` is ``x_t @ U.T`` and ``W^T da_t`` is ``da @ W``.
+The fast paths computing the same function: ``numpy_rnn.py`` and ``numba_rnn.py``.
 """
 from __future__ import annotations
 
@@ -32,107 +29,62 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._params import Params, sigmoid
+
 GATES = 1
 NONLINEARITIES = ("tanh", "relu", "sigmoid")
 
 
-class Cache(NamedTuple):
-    hs: np.ndarray           # (T+1, B, H) hs[0] = h_0, hs[t+1] = h_t
-    batch_sizes: np.ndarray  # (T,)
+class StepCache(NamedTuple):
+    x: np.ndarray           # (B, In) x_t
+    h_prev: np.ndarray      # (B, H)  h_{t-1}
+    h: np.ndarray           # (B, H)  h_t = f(a_t)
+    params: Params
     nonlinearity: str
 
 
-def _activate_(a: np.ndarray, nonlinearity: str) -> None:
-    """In place a <- f(a)."""
+def activate(a: np.ndarray, nonlinearity: str) -> np.ndarray:
+    """f(a)."""
     if nonlinearity == "tanh":
-        np.tanh(a, out=a)
-    elif nonlinearity == "relu":
-        np.maximum(a, 0, out=a)
-    else:                                   # sigma(x) = (1 + tanh(x/2)) / 2
-        a *= 0.5
-        np.tanh(a, out=a)
-        a *= 0.5
-        a += 0.5
+        return np.tanh(a)
+    if nonlinearity == "relu":
+        return np.maximum(a, 0)
+    if nonlinearity == "sigmoid":
+        return sigmoid(a)
+    raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
 
 
-def _derivative(h: np.ndarray, nonlinearity: str, out: np.ndarray) -> np.ndarray:
-    """f'(a) written with h = f(a), into ``out``."""
+def derivative(h: np.ndarray, nonlinearity: str) -> np.ndarray:
+    """f'(a) written with the output h = f(a)."""
     if nonlinearity == "tanh":
-        np.multiply(h, h, out=out)
-        np.subtract(1, out, out=out)        # 1 - h^2
-    elif nonlinearity == "relu":
-        np.sign(h, out=out)                 # h >= 0, so sign(h) = [h > 0]
-    else:
-        np.subtract(1, h, out=out)
-        out *= h                            # h (1 - h)
-    return out
+        return 1 - h * h
+    if nonlinearity == "relu":
+        return (h > 0).astype(h.dtype)          # 0 at a = 0, as in PyTorch
+    return h * (1 - h)
 
 
-def loop_form(b_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What the loop reads from the input side: xs_t = scale * (U x_t + b_ih + ahead).
+def step_forward(x_t: np.ndarray, state: tuple[np.ndarray], params: Params,
+                 nonlinearity: str = "tanh") -> tuple[tuple[np.ndarray], StepCache]:
+    """One step. x_t (B, In); state (h_{t-1},) with h_{t-1} (B, H). Returns ((h_t,), cache)."""
+    (h_prev,) = state
+    U, W, b_ih, b_hh, _ = params
+    a = x_t @ U.T + b_ih + h_prev @ W.T + b_hh          # (B, H) a_t = U x_t + W h_{t-1} + b
+    h = activate(a, nonlinearity)                       # (B, H) h_t = f(a_t)
+    return (h,), StepCache(x_t, h_prev, h, params, nonlinearity)
 
-    Returns (scale, ahead), each (H,): scale 1 and all of bias_hh ahead of the loop.
+
+def step_backward(d_state: tuple[np.ndarray], cache: StepCache
+                  ) -> tuple[np.ndarray, tuple[np.ndarray], Params]:
+    """Back through one step. d_state (dL/dh_t,) (B, H), the total gradient of h_t.
+
+    Returns (dx_t (B, In), (dL/dh_{t-1},) through this step, this step's Params gradients).
     """
-    return np.ones_like(b_hh), b_hh
-
-
-def forward(xp: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.ndarray,
-            batch_sizes: np.ndarray, nonlinearity: str = "tanh") -> tuple[tuple[np.ndarray], Cache]:
-    """Run the RNN over a length-sorted batch.
-
-    xp:          (T, B, H) U x_t + bias_ih for every step (used as scratch)
-    state0:      (h_0,) with h_0 (B, H)
-    W:           (H, H) weight_hh;  b_hh: (H,) bias_hh
-    batch_sizes: (T,) non-increasing number of running rows per step
-    Returns ((hs,), cache) with hs (T+1, B, H); padded steps stay zero.
-    """
-    xp += b_hh                                  # U x_t + b for all steps at once
-    return run(xp, state0, W, b_hh, batch_sizes, nonlinearity)
-
-
-def run(xs: np.ndarray, state0: tuple[np.ndarray], W: np.ndarray, b_hh: np.ndarray,
-        batch_sizes: np.ndarray, nonlinearity: str = "tanh") -> tuple[tuple[np.ndarray], Cache]:
-    """``forward``'s time loop, given xs (T, B, H) = U x_t + b_ih + b_hh (``loop_form``).
-    ``bptt.sequence`` computes xs in one matrix product with the biases folded in.
-    """
-    if nonlinearity not in NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
-    T, B, H = xs.shape
-    alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
-    hs = alloc((T + 1, B, H), dtype=xs.dtype)
-    hs[0] = state0[0]
-    Wt = W.T
-    for t in range(T):
-        n = batch_sizes[t]
-        h = hs[t + 1, :n]
-        np.matmul(hs[t, :n], Wt, out=h)         # W h_{t-1}
-        h += xs[t, :n]                          # a_t = U x_t + W h_{t-1} + b
-        _activate_(h, nonlinearity)             # h_t = f(a_t)
-    return (hs,), Cache(hs, batch_sizes, nonlinearity)
-
-
-def backward(d_hs: np.ndarray, d_final: tuple[np.ndarray], cache: Cache,
-             W: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray], np.ndarray, np.ndarray]:
-    """Backpropagate through all steps.
-
-    d_hs:    (T, B, H) dL/dh_t from above;  d_final: (dL/dh_n,) with dL/dh_n (B, H)
-    Returns (da, (dh_0,), dW, db_hh) with da (T, B, H) the gradient of the pre-activations.
-    """
-    hs, batch_sizes, nonlinearity = cache
-    T1, B, H = hs.shape
-    T = T1 - 1
-    alloc = np.zeros if (T and batch_sizes[-1] < B) else np.empty
-    da_all = alloc((T, B, H), dtype=hs.dtype)
-    dh = np.array(d_final[0], dtype=hs.dtype)           # (B, H) running dL/dh_t
-    for t in reversed(range(T)):
-        n = batch_sizes[t]
-        dh_t = dh[:n]
-        dh_t += d_hs[t, :n]
-        da = da_all[t, :n]
-        _derivative(hs[t + 1, :n], nonlinearity, out=da)
-        da *= dh_t                                      # da_t = dh * f'(a_t)
-        np.matmul(da, W, out=dh_t)                      # dh_{t-1} = da_t W
-    flat_da = da_all.reshape(T * B, H)
-    dW = flat_da.T @ hs[:-1].reshape(T * B, H)          # sum_t da_t^T h_{t-1}
-    db = flat_da.sum(axis=0)
-    return da_all, (dh,), dW, db
+    (dh,) = d_state
+    x, h_prev, h, (U, W, *_), nonlinearity = cache
+    da = dh * derivative(h, nonlinearity)               # (B, H) da_t = dh * f'(a_t)
+    dx = da @ U                                         # (B, In) dx_t = U^T da_t
+    dh_prev = da @ W                                    # (B, H) dh_{t-1} = W^T da_t
+    dU = da.T @ x                                       # (H, In) da_t x_t^T
+    dW = da.T @ h_prev                                  # (H, H) da_t h_{t-1}^T
+    db = da.sum(axis=0)                                 # (H,) db_ih = db_hh = da_t
+    return dx, (dh_prev,), Params(dU, dW, db, db)
