@@ -167,9 +167,10 @@ def cmd_train_sentiment(args) -> int:
     dev_texts = dev_labels = None
     if args.dev:
         dev = read_labelled(args, args.dev, train.classes)
-        dev_texts, dev_labels = dev.texts, list(dev.labels)
+        dev_texts, dev_labels = dev.texts, [dev.classes[i] for i in dev.labels]
     clf = SentimentClassifier(**settings)
-    clf.fit(train.texts, list(train.labels), dev_texts, dev_labels, classes=train.classes, **run)
+    clf.fit(train.texts, [train.classes[i] for i in train.labels], dev_texts, dev_labels,
+            classes=train.classes, **run)
     if clf.settings.ensemble > 1:
         print(f"ensemble of {len(clf.members_)} members: dev accuracy {clf.dev_accuracy_:.4f}; "
               f"model: {Path(args.out) / 'best'}")

@@ -86,34 +86,45 @@ class SentimentSettings(SharedSettings, VectorSettings):
             raise ValueError(f"ensemble must be an integer >= 1, got {self.ensemble!r}")
 
 
-def _classes_and_ids(labels: Sequence, classes: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Class names (C,) and integer labels (N,): ints 0/1 -> ("negative", "positive"); strings as
-    given. The names are an array of str, as scikit-learn's scorers expect ``classes_`` to be."""
-    labels = list(labels)
-    if classes is not None:
-        classes = tuple(str(c) for c in classes)
-        index = {c: i for i, c in enumerate(classes)}
-        ids = [lab if isinstance(lab, (int, np.integer)) and 0 <= lab < len(classes)
-               else index.get(str(lab), -1) for lab in labels]
-    elif all(isinstance(lab, (int, np.integer)) for lab in labels):
-        k = int(max(labels)) + 1
-        classes = ("negative", "positive") if k <= 2 else tuple(str(i) for i in range(k))
-        ids = labels
+def _classes_and_ids(labels: Sequence, classes: Sequence | None) -> tuple[np.ndarray, np.ndarray]:
+    """Classes (C,) and label ids (N,), as scikit-learn has them.
+
+    Without ``classes``: the sorted distinct labels (``np.unique``) in their own type, so integer
+    labels give integer classes and ``predict`` answers in the labels it was given (``fit(texts,
+    [0, 1, ...])`` predicts 0 and 1, ``fit(texts, ["neg", "pos", ...])`` "neg" and "pos").
+    With ``classes`` (every class, in the order of ``predict_proba``'s columns): each label's
+    position in it. A label outside the classes, or labels mixing strings and numbers, are errors.
+    """
+    labels = [lab.item() if isinstance(lab, np.generic) else lab for lab in labels]
+    if classes is None:
+        if len({isinstance(lab, str) for lab in labels}) > 1:
+            raise ValueError("labels mix strings and numbers: give every label as a class name, or "
+                             "every label as a number")
+        classes = np.unique(np.asarray(labels)) if labels else np.array([], dtype=str)
     else:
-        classes = tuple(sorted({str(lab) for lab in labels}))
-        index = {c: i for i, c in enumerate(classes)}
-        ids = [index[str(lab)] for lab in labels]
-    ids = np.asarray(ids, dtype=np.int64)
-    if len(ids) and (ids.min() < 0 or ids.max() >= len(classes)):
-        bad = labels[int(np.flatnonzero((ids < 0) | (ids >= len(classes)))[0])]
-        raise ValueError(f"label {bad!r} is not one of the classes {classes}")
-    return np.array(classes, dtype=str), ids
+        classes = np.asarray(list(classes))
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    ids = np.asarray([index.get(lab, -1) if isinstance(lab, (str, int, float, bool)) else -1
+                      for lab in labels], dtype=np.int64)
+    if len(ids) and ids.min() < 0:
+        bad = labels[int(np.flatnonzero(ids < 0)[0])]
+        raise ValueError(f"label {bad!r} is not one of the classes {tuple(classes.tolist())}")
+    return classes, ids
+
+
+def _saved_classes(classes) -> np.ndarray:
+    """``classes`` of sentiment.json as saved: all strings or all integers."""
+    if not isinstance(classes, list) or not classes or not (
+            all(isinstance(c, str) for c in classes)
+            or all(isinstance(c, int) and not isinstance(c, bool) for c in classes)):
+        raise ValueError(f"classes must be a non-empty list of names or of integers, got {classes!r}")
+    return np.asarray(classes)
 
 
 class SentimentClassifier(Estimator):
     """Tokenizer -> vocabulary -> embedding -> RNN/LSTM/GRU -> pooling -> dense -> softmax."""
 
-    classes_: np.ndarray            # (C,) str: class names, column order of predict_proba
+    classes_: np.ndarray            # (C,) the labels fit saw (str or int), column order of predict_proba
     vocab_: Vocabulary
     model_: Classifier              # the first (or only) member
     members_: list[Classifier]      # every member of the ensemble (just model_ when ensemble = 1)
@@ -166,7 +177,7 @@ class SentimentClassifier(Estimator):
         seqs = encode_tokens(token_lists, self.vocab_, s.max_len, s.truncate)
         del token_lists
         dev_seqs = encode_texts(dev_texts, self.vocab_)          # evaluated as predict() reads them
-        same = identity(s, texts, y, dev_texts, dev_y, list(classes))   # what a resume must share
+        same = identity(s, texts, y, dev_texts, dev_y, classes.tolist())   # what a resume must share
         if s.ensemble == 1:
             self.trainer_ = self._train_member(self.model_, seqs, y, dev_seqs, dev_y, 0, self.save,
                                                out_dir, resume, progress, same, overwrite, time_budget)
@@ -267,12 +278,12 @@ class SentimentClassifier(Estimator):
             raise TypeError("texts must be a sequence of strings, got a single str")
         return self._predict_ids(encode_texts(list(texts), self.vocab_, max_len, truncate))
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        """The most probable class name of each text."""
+    def predict(self, texts: Sequence[str]) -> list:
+        """The most probable class of each text (an element of ``classes_``)."""
         return self.classes_[self.predict_proba(texts).argmax(1)].tolist()
 
     def score(self, texts: Sequence[str], labels: Sequence) -> float:
-        """Accuracy on (texts, labels); labels as class names or integer ids."""
+        """Accuracy on (texts, labels); labels as ``fit`` had them (elements of ``classes_``)."""
         _, y = _classes_and_ids(labels, self.classes_)
         return float(np.mean(self.predict_proba(texts).argmax(1) == y))
 
@@ -316,7 +327,7 @@ class SentimentClassifier(Estimator):
             io.save(member, directory / f"member{k}", weights_dtype=weights_dtype)
             name = f"member{k}/{io.WEIGHTS_FILE}"
             member_files[name] = io.file_digest(directory / name)
-        job = {"classes": list(self.classes_), "settings": asdict(self.settings),
+        job = {"classes": self.classes_.tolist(), "settings": asdict(self.settings),
                "members": len(self.members_), **({"member_files": member_files} if member_files else {})}
         return save_job(directory, self.model_, {VOCAB_FILE: self.vocab_, SETTINGS_FILE: job}, weights_dtype)
 
@@ -325,7 +336,7 @@ class SentimentClassifier(Estimator):
         directory = Path(directory)
         self, classes, members, member_files = read_job_file(
             directory, SETTINGS_FILE, "sentiment model",
-            lambda doc: (cls(**doc["settings"]), np.array(doc["classes"], str), *_members(doc)))
+            lambda doc: (cls(**doc["settings"]), _saved_classes(doc["classes"]), *_members(doc)))
         self.classes_ = classes
         self.vocab_ = Vocabulary.load(directory / VOCAB_FILE)
         self.members_ = [load_model(directory, Classifier, self._sizes)]    # checks sentiment.json first
