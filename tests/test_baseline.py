@@ -115,7 +115,7 @@ def test_fit_separates_a_toy_three_class_problem():
 def test_every_order_of_the_same_words_gets_the_same_probabilities(binary):
     """Word counts are all a bag of words sees: "great fun , not a mess" and "a mess , not great
     fun" are one input to it, so of two such reviews it gets one wrong (measured on the negation
-    pairs by bench/baseline.py)."""
+    pairs beside every table of bench/sentiment_search.py and bench/train_sentiment.py)."""
     m = BagOfWords(binary=binary, epochs=20, lr=0.05, l2=0.0).fit(*TOY)
     texts = ["great fun , not a mess", "a mess , not great fun", "not a mess , fun great",
              "great great fun mess", "mess great fun great"]
