@@ -31,6 +31,7 @@ PAIRS = REPO / "bench" / "negation_pairs.tsv"
 
 
 NEGATORS = {"not", "n't", "never", "no", "hardly"}
+HARD_NEGATORS = {"nobody", "nothing", "impossible", "fail", "fails"}
 
 
 def read_tsv(path: Path) -> tuple[list[str], np.ndarray]:
@@ -114,7 +115,7 @@ def test_fit_separates_a_toy_three_class_problem():
 def test_every_order_of_the_same_words_gets_the_same_probabilities(binary):
     """Word counts are all a bag of words sees: "great fun , not a mess" and "a mess , not great
     fun" are one input to it, so of two such reviews it gets one wrong (measured on the negation
-    pairs by bench/baseline.py)."""
+    pairs beside every table of bench/sentiment_search.py and bench/train_sentiment.py)."""
     m = BagOfWords(binary=binary, epochs=20, lr=0.05, l2=0.0).fit(*TOY)
     texts = ["great fun , not a mess", "a mess , not great fun", "not a mess , fun great",
              "great great fun mess", "mess great fun great"]
@@ -177,18 +178,33 @@ def test_misuse_fails_with_a_message():
         BagOfWords(min_freq=3).fit(["a b", "a"], [0, 1])
 
 
+SIMPLE_PAIRS = 70       # pairs 1-70 differ only by a negation; 71-99 are the harder kinds
+
+
 def test_negation_pairs_file_is_adjacent_minimal_pairs_in_sst_format():
     lines = PAIRS.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "sentence\tlabel"
     texts, labels = read_tsv(PAIRS)
-    assert len(texts) >= 120 and len(texts) % 2 == 0
+    assert len(texts) == 198
     assert set(labels.tolist()) == {0, 1} and len(set(texts)) == len(texts)
-    for base, negated, lb, ln in zip(texts[::2], texts[1::2], labels[::2], labels[1::2]):
-        assert lb != ln, (base, negated)
-        assert base == base.lower() and base.endswith(" .") and negated.endswith(" .")
-        added = set(negated.split()) - set(base.split())
-        assert added & NEGATORS, (base, negated)
-        assert not set(base.split()) & NEGATORS, base
+    for k, (base, other, lb, lo) in enumerate(zip(texts[::2], texts[1::2], labels[::2], labels[1::2])):
+        assert lb != lo, (base, other)
+        assert base == base.lower() and base.endswith(" .") and other.endswith(" ."), (base, other)
+        if k < SIMPLE_PAIRS:        # the second sentence is the first plus a negation
+            added = set(other.split()) - set(base.split())
+            assert added & NEGATORS, (base, other)
+            assert not set(base.split()) & NEGATORS, base
+        else:                       # a negation (or never/nobody/nothing/impossible) in the pair
+            assert (set(base.split()) | set(other.split())) & (NEGATORS | HARD_NEGATORS), (base, other)
+
+
+def test_negation_pairs_use_only_sst2_training_words_and_no_training_sentence():
+    texts, _ = read_tsv(PAIRS)
+    train, _ = read_tsv(shared_data("sst2", "train.tsv"))
+    vocab = {w for t in train for w in t.split()}
+    assert [w for t in texts for w in t.split() if w not in vocab] == []
+    assert set(texts) & set(train) == set()
+    assert "the film is never dull" in set(train)             # the closest: without its full stop
 
 
 @pytest.fixture(scope="module")

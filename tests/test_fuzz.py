@@ -205,10 +205,15 @@ def _setup(name: str, tmp: Path):
             evaluations = [r for r in map(json.loads, lines) if r.get("event", "final") == "final" and "step" in r]
             return "" if len(records) == len(evaluations) else f"{len(records)} records of {len(evaluations)}"
         return read_metrics, good.encode(), tmp / "metrics.jsonl", expect, None
-    if name in ("vectors_glove", "vectors_word2vec"):
+    if name in ("vectors_glove", "vectors_word2vec", "vectors_binary"):
         from bptt.data.vectors import load_word_vectors
         rng = np.random.default_rng(3)
         words = ["the", "film", "good", "bad", "not", "naïve", "new york"]
+        if name == "vectors_binary":          # word2vec binary: a word ends at its space, so no "new york"
+            words = words[:-1]
+            vectors = rng.standard_normal((len(words), 4)).astype("<f4")
+            good = f"{len(words)} 4\n".encode() + b"".join(
+                w.encode() + b" " + v.tobytes() + b"\n" for w, v in zip(words, vectors))
         lines = [f"{w} " + " ".join(f"{v:.5f}" for v in rng.standard_normal(4)) for w in words]
         head = [f"{len(words)} 4"] if name == "vectors_word2vec" else []
         vocab = ["the", "film", "Good", "dull", "naïve"]
@@ -221,6 +226,10 @@ def _setup(name: str, tmp: Path):
             if report.found + report.missing != report.total:
                 return f"found {report.found} + missing {report.missing} != {report.total} words"
             return ""
+        if name == "vectors_binary":
+            def expect_binary(result, data):
+                return expect(result, data) or ("" if result[1].binary else "a word2vec binary file read as text")
+            return (lambda p: load_word_vectors(p, vocab)), good, tmp / "vectors.bin", expect_binary, None
         return (lambda p: load_word_vectors(p, vocab)), "\n".join(head + lines).encode() + b"\n", \
             tmp / "vectors.txt", expect, None
     if name == "checkpoint":
@@ -272,7 +281,7 @@ def _job(job: str, directory: Path):
 
 TARGETS = ("glue_tsv", "table_tsv", "csv", "jsonl", "imdb", "conllu", "token_tags", "pairs", "lm_text",
            "read_lines", "vocab", "model_config", "model_weights", "model_weights_f16", "checkpoint", "metrics",
-           "vectors_glove", "vectors_word2vec",
+           "vectors_glove", "vectors_word2vec", "vectors_binary",
            *(f"{job}:{file}" for job, files in JOB_FILES.items() for file in files))
 
 

@@ -65,7 +65,9 @@ def test_resume_after_interruption_continues_exactly(tmp_path):
         np.testing.assert_array_equal(model_b.params[name], p, err_msg=name)
     assert resumed.state.global_step == straight.state.global_step == 18
     lines = [json.loads(l) for l in open(tmp_path / "b" / "metrics.jsonl")]
-    assert [l["epoch"] for l in lines] == [1, 2, 3]
+    assert [l["epoch"] for l in lines if "event" not in l] == [1, 2, 3]
+    assert [(l["event"], l["epoch"], l["step_in_epoch"]) for l in lines if "event" in l] == \
+        [("stopped", 2, 2)]
 
 
 def test_a_checkpoint_with_the_old_epoch_examples_name_still_resumes(tmp_path):
@@ -255,6 +257,28 @@ def test_progress_on_a_terminal_draws_a_bar(tmp_path, monkeypatch):
     assert "\r" in terminal.getvalue() and "epoch 1/1" in terminal.getvalue()
 
 
+def test_time_budget_stop_evaluates_the_partial_epoch_and_keeps_it_as_best(tmp_path, monkeypatch):
+    import itertools
+    import time as time_module
+
+    from bptt.train import train_keep_best
+    trainer, model = _setup(tmp_path)
+    clock = itertools.count(0.0, 1.0)
+    monkeypatch.setattr(time_module, "perf_counter", lambda: next(clock))
+    result = train_keep_best(model, trainer.config, trainer.batches, trainer.step_fn, trainer.evaluate,
+                             trainer.export, tmp_path / "budget", progress=False, time_budget=30.0)
+    st = result.state
+    assert result.stop_reason == "time budget" and st.epoch < 3 and st.step_in_epoch > 0
+    lines = [json.loads(l) for l in open(tmp_path / "budget" / "metrics.jsonl")]
+    assert [l["event"] for l in lines if "event" in l] == ["stopped", "stop evaluation"]
+    stop_eval = lines[-1]
+    assert stop_eval["dev_accuracy"] == st.best_score == trainer.evaluate()["accuracy"]
+    assert (tmp_path / "budget" / "best" / io.WEIGHTS_FILE).is_file()
+    with pytest.raises(ValueError, match="time_budget must be a positive number of seconds, got 0"):
+        Trainer(model, trainer.config, trainer.batches, trainer.step_fn, trainer.evaluate, trainer.export,
+                tmp_path / "x", time_budget=0)
+
+
 # ---- nothing lost --------------------------------------------------------------------------------
 def _lines(path):
     return [json.loads(line) for line in open(path)]
@@ -339,7 +363,10 @@ def test_resume_cuts_metrics_back_to_the_checkpoint_so_no_step_repeats(tmp_path)
     resumed.load_checkpoint(tmp_path / "b")   # the run folder does as well as the file
     resumed.fit()
     want = [(r["epoch"], r["step"]) for r in _lines(tmp_path / "a" / "metrics.jsonl")]
-    assert [(r["epoch"], r["step"]) for r in _lines(log)] == want == [(1, 6), (2, 12), (3, 18)]
+    got = _lines(log)
+    assert [(r["epoch"], r["step"]) for r in got if r.get("event") != "stopped"] == want == \
+        [(1, 6), (2, 12), (3, 18)]
+    assert [(r["epoch"], r["step"]) for r in got if r.get("event") == "stopped"] == [(2, 8)]   # the stop, once
 
 
 def _checkpoint_with(tmp_path, edit):

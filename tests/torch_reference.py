@@ -61,7 +61,8 @@ class TorchClassifier(torch.nn.Module):
         cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(c.mode, torch.nn.RNN)
         kw = {} if c.mode in ("lstm", "gru") else {"nonlinearity": c.mode[4:]}
         self.rnn = cls(c.embedding_dim, c.hidden_size, c.num_layers, bidirectional=c.bidirectional, **kw)
-        self.fc = torch.nn.Linear((2 if c.bidirectional else 1) * c.hidden_size, c.num_classes)
+        pools = 2 if c.pooling == "max+mean" else 1          # max+mean: [max; mean], concatenated
+        self.fc = torch.nn.Linear(pools * (2 if c.bidirectional else 1) * c.hidden_size, c.num_classes)
         self.pooling = c.pooling
 
     def forward(self, ids, lengths):
@@ -73,8 +74,8 @@ class TorchClassifier(torch.nn.Module):
         else:
             out, _ = pad_packed_sequence(out, total_length=ids.shape[0])
             real = (torch.arange(ids.shape[0])[:, None] < lengths[None, :])[..., None]
-            if self.pooling == "mean":
-                s = out.sum(0) / lengths[:, None].to(out.dtype)
-            else:
-                s = out.masked_fill(~real, float("-inf")).max(0).values
+            mean = out.sum(0) / lengths[:, None].to(out.dtype)
+            maxed = out.masked_fill(~real, float("-inf")).max(0).values
+            s = {"mean": mean, "max": maxed}.get(self.pooling)
+            s = torch.cat([maxed, mean], dim=1) if s is None else s
         return self.fc(s)

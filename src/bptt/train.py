@@ -26,7 +26,9 @@ Files in ``out_dir``:
 Resume is exact: the data RNG's state at the start of the epoch is saved, so the epoch's batch
 order is drawn again identically and the batches already done are skipped; the dropout RNGs and
 the optimizer state continue from where they were, and so does the clock of ``elapsed_s``. Ctrl-C
-finishes the current step, writes a checkpoint and stops (a second Ctrl-C stops at once). A step
+finishes the current step, writes a checkpoint and stops (a second Ctrl-C stops at once); so does
+a ``time_budget`` (seconds for one call of ``fit``) that runs out. Either stop logs a "stopped"
+event; ``train_keep_best`` then evaluates the partial epoch and keeps it as best if it is. A step
 whose loss or gradient is not finite is skipped and reported; ``max_nonfinite`` of them in a row
 stop the run, and so does a step after which a weight is not finite: no checkpoint and no best
 model is ever written from a model with a non-finite parameter, and the message says whether a
@@ -38,8 +40,10 @@ run (checkpoint, best/ or metrics.jsonl) unless it resumes (``load_checkpoint``)
 ``overwrite``; the leftovers of a killed run are removed when the next one starts. The checkpoint
 holds the job's ``identity`` (its settings and a fingerprint of its data): resuming with other
 data, or other settings than ``epochs`` and ``patience``, is refused, since it could not continue
-exactly. On resume, metrics.jsonl loses the lines written after the checkpoint, so no step is
-ever logged twice. A checkpoint with missing or unexpected fields is refused naming the file.
+exactly. On resume, metrics.jsonl loses the lines written after the checkpoint (a "stopped"
+event, written with the checkpoint, stays: the log tells where the run was stopped and why), so
+no step is ever logged twice. A checkpoint with missing or unexpected fields is refused naming
+the file.
 
 Progress (``progress=True``): a bar on a terminal; in a log, a line a minute and the epoch's
 summary line (``bptt.progress``).
@@ -69,9 +73,10 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "ada
 CHECKPOINT = "checkpoint.safetensors"
 METRICS = "metrics.jsonl"
 BEST = "best"
-# what a run leaves in its out_dir (carry-*.safetensors: the language model's carried state)
+# what a run leaves in its out_dir (carry-*.safetensors: the language model's carried state;
+# member<k>/: the run of each member of a sentiment ensemble, see bptt.jobs.sentiment)
 RUN_FILES = (CHECKPOINT, BEST, METRICS)
-RUN_GLOBS = ("carry-*.safetensors",)
+RUN_GLOBS = ("carry-*.safetensors", "member[0-9]*")
 # settings that may change on resume: they decide when to stop, not what a step does
 RESUMABLE_CHANGES = ("epochs", "patience")
 
@@ -91,6 +96,9 @@ def occupied(out_dir: str | Path) -> str:
     """Why a new run refuses ``out_dir``, and what to do: resume, overwrite, or go elsewhere."""
     out = Path(out_dir)
     names = ", ".join(p.name for p in run_files(out))
+    if any((p / CHECKPOINT).is_file() for p in out.glob("member[0-9]*")):
+        return (f"{out}: holds an ensemble's training run already ({names}): resume it with --resume "
+                f"{out}, replace it with --overwrite, or choose another --out")
     if (out / CHECKPOINT).is_file():
         return (f"{out}: holds a training run already ({names}): resume it with --resume "
                 f"{out / CHECKPOINT}, replace it with --overwrite, or choose another --out")
@@ -162,13 +170,22 @@ def make_optimizer(config: TrainConfig, params: dict[str, np.ndarray]):
 
 
 class Trainer:
+    """``time_budget``: seconds of training for this call of ``fit`` (None: no limit); when they
+    run out, the current step finishes, a checkpoint is written and ``fit`` returns with
+    ``stop_reason`` "time budget" (Ctrl-C: "interrupt"), to be resumed later."""
+
     def __init__(self, model, config: TrainConfig, batches: Callable[[np.random.Generator], list],
                  step_fn: Callable, evaluate: Callable[[], dict], export: Callable[[Path], None],
                  out_dir: str | Path, progress: bool = True, identity: dict | None = None,
-                 overwrite: bool = False):
+                 overwrite: bool = False, time_budget: float | None = None):
         """``identity``: what a resumed run must share with this one, {"settings": the job's
         settings as a dict, "data": a fingerprint of its data} (see ``load_checkpoint``).
-        ``overwrite``: remove a previous run's files from ``out_dir`` instead of refusing it."""
+        ``overwrite``: remove a previous run's files from ``out_dir`` instead of refusing it.
+        ``time_budget``: seconds of training for this call of ``fit`` (see the class)."""
+        if time_budget is not None and not (time_budget > 0 and math.isfinite(time_budget)):
+            raise ValueError(f"time_budget must be a positive number of seconds, got {time_budget}")
+        self.time_budget = time_budget
+        self.stop_reason: str | None = None
         self.model, self.config = model, config
         self.batches, self.step_fn, self.evaluate, self.export = batches, step_fn, evaluate, export
         self.out_dir = Path(out_dir)
@@ -179,6 +196,7 @@ class Trainer:
         self.data_rng = np.random.default_rng(config.seed)
         self.state = TrainState(epoch_rng_state=self.data_rng.bit_generator.state)
         self._stop_requested = False
+        self._deadline: float | None = None
         self._clock0 = time.perf_counter()
         self._resumed = self._prepared = False
         self._checkpoint_at: tuple[int, int] | None = None     # (epoch, step) of the last checkpoint
@@ -269,9 +287,10 @@ class Trainer:
                              f"may change), or start a new run")
 
     # ---- the loop -------------------------------------------------------------------------
-    def request_stop(self) -> None:
+    def request_stop(self, reason: str = "request") -> None:
         """Finish the current step, write a checkpoint and stop (what Ctrl-C does)."""
         self._stop_requested = True
+        self.stop_reason = self.stop_reason or reason
 
     def log(self, record: dict) -> None:
         """Append one JSON line to ``out_dir/metrics.jsonl``, with ``elapsed_s`` and ``batches``
@@ -327,7 +346,7 @@ class Trainer:
     def _on_sigint(self, signum, frame):
         if self._stop_requested:
             raise KeyboardInterrupt
-        self._stop_requested = True
+        self.request_stop("interrupt")
         tqdm.write("interrupt: finishing this step, then writing a checkpoint (Ctrl-C again to abort)")
 
     def fit(self) -> TrainState:
@@ -335,6 +354,7 @@ class Trainer:
         self._prepare_out_dir()
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         self._clock0 = time.perf_counter() - self.state.elapsed_s
+        self._deadline = None if self.time_budget is None else time.perf_counter() + self.time_budget
         try:
             while not self.state.finished and self.state.epoch < self.config.epochs:
                 if not self._run_epoch():
@@ -386,10 +406,16 @@ class Trainer:
             bar.update(1)
             bar.set_postfix(loss=f"{st.epoch_loss_sum / max(st.epoch_count, 1):.4f}",
                             tok_s=f"{tokens / (time.perf_counter() - t0):,.0f}")
+            if self._deadline is not None and time.perf_counter() > self._deadline:
+                self.request_stop("time budget")
             if self._stop_requested:
                 bar.close()
                 path = self.save_checkpoint()
-                tqdm.write(f"stopped at epoch {st.epoch + 1}, step {st.step_in_epoch}; checkpoint: {path}")
+                self.log({"event": "stopped", "reason": self.stop_reason, "epoch": st.epoch + 1,
+                          "step_in_epoch": st.step_in_epoch, "step": st.global_step,
+                          "tokens_per_s": round(tokens / (time.perf_counter() - t0), 1)})
+                tqdm.write(f"stopped ({self.stop_reason}) at epoch {st.epoch + 1}, step {st.step_in_epoch}; "
+                           f"checkpoint: {path} (continue with --resume)")
                 return False
         bar.close()
         self._end_epoch(next_epoch_rng, tokens / (time.perf_counter() - t0))
@@ -459,19 +485,36 @@ class Trainer:
 
 def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, export,
                     out_dir: str | Path | None = None, resume: str | Path | None = None,
-                    progress: bool = True, identity: dict | None = None,
-                    overwrite: bool = False) -> Trainer:
+                    progress: bool = True, *, identity: dict | None = None,
+                    overwrite: bool = False, time_budget: float | None = None) -> Trainer:
     """Train with a ``Trainer`` (resuming from ``resume`` if given), then load the best epoch's
     weights (``out_dir/best``) back into ``model``. ``out_dir`` None: a temporary folder, removed
-    afterwards. Returns the trainer (its ``state`` has the best score and epoch)."""
+    afterwards. Returns the trainer (its ``state`` has the best score and epoch).
+
+    ``time_budget``: seconds for this call (see ``Trainer``). A run stopped inside an epoch (time
+    budget or Ctrl-C) evaluates its last weights: when they beat the best so far they become
+    ``best/`` (logged as event "stop evaluation") and the checkpoint is rewritten with that best
+    score, so the work of a partial epoch is not lost and a resumed run compares against it."""
     tmp = tempfile.TemporaryDirectory() if out_dir is None else None
     out = Path(tmp.name if tmp else out_dir)
-    trainer = Trainer(model, config, batches, step_fn, evaluate, export, out, progress, identity, overwrite)
+    trainer = Trainer(model, config, batches, step_fn, evaluate, export, out, progress,
+                      identity=identity, overwrite=overwrite, time_budget=time_budget)
     if resume is not None:
         trainer.load_checkpoint(resume)
     try:
         trainer.fit()
-        best = out / "best" / io.WEIGHTS_FILE
+        st = trainer.state
+        if trainer.stop_reason is not None and st.step_in_epoch > 0:
+            metrics = evaluate()
+            improved = metrics[config.metric] > st.best_score
+            if improved:
+                st.best_score, st.best_epoch, st.bad_epochs = metrics[config.metric], st.epoch + 1, 0
+                trainer._check_finite_weights()
+                files.replace_directory(out / BEST, export)       # whole, as at the end of an epoch
+                trainer.save_checkpoint()
+            trainer.log({"event": "stop evaluation", "epoch": st.epoch + 1, "step": st.global_step,
+                         **{f"dev_{k}": v for k, v in metrics.items()}, "best": improved})
+        best = out / BEST / io.WEIGHTS_FILE
         if best.is_file():
             tensors, _ = io.load_params(best)
             io.load_state_dict(model, tensors, str(best))

@@ -3,6 +3,7 @@ as None, a run folder never overwritten by accident, inputs a model cannot take;
 on every option. Tiny runs, in-process (``cli.main`` turns errors into lines)."""
 import argparse
 import json
+import re
 
 import pytest
 
@@ -63,6 +64,51 @@ def test_a_bad_value_is_refused_before_any_data_is_read(tmp_path, capsys, job, f
     argv = _train(job, None, tmp_path / "run", flag, value, file=tmp_path / "does-not-exist")
     code, _, err = _run(argv, capsys)
     assert code == 2 and message in err and "does-not-exist" not in err, err
+
+
+@pytest.mark.parametrize("job, flag, value, code, message", [
+    ("sentiment", "--ensemble", "0", 2, "argument --ensemble: ensemble must be in [1, 100], got 0"),
+    ("sentiment", "--ensemble", "2.5", 2, "argument --ensemble: expected int, got '2.5'"),
+    ("sentiment", "--vectors-vocab", "-1", 2, "argument --vectors-vocab: vectors_vocab must be in [0, 100000000], got -1"),
+    ("sentiment", "--max-len", "0", 2, "argument --max-len: max_len must be in [1, 100000000], got 0"),
+    ("sentiment", "--truncate", "middle", 2, ("argument --truncate: invalid choice: 'middle' (choose from "
+                                              "'head', 'tail', 'head+tail')")),
+    ("sentiment", "--pooling", "sum", 2, ("argument --pooling: invalid choice: 'sum' (choose from 'last', "
+                                          "'mean', 'max', 'max+mean')")),
+    ("sentiment", "--freeze-vectors", "maybe", 2, "argument --freeze-vectors: expected true or false, got 'maybe'"),
+    ("sentiment", "--dev-fraction", "1.5", 2, "argument --dev-fraction: dev_fraction must be in (0.0, 1.0), got 1.5"),
+    ("sentiment", "--dev-fraction", "0.9", 1, "dev_fraction must be in (0, 0.5], got 0.9"),
+    ("sentiment", "--word-dropout", "1", 1, "word_dropout must be in [0, 1) (a probability), got 1.0"),
+    ("sentiment", "--freeze-vectors", "true", 1, "vectors_vocab and freeze_vectors need vectors (a word-vector file)"),
+    ("tagger", "--vectors-vocab", "3", 1, "vectors_vocab and freeze_vectors need vectors (a word-vector file)"),
+    ("lm", "--vectors", "v.txt", 1, "vectors (pretrained word vectors) need level='word'"),
+    ("sentiment", "--vectors", "no-such-vectors.txt", 1, "no-such-vectors.txt: no such file"),
+    ("sentiment", "--time-budget", "inf", 2, "argument --time-budget: expected a number > 0, got 'inf'"),
+    ("lm", "--time-budget", "nan", 2, "argument --time-budget: expected a number > 0, got 'nan'"),
+    ("tagger", "--time-budget", "-1", 2, "argument --time-budget: expected a number > 0, got '-1'"),
+])
+def test_the_new_settings_are_refused_by_their_rules_before_any_data_is_read(tmp_path, capsys, job, flag,
+                                                                                value, code, message):
+    """The settings of pretrained vectors, long texts, ensembles and the time budget follow the
+    rules by name (``jobs._rules``, status 2 as each flag is parsed) or the settings' own checks
+    (status 1, one line), always before the data files are looked at."""
+    argv = _train(job, None, tmp_path / "run", flag, value, file=tmp_path / "does-not-exist")
+    got, _, err = _run(argv, capsys)
+    assert got == code and message in err and "does-not-exist" not in err, err
+    if code == 1:
+        assert err.count("\n") == 1 and err.startswith(f"bptt train {job}: ")
+
+
+def test_settings_of_refuses_the_new_settings_by_name_in_the_library_too():
+    from bptt.jobs.sentiment import SentimentClassifier
+    for given, message in [({"ensemble": 0}, "ensemble must be in [1, 100], got 0"),
+                           ({"ensemble": True}, "ensemble must be an integer >= 1, got True"),
+                           ({"truncate": "middle"}, "truncate must be one of head, tail, head+tail, got 'middle'"),
+                           ({"max_len": -5}, "max_len must be in [1, 100000000], got -5"),
+                           ({"vectors_vocab": 1.5}, "vectors_vocab must be an integer, got 1.5"),
+                           ({"word_dropout": float("nan")}, "word_dropout must be a finite number, got nan")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            SentimentClassifier(**given)
 
 
 def test_none_is_kept_as_none_and_saved(data, tmp_path, capsys):
@@ -151,9 +197,18 @@ def test_translate_refuses_a_huge_text(models, capsys):
     assert code == 1 and out == "" and "text 1 has 40,000 tokens, more than the 10,000" in err
 
 
-def test_explain_refuses_a_text_too_long_to_read_prefix_by_prefix(models, capsys):
-    code, out, err = _run(["explain", models / "sentiment" / "best", "good " * 5000], capsys)
-    assert code == 1 and out == "" and "the text has 5,000 words; explain reads every prefix" in err
+def test_explain_reads_a_text_too_long_for_every_prefix_in_bounded_spans(models, capsys):
+    """5,000 words would be 12.5 M token steps prefix by prefix: explain reads 200 evenly spaced
+    prefixes instead (EXPLAIN_STEPS, 500,000 steps), each row the words since the previous one."""
+    from bptt.jobs.sentiment import EXPLAIN_STEPS, SentimentClassifier
+    code, out, err = _run(["explain", models / "sentiment" / "best", "good " * 5000, "--json"], capsys)
+    assert code == 0 and err == ""
+    rows = json.loads(out)
+    assert len(rows) == 2 * EXPLAIN_STEPS // 5000 == 200
+    assert " ".join(r["token"] for r in rows).split() == ["good"] * 5000
+    assert all(len(r["token"].split()) == 25 for r in rows)
+    whole = SentimentClassifier.load(models / "sentiment" / "best").predict_proba(["good " * 5000])[0]
+    assert [rows[-1]["probabilities"][c] for c in ("negative", "positive")] == pytest.approx(whole, abs=1e-6)
 
 
 @pytest.mark.parametrize("flag, value", [("--temperature", "nan"), ("--temperature", "-1"), ("--length", "0"),

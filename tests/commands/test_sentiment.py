@@ -73,7 +73,7 @@ def test_bad_input_names_the_file_and_line(model_dir, tmp_path, capsys):
     assert main(["evaluate", str(best), str(tmp_path / "nope.tsv")]) == 1
     assert "nope.tsv" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path), str(tmp_path / "nope.tsv")]) == 1
-    assert "not a sentiment model" in capsys.readouterr().err
+    assert "is neither a shipped model (sst2, imdb) nor a model directory" in capsys.readouterr().err
     bad = tmp_path / "bad.tsv"
     bad.write_text("sentence\tlabel\nthe movie is good .\t1\n\t0\nit is bad .\tmaybe\n", encoding="utf-8")
     assert main(["evaluate", str(best), str(bad), "--json"]) == 0

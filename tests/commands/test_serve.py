@@ -30,7 +30,7 @@ def test_serve_answers_on_its_port_until_stopped():
     try:
         base = f"http://127.0.0.1:{port}"
         assert wait_for(lambda: _get(base + "/health"), what="bptt serve to answer") == \
-            (200, {"status": "ok", "model": "sentiment"})
+            (200, {"status": "ok", "model": "sst2"})
         status, body = _get(base + "/predict", {"text": "this movie is not good"})
         assert (status, body["label"]) == (200, "negative")
         status, body = _get(base + "/predict", {"texts": ["a", "b", "c"]})

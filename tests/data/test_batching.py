@@ -109,3 +109,46 @@ def test_padding_on_sst2_train_is_small_with_buckets():
     assert padding_fraction(bucketed) == pytest.approx(0.0589, abs=5e-4)
     assert padding_fraction(random) == pytest.approx(0.7352, abs=5e-4)
     assert padding_fraction(fixed_batches(seqs, ds.labels, 64)) == pytest.approx(0.0027, abs=5e-4)
+
+
+# ---- truncation policies and token-budget batches ------------------------------------------------
+from bptt.data.batching import encode_tokens, token_budget_batches, truncate  # noqa: E402
+
+
+def test_truncate_keeps_head_tail_or_a_quarter_head_and_the_rest_tail():
+    tokens = list(range(10))
+    assert truncate(tokens, 4, "head") == [0, 1, 2, 3]
+    assert truncate(tokens, 4, "tail") == [6, 7, 8, 9]
+    assert truncate(tokens, 4, "head+tail") == [0, 7, 8, 9]              # 4 // 4 = 1 head token
+    assert truncate(tokens, 8, "head+tail") == [0, 1, 4, 5, 6, 7, 8, 9]  # 2 head, 6 tail
+    assert truncate(tokens, 3, "head+tail") == [7, 8, 9]                 # 3 // 4 = 0 head tokens
+    assert truncate(tokens, 10, "tail") == tokens and truncate(tokens, None, "tail") == tokens
+    assert truncate(tokens, 400, "head+tail") == tokens
+    with pytest.raises(ValueError, match=r"keep must be one of \('head', 'tail', 'head\+tail'\), got 'middle'"):
+        truncate(tokens, 4, "middle")
+    with pytest.raises(ValueError, match="max_len must be >= 1"):
+        truncate(tokens, 0, "head")
+
+
+def test_encode_texts_and_encode_tokens_truncate_the_same_way():
+    vocab = Vocabulary(["<pad>", "<unk>", "a", "b", "c", "d", "e"])
+    text = "a b c d e a b c"
+    for keep, expected in (("head", [2, 3, 4, 5]), ("tail", [6, 2, 3, 4]), ("head+tail", [2, 2, 3, 4])):
+        assert encode_texts([text], vocab, 4, keep)[0].tolist() == expected
+        assert encode_tokens([text.split()], vocab, 4, keep)[0].tolist() == expected
+    assert encode_tokens([[]], vocab)[0].tolist() == [1]
+
+
+def test_token_budget_batches_bound_the_padded_cells_and_cover_everything():
+    lengths = [1000, 5, 300, 300, 299, 7, 1, 64, 2000, 3]
+    seqs = _seqs(lengths)
+    batches = list(token_budget_batches(seqs, max_tokens=600, max_batch=3))
+    assert [b.ids.shape for b in batches] == [(2000, 1), (1000, 1), (300, 2), (299, 2), (7, 3), (1, 1)]
+    assert sorted(int(i) for b in batches for i in b.index) == list(range(len(seqs)))
+    for b in batches:
+        for col, i in enumerate(b.index):
+            np.testing.assert_array_equal(b.ids[: lengths[i], col], seqs[i])
+        assert b.ids.size <= 600 or b.ids.shape[1] == 1                  # alone when longer
+    assert all(b.labels is None for b in batches)
+    with pytest.raises(ValueError, match="max_tokens and max_batch must be >= 1"):
+        list(token_budget_batches(seqs, 0))

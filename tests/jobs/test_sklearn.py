@@ -154,6 +154,26 @@ def test_predictions_are_values_of_classes_in_its_order():
     assert clf.score(texts, three) == np.mean(np.array(clf.predict(texts)) == three)
 
 
+def test_integer_labels_stay_integers_through_fit_predict_save_and_load(fitted, tmp_path):
+    _, texts, labels = fitted
+    y = np.array([int(lab == "positive") for lab in labels])            # 0 / 1, as sklearn users have them
+    clf = SentimentClassifier(**{**TINY, "epochs": 1}).fit(texts, y, progress=False)
+    assert clf.classes_.tolist() == [0, 1] and clf.classes_.dtype.kind == "i"
+    pred = clf.predict(texts)
+    assert set(pred) <= {0, 1} and all(type(p) is int for p in pred)
+    assert clf.score(texts, y) == np.mean(np.array(pred) == y)
+    everything = [(np.arange(len(y)), np.arange(len(y)))]          # one split: fit and score on all
+    scores = cross_val_score(clone(clf), np.array(texts), y, cv=everything, scoring="accuracy")
+    assert scores[0] == clf.score(texts, y)                         # sklearn's scorer compares ints to ints
+    clf.save(tmp_path / "m")
+    again = SentimentClassifier.load(tmp_path / "m")
+    assert again.classes_.tolist() == [0, 1] and again.predict(texts) == pred
+    with pytest.raises(ValueError, match=r"label 2 is not one of the classes \(0, 1\)"):
+        clf.score(texts[:2], [0, 2])
+    with pytest.raises(ValueError, match="labels mix strings and numbers"):
+        SentimentClassifier(**TINY).fit(texts[:4], [0, "positive", 1, "negative"], progress=False)
+
+
 # ---- model selection on SST-2 ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sst2():

@@ -66,10 +66,10 @@ def test_explain_gives_each_word_its_probability_and_move(shipped):
 
 def test_health_model_card_and_page(shipped):
     _, app = shipped
-    assert call(app, "GET", "/health").json() == {"status": "ok", "model": "sentiment"}
+    assert call(app, "GET", "/health").json() == {"status": "ok", "model": "sst2"}
     card = call(app, "GET", "/model").json()
     assert card["classes"] == ["negative", "positive"] and card["model"]["cell"] == "lstm"
-    assert card["figures"]["sst2_dev_accuracy"] == 0.8544
+    assert card["figures"]["dev_accuracy"] == 0.8486
     page = call(app, "GET", "/")
     assert page.headers["content-type"].startswith("text/html") and 'id="review"' in page.text
     assert "http://" not in page.text and "https://" not in page.text            # nothing external

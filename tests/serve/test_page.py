@@ -43,7 +43,7 @@ def test_typing_a_review_shows_its_label_and_coloured_words(page, tmp_path):
         assert _channels(colour) == ((46, 125, 50) if move >= 0 else (198, 40, 40)), token
     assert _channels(words[3][3]) == (198, 40, 40)         # "not"
     assert "P(positive) = 0.0" in browser.run("return document.getElementById('p').textContent;")
-    assert browser.run("return document.getElementById('card').textContent;").startswith("sentiment")
+    assert browser.run("return document.getElementById('card').textContent;").startswith("sst2")
 
     browser.type("#review", ", but the actors are wonderful")       # keeps typing: the page follows
     wait_for(lambda: browser.run(LABEL) == ["positive", 11], what="the label after more typing")

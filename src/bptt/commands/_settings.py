@@ -1,11 +1,11 @@
 """Command-line flags from a job's settings dataclass, shared by every ``bptt train`` job.
 
 Each field of the settings dataclass becomes ``--field-name`` (underscores as dashes), typed
-from its annotation (int, float, str, bool as true/false; ``X | None`` also takes "none", kept
-as None), checked as it is parsed by the rule for its name (``bptt.jobs._rules``: ranges, and
-the choices, which the help lists), and helped by the comment beside the field in the dataclass.
-Only the flags given on the command line override the dataclass defaults. So a bad value is
-refused before any data is read, naming the flag.
+from its annotation (int, float, str, bool as true/false or the flag alone for true; ``X | None``
+also takes "none", kept as None), checked as it is parsed by the rule for its name
+(``bptt.jobs._rules``: ranges, and the choices, which the help lists), and helped by the comment
+beside the field in the dataclass. Only the flags given on the command line override the
+dataclass defaults. So a bad value is refused before any data is read, naming the flag.
 
 ``start_run`` checks ``--out``/``--resume``/``--overwrite`` before the data is read as well:
 a folder holding a run is refused unless the run resumes or is to be replaced.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import re
 import sys
 from dataclasses import MISSING, fields
@@ -135,8 +136,9 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_cls, custom
         if options:
             parser.add_argument(flag, dest=f.name, default=argparse.SUPPRESS, choices=options, help=help_text)
         else:
+            alone = {"nargs": "?", "const": True} if kind is parse_bool else {}     # --flag alone is true
             parser.add_argument(flag, dest=f.name, default=argparse.SUPPRESS, help=help_text,
-                                type=checked(f.name, kind, optional), metavar=f.name.upper())
+                                type=checked(f.name, kind, optional), metavar=f.name.upper(), **alone)
 
 
 def add_column_arguments(parser: argparse.ArgumentParser, classes: bool = True) -> None:
@@ -193,8 +195,9 @@ def read_text_reported(path) -> str:
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
-    """``--out``, ``--resume``, ``--overwrite`` and ``--quiet``: where a training run writes,
-    whether it continues or replaces a run there, and how it shows."""
+    """``--out``, ``--resume``, ``--overwrite``, ``--time-budget`` and ``--quiet``: where a
+    training run writes, whether it continues or replaces a run there, how long it may run, and
+    how it shows (every ``bptt train`` job has them; ``start_run`` reads them)."""
     parser.add_argument("--out", default=default_out,
                         help=f"checkpoint, best/ and metrics.jsonl go here (default {default_out})")
     group = parser.add_mutually_exclusive_group()
@@ -203,7 +206,20 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
                             "holding it), with the same data and settings")
     group.add_argument("--overwrite", action="store_true",
                        help="replace the run already in --out (its checkpoint, best/ and metrics)")
+    parser.add_argument("--time-budget", type=positive_float, metavar="MINUTES",
+                        help="train this many minutes, then checkpoint and stop (continue with --resume)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
 
 
 def settings_from_args(settings_cls, args) -> dict:
@@ -215,29 +231,40 @@ def start_run(args, settings_cls) -> tuple[dict, dict]:
     """(settings, run) for a ``bptt train`` command, checked before any data is read: the
     settings given (each flag was checked as it was parsed; ``settings_cls`` then checks them
     together), and the keyword arguments of the job's ``fit`` for ``--out`` (refused if it
-    holds a run, unless ``--resume`` or ``--overwrite``), ``--resume`` and ``--quiet``."""
+    holds a run, unless ``--resume`` or ``--overwrite``), ``--resume``, ``--time-budget`` (in
+    seconds) and ``--quiet``. ``--resume`` takes a checkpoint or the run folder holding it (for
+    a sentiment ensemble, the run folder, whose member<k>/ folders hold the checkpoints)."""
     from ..jobs._common import settings_of
     from ..train import CHECKPOINT, occupied, run_files
     settings = settings_from_args(settings_cls, args)
     settings_of(settings_cls, settings)
+    if settings.get("vectors") is not None:           # the vector file is read after the data: look now
+        from ..data.vectors import vector_file_exists
+        vector_file_exists(settings["vectors"])
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: --out must be a folder, and this is a file")
     resume = args.resume
     if resume is not None:
         resume = Path(resume)
-        if resume.is_dir():
+        ensemble = resume.is_dir() and not (resume / CHECKPOINT).is_file() and \
+            (resume / "member0" / CHECKPOINT).is_file()
+        if resume.is_dir() and not ensemble:
             resume = resume / CHECKPOINT
-        if not resume.is_file():
+        if not ensemble and not resume.is_file():
             raise FileNotFoundError(f"{resume}: no such checkpoint; a run writes "
                                     f"OUT/{CHECKPOINT} at the end of each epoch")
-        if resume.parent.resolve() != out.resolve() and run_files(out):
-            raise ValueError(f"{out}: holds another run than the one in {resume.parent}: resume with "
-                             f"--out {resume.parent}, or into an empty --out")
+        folder = resume if ensemble else resume.parent
+        if folder.name.startswith("member") and folder.name[6:].isdigit():
+            folder = folder.parent                  # a checkpoint of an ensemble's member
+        if folder.resolve() != out.resolve() and run_files(out):
+            raise ValueError(f"{out}: holds another run than the one in {folder}: resume with "
+                             f"--out {folder}, or into an empty --out")
     elif not args.overwrite and run_files(out):
         raise ValueError(occupied(out))
+    budget = None if args.time_budget is None else args.time_budget * 60
     return settings, {"out_dir": args.out, "resume": resume, "progress": not args.quiet,
-                      "overwrite": args.overwrite}
+                      "overwrite": args.overwrite, "time_budget": budget}
 
 
 def run_summary(trainer, what: str, out: str | Path) -> str:

@@ -24,8 +24,7 @@ def cmd_train_lm(args) -> int:
     from ..jobs import language_model as lm
     given, run = start_run(args, lm.LMSettings)
     settings = lm.LMSettings(**given)
-    budget = None if args.time_budget is None else args.time_budget * 60
-    common = dict(settings=settings, time_budget=budget, **run)
+    common = dict(settings=settings, **run)
     if args.text is not None:
         text = read_text_reported(args.text)
         val_text = read_text_reported(args.dev) if args.dev else None
@@ -81,7 +80,6 @@ def add_parsers(subparsers, train_subparsers) -> None:
                                  "--val-fraction), labelled sentences for --labelled (default: 5%%)")
     add_column_arguments(p)
     add_run_arguments(p, "runs/lm")
-    p.add_argument("--time-budget", type=float, help="minutes of training, then checkpoint and stop")
     add_settings_arguments(p, LMSettings)
     p.set_defaults(func=cmd_train_lm)
 

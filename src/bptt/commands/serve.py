@@ -1,6 +1,6 @@
 """``bptt serve [MODEL] [--host 127.0.0.1] [--port 8000]``: the model over HTTP, and a page to try it.
 
-MODEL is a model directory (default: the sentiment model shipped in the package). Open
+MODEL is a shipped model name (sst2, imdb) or a model directory (default: sst2). Open
 http://127.0.0.1:8000/ for the page; the API is POST /predict, POST /explain, GET /model (the
 model's card) and GET /health (``bptt.serve.app``). Needs the optional extra ``serve``
 (``pip install 'bptt[serve]'``: Starlette and uvicorn).
@@ -45,7 +45,7 @@ def add_parsers(subparsers, train_subparsers=None) -> None:
     d = Limits()
     p = subparsers.add_parser("serve", help="HTTP API and a page to try a sentiment model",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", help="model directory (default: the shipped sentiment model)")
+    p.add_argument("model", nargs="?", help="shipped model name (sst2, imdb) or model directory (default: sst2)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="TCP port to listen on (default 8000)")

@@ -448,18 +448,22 @@ def _read_imdb(root: Path, rows: _Rows):
 
 def read_lines(source: str | os.PathLike | IO | None = None, errors: str = "strict") -> list[str]:
     """One text per line, for prediction: from a file path, ``"-"``/None (standard input), or an
-    open file (text or binary). Line ends (``\n``, ``\r\n``) and a byte-order mark are removed;
-    empty lines are kept so outputs line up with inputs. Undecodable bytes raise
-    ``ValueError("file:line: ...")``, or with ``errors="replace"`` become U+FFFD."""
+    open file (text or binary). Lines end at ``\n`` only (a ``\r`` before it is dropped): a text
+    holding U+2028, U+0085, a form feed or a lone ``\r`` stays one text, so outputs line up with
+    inputs one to one. Line ends and a byte-order mark are removed; empty lines are kept.
+    Undecodable bytes raise ``ValueError("file:line: ...")``, or with ``errors="replace"`` become
+    U+FFFD."""
     if isinstance(source, (str, os.PathLike)) and source != "-":
         data, name = read_bytes(source, allow_empty=True).data, str(source)
     else:
         if source is None or source == "-":
-            data, name = sys.stdin.buffer.read(), "<stdin>"
+            stream = getattr(sys.stdin, "buffer", sys.stdin)       # bytes if it has them
+            name = "<stdin>"
         else:
-            data, name = source.read(), getattr(source, "name", "<stream>")
-            if isinstance(data, str):
-                data = data.encode("utf-8", errors="surrogateescape")
+            stream, name = source, getattr(source, "name", "<stream>")
+        data = stream.read()
+        if isinstance(data, str):
+            data = data.encode("utf-8", errors="surrogateescape")
         data = decode(data, name).data
     out = []
     for n, line, bad in _lines(data, errors):

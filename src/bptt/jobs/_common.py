@@ -1,6 +1,9 @@
 """The glue every job shares, written once: settings, the dev hold-out, a job directory.
 
     SharedSettings                        the settings every job has: optimizer, lr, ..., seed, dtype
+    VectorSettings                        pretrained word vectors: file, vocabulary extension, freezing
+    pretrained_vectors(settings, vocab, ...)  (vocabulary, embedding matrix, report) from the file
+    set_embedding(embedding, matrix, freeze)  copy the matrix in; freeze it or not
     settings_of(Settings, given)          the settings dataclass; unknown names are a TypeError
     Estimator                             scikit-learn's get_params / set_params over the settings
     hold_out(one_in, seed, *columns)      (train, dev) parts: a seeded 1-in-``one_in`` dev set
@@ -30,7 +33,8 @@ import numpy as np
 
 from .. import io
 from ._rules import check_setting
-from ..data.vocab import Vocabulary
+from ..data.vectors import VectorReport, load_word_vectors
+from ..data.vocab import PAD, PAD_ID, UNK, Vocabulary
 from ..files import read_json_object, recover_directory, write_json
 
 
@@ -45,6 +49,70 @@ class SharedSettings:
     clip_norm: float | None = 5.0   # the global gradient norm is clipped to this (None: never)
     seed: int = 0
     dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class VectorSettings:
+    """Pretrained word vectors for the word embedding of a job (``bptt.data.vectors``)."""
+    vectors: str | None = None          # GloVe / word2vec text or binary; plain, .gz, .zip[:member]
+    vectors_vocab: int = 0              # also add the N most frequent words of the vector file
+    freeze_vectors: bool = False        # keep the embedding fixed (nn.Embedding.from_pretrained(freeze=True))
+
+    def __post_init__(self):
+        """Refuse the vector flags without a vector file (a job's own ``__post_init__`` calls this)."""
+        if (self.vectors_vocab or self.freeze_vectors) and self.vectors is None:
+            raise ValueError("vectors_vocab and freeze_vectors need vectors (a word-vector file)")
+
+
+def pretrained_vectors(settings, vocab: Vocabulary, embedding_dim: int | None, default_dim: int,
+                       specials: tuple[str, ...] = (PAD, UNK), extend: bool = True, what: str = "vectors"
+                       ) -> tuple[Vocabulary, np.ndarray | None, VectorReport | None, int]:
+    """(vocabulary, matrix (V, E) or None, report or None, E) for a job's word embedding.
+
+    Without ``settings.vectors``: the vocabulary unchanged, no matrix, E = ``embedding_dim`` or
+    ``default_dim``. With it: the file's vectors for every word of the vocabulary (``specials``
+    are not words: <pad> gets zeros, the others the average word vector), the vocabulary grown
+    by the file's first ``vectors_vocab`` words (only where ``extend``: a model that predicts its
+    vocabulary cannot learn words that are never a target), E = the file's dimension, which must
+    equal ``embedding_dim`` if that is given. The coverage report is printed (``what: ...``).
+    """
+    s = settings
+    if s.vectors is None:
+        if s.vectors_vocab or s.freeze_vectors:
+            raise ValueError("vectors_vocab and freeze_vectors need vectors (a word-vector file)")
+        return vocab, None, None, embedding_dim or default_dim
+    if s.vectors_vocab < 0:
+        raise ValueError(f"vectors_vocab must be >= 0, got {s.vectors_vocab}")
+    if s.vectors_vocab and not extend:
+        raise ValueError(f"vectors_vocab: this model predicts its own vocabulary, so words of the vector "
+                         f"file that never occur in training cannot be added (got vectors_vocab="
+                         f"{s.vectors_vocab}; use 0)")
+    tokens = vocab.tokens
+    words = [t for t in tokens if t not in specials]
+    found, report = load_word_vectors(s.vectors, words, dtype=np.dtype(s.dtype),
+                                      rng=np.random.default_rng(s.seed + 3), dim=embedding_dim,
+                                      extend=s.vectors_vocab)
+    vocab = Vocabulary(tokens + list(report.added))
+    matrix = np.empty((len(vocab), found.shape[1]), dtype=found.dtype)            # (V, E)
+    rows = [i for i, t in enumerate(tokens) if t not in specials] + list(range(len(tokens), len(vocab)))
+    matrix[rows] = found
+    for i, t in enumerate(tokens):
+        if t in specials:
+            matrix[i] = 0.0 if i == PAD_ID and t == PAD else found.mean(axis=0) if len(found) else 0.0
+    print(f"{what}: {report.details()}", flush=True)
+    return vocab, matrix, report, found.shape[1]
+
+
+def set_embedding(embedding, matrix: np.ndarray | None, freeze: bool) -> None:
+    """Copy ``matrix`` (V, E) into ``embedding.params["weight"]`` (in place: the model's params
+    and the optimizer see the same array) and freeze it if asked; nothing without a matrix."""
+    if matrix is None:
+        return
+    weight = embedding.params["weight"]
+    if weight.shape != matrix.shape:
+        raise ValueError(f"embedding is {weight.shape}, the pretrained matrix {matrix.shape}")
+    weight[...] = matrix
+    embedding.frozen = freeze
 
 
 def settings_of(settings_cls, given: dict):

@@ -5,8 +5,11 @@
 A rule is found from the field's name, so a new setting with a usual name is checked without
 being listed: ``*_size``, ``*_dim``, ``*_len``, ``num_*`` and counts such as ``epochs`` are
 positive integers below a bound that keeps them from overflowing (not a memory estimate);
-``*dropout`` is a probability in [0, 1); names with known choices (``cell``, ``optimizer``,
-``dtype``, ...) must be one of them. Every float must be finite and every integer a real integer
+``*dropout`` is a probability in [0, 1); ``*_fraction`` a fraction in (0, 1); names with known
+choices (``cell``, ``optimizer``, ``dtype``, ``pooling``, ``truncate``, ...) must be one of them.
+A few names have rules of their own: ``vectors_vocab`` (words added from a vector file, 0 for
+none), ``ensemble`` (members, 1 for a single model), ``word_dropout`` (a probability for the
+sentiment job, an alpha above 0 for the tagger: only its range common to both here). Every float must be finite and every integer a real integer
 (not a bool); a field typed ``X | None`` also takes None.
 """
 from __future__ import annotations
@@ -15,6 +18,7 @@ import math
 from typing import Callable
 
 from ..cells import MODES
+from ..data.batching import KEEP
 from ..data.tokenize import LEVELS
 from ..models.classifier import POOLINGS
 from ..models.conditional import CONDITIONS
@@ -23,10 +27,11 @@ DTYPES = ("float32", "float64")
 OPTIMIZER_NAMES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")     # bptt.train.OPTIMIZERS
 CHOICES: dict[str, tuple[str, ...]] = {"cell": MODES, "mode": MODES, "optimizer": OPTIMIZER_NAMES,
                                        "dtype": DTYPES, "pooling": POOLINGS, "level": LEVELS,
-                                       "condition": CONDITIONS}
+                                       "condition": CONDITIONS, "truncate": KEEP}
 SIZE_BOUND = 1_000_000          # units, dimensions, batch sizes, vocabulary sizes
 LENGTH_BOUND = 100_000_000      # lengths in tokens, evaluation intervals
 LAYER_BOUND = 100
+ENSEMBLE_BOUND = 100            # members of an ensemble (each a whole model)
 SEED_BOUND = 2**63
 
 
@@ -51,14 +56,18 @@ def rule(name: str) -> tuple[type | None, Callable[[object], str]]:
         return int, _between(1, LAYER_BOUND)
     if name == "max_vocab":                                # room for <pad> and <unk>, and a word
         return int, _between(3, SIZE_BOUND * 100)
+    if name == "vectors_vocab":                            # 0: no words added from the vector file
+        return int, _between(0, SIZE_BOUND * 100)
+    if name == "ensemble":
+        return int, _between(1, ENSEMBLE_BOUND)
     if name.endswith(("_len", "_every", "_length")) or name == "seq_len":
         return int, _between(1, LENGTH_BOUND)
-    if (name.endswith(("_size", "_dim", "_vocab")) and name != "vectors_vocab") or name.startswith("num_") \
+    if name.endswith(("_size", "_dim", "_vocab")) or name.startswith("num_") \
             or name in ("epochs", "patience", "min_freq"):
         return None, _between(1, SIZE_BOUND)          # epochs is a float for the language model
     if name.endswith("dropout") and name != "word_dropout":
         return float, _between(0.0, 1.0, high_open=True)
-    if name == "val_fraction":
+    if name.endswith("_fraction"):                         # val_fraction, dev_fraction
         return float, _between(0.0, 1.0, low_open=True, high_open=True)
     if name in ("lr", "clip_norm"):
         return float, _between(0.0, math.inf, low_open=True, high_open=True)

@@ -48,11 +48,12 @@ from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import SharedSettings, identity, load_model, read_job_file, save_job
+from ._common import (SharedSettings, VectorSettings, identity, load_model, pretrained_vectors, read_job_file,
+                      save_job, set_embedding)
 from .. import files, io
 from ..data.batching import bucket_batches, fixed_batches
 from ..data.tokenize import EOS_WORD, LEVELS, level_tokens
-from ..data.vocab import PAD_ID, Vocabulary
+from ..data.vocab import PAD, PAD_ID, UNK, Vocabulary
 from ..losses import log_softmax
 from ..models.conditional import ConditionalBatch, ConditionalLanguageModel, ConditionalLMConfig
 from ..models.language_model import LanguageModel, LanguageModelBatch, LanguageModelConfig
@@ -66,13 +67,16 @@ VOCAB_FILE = "vocab.json"
 METRIC = "neg_loss"
 
 
+DEFAULT_EMBEDDING_DIM = 64
+
+
 @dataclass(frozen=True)
-class LMSettings(SharedSettings):
+class LMSettings(SharedSettings, VectorSettings):
     """Every hyperparameter of the model and of its training (saved with the model).
     (Optimizer, seed and dtype: ``SharedSettings``.)"""
     level: str = "char"             # char | word
     cell: str = "lstm"              # rnn_tanh | rnn_relu | lstm | gru
-    embedding_dim: int = 64
+    embedding_dim: int | None = None    # None: 64, or the dimension of ``vectors`` (level "word")
     hidden_size: int = 256
     num_layers: int = 1
     dropout: float = 0.0            # between recurrent layers
@@ -90,8 +94,15 @@ class LMSettings(SharedSettings):
     patience: int | None = None     # evaluations without improvement before stopping
 
     def __post_init__(self):
+        super().__post_init__()
         if self.level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {self.level!r}")
+        if self.vectors is not None and self.level != "word":
+            raise ValueError("vectors (pretrained word vectors) need level='word'")
+        if self.vectors_vocab:
+            raise ValueError(f"vectors_vocab: a language model predicts its own vocabulary, so words of the "
+                             f"vector file that never occur in training cannot be added (got vectors_vocab="
+                             f"{self.vectors_vocab}; use 0)")
         for name in ("batch_size", "seq_len", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -398,6 +409,12 @@ def _load_best(text_model: TextModel, out: Path) -> None:
     io.load_state_dict(text_model.model, tensors, str(path))
 
 
+def _word_vectors(s: LMSettings, vocab: Vocabulary):
+    """The pretrained embedding rows for an LM's vocabulary (no extension: it predicts its words)."""
+    return pretrained_vectors(s, vocab, s.embedding_dim, DEFAULT_EMBEDDING_DIM,
+                              specials=(PAD, UNK, EOS_WORD), extend=False, what="word vectors")
+
+
 def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path | None = None,
              resume: str | Path | None = None, progress: bool = True,
              time_budget: float | None = None, val_text: str | None = None,
@@ -429,10 +446,11 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
         streams = batchify(train_ids, s.batch_size)
     except ValueError as err:
         raise ValueError(f"{source}: the training part: {err} (--batch-size)") from None
-
-    config = LanguageModelConfig(len(vocab), s.embedding_dim, s.hidden_size, s.cell, s.num_layers,
+    _, matrix, _, dim = _word_vectors(s, vocab)
+    config = LanguageModelConfig(len(vocab), dim, s.hidden_size, s.cell, s.num_layers,
                                  s.dropout, s.output_dropout, dtype=s.dtype)
     model = LanguageModel(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
+    set_embedding(model.embedding, matrix, s.freeze_vectors)
     text_model = TextModel(model, vocab, s)
     chunks = chunk_slices(len(streams.inputs), s.seq_len)
     per_pass = len(chunks)
@@ -462,7 +480,7 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
             carry.reset()
         counted["tokens"] += x.size
         if deadline is not None and time.perf_counter() > deadline:
-            trainer.request_stop()    # finish this step, checkpoint, stop (as Ctrl-C)
+            trainer.request_stop("time budget")    # finish this step, checkpoint, stop (as Ctrl-C)
         return result
 
     def evaluate():
@@ -472,7 +490,7 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
     out = Path(tmp.name if tmp else out_dir)
     same = identity(s, train_ids, val_ids, vocab.tokens)
     trainer = _StreamTrainer(model, _trainer_config(s, 1), batches, step_fn, evaluate,
-                             text_model.save, out, progress, same, overwrite,
+                             text_model.save, out, progress, identity=same, overwrite=overwrite,
                              carry=carry, every=every, total=total)
     trainer.passes = s.epochs
     return _train(trainer, evaluate, text_model, tmp, resume, counted)
@@ -514,10 +532,12 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
     dev_seqs = sentence_ids(dev_texts, vocab, s.level, s.seq_len)
     y, dev_y = np.asarray(labels, dtype=np.int64), np.asarray(dev_labels, dtype=np.int64)
 
-    config = ConditionalLMConfig(len(vocab), s.embedding_dim, s.hidden_size, len(classes), s.cell,
+    _, matrix, _, dim = _word_vectors(s, vocab)
+    config = ConditionalLMConfig(len(vocab), dim, s.hidden_size, len(classes), s.cell,
                                  s.num_layers, s.condition, s.cond_embedding_dim, s.dropout,
                                  s.output_dropout, dtype=s.dtype)
     model = ConditionalLanguageModel(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
+    set_embedding(model.lm.embedding, matrix, s.freeze_vectors)
     text_model = TextModel(model, vocab, s, tuple(classes))
     deadline = None if time_budget is None else time.perf_counter() + time_budget
     counted = {"tokens": 0}
@@ -531,7 +551,7 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
                                                        ids[1:], lengths=n))
         counted["tokens"] += result.tokens
         if deadline is not None and time.perf_counter() > deadline:
-            trainer.request_stop()
+            trainer.request_stop("time budget")
         return result
 
     def evaluate():
@@ -542,7 +562,7 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
     rounds = max(1, math.ceil(s.epochs))
     same = identity(s, seqs, y, dev_seqs, dev_y, list(classes))
     trainer = _LMTrainer(model, _trainer_config(s, rounds), batches, step_fn, evaluate,
-                         text_model.save, out, progress, same, overwrite)
+                         text_model.save, out, progress, identity=same, overwrite=overwrite)
     trainer.passes = rounds
     return _train(trainer, evaluate, text_model, tmp, resume, counted)
 

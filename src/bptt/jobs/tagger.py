@@ -29,8 +29,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import (Estimator, SharedSettings, check_fitted, hold_out, identity, load_model, read_job_file,
-                      save_job, settings_of)
+from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, hold_out, identity, load_model,
+                      pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.tagged import TaggedSentence
 from ..data.tokenize import split_words
@@ -78,12 +78,15 @@ def _feature_strings(words: Sequence[str], name: str, suffix_length: int) -> lis
 
 
 # ---- the neural tagger --------------------------------------------------------------------------
+DEFAULT_EMBEDDING_DIM = 100
+
+
 @dataclass(frozen=True)
-class TaggerSettings(SharedSettings):
+class TaggerSettings(SharedSettings, VectorSettings):
     """Every hyperparameter of the model, its inputs and its training (saved with the model).
     (Optimizer, seed and dtype: ``SharedSettings``.)"""
     cell: str = "lstm"
-    embedding_dim: int = 100
+    embedding_dim: int | None = None         # None: 100, or the dimension of ``vectors``
     hidden_size: int = 128
     num_layers: int = 1
     bidirectional: bool = True
@@ -101,6 +104,7 @@ class TaggerSettings(SharedSettings):
     patience: int | None = 5
 
     def __post_init__(self):
+        super().__post_init__()
         feats = (self.features,) if isinstance(self.features, str) else self.features
         object.__setattr__(self, "features", tuple(feats))
         for f in self.features:
@@ -158,15 +162,19 @@ class SequenceTagger(Estimator):
         self.feature_vocabs_ = [Vocabulary.build([_feature_strings(x.words, name, s.suffix_length)
                                                   for x in sentences]) for name in s.features]
         self.tags_ = tuple(sorted({t for x in sentences for t in x.tags}))
-        config = TaggerConfig(len(self.vocab_), s.embedding_dim, s.hidden_size, len(self.tags_), s.cell,
+        self.vocab_, matrix, self.vector_report_, dim = pretrained_vectors(
+            s, self.vocab_, s.embedding_dim, DEFAULT_EMBEDDING_DIM, what="word vectors")
+        config = TaggerConfig(len(self.vocab_), dim, s.hidden_size, len(self.tags_), s.cell,
                               s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
                               s.output_dropout, tuple(len(v) for v in self.feature_vocabs_),
                               (s.feature_dim,) * len(self.feature_vocabs_), padding_idx=0, dtype=s.dtype)
         self.model_ = Tagger(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
+        set_embedding(self.model_.embedding, matrix, s.freeze_vectors)
 
     def fit(self, sentences: Sequence[TaggedSentence], dev: Sequence[TaggedSentence] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
-            progress: bool = True, overwrite: bool = False) -> "SequenceTagger":
+            progress: bool = True, overwrite: bool = False,
+            time_budget: float | None = None) -> "SequenceTagger":
         """Train; keeps the epoch with the best dev token accuracy.
 
         Without ``dev``, 10% of the training sentences (seeded) are held out as one. ``out_dir``
@@ -209,7 +217,8 @@ class SequenceTagger(Estimator):
         same = identity(s, [tuple(x) for x in sentences], [tuple(x) for x in dev])
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s), batches,
                                         self.model_.loss_and_grads, evaluate, self.save, out_dir,
-                                        resume, progress, same, overwrite)
+                                        resume, progress, identity=same, overwrite=overwrite,
+                                        time_budget=time_budget)
         return self
 
     # ---- prediction -----------------------------------------------------------------------

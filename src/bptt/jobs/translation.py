@@ -18,14 +18,14 @@ A saved translator is a directory: ``model.safetensors`` + ``config.json`` (the 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._common import (Estimator, SharedSettings, check_fitted, hold_out, identity, load_model, read_job_file,
-                      save_job, settings_of)
+from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, hold_out, identity, load_model,
+                      pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.vocab import PAD, UNK, Vocabulary
 from ..models.seq2seq import Hypothesis, Seq2Seq, Seq2SeqConfig
@@ -40,14 +40,17 @@ SOURCE_VOCAB_FILE, TARGET_VOCAB_FILE = "source_vocab.json", "target_vocab.json"
 
 
 # ---- the translator -------------------------------------------------------------------------
+DEFAULT_EMBEDDING_DIM = 32
+
+
 @dataclass(frozen=True)
-class TranslatorSettings(SharedSettings):
+class TranslatorSettings(SharedSettings, VectorSettings):
     """Every hyperparameter of the model, its tokens and its training (saved with the model).
     The defaults are the recipe of bench/dates.py (99.75% exact match on held-out dates).
     (Optimizer, seed and dtype: ``SharedSettings``.)"""
     level: str = "char"                 # char | word
     cell: str = "lstm"
-    embedding_dim: int = 32
+    embedding_dim: int | None = None    # None: 32, or the dimension of ``vectors`` (level "word")
     hidden_size: int = 64               # per encoder direction (the decoder has 2 x 64)
     num_layers: int = 1
     bidirectional_encoder: bool = True
@@ -60,8 +63,11 @@ class TranslatorSettings(SharedSettings):
     patience: int | None = 3
 
     def __post_init__(self):
+        super().__post_init__()
         if self.level not in ("char", "word"):
             raise ValueError(f"level must be 'char' or 'word', got {self.level!r}")
+        if self.vectors is not None and self.level != "word":
+            raise ValueError("vectors (pretrained word vectors) need level='word'")
 
 
 class PairBatch(NamedTuple):
@@ -118,15 +124,25 @@ class Translator(Estimator):
         self.target_vocab_ = Vocabulary([PAD, UNK, BOS, EOS, *rest])
         longest = max(len(self.split(t)) for t in targets)
         self.max_output_len_ = s.max_output_len or 2 * longest + 10
-        config = Seq2SeqConfig(len(self.source_vocab_), len(self.target_vocab_), s.embedding_dim,
+        # the source vocabulary may grow by the file's frequent words; the target's cannot (outputs)
+        self.source_vocab_, src_matrix, self.vector_report_, dim = pretrained_vectors(
+            s, self.source_vocab_, s.embedding_dim, DEFAULT_EMBEDDING_DIM, what="source vectors")
+        tgt_settings = replace(s, vectors_vocab=0)
+        self.target_vocab_, tgt_matrix, _, _ = pretrained_vectors(
+            tgt_settings, self.target_vocab_, dim if s.vectors else s.embedding_dim, DEFAULT_EMBEDDING_DIM,
+            specials=(PAD, UNK, BOS, EOS), extend=False, what="target vectors")
+        config = Seq2SeqConfig(len(self.source_vocab_), len(self.target_vocab_), dim,
                                s.hidden_size, s.cell, s.num_layers, s.bidirectional_encoder, s.dropout,
                                s.embedding_dropout, s.output_dropout, padding_idx=0, bos_id=BOS_ID,
                                eos_id=EOS_ID, dtype=s.dtype)
         self.model_ = Seq2Seq(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
+        set_embedding(self.model_.encoder_embedding, src_matrix, s.freeze_vectors)
+        set_embedding(self.model_.decoder_embedding, tgt_matrix, s.freeze_vectors)
 
     def fit(self, pairs: Sequence[tuple[str, str]], dev: Sequence[tuple[str, str]] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,
-            progress: bool = True, overwrite: bool = False) -> "Translator":
+            progress: bool = True, overwrite: bool = False,
+            time_budget: float | None = None) -> "Translator":
         """Train with teacher forcing; keeps the epoch with the best dev exact match (greedy).
 
         ``pairs``: (source, target) (more fields, like a DatePair's format, are ignored). Without
@@ -152,7 +168,8 @@ class Translator(Estimator):
 
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s, metric="exact_match"),
                                         batches, self.model_.loss_and_grads, evaluate, self.save,
-                                        out_dir, resume, progress, identity(s, pairs, dev), overwrite)
+                                        out_dir, resume, progress, identity=identity(s, pairs, dev),
+                                        overwrite=overwrite, time_budget=time_budget)
         return self
 
     # ---- decoding -------------------------------------------------------------------------

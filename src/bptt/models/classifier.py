@@ -2,7 +2,7 @@ r"""Many-to-one: a sequence in, one label out (e.g. the sentiment of a review).
 
     e_t = Embedding(w_t)                            (T, B, E)   token ids -> vectors
     h_t = RNN / LSTM / GRU(e_t, h_{t-1})            (T, B, D*H) all layers, real steps only
-    s   = pool(h_1 .. h_T)                          (B, D*H)
+    s   = pool(h_1 .. h_T)                          (B, P*D*H)  P = 2 for max+mean, else 1
     y   = softmax(V s + c)                          (B, C)
 
 Pooling over each sequence's real steps (1..len_b):
@@ -10,6 +10,8 @@ Pooling over each sequence's real steps (1..len_b):
   h_1] (PyTorch's ``h_n[-2:]``). Its gradient enters BPTT as the final-state gradient.
 - ``mean``: (1/len_b) sum_t h_t, with gradient (1/len_b) ds at every real step.
 - ``max``: the element-wise maximum over real steps; the gradient goes to the arg-max step.
+- ``max+mean``: [max ; mean] concatenated (the "concat pooling" of ULMFiT, without the last
+  state); ds splits into the two halves, each flowing back as above.
 
 Parameter names are those of a PyTorch module with submodules ``embedding`` (nn.Embedding),
 ``rnn`` (nn.RNN / LSTM / GRU) and ``fc`` (nn.Linear).
@@ -26,7 +28,7 @@ from ._compose import (Composed, ModelConfig, StepResult, check_fractions, maske
 from ..layers import Dense, Embedding
 from ..losses import softmax, softmax_cross_entropy
 
-POOLINGS = ("last", "mean", "max")
+POOLINGS = ("last", "mean", "max", "max+mean")
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,8 @@ class Classifier(Composed):
         c = config
         self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
         self.rnn = recurrent(c, c.embedding_dim, rng, dropout_seed + 1, bidirectional=c.bidirectional)
-        D = 2 if c.bidirectional else 1
-        self.fc = Dense(D * c.hidden_size, c.num_classes, dtype=self.dtype, rng=rng)
+        D, P = 2 if c.bidirectional else 1, 2 if c.pooling == "max+mean" else 1
+        self.fc = Dense(P * D * c.hidden_size, c.num_classes, dtype=self.dtype, rng=rng)
         self._compose(("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
 
     # ---- forward / backward ---------------------------------------------------------------
@@ -107,15 +109,17 @@ class Classifier(Composed):
         argmax = None
         if pooling == "last":
             s = top_final(final, self.rnn.config.directions)             # (B, D*H)
-        elif pooling == "mean":
-            s = out.sum(axis=0) / lengths[:, None].astype(out.dtype)     # padding is zero
         else:
-            real = real_steps(T, lengths, B)                             # (T, B)
-            argmax = np.where(real[..., None], out, -np.inf).argmax(axis=0)   # (B, D*H)
-            s = np.take_along_axis(out, argmax[None], axis=0)[0]
+            if "max" in pooling:
+                real = real_steps(T, lengths, B)                         # (T, B)
+                argmax = np.where(real[..., None], out, -np.inf).argmax(axis=0)   # (B, D*H)
+                s = np.take_along_axis(out, argmax[None], axis=0)[0]     # (B, D*H) the maxima
+            if "mean" in pooling:
+                mean = out.sum(axis=0) / lengths[:, None].astype(out.dtype)   # padding is zero
+                s = mean if pooling == "mean" else np.concatenate([s, mean], axis=1)  # (B, 2*D*H)
         s, out_mask = self._dropout(s, self.config.output_dropout, training)
         logits, fc_cache = self.fc.forward(s)                            # (B, C)
-        cache = ClassifierCache(emb_cache, rnn_cache, fc_cache, out if pooling == "max" else None,
+        cache = ClassifierCache(emb_cache, rnn_cache, fc_cache, out if "max" in pooling else None,
                                 lengths, argmax, emb_mask, out_mask)
         return logits, cache
 
@@ -129,12 +133,16 @@ class Classifier(Composed):
         d_out, d_final = None, None
         if self.config.pooling == "last":
             d_final = top_final_grad(ds, L, D)                           # State, (L*D, B, H)
-        elif self.config.pooling == "mean":
-            real = real_steps(T, cache.lengths, B).astype(ds.dtype)      # (T, B)
-            d_out = real[..., None] * (ds / cache.lengths[:, None].astype(ds.dtype))[None]
         else:
+            pooling = self.config.pooling
+            ds_max, ds_mean = {"mean": (None, ds), "max": (ds, None),
+                               "max+mean": (ds[:, :D * H], ds[:, D * H:])}[pooling]
             d_out = np.zeros((T, B, D * H), dtype=ds.dtype)
-            np.put_along_axis(d_out, cache.argmax[None], ds[None], axis=0)
+            if ds_max is not None:                                       # to the arg-max steps
+                np.put_along_axis(d_out, cache.argmax[None], ds_max[None], axis=0)
+            if ds_mean is not None:                                      # 1/len_b at every real step
+                real = real_steps(T, cache.lengths, B).astype(ds.dtype)  # (T, B)
+                d_out += real[..., None] * (ds_mean / cache.lengths[:, None].astype(ds.dtype))[None]
         dx, _, rnn_grads = self.rnn.backward(cache.rnn, d_out, d_final)
         _, emb_grads = self.embedding.backward(masked(dx, cache.emb_mask), cache.emb)
         return named_grads(("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads))

@@ -1,8 +1,9 @@
 """The model a server serves, and its card.
 
 ``load_model(spec)`` is the one place that turns the MODEL argument of ``bptt serve`` into a
-classifier: None is the model shipped in the package, anything else a model directory
-(``sentiment.json`` + weights, as ``SentimentClassifier.save`` writes it).
+classifier: None is the default model shipped in the package, a shipped name (``sst2``,
+``imdb``) that model, anything else a model directory (``sentiment.json`` + weights, as
+``SentimentClassifier.save`` writes it); the rules are ``bptt.jobs.sentiment.resolve_model``'s.
 
 ``model_card(clf, directory)`` is what ``GET /model`` answers: what the model is, how it was
 trained and how well it does, gathered from the files of its directory::
@@ -33,11 +34,10 @@ MODEL_FIELDS = ("cell", "embedding_dim", "hidden_size", "num_layers", "bidirecti
 
 
 def load_model(spec: str | None):
-    """(classifier, its directory) for a MODEL argument: None = the shipped model."""
-    from ..jobs.sentiment import PRETRAINED, SentimentClassifier
-    if spec is None:
-        return SentimentClassifier.pretrained(), PRETRAINED
-    return SentimentClassifier.load(spec), Path(spec)
+    """(classifier, its directory) for a MODEL argument: None = the default shipped model, a
+    shipped name (``sst2``, ``imdb``) or a model directory (``jobs.sentiment.resolve_model``)."""
+    from ..jobs.sentiment import load_sentiment_model
+    return load_sentiment_model(spec)
 
 
 def _training(directory: Path) -> dict | None:
@@ -75,7 +75,8 @@ def model_card(clf, directory: str | Path) -> dict:
     config = clf.model_.config.to_dict()
     model = {"type": type(clf.model_).__name__, **{k: getattr(clf.settings, k) for k in MODEL_FIELDS},
              "vocab_size": config["vocab_size"],
-             "parameters": int(sum(p.size for p in clf.model_.params.values()))}
+             "parameters": int(sum(p.size for m in getattr(clf, "members_", [clf.model_])
+                                   for p in m.params.values()))}
     card = {"format": "bptt-card", "version": 1, "name": directory.resolve().name, "task": "sentiment",
             "classes": list(clf.classes_), "model": model, "recipe": asdict(clf.settings)}
     training = _training(directory)
