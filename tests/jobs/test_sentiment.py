@@ -2,6 +2,8 @@
 loads to identical predictions, explains word by word, and the shipped model works offline."""
 import json
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -215,12 +217,17 @@ def test_every_shipped_file_is_package_data():
     import fnmatch
     import tomllib
     from bptt.jobs.sentiment import PRETRAINED_ROOT, SHIPPED
-    root = PRETRAINED_ROOT.parent
-    patterns = tomllib.loads((root.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"][
+    repo = Path(__file__).resolve().parents[2]                  # the source tree, installed or not
+    root = repo / "src" / "bptt"
+    patterns = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"]["bptt"]
-    files = [str(p.relative_to(root)) for p in PRETRAINED_ROOT.rglob("*") if p.is_file()]
+    files = sorted(str(p.relative_to(root)) for p in (root / "pretrained").rglob("*") if p.is_file()
+                   and "__pycache__" not in p.parts)
     assert {f.split("/")[1] for f in files} == set(SHIPPED)
     assert [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
+    installed = sorted(str(p.relative_to(PRETRAINED_ROOT.parent)) for p in PRETRAINED_ROOT.rglob("*")
+                       if p.is_file() and "__pycache__" not in p.parts)
+    assert installed == files                     # what bptt loads from is what the tree ships
 
 
 def test_every_shipped_weights_file_is_checksummed_float16_and_loads_exactly():
