@@ -69,7 +69,7 @@ RECIPES = {
     },
     "imdb": {
         "data": ["--train", "../shared/data/imdb/aclImdb/train"],
-        "settings": dict(cell="gru", hidden_size=64, bidirectional=True, pooling="max",
+        "settings": dict(cell="gru", hidden_size=128, bidirectional=True, pooling="max",
                          vectors=GLOVE_REL, embedding_dropout=0.3, output_dropout=0.3, min_freq=2,
                          max_len=400, truncate="head+tail", epochs=3, batch_size=32, lr=2e-3,
                          clip_norm=5.0, patience=2, seed=0, dev_fraction=0.2, ensemble=4),
