@@ -12,7 +12,7 @@ from bptt import State
 from bptt.backend import numba_installed, use_backend
 from bptt.gradcheck import check_grads, rel_error
 from bptt.layers import Dense
-from torch_reference import run_torch, torch_twin
+from torch_reference import assert_param_grads_match, run_torch, torch_twin
 
 PATHS = ["reference", "numpy", pytest.param("numba", marks=pytest.mark.skipif(
     not numba_installed(), reason="numba is not installed (pip install 'bptt[fast]')"))]
@@ -109,11 +109,7 @@ def test_every_path_matches_torch(path, mode, options, dtype):
     assert rel_error(dx, x_t.grad.numpy()) < tol
     for ours, theirs in zip(_flat(d_state0), _flat(s0_t)):
         assert rel_error(ours, theirs.grad.numpy()) < tol
-    names = dict(module.named_parameters())
-    assert set(grads) == set(names)
-    for name, p in names.items():
-        assert grads[name].dtype == np.dtype(dtype)
-        assert rel_error(grads[name], p.grad.numpy()) < tol, name
+    assert_param_grads_match(grads, module, dtype, tol)
 
 
 @pytest.mark.parametrize("mode,options", [("gru", {}), ("lstm", {}), ("lstm", {"proj_size": 3}),

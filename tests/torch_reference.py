@@ -6,6 +6,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bptt import Recurrent
+from bptt.gradcheck import rel_error
 from bptt.models import ClassifierConfig
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -79,3 +80,17 @@ class TorchClassifier(torch.nn.Module):
             s = {"mean": mean, "max": maxed}.get(self.pooling)
             s = torch.cat([maxed, mean], dim=1) if s is None else s
         return self.fc(s)
+
+
+def assert_param_grads_match(grads: dict, module: torch.nn.Module, dtype, tol: float,
+                             nonzero: bool = False) -> None:
+    """bptt's parameter gradients against the torch module's ``.grad`` after ``backward``: the
+    same names, bptt's dtype, relative error below ``tol`` (and, if ``nonzero``, torch's gradient
+    not all zero, so that the comparison says something)."""
+    names = dict(module.named_parameters())
+    assert set(grads) == set(names)
+    for name, p in names.items():
+        assert grads[name].dtype == np.dtype(dtype)
+        if nonzero:
+            assert np.abs(p.grad.numpy()).max() > 0, name
+        assert rel_error(grads[name], p.grad.numpy()) < tol, name

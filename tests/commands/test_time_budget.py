@@ -3,6 +3,7 @@ budget with a checkpoint, and resuming it ends with exactly the weights of a run
 
 The clock is faked (``time.perf_counter`` advances 10 s at every reading), so a budget of
 0.1 minutes runs out at the first check, after the first training step, whatever the machine."""
+import contextlib
 import itertools
 import json
 import time
@@ -47,6 +48,15 @@ def _lm(root):
 JOBS = {"sentiment": _sentiment, "tagger": _tagger, "seq2seq": _seq2seq, "lm": _lm}
 
 
+@contextlib.contextmanager
+def fake_clock(monkeypatch):
+    """``time.perf_counter`` advancing 10 s at every reading, inside the block only."""
+    clock = itertools.count(1000.0, 10.0)
+    with monkeypatch.context() as m:
+        m.setattr(time, "perf_counter", lambda: next(clock))
+        yield
+
+
 def _weights(run):
     tensors, _ = io.load_params(run / CHECKPOINT)
     return {k: v for k, v in tensors.items() if k.startswith("model/")}
@@ -57,9 +67,7 @@ def test_time_budget_stops_with_a_checkpoint_and_resume_finishes_exactly(job, tm
     argv = ["train", *JOBS[job](tmp_path), "--quiet"]
     assert run_cli(argv + ["--out", tmp_path / "straight"]) == 0
 
-    clock = itertools.count(1000.0, 10.0)
-    with monkeypatch.context() as m:
-        m.setattr(time, "perf_counter", lambda: next(clock))
+    with fake_clock(monkeypatch):
         assert run_cli(argv + ["--out", tmp_path / "cut", "--time-budget", "0.1"]) == 0
     assert "stopped" in capsys.readouterr().out
     lines = [json.loads(line) for line in open(tmp_path / "cut" / "metrics.jsonl")]
@@ -90,9 +98,7 @@ def test_an_ensemble_run_resumes_from_its_folder_and_is_refused_or_replaced_othe
     refused (it holds an ensemble's run) unless ``--overwrite``, which starts it afresh."""
     argv = ["train", *_sentiment(tmp_path), "--ensemble", 2, "--quiet"]
     assert run_cli(argv + ["--out", tmp_path / "straight"]) == 0
-    clock = itertools.count(1000.0, 10.0)
-    with monkeypatch.context() as m:
-        m.setattr(time, "perf_counter", lambda: next(clock))
+    with fake_clock(monkeypatch):
         assert run_cli(argv + ["--out", tmp_path / "cut", "--time-budget", "0.1"]) == 0
     assert "ensemble of 1 members" in capsys.readouterr().out
     assert not (tmp_path / "cut" / "member1").exists()
