@@ -200,11 +200,13 @@ class TextModel:
     def conditional(self) -> bool:
         return isinstance(self.model, ConditionalLanguageModel)
 
-    def save(self, directory: str | Path) -> Path:
-        """Model directory: model.safetensors, config.json, vocab.json, lm.json."""
+    def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
+        """Model directory: model.safetensors, config.json, vocab.json, lm.json (weights stored
+        as ``weights_dtype``, e.g. float16, if given)."""
         return save_job(directory, self.model, {
             VOCAB_FILE: self.vocab,
-            SETTINGS_FILE: {"classes": list(self.classes), "settings": asdict(self.settings)}})
+            SETTINGS_FILE: {"classes": list(self.classes), "settings": asdict(self.settings)}},
+            weights_dtype=weights_dtype)
 
     @classmethod
     def load(cls, directory: str | Path) -> "TextModel":
