@@ -39,6 +39,7 @@ from ..data.vocab import PAD_ID, UNK_ID, Vocabulary
 from ..losses import softmax
 from ..models import Classifier, ClassifierBatch, ClassifierConfig
 from ..train import BEST, CHECKPOINT, TrainConfig, Trainer, clear_run, occupied, run_files, train_keep_best
+from ..transfer import init_from_lms, init_specs, load_lm
 
 PRETRAINED_ROOT = Path(__file__).parents[1] / "pretrained"
 SHIPPED = ("sst2", "imdb")          # shipped model names; the first is the default
@@ -74,16 +75,39 @@ class SentimentSettings(SharedSettings, VectorSettings):
     epochs: int = 6
     batch_size: int = 64
     patience: int | None = 3
+    # ---- pretraining and adversarial training (docs/pretraining.md) ----
+    init_from: tuple[str, ...] = ()     # language models to start from: a forward and/or a backward one (bptt.transfer)
+    discriminative_lr: float = 1.0      # ULMFiT: a layer group d below the top (fc 0, top recurrent layer 1, ..., embedding) trains at lr / this^d
+    slanted_triangular: bool = False    # ULMFiT's slanted triangular learning rate over all the steps
+    stlr_cut_fraction: float = 0.1      # slanted triangular: the fraction of the steps the rate rises
+    stlr_ratio: float = 32.0            # slanted triangular: how many times the lowest rate the peak is
+    gradual_unfreezing: bool = False    # ULMFiT: epoch k trains the top k layer groups only (fc, top layer, ...)
+    adversarial: float = 0.0            # eps of adversarial training on the embedded text (0: off)
+    virtual_adversarial: float = 0.0    # eps of virtual adversarial training (0: off)
+    vat_xi: float = 0.1                 # virtual adversarial: length of the power iteration's random step
 
     def __post_init__(self):
         """The checks the rules by name (``_rules``) cannot make: they run before any data is read."""
         super().__post_init__()
+        self._check_pretraining()
         if not 0.0 <= self.word_dropout < 1.0:
             raise ValueError(f"word_dropout must be in [0, 1) (a probability), got {self.word_dropout}")
         if not 0.0 < self.dev_fraction <= 0.5:
             raise ValueError(f"dev_fraction must be in (0, 0.5], got {self.dev_fraction}")
         if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
             raise ValueError(f"ensemble must be an integer >= 1, got {self.ensemble!r}")
+
+    def _check_pretraining(self) -> None:
+        """init_from as a tuple of names; the ULMFiT and adversarial settings in range."""
+        object.__setattr__(self, "init_from", init_specs(self.init_from))
+        if self.init_from and self.vectors is not None:
+            raise ValueError("init_from and vectors both set the word embedding: give one of them")
+        if not self.discriminative_lr > 0:
+            raise ValueError(f"discriminative_lr must be > 0 (ULMFiT uses 2.6), got {self.discriminative_lr}")
+        if not self.stlr_ratio >= 1:
+            raise ValueError(f"stlr_ratio must be >= 1 (ULMFiT uses 32), got {self.stlr_ratio}")
+        if not self.vat_xi > 0:
+            raise ValueError(f"vat_xi must be > 0, got {self.vat_xi}")
 
 
 def _classes_and_ids(labels: Sequence, classes: Sequence | None) -> tuple[np.ndarray, np.ndarray]:
@@ -140,8 +164,10 @@ class SentimentClassifier(Estimator):
         s = self.settings
         self.vocab_ = Vocabulary.build(token_lists, min_freq=s.min_freq, max_size=s.max_vocab)
         self.classes_ = classes
+        sources = [load_lm(spec) for spec in s.init_from]       # the LMs' embedding size by default
         self.vocab_, matrix, self.vector_report_, dim = pretrained_vectors(
-            s, self.vocab_, s.embedding_dim, DEFAULT_EMBEDDING_DIM)
+            s, self.vocab_, s.embedding_dim or (sources[0].embedding_dim if sources else None),
+            DEFAULT_EMBEDDING_DIM)
         config = ClassifierConfig(len(self.vocab_), dim, s.hidden_size, len(classes), s.cell,
                                   s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
                                   s.output_dropout, s.pooling, padding_idx=0, dtype=s.dtype)
@@ -149,8 +175,12 @@ class SentimentClassifier(Estimator):
         for k in range(s.ensemble):             # member k: weights and dropout from seed + k
             member = Classifier(config, np.random.default_rng(s.seed + k), dropout_seed=s.seed + k + 1)
             set_embedding(member.embedding, matrix, s.freeze_vectors)
+            if sources:
+                self.transfer_report_ = init_from_lms(member, self.vocab_, sources, "classifier")
             self.members_.append(member)
         self.model_ = self.members_[0]
+        if sources:
+            print(f"init_from: {self.transfer_report_.details()}", flush=True)
 
     def fit(self, texts: Sequence[str], labels: Sequence, dev_texts: Sequence[str] | None = None,
             dev_labels: Sequence | None = None, classes: Sequence[str] | None = None,
