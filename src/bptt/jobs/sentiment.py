@@ -23,6 +23,7 @@ name always means the shipped model (``./imdb`` is the directory called imdb).
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from ..data.tokenize import tokenize
 from ..data.vocab import PAD_ID, UNK_ID, Vocabulary
 from ..losses import softmax
 from ..models import Classifier, ClassifierBatch, ClassifierConfig
+from ..optim import LayerwiseLR, layer_depths
 from ..train import BEST, CHECKPOINT, TrainConfig, Trainer, clear_run, occupied, run_files, train_keep_best
 from ..transfer import init_from_lms, init_specs, load_lm
 
@@ -223,13 +225,19 @@ class SentimentClassifier(Estimator):
         def batches(rng):
             return bucket_batches(seqs, y, s.batch_size, seed=int(rng.integers(2**63)))
 
+        objective = dict(adversarial=s.adversarial, virtual_adversarial=s.virtual_adversarial, vat_xi=s.vat_xi)
+        plan, done = layerwise_lr(s, model, len(seqs)), [batches_done(resume)]
+
         def step_fn(batch):
-            if not s.word_dropout:
-                return model.loss_and_grads(batch)
-            ids = batch.ids                         # the model's dropout RNG: saved in checkpoints
-            drop = (model.dropout_rng.random(ids.shape) < s.word_dropout) & (ids != PAD_ID)
-            return model.loss_and_grads(ClassifierBatch(np.where(drop, UNK_ID, ids), batch.lengths,
-                                                        batch.labels))
+            if s.word_dropout:
+                ids = batch.ids                     # the model's dropout RNG: saved in checkpoints
+                drop = (model.dropout_rng.random(ids.shape) < s.word_dropout) & (ids != PAD_ID)
+                batch = ClassifierBatch(np.where(drop, UNK_ID, ids), batch.lengths, batch.labels)
+            result = model.loss_and_grads(batch, **objective)
+            if plan is None:
+                return result
+            done[0] += 1                            # t = the batches read before this one
+            return result._replace(grads=plan.apply(result.grads, done[0] - 1))
 
         def evaluate():
             return {"accuracy": float(np.mean(self._predict_ids(dev_seqs, members=[model]).argmax(1) == dev_y))}
@@ -394,6 +402,31 @@ class SentimentClassifier(Estimator):
             raise FileNotFoundError(f"the shipped model {name!r} is missing from {directory}; "
                                     f"train it with `python bench/train_sentiment.py --model {name}`")
         return cls.load(directory)
+
+
+# ---- ULMFiT's fine-tuning steps (docs/pretraining.md) --------------------------------------
+def layerwise_lr(s: SentimentSettings, model: Classifier, n_examples: int) -> LayerwiseLR | None:
+    """The per-parameter learning-rate plan of the settings (``bptt.optim.LayerwiseLR``), or None
+    when discriminative rates, the slanted triangular rate and gradual unfreezing are all off.
+    An epoch is ceil(N / batch_size) steps (``bucket_batches``); the slanted triangle spans them
+    all (``epochs`` of them), whether or not early stopping ends the run sooner."""
+    if s.discriminative_lr == 1.0 and not s.slanted_triangular and not s.gradual_unfreezing:
+        return None
+    per_epoch = -(-n_examples // s.batch_size)
+    return LayerwiseLR(layer_depths(model.params, model.config.num_layers), s.discriminative_lr,
+                       per_epoch * s.epochs if s.slanted_triangular else None, s.stlr_cut_fraction,
+                       s.stlr_ratio, per_epoch if s.gradual_unfreezing else None)
+
+
+def batches_done(resume: str | Path | None) -> int:
+    """Batches a run read before its checkpoint ``resume`` (0 for a new run): the step t at which
+    the learning-rate plan continues, so that a resumed run steps exactly as an unbroken one."""
+    if resume is None:
+        return 0
+    path = Path(resume)
+    path = path / CHECKPOINT if path.is_dir() else path
+    state = json.loads(io.load_params(path)[1]["trainer"])
+    return int(state["global_step"]) + int(state["skipped_steps"])
 
 
 def _members(doc: dict) -> tuple[int, dict[str, str]]:
