@@ -186,3 +186,10 @@ def test_the_flags_take_repeated_and_comma_separated_lms(lm_dir, tmp_path, capsy
                  str(lm_dir), "--hidden-size", "5", "--num-layers", "2", "--quiet"])
     assert code != 0
     assert "hidden size 6 in the language model, 5 in the classifier" in capsys.readouterr().err
+
+
+def test_scikit_learn_clones_an_estimator_with_init_from():
+    from sklearn.base import clone
+    clf = SentimentClassifier(init_from=["runs/a", "runs/b"])
+    assert clone(clf).settings.init_from == ("runs/a", "runs/b")
+    assert clone(SequenceTagger(init_from="x,y")).settings.init_from == ("x", "y")

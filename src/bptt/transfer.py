@@ -95,6 +95,8 @@ def init_specs(value) -> tuple[str, ...]:
         return ()
     if isinstance(value, (str, Path)):
         return tuple(part.strip() for part in str(value).split(",") if part.strip())
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+        return value                    # the very object: scikit-learn's clone checks identity
     return tuple(str(v) for v in value)
 
 

@@ -13,6 +13,11 @@ Pooling over each sequence's real steps (1..len_b):
 - ``max+mean``: [max ; mean] concatenated (the "concat pooling" of ULMFiT, without the last
   state); ds splits into the two halves, each flowing back as above.
 
+Adversarial training (``loss_and_grads(..., adversarial=eps, virtual_adversarial=eps)``, see
+``bptt.adversarial`` and docs/pretraining.md): ``forward`` adds a perturbation r (T, B, E) to e_t,
+``backward_to_input`` returns dL/de beside the rnn's and fc's gradients, and the objective's
+terms share one embedding backward.
+
 Parameter names are those of a PyTorch module with submodules ``embedding`` (nn.Embedding),
 ``rnn`` (nn.RNN / LSTM / GRU) and ``fc`` (nn.Linear).
 """
