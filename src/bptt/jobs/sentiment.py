@@ -78,7 +78,7 @@ class SentimentSettings(SharedSettings, VectorSettings):
     batch_size: int = 64
     patience: int | None = 3
     # ---- pretraining and adversarial training (docs/pretraining.md) ----
-    init_from: tuple[str, ...] = ()     # language models to start from: a forward and/or a backward one (bptt.transfer)
+    init_from: tuple[str, ...] | None = ()   # language models to start from: a forward and/or a backward one (bptt.transfer)
     discriminative_lr: float = 1.0      # ULMFiT: a layer group d below the top (fc 0, top recurrent layer 1, ..., embedding) trains at lr / this^d
     slanted_triangular: bool = False    # ULMFiT's slanted triangular learning rate over all the steps
     stlr_cut_fraction: float = 0.1      # slanted triangular: the fraction of the steps the rate rises
@@ -101,7 +101,8 @@ class SentimentSettings(SharedSettings, VectorSettings):
 
     def _check_pretraining(self) -> None:
         """init_from as a tuple of names; the ULMFiT and adversarial settings in range."""
-        object.__setattr__(self, "init_from", init_specs(self.init_from))
+        if self.init_from is not None:          # None (as given: scikit-learn checks identity) is no LM
+            object.__setattr__(self, "init_from", init_specs(self.init_from))
         if self.init_from and self.vectors is not None:
             raise ValueError("init_from and vectors both set the word embedding: give one of them")
         if not self.discriminative_lr > 0:
@@ -166,7 +167,7 @@ class SentimentClassifier(Estimator):
         s = self.settings
         self.vocab_ = Vocabulary.build(token_lists, min_freq=s.min_freq, max_size=s.max_vocab)
         self.classes_ = classes
-        sources = [load_lm(spec) for spec in s.init_from]       # the LMs' embedding size by default
+        sources = [load_lm(spec) for spec in s.init_from or ()]       # the LMs' embedding size by default
         self.vocab_, matrix, self.vector_report_, dim = pretrained_vectors(
             s, self.vocab_, s.embedding_dim or (sources[0].embedding_dim if sources else None),
             DEFAULT_EMBEDDING_DIM)

@@ -103,11 +103,12 @@ class TaggerSettings(SharedSettings, VectorSettings):
     epochs: int = 30
     batch_size: int = 32
     patience: int | None = 5
-    init_from: tuple[str, ...] = ()          # language models to start from: a forward and/or a backward one (bptt.transfer)
+    init_from: tuple[str, ...] | None = ()   # language models to start from: a forward and/or a backward one (bptt.transfer)
 
     def __post_init__(self):
         super().__post_init__()
-        object.__setattr__(self, "init_from", init_specs(self.init_from))
+        if self.init_from is not None:          # None (as given: scikit-learn checks identity) is no LM
+            object.__setattr__(self, "init_from", init_specs(self.init_from))
         if self.init_from and self.vectors is not None:
             raise ValueError("init_from and vectors both set the word embedding: give one of them")
         feats = (self.features,) if isinstance(self.features, str) else self.features
@@ -167,7 +168,7 @@ class SequenceTagger(Estimator):
         self.feature_vocabs_ = [Vocabulary.build([_feature_strings(x.words, name, s.suffix_length)
                                                   for x in sentences]) for name in s.features]
         self.tags_ = tuple(sorted({t for x in sentences for t in x.tags}))
-        sources = [load_lm(spec) for spec in s.init_from]       # the LMs' embedding size by default
+        sources = [load_lm(spec) for spec in s.init_from or ()]       # the LMs' embedding size by default
         self.vocab_, matrix, self.vector_report_, dim = pretrained_vectors(
             s, self.vocab_, s.embedding_dim or (sources[0].embedding_dim if sources else None),
             DEFAULT_EMBEDDING_DIM, what="word vectors")
