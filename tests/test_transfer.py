@@ -170,6 +170,8 @@ def test_the_tagger_starts_from_the_lm_with_feature_columns_zero(lm_dir):
     np.testing.assert_array_equal(w[:, :8], src.rnn["weight_ih_l0"])
     assert np.all(w[:, 8:] == 0)
     assert tagger.transfer_report_.copied == len(tagger.vocab_) - 1
+    tagger = SequenceTagger(init_from=[str(lm_dir)], cell="lstm", hidden_size=6, num_layers=2, epochs=1)
+    assert tagger.fit(sentences, progress=False).score(sentences) > 0
 
 
 def test_the_flags_take_repeated_and_comma_separated_lms(lm_dir, tmp_path, capsys):
@@ -193,3 +195,14 @@ def test_scikit_learn_clones_an_estimator_with_init_from():
     clf = SentimentClassifier(init_from=["runs/a", "runs/b"])
     assert clone(clf).settings.init_from == ("runs/a", "runs/b")
     assert clone(SequenceTagger(init_from="x,y")).settings.init_from == ("x", "y")
+
+
+def test_an_lm_whose_layers_are_not_a_plain_stack_is_refused(lm_dir):
+    src = load_lm(lm_dir)
+    vocab = Vocabulary(["<pad>", "<unk>", "not"])
+    side = dict(src.rnn, weight_ih_l0=np.zeros((24, 8 + 3), dtype=np.float32))     # a side input
+    with pytest.raises(ValueError, match=r"not a plain stack .*weight_ih_l0 \(24, 11\)"):
+        init_from_lms(_classifier(vocab), vocab, [replace(src, rnn=side)])
+    proj = dict(src.rnn, weight_hr_l0=np.zeros((3, 6), dtype=np.float32))           # a projection
+    with pytest.raises(ValueError, match="weight_hr_l0"):
+        init_from_lms(_classifier(vocab), vocab, [replace(src, rnn=proj)])

@@ -198,6 +198,11 @@ def check_fit(sources: Sequence[SourceLM], mode: str, num_layers: int, hidden_si
     flags = {"cell": "--cell", "layers": "--num-layers", "hidden size": "--hidden-size",
              "embedding size": "--embedding-dim"}
     for src in sources:
+        expected = {f"{base}_l{k}" for base in RECURRENT_NAMES for k in range(src.num_layers)}
+        if set(src.rnn) != expected or src.rnn["weight_ih_l0"].shape[1] != src.embedding_dim:
+            odd = sorted(set(src.rnn) ^ expected) or [f"weight_ih_l0 {src.rnn['weight_ih_l0'].shape}"]
+            raise ValueError(f"--init-from {src.name}: the language model's recurrent layers are not a plain "
+                             f"stack over its word vectors ({', '.join(odd)}): they have no place in the {what}")
         theirs = {"cell": src.mode, "layers": src.num_layers, "hidden size": src.hidden_size,
                   "embedding size": src.embedding_dim}
         wrong = [key for key in ours if ours[key] != theirs[key]]
