@@ -100,6 +100,16 @@ def init_specs(value) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+def settle_init_from(settings) -> None:
+    """In a (frozen) settings dataclass's ``__post_init__``: ``init_from`` as a tuple of names
+    (``init_specs``; None, kept as given since scikit-learn checks identity, means none), and
+    refused beside ``vectors``, which would set the same embedding."""
+    if settings.init_from is not None:
+        object.__setattr__(settings, "init_from", init_specs(settings.init_from))
+    if settings.init_from and settings.vectors is not None:
+        raise ValueError("init_from and vectors both set the word embedding: give one of them")
+
+
 def shipped_lms() -> list[str]:
     """The language models shipped in ``bptt/pretrained`` (folders holding lm.json)."""
     if not PRETRAINED_ROOT.is_dir():

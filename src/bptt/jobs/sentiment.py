@@ -41,7 +41,7 @@ from ..losses import softmax
 from ..models import Classifier, ClassifierBatch, ClassifierConfig
 from ..optim import LayerwiseLR, layer_depths
 from ..train import BEST, CHECKPOINT, TrainConfig, Trainer, clear_run, occupied, run_files, train_keep_best
-from ..transfer import init_from_lms, init_specs, load_lm
+from ..transfer import init_from_lms, load_lm, settle_init_from
 
 PRETRAINED_ROOT = Path(__file__).parents[1] / "pretrained"
 SHIPPED = ("sst2", "imdb")          # shipped model names; the first is the default
@@ -101,10 +101,7 @@ class SentimentSettings(SharedSettings, VectorSettings):
 
     def _check_pretraining(self) -> None:
         """init_from as a tuple of names; the ULMFiT and adversarial settings in range."""
-        if self.init_from is not None:          # None (as given: scikit-learn checks identity) is no LM
-            object.__setattr__(self, "init_from", init_specs(self.init_from))
-        if self.init_from and self.vectors is not None:
-            raise ValueError("init_from and vectors both set the word embedding: give one of them")
+        settle_init_from(self)
         if not self.discriminative_lr > 0:
             raise ValueError(f"discriminative_lr must be > 0 (ULMFiT uses 2.6), got {self.discriminative_lr}")
         if not self.stlr_ratio >= 1:

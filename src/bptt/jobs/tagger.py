@@ -38,7 +38,7 @@ from ..data.vocab import UNK_ID, Vocabulary
 from ..metrics import accuracy_report, token_accuracy
 from ..models.tagger import Tagger, TaggerConfig
 from ..train import TrainConfig, Trainer, train_keep_best
-from ..transfer import init_from_lms, init_specs, load_lm
+from ..transfer import init_from_lms, load_lm, settle_init_from
 
 
 FEATURES = ("suffix", "shape")
@@ -107,10 +107,7 @@ class TaggerSettings(SharedSettings, VectorSettings):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.init_from is not None:          # None (as given: scikit-learn checks identity) is no LM
-            object.__setattr__(self, "init_from", init_specs(self.init_from))
-        if self.init_from and self.vectors is not None:
-            raise ValueError("init_from and vectors both set the word embedding: give one of them")
+        settle_init_from(self)
         feats = (self.features,) if isinstance(self.features, str) else self.features
         object.__setattr__(self, "features", tuple(feats))
         for f in self.features:
