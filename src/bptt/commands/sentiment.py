@@ -179,6 +179,16 @@ def cmd_train_sentiment(args) -> int:
     return 0
 
 
+def init_from_argument(what: str) -> dict:
+    """The add_argument keywords of ``--init-from LM``: repeatable, each a comma-separated list."""
+    from ..transfer import init_specs
+    return dict(action="extend", type=lambda text: list(init_specs(text)), metavar="LM",
+                help=f"start the {what}'s embedding and recurrent layers from a word-level language "
+                     f"model (a directory holding lm.json, or a shipped name): a forward one starts the "
+                     f"forward direction, a backward one the backward direction; repeat the flag or "
+                     f"separate two with a comma (docs/pretraining.md)")
+
+
 def _add_truncation(p) -> None:
     from ..data.batching import KEEP
     from ._settings import positive_int
@@ -228,5 +238,6 @@ def add_parsers(subparsers, train_subparsers) -> None:
     add_settings_arguments(p, SentimentSettings, custom={
         "truncate": dict(choices=KEEP, help="which --max-len tokens of a training text to keep "
                                              "(default head+tail: the first quarter and the last "
-                                             "three quarters)")})
+                                             "three quarters)"),
+        "init_from": init_from_argument("classifier")})
     p.set_defaults(func=cmd_train_sentiment)
