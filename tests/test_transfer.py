@@ -49,16 +49,41 @@ def test_rows_are_copied_by_word_and_a_word_the_lm_lacks_gets_its_unk_row(lm_dir
     assert "4 of 5 embedding rows copied" in report.details()
 
 
-def test_two_lms_average_the_rows_both_know():
+def test_two_lms_put_their_rows_side_by_side():
+    """[E_fwd[w] ; E_bwd[w]], each LM's <unk> row where it lacks the word."""
     def source(direction, rows, words):
         vocab = Vocabulary(["<pad>", "<unk>", *words])
         return load_like(direction, vocab, rows)
     a = source("forward", np.arange(8.0).reshape(4, 2), ["x", "y"])
-    b = source("backward", 10 + np.arange(8.0).reshape(4, 2), ["y", "z"])
+    b = source("backward", 10 + np.arange(12.0).reshape(4, 3), ["y", "z"])
     vocab = Vocabulary(["<pad>", "<unk>", "x", "y", "z", "w"])
     matrix, copied, missing = embedding_matrix(vocab, [a, b], np.float64)
-    np.testing.assert_array_equal(matrix, [[0, 0], [7, 8], [4, 5], [(6 + 14) / 2, (7 + 15) / 2], [16, 17], [7, 8]])
+    np.testing.assert_array_equal(matrix, [[0, 0, 0, 0, 0], [2, 3, 13, 14, 15], [4, 5, 13, 14, 15],
+                                           [6, 7, 16, 17, 18], [2, 3, 19, 20, 21], [2, 3, 13, 14, 15]])
     assert (copied, missing) == (4, 1)
+
+
+def test_with_both_lms_each_direction_computes_exactly_its_lms_states(lm_dir):
+    """A forward and a backward LM (here the same weights read both ways): the word vector is
+    both LMs' vectors side by side (E = 16), and each direction of every layer starts as its LM."""
+    fwd = load_lm(lm_dir)
+    bwd = replace(fwd, direction="backward", embedding=fwd.embedding * -0.5)   # another embedding
+    lm = __import__("bptt.jobs.language_model", fromlist=["TextModel"]).TextModel.load(lm_dir).model
+    vocab = Vocabulary.build([tokenize(t) for t in TEXTS])
+    model = _classifier(vocab, dim=16)
+    init_from_lms(model, vocab, [fwd, bwd])
+    text = "a film is not good ."
+    out = model.rnn.forward(model.embedding.forward(_ids(vocab, text))[0])[0]               # (T, 1, 2H)
+    ids = _ids(fwd.vocab, text)
+    theirs_f = lm.rnn.forward(lm.embedding.forward(ids)[0])[0]
+    lm.embedding.params["weight"][...] *= -0.5
+    theirs_b = lm.rnn.forward(lm.embedding.forward(ids[::-1].copy())[0])[0][::-1]
+    np.testing.assert_allclose(out[..., :6], theirs_f, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out[..., 6:], theirs_b, rtol=1e-6, atol=1e-7)
+    w_f, w_b = model.rnn.params["weight_ih_l0"], model.rnn.params["weight_ih_l0_reverse"]   # (4H, 16)
+    assert np.all(w_f[:, 8:] == 0) and np.all(w_b[:, :8] == 0)
+    with pytest.raises(ValueError, match="embedding size 16 in the language model, 8 in the classifier"):
+        init_from_lms(_classifier(vocab, dim=8), vocab, [fwd, bwd])
 
 
 def load_like(direction, vocab, rows):

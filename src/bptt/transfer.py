@@ -12,28 +12,31 @@ LM. The LM's direction is the ``direction`` of its settings (lm.json; "forward" 
 Nothing else moves: the output layer (``fc``), the tagger's feature embeddings, and the
 direction no LM was given keep their usual initialisation.
 
-Embedding rows are matched by word (the model's vocabulary is built from its own data as usual):
+Embedding rows are matched by word (the model's vocabulary is built from its own data as usual).
+Each LM gives a block of columns; with a forward and a backward LM the word vector is the two
+LMs' vectors side by side, ``[E_fwd[w] ; E_bwd[w]]`` (E = E_fwd + E_bwd), so that each direction
+reads exactly the vectors its own LM was trained on (averaging the two would give neither):
 
-    row(w) = mean over the given LMs that know w of  E_LM[w]
-    row(w) = mean over the given LMs of  E_LM[<unk>]     if no LM knows w (the vector each LM
-                                                         read for a word it did not know)
-    row(<pad>) = 0                                       (the padding row)
+    block_s(w) = E_s[w]            if LM s knows w
+    block_s(w) = E_s[<unk>]        if not (the vector LM s read for a word it did not know)
+    row(<pad>) = 0                 (the padding row)
 
-so at the start the model reads each word as the LM (one LM) read it. ``TransferReport`` counts
-the rows copied and the words the LMs lack.
+``TransferReport`` counts the rows of words some LM knows and the words no LM knows.
 
 Recurrent weights are copied whole, per layer k and direction d (0 forward, 1 backward)::
 
     weight_hh_l{k}{sfx}, bias_ih_l{k}{sfx}, bias_hh_l{k}{sfx}   <- the LM's weight_hh_l{k}, ...
     weight_ih_l{k}{sfx}[:, a:a+In_LM] <- the LM's weight_ih_l{k} (G*H, In_LM); other columns 0
 
-with a = 0 for layer 0 (the word vector comes first; the tagger's feature vectors follow it) and
-a = d*H above (layer k > 0 of a bidirectional model reads [forward h ; backward h] of layer k-1).
-The other columns start at zero, so each direction computes exactly its LM's hidden states at
-the start (tested); training then learns to use the rest.
+with a = the offset of the LM's block in the word vector for layer 0 (0 for the first LM given,
+E_fwd for the second; the tagger's feature vectors follow the word vector) and a = d*H above
+(layer k > 0 of a bidirectional model reads [forward h ; backward h] of layer k-1). The other
+columns start at zero, so each direction computes exactly its LM's hidden states at the start
+(tested, also with both LMs); training then learns to use the rest.
 
 The LM and the model must agree on the cell, the layers, the hidden size and the embedding
-size: a mismatch is one ``ValueError`` naming both sides and the flags that would fit. An LM is
+size (the sum of the LMs' embedding sizes): a mismatch is one ``ValueError`` naming both
+sides and the flags that would fit. An LM is
 named by a directory holding ``lm.json`` (``bptt train lm --out DIR`` writes DIR/best) or by the
 name of a language model shipped in ``bptt/pretrained/<name>`` (``resolve_lm``).
 """
@@ -155,30 +158,33 @@ def load_lm(spec: str | Path) -> SourceLM:
                     c.mode, c.num_layers, c.hidden_size, getattr(s, "tokenizer", "split"))
 
 
+def embedding_size(sources: Sequence[SourceLM]) -> int:
+    """The model's embedding size that fits ``sources``: their sizes added (side by side)."""
+    return sum(src.embedding_dim for src in sources)
+
+
 def embedding_matrix(vocab: Vocabulary, sources: Sequence[SourceLM], dtype
                      ) -> tuple[np.ndarray, int, int]:
-    """(matrix (V, E), rows copied, rows missing) for the model's ``vocab`` by the rules of the
-    module docstring: each word's rows averaged over the LMs that know it, else their <unk> rows."""
-    E = sources[0].embedding_dim
-    total = np.zeros((len(vocab), E), dtype=np.float64)             # (V, E)
-    count = np.zeros(len(vocab), dtype=np.int64)                     # (V,) LMs that know the word
+    """(matrix (V, sum E_s), rows copied, rows missing) for the model's ``vocab`` by the rules of
+    the module docstring: each LM's block of columns holds its vector of the word, or its <unk>."""
+    blocks, known = [], np.zeros(len(vocab), dtype=bool)                 # (V,) some LM knows it
     for src in sources:
         ids = np.array([src.vocab.index(t) if t in src.vocab else -1 for t in vocab.tokens])  # (V,)
-        known = ids >= 0
-        total[known] += src.embedding[ids[known]]
-        count += known
-    unk = np.mean([src.embedding[src.vocab.index(UNK)] for src in sources], axis=0)  # (E,)
-    known = count > 0
-    matrix = np.where(known[:, None], total / np.maximum(count, 1)[:, None], unk[None, :])
+        mine = ids >= 0
+        unk = src.vocab.index(UNK)
+        blocks.append(src.embedding[np.where(mine, ids, unk)].astype(np.float64))            # (V, E_s)
+        known |= mine
+    matrix = np.concatenate(blocks, axis=1)                              # (V, sum E_s)
     matrix[PAD_ID] = 0.0
     known[PAD_ID] = False
     return matrix.astype(dtype), int(known.sum()), int(len(vocab) - 1 - known.sum())
 
 
 def copy_recurrent(params: dict[str, np.ndarray], src: SourceLM, num_layers: int,
-                   hidden_size: int) -> None:
+                   hidden_size: int, offset: int = 0) -> None:
     """Copy the LM's layers into ``params`` (the model's ``rnn`` parameters, without the prefix)
-    in place, into its direction, by the column rule of the module docstring."""
+    in place, into its direction, by the column rule of the module docstring; ``offset``: where
+    the LM's block starts in the word vector."""
     sfx, d = SUFFIX[src.direction], DIRECTIONS.index(src.direction)
     for k in range(num_layers):
         for base in RECURRENT_NAMES:
@@ -186,7 +192,7 @@ def copy_recurrent(params: dict[str, np.ndarray], src: SourceLM, num_layers: int
             if base != "weight_ih":
                 ours[...] = theirs
                 continue
-            a = 0 if k == 0 else d * hidden_size
+            a = offset if k == 0 else d * hidden_size
             ours[...] = 0.0
             ours[:, a:a + theirs.shape[1]] = theirs                 # (G*H, In_LM) of (G*H, In)
 
@@ -205,6 +211,7 @@ def check_fit(sources: Sequence[SourceLM], mode: str, num_layers: int, hidden_si
         raise ValueError(f"--init-from {name}: a backward language model starts the backward direction, "
                          f"and this {what} is not bidirectional (--bidirectional true)")
     ours = {"cell": mode, "layers": num_layers, "hidden size": hidden_size, "embedding size": embedding_dim}
+    total = embedding_size(sources)
     flags = {"cell": "--cell", "layers": "--num-layers", "hidden size": "--hidden-size",
              "embedding size": "--embedding-dim"}
     for src in sources:
@@ -214,7 +221,7 @@ def check_fit(sources: Sequence[SourceLM], mode: str, num_layers: int, hidden_si
             raise ValueError(f"--init-from {src.name}: the language model's recurrent layers are not a plain "
                              f"stack over its word vectors ({', '.join(odd)}): they have no place in the {what}")
         theirs = {"cell": src.mode, "layers": src.num_layers, "hidden size": src.hidden_size,
-                  "embedding size": src.embedding_dim}
+                  "embedding size": total}
         wrong = [key for key in ours if ours[key] != theirs[key]]
         if wrong:
             said = "; ".join(f"{key} {theirs[key]} in the language model, {ours[key]} in the {what}"
@@ -235,8 +242,10 @@ def init_from_lms(model, vocab: Vocabulary, sources: Sequence[SourceLM], what: s
         raise ValueError(f"the {what}'s embedding has {weight.shape[0]} rows, its vocabulary {len(vocab)} words")
     matrix, copied, missing = embedding_matrix(vocab, sources, weight.dtype)
     weight[...] = matrix
+    offset = 0
     for src in sources:
-        copy_recurrent(model.rnn.params, src, c.num_layers, c.hidden_size)
+        copy_recurrent(model.rnn.params, src, c.num_layers, c.hidden_size, offset)
+        offset += src.embedding_dim
     notes = tuple(f"{src.name} split its text with its own tokenizer ({src.tokenizer!r}), not the review "
                   f"tokenizer: only words spelt alike match" for src in sources if src.tokenizer != "review")
     return TransferReport(len(vocab), copied, missing,

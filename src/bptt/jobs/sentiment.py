@@ -41,7 +41,7 @@ from ..losses import softmax
 from ..models import Classifier, ClassifierBatch, ClassifierConfig
 from ..optim import LayerwiseLR, layer_depths
 from ..train import BEST, CHECKPOINT, TrainConfig, Trainer, clear_run, occupied, run_files, train_keep_best
-from ..transfer import init_from_lms, load_lm, settle_init_from
+from ..transfer import embedding_size, init_from_lms, load_lm, settle_init_from
 
 PRETRAINED_ROOT = Path(__file__).parents[1] / "pretrained"
 SHIPPED = ("sst2", "imdb")          # shipped model names; the first is the default
@@ -166,7 +166,7 @@ class SentimentClassifier(Estimator):
         self.classes_ = classes
         sources = [load_lm(spec) for spec in s.init_from or ()]       # the LMs' embedding size by default
         self.vocab_, matrix, self.vector_report_, dim = pretrained_vectors(
-            s, self.vocab_, s.embedding_dim or (sources[0].embedding_dim if sources else None),
+            s, self.vocab_, s.embedding_dim or (embedding_size(sources) or None),
             DEFAULT_EMBEDDING_DIM)
         config = ClassifierConfig(len(self.vocab_), dim, s.hidden_size, len(classes), s.cell,
                                   s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,

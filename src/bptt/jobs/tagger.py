@@ -38,7 +38,7 @@ from ..data.vocab import UNK_ID, Vocabulary
 from ..metrics import accuracy_report, token_accuracy
 from ..models.tagger import Tagger, TaggerConfig
 from ..train import TrainConfig, Trainer, train_keep_best
-from ..transfer import init_from_lms, load_lm, settle_init_from
+from ..transfer import embedding_size, init_from_lms, load_lm, settle_init_from
 
 
 FEATURES = ("suffix", "shape")
@@ -167,7 +167,7 @@ class SequenceTagger(Estimator):
         self.tags_ = tuple(sorted({t for x in sentences for t in x.tags}))
         sources = [load_lm(spec) for spec in s.init_from or ()]       # the LMs' embedding size by default
         self.vocab_, matrix, self.vector_report_, dim = pretrained_vectors(
-            s, self.vocab_, s.embedding_dim or (sources[0].embedding_dim if sources else None),
+            s, self.vocab_, s.embedding_dim or (embedding_size(sources) or None),
             DEFAULT_EMBEDDING_DIM, what="word vectors")
         config = TaggerConfig(len(self.vocab_), dim, s.hidden_size, len(self.tags_), s.cell,
                               s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
