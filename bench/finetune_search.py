@@ -43,14 +43,14 @@ RECIPES: dict[str, dict] = {
                                            "--time-budget", "28"]),
     "imdb_ulmfit_adv": dict(data="imdb", argv=[*IMDB, *LMS, *ENCODER, *ULMFIT, *IMDB_LEN, "--pooling", "max+mean",
                                                "--epochs", "2", "--batch-size", "32", "--lr", "0.002",
-                                               "--adversarial", "1.0", "--time-budget", "28"]),
+                                               "--adversarial", "5.0", "--time-budget", "28"]),
     # SST-2
     "sst2_ulmfit": dict(data="sst2", argv=[*SST2, *LMS, *ENCODER, *ULMFIT, "--pooling", "max+mean",
                                            "--epochs", "4", "--batch-size", "64", "--lr", "0.002",
                                            "--patience", "2", "--time-budget", "20"]),
     "sst2_ulmfit_adv": dict(data="sst2", argv=[*SST2, *LMS, *ENCODER, *ULMFIT, "--pooling", "max+mean",
                                                "--epochs", "4", "--batch-size", "64", "--lr", "0.002",
-                                               "--adversarial", "1.0", "--patience", "2", "--time-budget", "20"]),
+                                               "--adversarial", "5.0", "--patience", "2", "--time-budget", "20"]),
     # the same encoder without the language models (random init), for the effect of pretraining
     "sst2_scratch": dict(data="sst2", argv=[*SST2, *ENCODER, "--embedding-dim", "512", "--pooling", "max+mean",
                                             "--epochs", "4", "--batch-size", "64", "--lr", "0.002",

@@ -120,7 +120,20 @@ def shipped_lms() -> list[str]:
     return sorted(p.name for p in PRETRAINED_ROOT.iterdir() if (p / LM_SETTINGS_FILE).is_file())
 
 
-def resolve_lm(spec: str | Path) -> Path:
+def shipped_language_models() -> list[dict]:
+    """Per shipped LM: its name, directory, size in bytes, settings and card (``bptt models``)."""
+    from .files import read_json_object
+    out = []
+    for name in shipped_lms():
+        directory = PRETRAINED_ROOT / name
+        card = read_json_object(directory / "card.json") if (directory / "card.json").is_file() else {}
+        out.append({"name": name, "kind": "language model", "directory": str(directory),
+                    "bytes": sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()),
+                    "settings": read_json_object(directory / LM_SETTINGS_FILE)["settings"], **card})
+    return out
+
+
+def resolve_lm(spec: str | Path, what: str = "--init-from") -> Path:
     """The directory of an LM argument: a shipped LM name, or a directory holding lm.json
     (a shipped name wins, as for sentiment models); anything else is a FileNotFoundError."""
     spec = str(spec)
@@ -130,7 +143,7 @@ def resolve_lm(spec: str | Path) -> Path:
         return Path(spec)
     shipped = ", ".join(shipped_lms()) or "none yet"
     why = "no such directory" if not Path(spec).exists() else f"no {LM_SETTINGS_FILE} in it"
-    raise FileNotFoundError(f"--init-from {spec!r}: neither a shipped language model ({shipped}) nor a "
+    raise FileNotFoundError(f"{what} {spec!r}: neither a shipped language model ({shipped}) nor a "
                             f"language-model directory ({why}; `bptt train lm --out DIR` writes one "
                             f"into DIR/best)")
 

@@ -64,7 +64,11 @@ def _labelled(args, seed: int):
 
 def cmd_generate(args) -> int:
     from ..jobs.language_model import TextModel
-    model = TextModel.load(args.model)
+    from ..transfer import resolve_lm
+    spec = args.model_option or args.model
+    if spec is None or (args.model_option and args.model and args.model != args.model_option):
+        raise ValueError("generate: name one model, as MODEL or --model MODEL")
+    model = TextModel.load(resolve_lm(spec, what="generate MODEL"))
     out = sys.stdout
     pieces = model.generate(args.prime, args.length, args.temperature, args.top_k, args.seed, args.label)
     first = next(pieces, "")           # a bad prime or label is refused before anything is written
@@ -100,7 +104,9 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.set_defaults(func=cmd_train_lm)
 
     g = subparsers.add_parser("generate", help="sample text from a language model, streamed to stdout")
-    g.add_argument("model", help="model directory (OUT/best of bptt train lm)")
+    g.add_argument("model", nargs="?", help="a shipped language model (imdb-lm, imdb-lm-backward) or a model "
+                                            "directory (OUT/best of bptt train lm)")
+    g.add_argument("--model", dest="model_option", metavar="MODEL", help="the same as MODEL")
     g.add_argument("--prime", default="", help="text to start from (default: a line start)")
     g.add_argument("--length", type=positive_int, default=500, help="tokens to generate (default 500)")
     g.add_argument("--temperature", type=non_negative_float, default=1.0,

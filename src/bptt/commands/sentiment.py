@@ -140,9 +140,10 @@ def cmd_evaluate(args) -> int:
 def cmd_models(args) -> int:
     """``bptt models``: the shipped models, each with its recipe and measured figures."""
     from ..jobs.sentiment import shipped_models
+    from ..transfer import shipped_language_models
     models = shipped_models()
     if args.json:
-        print(json.dumps(models, indent=2, ensure_ascii=False))
+        print(json.dumps(models + shipped_language_models(), indent=2, ensure_ascii=False))
         return 0
     for m in models:
         s = m["settings"]
@@ -157,6 +158,16 @@ def cmd_models(args) -> int:
             print(f"  {key}: {value:.2%}" if isinstance(value, float) and value <= 1 else f"  {key}: {value}")
         if m.get("notes"):
             print(f"  notes: {m['notes']}")
+    for m in shipped_language_models():
+        s = m["settings"]
+        print(f"{m['name']} (language model, {s['direction']}): {m['bytes'] / 1e6:.1f} MB, word "
+              f"{s['cell'].upper()} hidden {s['hidden_size']}, {s['max_vocab']:,} words, "
+              f"{'tied embeddings, ' if s.get('tie_weights') else ''}{s['softmax']} softmax")
+        for key in ("data", "notes"):
+            if m.get(key):
+                print(f"  {key}: {m[key]}")
+        for key, value in m.get("figures", {}).items():
+            print(f"  {key}: {value}")
     return 0
 
 
