@@ -72,7 +72,12 @@ def metrics(direction: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+PEAK_RSS_MB: dict[str, float] = {}     # --peak-rss-mb: read off /proc/PID/status VmHWM of a run started by hand
+
+
 def peak_rss_mb(direction: str) -> float | None:
+    if direction in PEAK_RSS_MB:
+        return PEAK_RSS_MB[direction]
     log = (ROOT / f"runs/lm_{direction}.log").read_text(errors="replace")
     values = [int(line.split(":")[1]) for line in log.splitlines() if "Maximum resident set size" in line]
     return round(max(values) / 1024, 1) if values else None
@@ -127,7 +132,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ship-only", action="store_true")
     ap.add_argument("--minutes", type=float)
+    ap.add_argument("--peak-rss-mb", type=float, nargs=2, metavar=("FORWARD", "BACKWARD"),
+                    help="peak memory of runs started by hand (VmHWM), for the cards")
     args = ap.parse_args()
+    if args.peak_rss_mb:
+        PEAK_RSS_MB.update(zip(SHIP, args.peak_rss_mb))
     path = RESULTS / "pretrain_lm.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
     if not args.ship_only:
