@@ -92,8 +92,8 @@ def format_of(out: str | Path, format: str | None = None) -> str:
     suffix = Path(out).suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"{out}: cannot tell the format from the suffix {suffix or '(none)'!r}: name the "
-                         f"file {', '.join('*' + s for s in FORMATS)}, X
-                         f"({', '.join(FORMATS.values())})")
+                         f"file {', '.join('*' + s for s in FORMATS)}, or name the format "
+                         f"(--format / format=: {', '.join(FORMATS.values())})")
     return FORMATS[suffix]
 
 
