@@ -19,8 +19,11 @@ class Exportable:
 
 def exportable(model) -> Exportable:
     """``model``: a shipped model name (``"sst2"``, ``"imdb"``), a model directory (one holding
-    sentiment.json), a ``SentimentClassifier`` or a bare ``bptt.models.Classifier``."""
+    sentiment.json), a ``SentimentClassifier``, a bare ``bptt.models.Classifier``, or an
+    ``Exportable`` (e.g. members of an ensemble put together by hand)."""
     from ..jobs.sentiment import SentimentClassifier, load_sentiment_model
+    if isinstance(model, Exportable):
+        return model
     if isinstance(model, Classifier):
         return Exportable((model,), None, tuple(str(k) for k in range(model.config.num_classes)),
                           "a bptt Classifier")
