@@ -34,9 +34,11 @@ def test_format_names_the_format_whatever_the_suffix(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["sst2", "OUT/s.txt"], "cannot tell the format from the suffix '.txt': name the file *.onnx, *.pt"),
     (["nope", "OUT/s.onnx"], "MODEL 'nope' is neither a shipped model (sst2, imdb) nor a model directory"),
+    (["sst2", "OUT/no/s.onnx"], "OUT/no/s.onnx: no folder OUT/no to write into (create it first)"),
 ])
 def test_bad_arguments_are_one_line(argv, message, tmp_path, capsys):
     argv = [a.replace("OUT", str(tmp_path)) for a in argv]
+    message = message.replace("OUT", str(tmp_path))
     assert main(["export", *argv]) == 1
     err = capsys.readouterr().err
     assert err.startswith("bptt export: ") and message in err and err.count("\n") == 1

@@ -105,6 +105,8 @@ def export(model, out: str | Path, format: str | None = None) -> list[Path]:
     from .source import exportable
     out = Path(out)
     kind = format_of(out, format)
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"{out}: no folder {out.parent} to write into (create it first)")
     if kind == "onnx":
         _require_onnx()
     else:

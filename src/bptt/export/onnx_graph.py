@@ -173,7 +173,7 @@ def build(source: Exportable):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="bptt", ir_version=IR_VERSION)
     c = source.members[0].config
-    model.doc_string = (f"bptt sentiment model ({source.name}): {n} x {'bi' if c.bidirectional else ''}"
+    model.doc_string = (f"{source.name}, sentiment: {n} x {'bi' if c.bidirectional else ''}"
                         f"{c.mode.upper()} H{c.hidden_size} x{c.num_layers}, {c.pooling} pooling; "
                         f"classes {', '.join(source.classes)}")
     helper.set_model_props(model, {"classes": json.dumps(list(source.classes)), "members": str(n),

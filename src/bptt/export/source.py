@@ -29,8 +29,8 @@ def exportable(model) -> Exportable:
                           "a bptt Classifier")
     name = "a SentimentClassifier"
     if isinstance(model, (str, Path)):
-        model, directory = load_sentiment_model(model)
-        name = str(directory)
+        name = f"bptt model {model}"                # a shipped name, or the directory as given
+        model, _ = load_sentiment_model(model)
     if not isinstance(model, SentimentClassifier):
         raise TypeError(f"can export a shipped model name, a model directory, a SentimentClassifier or "
                         f"a Classifier, got {type(model).__name__}")
