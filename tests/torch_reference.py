@@ -1,4 +1,5 @@
-"""PyTorch twins of bptt layers, for parity tests (torch is a test-only dependency)."""
+"""PyTorch twins of bptt layers, for parity tests (torch is a test-only dependency). The twin of
+a whole classifier ships with the package: ``bptt.export.torch_module.TorchClassifier``."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,6 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bptt import Recurrent
 from bptt.gradcheck import rel_error
-from bptt.models import ClassifierConfig
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -50,40 +50,6 @@ def run_torch(module: torch.nn.Module, x: np.ndarray, state0=None, lengths=None)
         T = x.shape[1] if module.batch_first else x.shape[0]
         out, _ = pad_packed_sequence(out_p, batch_first=module.batch_first, total_length=T)
     return out, final, x_t, s0
-
-
-class TorchClassifier(torch.nn.Module):
-    """bptt's Classifier in PyTorch: nn.Embedding -> packed nn.LSTM / GRU / RNN -> pooling over the
-    real steps -> nn.Linear, under the names of ``Classifier.params`` (embedding, rnn, fc)."""
-
-    def __init__(self, c: ClassifierConfig):
-        super().__init__()
-        self.embedding = torch.nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=c.padding_idx)
-        cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(c.mode, torch.nn.RNN)
-        kw = {} if c.mode in ("lstm", "gru") else {"nonlinearity": c.mode[4:]}
-        self.rnn = cls(c.embedding_dim, c.hidden_size, c.num_layers, bidirectional=c.bidirectional, **kw)
-        pools = 2 if c.pooling == "max+mean" else 1          # max+mean: [max; mean], concatenated
-        self.fc = torch.nn.Linear(pools * (2 if c.bidirectional else 1) * c.hidden_size, c.num_classes)
-        self.pooling = c.pooling
-
-    def forward(self, ids, lengths):
-        return self.from_embedded(self.embedding(ids), lengths)
-
-    def from_embedded(self, x, lengths):
-        """The logits from the embedded sequence x (T, B, E) on: the rest of ``forward``."""
-        packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
-        out, h = self.rnn(packed)
-        h = h[0] if isinstance(h, tuple) else h
-        if self.pooling == "last":
-            s = torch.cat(list(h[-(2 if self.rnn.bidirectional else 1):]), dim=1)
-        else:
-            out, _ = pad_packed_sequence(out, total_length=x.shape[0])
-            real = (torch.arange(x.shape[0])[:, None] < lengths[None, :])[..., None]
-            mean = out.sum(0) / lengths[:, None].to(out.dtype)
-            maxed = out.masked_fill(~real, float("-inf")).max(0).values
-            s = {"mean": mean, "max": maxed}.get(self.pooling)
-            s = torch.cat([maxed, mean], dim=1) if s is None else s
-        return self.fc(s)
 
 
 def assert_param_grads_match(grads: dict, module: torch.nn.Module, dtype, tol: float,

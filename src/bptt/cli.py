@@ -9,6 +9,7 @@
     bptt diagnose ...                                                      (commands/diagnose.py)
     bptt plot RUN_DIR [RUN_DIR ...] [--out DIR]                            (commands/plot.py)
     bptt serve [MODEL] --port 8000                                         (commands/serve.py)
+    bptt export MODEL OUT.onnx|OUT.pt                                      (commands/export.py)
 """
 from __future__ import annotations
 
@@ -39,13 +40,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import data, diagnose, lm, plot, seq2seq, sentiment, serve, tagger
+    from .commands import data, diagnose, export, lm, plot, seq2seq, sentiment, serve, tagger
     parser = _Parser(prog="bptt", description="Recurrent neural networks from the math up.")
     parser.add_argument("--version", action="version", version=f"bptt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="job", required=True,
                                                                           parser_class=_Parser)
-    for module in (sentiment, lm, tagger, seq2seq, diagnose, data, plot, serve):
+    for module in (sentiment, lm, tagger, seq2seq, diagnose, data, plot, serve, export):
         module.add_parsers(sub, train)
     _every_option(parser)
     return parser

@@ -10,7 +10,7 @@ from bptt.gradcheck import check_grads, numerical_grad, rel_error
 from bptt.losses import softmax, softmax_cross_entropy
 from bptt.models import Classifier, ClassifierBatch, ClassifierConfig
 from bptt.models._compose import real_steps
-from torch_reference import TorchClassifier
+from bptt.export.torch_module import TorchClassifier
 
 EPS, XI = 0.7, 0.1
 

@@ -6,8 +6,8 @@ import torch
 
 from bptt.gradcheck import check_grads, rel_error
 from bptt.losses import softmax_cross_entropy
+from bptt.export.torch_module import TorchClassifier
 from bptt.models import Classifier, ClassifierBatch, ClassifierConfig
-from torch_reference import TorchClassifier
 
 
 def _data(rng, T=6, B=4, V=12):
