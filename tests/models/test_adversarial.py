@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from bptt.adversarial import kl_and_grad, per_example_direction
+from bptt.export.torch_module import TorchClassifier
 from bptt.gradcheck import check_grads, numerical_grad, rel_error
 from bptt.losses import softmax, softmax_cross_entropy
 from bptt.models import Classifier, ClassifierBatch, ClassifierConfig
 from bptt.models._compose import real_steps
-from bptt.export.torch_module import TorchClassifier
 
 EPS, XI = 0.7, 0.1
 
