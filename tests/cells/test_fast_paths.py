@@ -93,8 +93,8 @@ def test_backward_runs_on_the_path_that_ran_forward(path):
 def test_numba_path_without_a_blas_multiplies_in_its_own_loops_and_equals_the_reference(
         mode, dtype, monkeypatch):
     """Where no CBLAS can be found (gemm_abi() == 0) the compiled loops multiply themselves."""
-    from bptt.cells import numba_path
-    monkeypatch.setattr(numba_path, "gemm_abi", lambda: 0)
+    from bptt.cells import numba_common
+    monkeypatch.setattr(numba_common, "gemm_abi", lambda: 0)
     test_fast_path_equals_the_reference("numba", mode, SHAPES[0], dtype)
 
 
