@@ -94,17 +94,13 @@ def current():
     return _current, implementation(_current)
 
 
-_SAID: set = set()          # (cell, path) pairs already told that they run on the reference path
-
-
 def for_cell(cell):
     """(name, module) of the path that runs ``cell`` now: the current one, or the reference path
     (said once per cell and path) when the cell has no kernels there (a registered cell with
     step functions only)."""
     name, module = current()
     if name != "reference" and cell.kernel(name) is None:
-        if (cell.mode, name) not in _SAID:
-            _SAID.add((cell.mode, name))
+        if cell.first_fallback(name):
             warnings.warn(f"bptt: cell {cell.mode!r} has no kernels for the {name} path; it runs on the "
                           f"reference path (the same numbers, slower)", RuntimeWarning, stacklevel=3)
         return "reference", implementation("reference")

@@ -26,7 +26,10 @@ Layer l > 0 reads the concatenated outputs of layer l-1; with ``dropout`` p > 0 
 ``training=True`` that input is multiplied by a mask of Bernoulli(1-p)/(1-p) drawn from the
 layer's seeded generator (never after the last layer, as in PyTorch).
 
-The cells run on the path ``bptt.backend`` chooses (reference, fast NumPy or compiled).
+The cells run on the path ``bptt.backend`` chooses (reference, fast NumPy or compiled). ``mode``
+is any registered cell (``bptt.cells.register_cell``; docs/cells.md): its layout gives the
+parameters (no ``weight_hh`` / ``bias_hh`` for minGRU and minLSTM, a cell's ``extra`` vectors as
+``{name}_l{l}{sfx}``) and its state is (h,) or (h, c).
 
 Usage::
 
@@ -51,7 +54,7 @@ from .state import State
 
 @dataclass(frozen=True)
 class RecurrentConfig:
-    mode: str                   # "rnn_tanh" | "rnn_relu" | "rnn_sigmoid" | "lstm" | "gru"
+    mode: str                   # "rnn_tanh" | "rnn_relu" | "rnn_sigmoid" | "lstm" | "gru" | a registered cell
     input_size: int
     hidden_size: int
     num_layers: int = 1
@@ -267,11 +270,11 @@ class Recurrent:
             x = x[:, packing.inverse]
         if c.batch_first and not unbatched:
             x = x.transpose(1, 0, 2)
-        x.flags.writeable = False           # backward may read it: refuse edits (see _own_input)
         final = self._states_out(finals, packing)
         cache = RecurrentCache(packing, layer_caches, masks, c.batch_first and not unbatched, unbatched)
         if unbatched:
-            return x[:, 0], _without_batch_axis(final), cache
+            x, final = x[:, 0], _without_batch_axis(final)
+        x.flags.writeable = False           # backward may read it: refuse edits (see _own_input)
         return x, final, cache
 
     def _own_input(self, x: np.ndarray, packing: Packing) -> np.ndarray:

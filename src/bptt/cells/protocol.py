@@ -3,8 +3,8 @@ r"""A cell, described once, and the registry of cells by name.
 A ``Cell`` says everything any path needs about a recurrence:
 
 - its **name** (the ``mode`` of ``bptt.Recurrent``, the ``cell`` setting of the models and jobs);
-- its **state**: the parts it carries from step to step, ``("h",)`` or ``("h", "c")``; h (the
-  first part) is the output at every step;
+- its **state**: the parts it carries from step to step, ``("h",)`` or ``("h", "c")`` (what a
+  ``bptt.State`` holds); h is the output at every step;
 - its **parameter layout**, with PyTorch-style names: the row blocks of ``weight_ih`` (U), e.g.
   ``("i", "f", "g", "o")``, each of H rows, with ``bias_ih``; ``weight_hh`` (W) and ``bias_hh``
   with the same blocks when the cell is ``recurrent`` (minGRU and minLSTM are not: their gates
@@ -69,6 +69,13 @@ class Cell:
             self._loaded[path] = None if load is None else load(self)
         return self._loaded[path]
 
+    def first_fallback(self, path: str) -> bool:
+        """True the first time it is asked for ``path``: the paths say once per cell that it runs
+        on the reference path there."""
+        first = ("fallback", path) not in self._loaded
+        self._loaded[("fallback", path)] = True
+        return first
+
     @property
     def fast(self):
         """The fast NumPy path's kernels (``numpy_path.FastNumpy``), or None."""
@@ -120,9 +127,9 @@ def register_cell(cell: Cell | str = None, step_forward: Callable | None = None,
             raise TypeError(f"register_cell({cell!r}): step_forward and step_backward must be functions")
         cell = Cell(cell, tuple(blocks), tuple(states), step_forward, step_backward, recurrent,
                     dict(extra or {}), None, dict(kernels or {}))
-    if not cell.blocks or not cell.states or cell.states[0] != "h":
-        raise ValueError(f"cell {cell.mode!r}: needs at least one row block and a state starting "
-                         f"with h, got blocks={cell.blocks}, states={cell.states}")
+    if not cell.blocks or cell.states not in (("h",), ("h", "c")):
+        raise ValueError(f"cell {cell.mode!r}: needs at least one row block and the state ('h',) or "
+                         f"('h', 'c') (what bptt.State holds), got blocks={cell.blocks}, states={cell.states}")
     if cell.mode in _REGISTRY and not replace:
         raise ValueError(f"a cell named {cell.mode!r} is already registered (replace=True replaces it)")
     _REGISTRY[cell.mode] = cell
