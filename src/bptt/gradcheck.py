@@ -93,7 +93,10 @@ def check_cell(mode: str, input_size: int = 3, hidden_size: int = 4, batch: int 
     cell = get_cell(mode)
     rng = np.random.default_rng(seed)
     G, H, B = cell.gates * hidden_size, hidden_size, batch
-    u = lambda *shape: rng.uniform(-0.8, 0.8, shape)
+
+    def u(*shape):
+        return rng.uniform(-0.8, 0.8, shape)
+
     params = Params(u(G, input_size), u(G, H) if cell.recurrent else None, u(G),
                     u(G) if cell.recurrent else None, None,
                     {name: u(len(blocks) * H) for name, blocks in cell.extra.items()} or None)

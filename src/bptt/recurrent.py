@@ -404,3 +404,22 @@ def GRU(input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: b
     """GRU with PyTorch's equations and gate order r, z, n (see cells/gru.py)."""
     return Recurrent(RecurrentConfig("gru", input_size, hidden_size, num_layers, bidirectional,
                                      dropout, batch_first, dtype, bias), rng)
+
+
+def MinGRU(input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
+           dropout: float = 0.0, batch_first: bool = False, dtype: str = "float32",
+           rng: np.random.Generator | None = None, bias: bool = True) -> Recurrent:
+    """minGRU (Feng et al. 2024): z_t = sigma(U_z x_t + b_z), h~_t = U_h x_t + b_h,
+    h_t = (1 - z_t) h_{t-1} + z_t h~_t; weight_ih rows z, h~, no weight_hh (see cells/mingru.py)."""
+    return Recurrent(RecurrentConfig("mingru", input_size, hidden_size, num_layers, bidirectional,
+                                     dropout, batch_first, dtype, bias), rng)
+
+
+def MinLSTM(input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
+            dropout: float = 0.0, batch_first: bool = False, dtype: str = "float32",
+            rng: np.random.Generator | None = None, bias: bool = True) -> Recurrent:
+    """minLSTM (Feng et al. 2024): f, i = sigma(U_f x_t + b_f), sigma(U_i x_t + b_i),
+    h~_t = U_h x_t + b_h, h_t = (f h_{t-1} + i h~_t) / (f + i); weight_ih rows f, i, h~, no
+    weight_hh (see cells/minlstm.py)."""
+    return Recurrent(RecurrentConfig("minlstm", input_size, hidden_size, num_layers, bidirectional,
+                                     dropout, batch_first, dtype, bias), rng)

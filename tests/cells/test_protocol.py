@@ -98,7 +98,8 @@ def test_every_path_runs_a_cell_without_kernels_on_the_reference_path_saying_so_
         if path == "reference":
             got = run()
         else:
-            with pytest.warns(RuntimeWarning, match=f"'toy_leaky' has no kernels for the {path} path") as said:
+            said = f"'toy_leaky' has no kernels for the {path} path"
+            with pytest.warns(RuntimeWarning, match=said) as said:
                 got = run()
             assert len(said) == 1                   # once, for 4 directions' forward and backward
         assert for_cell(toy)[0] == "reference"

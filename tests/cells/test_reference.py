@@ -1,6 +1,6 @@
-"""The reference path (cells/rnn.py, lstm.py, gru.py and the loop of cells/reference.py) against
-finite differences in float64: every input, state and parameter of one step, then of a whole
-length-sorted batch with padding."""
+"""The reference path (cells/rnn.py, lstm.py, gru.py, mingru.py, minlstm.py and the loop of
+cells/reference.py) against finite differences in float64: every input, state and parameter of
+one step, then of a whole length-sorted batch with padding."""
 import numpy as np
 import pytest
 
@@ -9,13 +9,15 @@ from bptt.cells import lstm as lstm_cell
 from bptt.gradcheck import check_grads
 from bptt.sequence import pack
 
-MODES = ["rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru"]
+MODES = ["rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru", "mingru", "minlstm"]
 
 
 def _params(rng, cell, In, H):
+    """Random non-zero parameters; no W, no bias_hh for minGRU, minLSTM (not recurrent)."""
     G = cell.gates * H
-    return Params(rng.uniform(-0.8, 0.8, (G, In)), rng.uniform(-0.8, 0.8, (G, H)),
-                  rng.uniform(-0.5, 0.5, G), rng.uniform(-0.5, 0.5, G))
+    U, W = rng.uniform(-0.8, 0.8, (G, In)), rng.uniform(-0.8, 0.8, (G, H))
+    b_ih, b_hh = rng.uniform(-0.5, 0.5, G), rng.uniform(-0.5, 0.5, G)
+    return Params(U, W, b_ih, b_hh) if cell.recurrent else Params(U, None, b_ih, None)
 
 
 def _present(params: Params) -> dict:

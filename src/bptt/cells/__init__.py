@@ -30,6 +30,8 @@ from __future__ import annotations
 from . import rnn  # noqa: F401, I001  (each registers its cells, in this order: MODES)
 from . import lstm  # noqa: F401
 from . import gru  # noqa: F401
+from . import mingru  # noqa: F401
+from . import minlstm  # noqa: F401
 from ._params import Params, sigmoid
 from .protocol import MODES, Cell, get_cell, lazy, register_cell, unregister_cell
 

@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._params import Params, sigmoid
-from .protocol import Cell, lazy, register_cell
+from .protocol import Cell, built_in_kernels, register_cell
 
 BLOCKS = ("r", "z", "n")          # row blocks of weight_ih / weight_hh
 GATES = len(BLOCKS)
@@ -90,4 +90,4 @@ def step_backward(d_state: tuple[np.ndarray], cache: StepCache
 
 
 CELL = register_cell(Cell("gru", BLOCKS, ("h",), step_forward, step_backward,
-                          kernels={"numpy": lazy("bptt.cells.numpy_gru"), "numba": lazy("bptt.cells.numba_gru")}))
+                          kernels=built_in_kernels("gru")))

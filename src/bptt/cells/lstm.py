@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._params import Params, sigmoid
-from .protocol import Cell, lazy, register_cell
+from .protocol import Cell, built_in_kernels, register_cell
 
 BLOCKS = ("i", "f", "g", "o")     # row blocks of weight_ih / weight_hh
 GATES = len(BLOCKS)
@@ -111,4 +111,4 @@ def step_backward(d_state: tuple[np.ndarray, np.ndarray], cache: StepCache
 
 
 CELL = register_cell(Cell("lstm", BLOCKS, ("h", "c"), step_forward, step_backward,
-                          kernels={"numpy": lazy("bptt.cells.numpy_lstm"), "numba": lazy("bptt.cells.numba_lstm")}))
+                          kernels=built_in_kernels("lstm")))

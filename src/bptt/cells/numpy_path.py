@@ -97,7 +97,8 @@ def backward(cell, d_out: np.ndarray, d_final: tuple[np.ndarray, ...], cache: Fa
     U, W, _, _, W_hr, _ = params
     x, cell_cache = cache
     projection = {} if W_hr is None else {"W_hr": W_hr}
-    da, d_state0, dW, db_hh, dW_hr = cell.kernel("numpy").backward(d_out, d_final, cell_cache, W, **projection)
+    loop = cell.kernel("numpy")
+    da, d_state0, dW, db_hh, dW_hr = loop.backward(d_out, d_final, cell_cache, W, **projection)
     dx, dU, db_ih = input_side_backward(da, x, U)
     return dx, d_state0, Params(dU, dW, db_ih, db_hh, dW_hr)
 

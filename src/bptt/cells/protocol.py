@@ -87,6 +87,11 @@ def lazy(module: str, attribute: str = "kernels") -> Callable:
     return lambda cell: getattr(importlib.import_module(module), attribute)(cell)
 
 
+def built_in_kernels(name: str, attribute: str = "kernels") -> dict[str, Callable]:
+    """The loaders of a built-in cell's kernels: ``bptt.cells.numpy_<name>`` and ``numba_<name>``."""
+    return {path: lazy(f"bptt.cells.{path}_{name}", attribute) for path in ("numpy", "numba")}
+
+
 _REGISTRY: dict[str, Cell] = {}
 
 
@@ -129,7 +134,8 @@ def register_cell(cell: Cell | str = None, step_forward: Callable | None = None,
                     dict(extra or {}), None, dict(kernels or {}))
     if not cell.blocks or cell.states not in (("h",), ("h", "c")):
         raise ValueError(f"cell {cell.mode!r}: needs at least one row block and the state ('h',) or "
-                         f"('h', 'c') (what bptt.State holds), got blocks={cell.blocks}, states={cell.states}")
+                         f"('h', 'c') (what bptt.State holds), got blocks={cell.blocks}, "
+                         f"states={cell.states}")
     if cell.mode in _REGISTRY and not replace:
         raise ValueError(f"a cell named {cell.mode!r} is already registered (replace=True replaces it)")
     _REGISTRY[cell.mode] = cell

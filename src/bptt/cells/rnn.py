@@ -32,7 +32,7 @@ from functools import partial
 import numpy as np
 
 from ._params import Params, sigmoid
-from .protocol import Cell, lazy, register_cell
+from .protocol import Cell, built_in_kernels, register_cell
 
 BLOCKS = ("W",)                   # one row block in weight_ih / weight_hh
 GATES = len(BLOCKS)
@@ -97,4 +97,4 @@ def step_backward(d_state: tuple[np.ndarray], cache: StepCache
 for _f in NONLINEARITIES:           # rnn_tanh, rnn_relu, rnn_sigmoid
     register_cell(Cell(f"rnn_{_f}", BLOCKS, ("h",), partial(step_forward, nonlinearity=_f), step_backward,
                        nonlinearity=_f,
-                       kernels={"numpy": lazy("bptt.cells.numpy_rnn"), "numba": lazy("bptt.cells.numba_rnn")}))
+                       kernels=built_in_kernels("rnn")))
