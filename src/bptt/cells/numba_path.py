@@ -1,4 +1,4 @@
-r"""The compiled path for one direction of one layer (optional: ``pip install 'bptt[fast]'``).
+r"""The compiled path for one direction of one layer (numba, a dependency of bptt; the default).
 
 The same function as ``reference.py``, tested against it. The work splits as on the fast NumPy
 path (``numpy_path.py``), minus every pass it can fuse:
