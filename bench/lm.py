@@ -54,7 +54,7 @@ from measure import OtherLoad                    # noqa: E402
 
 TEXT = REPO.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
 SST2 = REPO.parent / "shared" / "data" / "sst2" / "sentence_level"
-CELLS = ("lstm", "gru", "rnn_tanh")
+CELLS = ("lstm", "gru", "rnn_tanh", "mingru", "minlstm")
 
 
 def probe(settings: LMSettings, cells, steps: int = 4) -> list[dict]:
