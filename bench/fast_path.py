@@ -159,7 +159,8 @@ import numpy as np, bptt
 import bptt.cells.numba_path
 bptt.set_backend("numba")
 out = {{}}
-for mode, make in (("rnn_tanh", bptt.RNN), ("lstm", bptt.LSTM), ("gru", bptt.GRU)):
+for mode, make in (("rnn_tanh", bptt.RNN), ("lstm", bptt.LSTM), ("gru", bptt.GRU), ("mingru", bptt.MinGRU),
+                   ("minlstm", bptt.MinLSTM)):
     layer = make(8, 16)
     x = np.ones((5, 3, 8), np.float32)
     t0 = time.perf_counter()

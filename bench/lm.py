@@ -52,9 +52,10 @@ from bptt.optim import Adam, clip_grad_norm      # noqa: E402
 import report                                    # noqa: E402
 from measure import OtherLoad                    # noqa: E402
 
-TEXT = REPO.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
-SST2 = REPO.parent / "shared" / "data" / "sst2" / "sentence_level"
-CELLS = ("lstm", "gru", "rnn_tanh")
+DATA = Path(os.environ.get("BPTT_SHARED_DATA", REPO.parent / "shared" / "data"))   # as the tests read it
+TEXT = DATA / "tinyshakespeare" / "input.txt"
+SST2 = DATA / "sst2" / "sentence_level"
+CELLS = ("lstm", "gru", "rnn_tanh", "mingru", "minlstm")
 
 
 def probe(settings: LMSettings, cells, steps: int = 4) -> list[dict]:

@@ -20,7 +20,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-GATES = {"rnn_tanh": 1, "lstm": 4, "gru": 3}
+GATES = {"rnn_tanh": 1, "lstm": 4, "gru": 3, "mingru": 2, "minlstm": 3}
+RECURRENT = {"mingru": False, "minlstm": False}      # no W h_{t-1}: no recurrent product
 
 
 # ---- time ----------------------------------------------------------------------------------
@@ -96,12 +97,14 @@ def forward_flops(mode: str, tokens: int, B: int, E: int, H: int, C: int = 2) ->
 
         input projection 2*N*E*G*H  +  recurrent 2*N*H*G*H  +  dense 2*B*H*C
 
-    with N = tokens and G = 1 (RNN), 4 (LSTM), 3 (GRU). Elementwise gate work, the embedding
+    with N = tokens and G = 1 (RNN), 4 (LSTM), 3 (GRU), 2 (minGRU), 3 (minLSTM; these two have no
+    recurrent product). Elementwise gate work, the embedding
     lookup and padded positions are not counted (this is the useful work, as in "model FLOPs").
     A training step counts 3x this (forward, then dX and dW in the backward).
     """
     G = GATES[mode]
-    return 2 * tokens * E * G * H + 2 * tokens * H * G * H + 2 * B * H * C
+    recurrent = 2 * tokens * H * G * H if RECURRENT.get(mode, True) else 0
+    return 2 * tokens * E * G * H + recurrent + 2 * B * H * C
 
 
 # ---- memory --------------------------------------------------------------------------------

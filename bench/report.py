@@ -130,6 +130,12 @@ def _target(r: dict) -> float | None:
     return TARGETS["infer"] if r["threads"] == 1 else None
 
 
+def _cell(r: dict) -> str:
+    """The row's cell, and torch's module when it is another cell (minGRU rows: nn.GRU)."""
+    torch_cell = r.get("torch_cell", r["cell"])
+    return r["cell"] if torch_cell == r["cell"] else f"{r['cell']} (torch: nn.{torch_cell.upper()})"
+
+
 def markdown(run: dict) -> str:
     m = run["machine"]
     s = run["settings"]
@@ -164,7 +170,7 @@ def markdown(run: dict) -> str:
         if "base" in paths and "numpy" in paths:
             vs_base = f" | {r['sides']['base']['median_s'] / r['sides']['numpy']['median_s']:.2f}"
         lines.append(
-            f"| {run['configs'][r['config']]['label']} | {r['cell']} | {r['threads']} | "
+            f"| {run['configs'][r['config']]['label']} | {_cell(r)} | {r['threads']} | "
             f"{r['mode']}{'¹' if train else ''}{_flag(r)} | {_si(r['sides']['torch']['tok_per_s'])} | "
             + " | ".join(cells) + vs_base
             + f" | {r['sides'][first]['pct_peak']:.1f} | {r['sides']['torch']['pct_peak']:.1f} | "

@@ -56,7 +56,7 @@ from bptt.jobs.sentiment import SentimentClassifier  # noqa: E402
 from bptt.metrics import classification_report  # noqa: E402
 from report import write_atomic  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+DATA = Path(os.environ.get("BPTT_SHARED_DATA", ROOT.parent / "shared" / "data"))   # as the tests read it
 GLOVE = str(DATA / "glove" / "glove.6B.50d.txt.gz")
 PAIRS = ROOT / "bench" / "negation_pairs.tsv"
 SIMPLE_PAIRS = 70

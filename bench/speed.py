@@ -6,7 +6,10 @@
     python bench/speed.py --baseline ../main/src   # also time another checkout's bptt (its default path)
 
 Model (both sides): embedding (vocab 20,000, padding id 0) -> RNN (tanh) / LSTM / GRU -> state at
-each sequence's last real step -> dense (2 classes) -> softmax cross-entropy; float32.
+each sequence's last real step -> dense (2 classes) -> softmax cross-entropy; float32. minGRU and
+minLSTM have no torch module: their rows time bptt's minGRU / minLSTM classifier against torch's
+nn.GRU / nn.LSTM one of the same shapes (``Beside``; no parity guard: different functions), to
+put them side by side with the GRU / LSTM rows.
 train = forward + backward + SGD (lr 0.1, no momentum); infer = forward only (torch under
 ``torch.inference_mode()``). Threads are set for both: ``threadpool_limits(n)`` for NumPy's BLAS
 and ``torch.set_num_threads(n)``. Every bptt path (``--paths``: the compiled numba path, the fast
@@ -42,7 +45,8 @@ from threadpoolctl import threadpool_limits      # noqa: E402
 
 import bptt                                      # noqa: E402
 from bptt.backend import numba_installed, use_backend   # noqa: E402
-from bptt.models import ClassifierConfig         # noqa: E402
+from bptt.models import Classifier, ClassifierConfig   # noqa: E402
+from bptt.optim import SGD                       # noqa: E402
 
 import baseline_tree                             # noqa: E402
 import measure                                   # noqa: E402
@@ -50,7 +54,8 @@ import report                                    # noqa: E402
 from twin import LR, Pair                        # noqa: E402
 
 VOCAB = 20_000
-CELLS = ("rnn_tanh", "lstm", "gru")
+CELLS = ("rnn_tanh", "lstm", "gru", "mingru", "minlstm")
+STAND_IN = {"mingru": "gru", "minlstm": "lstm"}  # torch's side for a cell torch does not have
 PATHS = ("numba", "numpy", "reference")
 SST2 = REPO.parent / "shared" / "data" / "sst2" / "dev.tsv"
 
@@ -165,6 +170,20 @@ def on_path(path: str, fn):
     return run
 
 
+class Beside(Pair):
+    """bptt's classifier with a cell torch does not have (``config``), timed beside torch's twin
+    of the ``stand_in`` config (nn.GRU for minGRU, nn.LSTM for minLSTM): each side trains its own
+    weights; ``restore`` puts both back."""
+
+    def __init__(self, config: ClassifierConfig, stand_in: ClassifierConfig, ids, lengths, labels,
+                 seed: int = 0):
+        super().__init__(stand_in, ids, lengths, labels, seed)
+        self.config = config
+        self.model = Classifier(config, np.random.default_rng(seed))
+        self.initial = {k: v.copy() for k, v in self.model.params.items()}
+        self.opt = SGD(self.model.params, lr=LR)
+
+
 def make_sides(pair: Pair, base, mode: str, paths) -> dict:
     """The timed operations of one row: torch, then each bptt path, then the baseline tree."""
     train = mode == "train"
@@ -207,7 +226,11 @@ def run(args: argparse.Namespace) -> dict:
             out["configs"][name]["lengths"] = batch["lengths"].tolist()
         for cell in args.cells:
             cfg = ClassifierConfig(VOCAB, batch["E"], batch["H"], 2, cell, dtype="float32")
-            pair = Pair(cfg, batch["ids"], batch["lengths"], batch["labels"], seed=WEIGHT_SEED)
+            if cell in STAND_IN:
+                stand_in = ClassifierConfig(VOCAB, batch["E"], batch["H"], 2, STAND_IN[cell], dtype="float32")
+                pair = Beside(cfg, stand_in, batch["ids"], batch["lengths"], batch["labels"], seed=WEIGHT_SEED)
+            else:
+                pair = Pair(cfg, batch["ids"], batch["lengths"], batch["labels"], seed=WEIGHT_SEED)
             base = None if base_module is None else baseline_tree.BaselineModel(
                 base_module, cfg.to_dict(), pair.initial, batch["ids"], batch["lengths"],
                 batch["labels"], LR)
@@ -218,13 +241,18 @@ def run(args: argparse.Namespace) -> dict:
                     base.restore()
 
             with set_threads(args.threads[0]):
-                parity = {path: on_path(path, pair.check_parity)() for path in args.paths}  # raises
-                out["parity"].setdefault(name, {})[cell] = parity
+                if cell not in STAND_IN:
+                    parity = {path: on_path(path, pair.check_parity)() for path in args.paths}  # raises
+                    out["parity"].setdefault(name, {})[cell] = parity
                 out["memory"].setdefault(name, {})[cell] = memory(pair, batch["tokens"], args.paths)
-            worst = max(v["max_grad"] for v in parity.values())
-            print(f"[{time.perf_counter() - t_start:6.0f}s] {batch['label']} {cell}: parity ok on "
-                  f"{', '.join(args.paths)} (worst gradient error {worst:.1e}, torch "
-                  f"{next(iter(parity.values()))['torch_rnn_backward']})", flush=True)
+            if cell in STAND_IN:
+                print(f"[{time.perf_counter() - t_start:6.0f}s] {batch['label']} {cell}: torch side is "
+                      f"nn.{STAND_IN[cell].upper()} (no parity guard)", flush=True)
+            else:
+                worst = max(v["max_grad"] for v in parity.values())
+                print(f"[{time.perf_counter() - t_start:6.0f}s] {batch['label']} {cell}: parity ok on "
+                      f"{', '.join(args.paths)} (worst gradient error {worst:.1e}, torch "
+                      f"{next(iter(parity.values()))['torch_rnn_backward']})", flush=True)
             fwd = measure.forward_flops(cell, batch["tokens"], batch["B"], batch["E"], batch["H"])
             for n in args.threads:
                 with set_threads(n):
@@ -240,6 +268,7 @@ def run(args: argparse.Namespace) -> dict:
                                                         args.target_s), args.quiet_wait, n)
                         flops = fwd * (3 if mode == "train" else 1)
                         row = {"config": name, "cell": cell, "threads": n, "mode": mode,
+                               "torch_cell": STAND_IN.get(cell, cell),
                                "tokens": batch["tokens"], "flops": flops,
                                "other_load_cpus": load.cpus, "attempts": attempts,
                                "loadavg_before": load_before, "loadavg_after": os.getloadavg(),

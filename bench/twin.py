@@ -69,6 +69,7 @@ class Pair:
         self.twin.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.model.params.items()},
                                   strict=True)
         self.initial = {k: v.copy() for k, v in self.model.params.items()}
+        self.twin_initial = self.initial            # (bench/speed.py's Beside: another model's)
         self.opt = SGD(self.model.params, lr=LR)
         self.topt = torch.optim.SGD(self.twin.parameters(), lr=LR)
         self.ids, self.lengths, self.labels = ids, lengths, labels
@@ -102,7 +103,7 @@ class Pair:
             np.copyto(p, self.initial[name])
         with torch.no_grad():
             for name, p in self.twin.named_parameters():
-                p.copy_(torch.from_numpy(self.initial[name]))
+                p.copy_(torch.from_numpy(self.twin_initial[name]))
 
     # ---- the guard ---------------------------------------------------------------------
     def check_parity(self, tol: float = 1e-4, grad_tol: float = 1e-3) -> dict:

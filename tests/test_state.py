@@ -61,7 +61,7 @@ def test_an_lstm_state_without_c_starts_from_c_zero():
 
 def test_wrong_states_are_named():
     x = np.zeros((2, 1, 3))
-    with pytest.raises(ValueError, match=r"state0 for an LSTM is State\(h, c\) or a pair \(h, c\), got one"):
+    with pytest.raises(ValueError, match=r"state0 for 'lstm' is State\(h, c\) or a pair \(h, c\), got one"):
         LSTM(3, 4).forward(x, np.zeros((1, 1, 4)))
     with pytest.raises(ValueError, match="a gru state has no cell state c"):
         GRU(3, 4).forward(x, State(np.zeros((1, 1, 4)), np.zeros((1, 1, 4))))

@@ -5,9 +5,12 @@ the reference: float64 to 1e-12, float32 to 1e-5, and to PyTorch):
 
 - ``"reference"``: ``bptt/cells/reference.py`` looping the readable one-step functions of
   ``cells/rnn.py``, ``lstm.py``, ``gru.py``. Slow; the one to read and to check against.
-- ``"numpy"``: the fast NumPy path (``cells/numpy_path.py``). The default without numba.
-- ``"numba"``: the compiled path (``cells/numba_path.py``), from the optional extra
-  ``pip install 'bptt[fast]'``. The default when numba can be imported.
+- ``"numpy"``: the fast NumPy path (``cells/numpy_path.py``). What runs without numba.
+- ``"numba"``: the compiled path (``cells/numba_path.py``). numba is a dependency of bptt, so
+  this is the default. Where numba is missing (or does not import), bptt says so in one line,
+  once, and runs the fast NumPy path: the same numbers, slower. To try that fallback:
+  ``pip uninstall -y numba llvmlite`` in a virtual environment (CI runs the suite once so), or
+  ``tests/cells/test_numba_fallback.py``, which hides numba from a child interpreter.
 
 Choose with the environment variable ``BPTT_BACKEND=numpy|numba|reference`` (read at import),
 or in Python::
@@ -27,7 +30,7 @@ from contextlib import contextmanager
 
 BACKENDS = ("reference", "numpy", "numba")
 ENV = "BPTT_BACKEND"
-_INSTALL = "pip install 'bptt[fast]'"
+_INSTALL = "pip install numba threadpoolctl (dependencies of bptt; pip install 'bptt[fast]' also works)"
 
 
 def _check(name: str, where: str) -> str:
@@ -38,7 +41,10 @@ def _check(name: str, where: str) -> str:
 
 def numba_installed() -> bool:
     """True if numba can be found (not imported: that costs ~0.3 s and happens on first use)."""
-    return importlib.util.find_spec("numba") is not None
+    try:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):   # an import hook refusing it; sys.modules["numba"] = None
+        return False
 
 
 def _initial() -> tuple[str, bool]:
@@ -50,7 +56,7 @@ def _initial() -> tuple[str, bool]:
 
 
 _current, _automatic = _initial()
-
+_told = False               # the automatic choice fell back to the NumPy path and said so
 
 def get_backend() -> str:
     """The backend that runs the next forward pass."""
@@ -79,23 +85,46 @@ def use_backend(name: str):
 
 
 def current():
-    """(name, module) of the backend that runs now, importing it on first use. If numba was
-    chosen automatically (no ``BPTT_BACKEND``, no ``set_backend``) but does not import, warns
-    once and falls back to the fast NumPy path for good."""
-    global _current, _automatic
+    """(name, module) of the backend that runs now, importing it on first use. If the path was
+    chosen automatically (no ``BPTT_BACKEND``, no ``set_backend``) and numba is missing or does
+    not import, says so once (one line) and runs the fast NumPy path for good."""
+    global _current, _told
     if _current == "numba" and _automatic:
         try:
             return "numba", implementation("numba")
         except ImportError as e:
-            warnings.warn(f"bptt: numba is installed but does not import ({e.__cause__ or e}); "
-                          f"using the fast NumPy path. Set {ENV}=numpy to silence this.",
-                          RuntimeWarning, stacklevel=3)
+            _told = True
+            _say(f"numba is installed but does not import ({e.__cause__ or e}); using the fast NumPy "
+                 f"path. Set {ENV}=numpy to silence this.")
             _current = "numpy"
+    elif _current == "numpy" and _automatic and not _told:
+        _told = True
+        _say(f"numba is not installed, so the fast NumPy path runs (the compiled path is 1-2x "
+             f"faster): {_INSTALL}. Set {ENV}=numpy to silence this.")
     return _current, implementation(_current)
 
 
+def _say(message: str) -> None:
+    """One line on stderr, as a RuntimeWarning from "bptt" (no source line under it): the
+    warnings machinery lets a program filter it, and pytest collects it apart from the output."""
+    warnings.warn_explicit(message, RuntimeWarning, "bptt", 1, module="bptt")
+
+
+def for_cell(cell):
+    """(name, module) of the path that runs ``cell`` now: the current one, or the reference path
+    (said once per cell and path) when the cell has no kernels there (a registered cell with
+    step functions only)."""
+    name, module = current()
+    if name != "reference" and cell.kernel(name) is None:
+        if cell.first_fallback(name):
+            _say(f"cell {cell.mode!r} has no kernels for the {name} path; it runs on the reference path "
+                 f"(the same numbers, slower)")
+        return "reference", implementation("reference")
+    return name, module
+
+
 def implementation(name: str):
-    """The module with a backend's direction-level ``forward`` / ``backward``."""
+    """The module with a backend's ``forward`` / ``backward`` / ``step_cache`` (protocol.py)."""
     if name == "numba":
         try:
             from .cells import numba_path

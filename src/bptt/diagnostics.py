@@ -33,8 +33,9 @@ block of W: the quantity in the bound ||dh_T/dh_t|| <= (gamma sigma_max(W))^{T-t
 ``grad_norms`` (per parameter and per gate block: LSTM i, f, g, o; GRU r, z, n).
 
 **A whole model** (``diagnose``): any model whose ``loss_and_grads`` calls ``self.rnn.backward``
-(``Regressor``, ``Classifier``). The call is run once while ``rnn.backward`` is wrapped to record
-the cache and the gradients the model sends into it; nothing in the model changes.
+(``Regressor``, ``Classifier``). The call is run once while the layer reports the cache and the
+gradients the model sends into its ``backward`` (``Recurrent.listening``); nothing in the model
+changes.
 
 **During training**: ``record_every(n, path)`` returns a recorder; a step function calls
 ``recorder(step, model, *batch)`` and every n-th step it appends ``{"event": "gradients", ...}``
@@ -55,26 +56,25 @@ from __future__ import annotations
 import json
 import math
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from .cells import Cell, Params
+from .cells import MODES, Cell, Params, get_cell
 from .recurrent import Recurrent, RecurrentCache
 from .sequence import DirectionCache, direction_backward, reverse_within, step_cache
 from .sparse import SparseRows
 from .state import State
 
-GATE_NAMES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}   # RNN: one block, "W"
 _RECURRENT = re.compile(r"(?:^|\.)(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$")
 F64 = np.float64
 
 
 def gate_names(mode: str) -> tuple[str, ...]:
-    return GATE_NAMES.get(mode, ("W",))
+    """The row blocks of a cell's weights (LSTM i, f, g, o; GRU r, z, n; RNN one block, "W")."""
+    return get_cell(mode).blocks if mode in MODES else ("W",)
 
 
 # ---- one step back, for a stack of row vectors --------------------------------------------------
@@ -88,14 +88,14 @@ def _step(dr: "_Direction", t: int, rows):
     return type(step)(*(f.astype(F64) if isinstance(f, np.ndarray) else f for f in step))
 
 
-def _step_back(cell, step, P: np.ndarray) -> np.ndarray:
+def _step_back(dr: "_Direction", step, P: np.ndarray) -> np.ndarray:
     """(n, K, S) -> (n, K, S): each of the K vectors of each row sent back through one step (the
     row's cache repeated K times; the parameter gradients step_backward returns are not used).
-    For the LSTM, S = P + H: (h, c) side by side, h of size P = step.h_prev.shape[1]."""
+    S = the sum of the state's sizes: for the LSTM P + H, (h, c) side by side."""
     n, K, S = P.shape
     step = type(step)(*(np.repeat(f, K, axis=0) if isinstance(f, np.ndarray) else f for f in step))
-    d_state = tuple(np.split(P.reshape(n * K, S), [step.h_prev.shape[1]], axis=1)[:cell.num_states])
-    _, d_prev, _ = cell.step_backward(d_state, step)
+    d_state = tuple(np.split(P.reshape(n * K, S), np.cumsum(dr.sizes)[:-1], axis=1))
+    _, d_prev, _ = dr.cell.step_backward(d_state, step)
     return np.concatenate(d_prev, axis=1).reshape(n, K, S)
 
 
@@ -105,6 +105,7 @@ class _Direction(NamedTuple):
     key: str                  # "l0", "l0_reverse", ...
     reverse: bool
     cell: Cell
+    sizes: tuple              # the sizes of the state's parts: (P,) or (P, H)
     cache: DirectionCache
     params: Params            # float64
     d_out: np.ndarray         # (T, B, H) dL/d outputs, packed rows, the cell's time order
@@ -150,8 +151,8 @@ def _directions(layer: Recurrent, cache: RecurrentCache, d_output, d_final):
             dcache = layer_caches[l][d]
             d_out = d_x[:, :, d * H:(d + 1) * H]
             params = layer._direction_params(l, d)
-            yield _Direction(f"l{l}" + ("_reverse" if d else ""), bool(d), layer.cell, dcache,
-                             Params(*(None if p is None else p.astype(F64) for p in params)),
+            yield _Direction(f"l{l}" + ("_reverse" if d else ""), bool(d), layer.cell, _state_sizes(layer),
+                             dcache, params.map(lambda p: p.astype(F64)),
                              reverse_within(d_out, packing) if d else d_out,
                              tuple(s[k] for s in finals))
             if l > 0:                   # the gradient into layer l - 1, in the layer's dtype
@@ -183,20 +184,20 @@ def state_gradients(layer: Recurrent, cache: RecurrentCache, d_output=None, d_fi
     ``d_output`` and ``d_final`` are what ``layer.backward`` takes (shaped like the output and the
     final state, None for zero). Returns {"l0": StateGrads, ...}.
     """
-    packing, lstm = cache.packing, layer.config.mode == "lstm"
+    packing, two = cache.packing, layer.cell.num_states == 2       # (h, c): the LSTM's
     out = {}
     for dr in _directions(layer, cache, d_output, d_final):
         T, B, H = dr.d_out.shape                                       # H: the size of h
         dh_all = np.zeros((T, B, H))
-        dc_all = np.zeros((T, B, layer.config.hidden_size)) if lstm else None
+        dc_all = np.zeros((T, B, layer.config.hidden_size)) if two else None
         g = np.concatenate(dr.d_final, axis=1)[:, None, :]            # (B, 1, S) running dL/ds
         for t in reversed(range(T)):
             n = packing.batch_sizes[t]
             g[:n, 0, :H] += dr.d_out[t, :n]                            # + the direct dL_t/dh_t
             dh_all[t, :n] = g[:n, 0, :H]
-            if lstm:
+            if two:
                 dc_all[t, :n] = g[:n, 0, H:]                           # from step t+1 only
-            g[:n] = _step_back(dr.cell, _step(dr, t, slice(None, n)), g[:n])
+            g[:n] = _step_back(dr, _step(dr, t, slice(None, n)), g[:n])
         out[dr.key] = StateGrads(_to_input_order(dh_all, packing, dr.reverse),
                                  None if dc_all is None else _to_input_order(dc_all, packing, dr.reverse))
     return out
@@ -220,7 +221,7 @@ def _products(dr: _Direction, S, bs, rows, visit):
         if idx.size == 0:
             continue
         visit(t, idx, P[idx], log_scale[idx])
-        Q = _step_back(dr.cell, _step(dr, t, rows[idx]), P[idx])      # P_{t-1} = P_t J_t
+        Q = _step_back(dr, _step(dr, t, rows[idx]), P[idx])           # P_{t-1} = P_t J_t
         m = np.max(np.abs(Q), axis=(1, 2))
         m = np.where((m > 0) & np.isfinite(m), m, 1.0)
         P[idx] = Q / m[:, None, None]
@@ -400,23 +401,6 @@ def _none(x: float):
     return x if math.isfinite(x) else None
 
 
-@contextmanager
-def _capture_backward(rnn: Recurrent):
-    """Record the (cache, d_output, d_final) that a model passes to ``rnn.backward``."""
-    seen = {}
-    original = rnn.backward
-
-    def spy(cache, d_output=None, d_final=None):
-        seen.update(cache=cache, d_output=d_output, d_final=d_final)
-        return original(cache, d_output, d_final)
-
-    rnn.backward = spy                    # an instance attribute hides the method for this call
-    try:
-        yield seen
-    finally:
-        del rnn.backward
-
-
 def diagnose_layer(layer: Recurrent, cache: RecurrentCache, d_output=None, d_final=None,
                    grads=None, loss: float = float("nan"), jacobian: bool = True,
                    jacobian_rows: int | None = 8, ord=2) -> Diagnosis:
@@ -439,7 +423,9 @@ def diagnose(model, batch, jacobian: bool = True, jacobian_rows: int | None = 8,
     ClassifierBatch(ids, lengths, labels), training=False)``. Jacobian norms are computed for the
     first ``jacobian_rows`` rows (None: all; they cost a (S, S) product per step and row).
     """
-    with _capture_backward(model.rnn) as seen:
+    seen = {}
+    with model.rnn.listening(lambda cache, d_output, d_final: seen.update(
+            cache=cache, d_output=d_output, d_final=d_final)):
         result = model.loss_and_grads(batch, **kwargs)
     if "cache" not in seen:
         raise ValueError(f"{type(model).__name__}.loss_and_grads did not call model.rnn.backward")

@@ -26,7 +26,10 @@ Layer l > 0 reads the concatenated outputs of layer l-1; with ``dropout`` p > 0 
 ``training=True`` that input is multiplied by a mask of Bernoulli(1-p)/(1-p) drawn from the
 layer's seeded generator (never after the last layer, as in PyTorch).
 
-The cells run on the path ``bptt.backend`` chooses (reference, fast NumPy or compiled).
+The cells run on the path ``bptt.backend`` chooses (reference, fast NumPy or compiled). ``mode``
+is any registered cell (``bptt.cells.register_cell``; docs/cells.md): its layout gives the
+parameters (no ``weight_hh`` / ``bias_hh`` for minGRU and minLSTM, a cell's ``extra`` vectors as
+``{name}_l{l}{sfx}``) and its state is (h,) or (h, c).
 
 Usage::
 
@@ -37,6 +40,7 @@ Usage::
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
@@ -50,7 +54,7 @@ from .state import State
 
 @dataclass(frozen=True)
 class RecurrentConfig:
-    mode: str                   # "rnn_tanh" | "rnn_relu" | "rnn_sigmoid" | "lstm" | "gru"
+    mode: str                   # "rnn_tanh" | "rnn_relu" | "rnn_sigmoid" | "lstm" | "gru" | a registered cell
     input_size: int
     hidden_size: int
     num_layers: int = 1
@@ -63,7 +67,8 @@ class RecurrentConfig:
 
     def __post_init__(self):
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+            raise ValueError(f"mode must be one of {MODES} (or a cell registered with "
+                             f"bptt.cells.register_cell), got {self.mode!r}")
         if not isinstance(self.proj_size, (int, np.integer)) or self.proj_size < 0:
             raise ValueError(f"proj_size must be a non-negative integer, got {self.proj_size!r}")
         if self.proj_size and self.mode != "lstm":
@@ -108,6 +113,7 @@ class Recurrent:
                  dropout_seed: int = 0):
         self.config = config
         self.cell = get_cell(config.mode)
+        self._listener = None               # see ``listening``
         self.dtype = np.dtype(config.dtype)
         self.dropout_rng = np.random.default_rng(dropout_seed)
         rng = default_generator() if rng is None else rng
@@ -120,6 +126,16 @@ class Recurrent:
         """Build from ``config.to_dict()`` output (e.g. a saved JSON config)."""
         return cls(RecurrentConfig(**config), rng)
 
+    @contextmanager
+    def listening(self, listener):
+        """Inside the block, ``backward`` first calls ``listener(cache, d_output, d_final)`` with
+        what it was given (``bptt.diagnostics`` reads a model's gradients into its layer so)."""
+        previous, self._listener = self._listener, listener
+        try:
+            yield
+        finally:
+            self._listener = previous
+
     def generators(self) -> dict[str, np.random.Generator]:
         """The random generators the layer draws from (saved in checkpoints for exact resume)."""
         return {"dropout": self.dropout_rng}
@@ -129,32 +145,41 @@ class Recurrent:
         return f"_l{layer}" + ("_reverse" if direction else "")
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        c = self.config
-        G, H, P = self.cell.gates * c.hidden_size, c.hidden_size, c.state_size
+        """{name: shape} from the cell's layout: weight_ih, weight_hh (a recurrent cell), the
+        biases (with ``bias``), weight_hr (``proj_size``), then the cell's extra vectors."""
+        c, cell = self.config, self.cell
+        G, H, P = cell.gates * c.hidden_size, c.hidden_size, c.state_size
         shapes = {}
         for layer in range(c.num_layers):
             In = c.input_size if layer == 0 else c.directions * P
             for d in range(c.directions):
                 s = self._suffix(layer, d)
                 shapes[f"weight_ih{s}"] = (G, In)
-                shapes[f"weight_hh{s}"] = (G, P)
+                if cell.recurrent:
+                    shapes[f"weight_hh{s}"] = (G, P)
                 if c.bias:
                     shapes[f"bias_ih{s}"] = (G,)
-                    shapes[f"bias_hh{s}"] = (G,)
+                    if cell.recurrent:
+                        shapes[f"bias_hh{s}"] = (G,)
                 if c.proj_size:
                     shapes[f"weight_hr{s}"] = (P, H)
+                for name, blocks in cell.extra.items():
+                    shapes[f"{name}{s}"] = (len(blocks) * H,)
         return shapes
 
     def _direction_params(self, layer: int, d: int) -> Params:
-        """The parameters of one direction; zero biases when the layer has none."""
+        """The parameters of one direction; zero biases when the layer has none, W = b_hh = None
+        when the cell is not recurrent."""
         s = self._suffix(layer, d)
-        p = self.params
+        p, recurrent = self.params, self.cell.recurrent
         U = p[f"weight_ih{s}"]
         if self.config.bias:
-            b_ih, b_hh = p[f"bias_ih{s}"], p[f"bias_hh{s}"]
+            b_ih, b_hh = p[f"bias_ih{s}"], p.get(f"bias_hh{s}")
         else:
-            b_ih = b_hh = np.zeros(U.shape[0], dtype=self.dtype)
-        return Params(U, p[f"weight_hh{s}"], b_ih, b_hh, p.get(f"weight_hr{s}"))
+            b_ih = np.zeros(U.shape[0], dtype=self.dtype)
+            b_hh = b_ih if recurrent else None
+        extra = {name: p[f"{name}{s}"] for name in self.cell.extra} or None
+        return Params(U, p.get(f"weight_hh{s}"), b_ih, b_hh, p.get(f"weight_hr{s}"), extra)
 
     # ---- states ---------------------------------------------------------------------------
     def _states_in(self, state, B: int, packing: Packing, what: str) -> list[np.ndarray]:
@@ -165,7 +190,7 @@ class Recurrent:
         n = self.cell.num_states
         shapes = [(c.num_layers * c.directions, B, size) for size in (c.state_size, c.hidden_size)[:n]]
         if n == 2 and isinstance(state, np.ndarray):
-            raise ValueError(f"{what} for an LSTM is State(h, c) or a pair (h, c), got one array")
+            raise ValueError(f"{what} for {c.mode!r} is State(h, c) or a pair (h, c), got one array")
         state = State.of(state) or State(None)
         if n == 1 and state.c is not None:
             raise ValueError(f"{what}: a {c.mode} state has no cell state c, got c of shape "
@@ -245,11 +270,11 @@ class Recurrent:
             x = x[:, packing.inverse]
         if c.batch_first and not unbatched:
             x = x.transpose(1, 0, 2)
-        x.flags.writeable = False           # backward may read it: refuse edits (see _own_input)
         final = self._states_out(finals, packing)
         cache = RecurrentCache(packing, layer_caches, masks, c.batch_first and not unbatched, unbatched)
         if unbatched:
-            return x[:, 0], _without_batch_axis(final), cache
+            x, final = x[:, 0], _without_batch_axis(final)
+        x.flags.writeable = False           # backward may read it: refuse edits (see _own_input)
         return x, final, cache
 
     def _own_input(self, x: np.ndarray, packing: Packing) -> np.ndarray:
@@ -299,23 +324,31 @@ class Recurrent:
                 d_x = d_x[:, packing.perm]
         d_finals = self._states_in(d_final, B, packing, "d_final")
         d_states0 = [np.empty_like(s) for s in d_finals]
+        if self._listener is not None:
+            self._listener(cache, d_output, d_final)
         grads = {}
         for layer in reversed(range(c.num_layers)):
             d_in = None
             for d in range(D):
                 k = layer * D + d
                 params = self._direction_params(layer, d)
-                dx, d_s0, (dU, dW, db_ih, db_hh, dW_hr) = direction_backward(
+                dx, d_s0, (dU, dW, db_ih, db_hh, dW_hr, d_extra) = direction_backward(
                     self.cell, d_x[:, :, d * H:(d + 1) * H], tuple(s[k] for s in d_finals),
                     layer_caches[layer][d], params, packing)
                 for ds_all, ds in zip(d_states0, d_s0):
                     ds_all[k] = ds
                 s = self._suffix(layer, d)
-                grads[f"weight_ih{s}"], grads[f"weight_hh{s}"] = dU, dW
+                grads[f"weight_ih{s}"] = dU
+                if self.cell.recurrent:
+                    grads[f"weight_hh{s}"] = dW
                 if c.bias:
-                    grads[f"bias_ih{s}"], grads[f"bias_hh{s}"] = db_ih, db_hh
+                    grads[f"bias_ih{s}"] = db_ih
+                    if self.cell.recurrent:
+                        grads[f"bias_hh{s}"] = db_hh
                 if c.proj_size:
                     grads[f"weight_hr{s}"] = dW_hr
+                for name in self.cell.extra:
+                    grads[f"{name}{s}"] = d_extra[name]
                 d_in = dx if d_in is None else d_in + dx
             if masks[layer] is not None:
                 d_in *= masks[layer]
@@ -370,4 +403,23 @@ def GRU(input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: b
         rng: np.random.Generator | None = None, bias: bool = True) -> Recurrent:
     """GRU with PyTorch's equations and gate order r, z, n (see cells/gru.py)."""
     return Recurrent(RecurrentConfig("gru", input_size, hidden_size, num_layers, bidirectional,
+                                     dropout, batch_first, dtype, bias), rng)
+
+
+def MinGRU(input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
+           dropout: float = 0.0, batch_first: bool = False, dtype: str = "float32",
+           rng: np.random.Generator | None = None, bias: bool = True) -> Recurrent:
+    """minGRU (Feng et al. 2024): z_t = sigma(U_z x_t + b_z), h~_t = U_h x_t + b_h,
+    h_t = (1 - z_t) h_{t-1} + z_t h~_t; weight_ih rows z, h~, no weight_hh (see cells/mingru.py)."""
+    return Recurrent(RecurrentConfig("mingru", input_size, hidden_size, num_layers, bidirectional,
+                                     dropout, batch_first, dtype, bias), rng)
+
+
+def MinLSTM(input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
+            dropout: float = 0.0, batch_first: bool = False, dtype: str = "float32",
+            rng: np.random.Generator | None = None, bias: bool = True) -> Recurrent:
+    """minLSTM (Feng et al. 2024): f, i = sigma(U_f x_t + b_f), sigma(U_i x_t + b_i),
+    h~_t = U_h x_t + b_h, h_t = (f h_{t-1} + i h~_t) / (f + i); weight_ih rows f, i, h~, no
+    weight_hh (see cells/minlstm.py)."""
+    return Recurrent(RecurrentConfig("minlstm", input_size, hidden_size, num_layers, bidirectional,
                                      dropout, batch_first, dtype, bias), rng)

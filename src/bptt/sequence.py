@@ -12,8 +12,9 @@ own last real step. Reversing every sequence within its length (``reverse_within
 a forward run with the same ``batch_sizes``; the outputs are reversed back the same way.
 
 Paths. The cell's work over time runs on the backend chosen in ``bptt.backend`` (the reference
-loop, the fast NumPy path or the compiled one); this module only hands it the packed input in the
-cell's time order and takes back the outputs and final states.
+loop, the fast NumPy path or the compiled one; the reference loop for a cell without kernels on
+that path); every path takes the same arguments (``cells/protocol.py``), so this module only
+hands it the packed input in the cell's time order and takes back the outputs and final states.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import backend
-from .cells import Cell, Params, reference
+from .cells import Cell, Params
 
 
 class Packing(NamedTuple):
@@ -88,6 +89,7 @@ def final_states(states: tuple[np.ndarray, ...], packing: Packing) -> tuple[np.n
 
 class DirectionCache(NamedTuple):
     backend: str                # the path that ran the forward pass (and runs the backward)
+    #                             ("reference", "numpy" or "numba")
     reverse: bool
     cache: tuple                # that path's cache (ReferenceCache, FastCache or CompiledCache)
 
@@ -101,12 +103,9 @@ def direction_forward(cell: Cell, x: np.ndarray, params: Params, state0: tuple[n
     state0: initial states, each (B, H)
     Returns (out (T, B, H), final states each (B, H), cache).
     """
-    name, path = backend.current()
+    name, path = backend.for_cell(cell)
     x = reverse_within(x, packing) if reverse else x
-    if name == "reference":
-        out, finals, cache = reference.forward(cell.step_forward, x, state0, params, packing.batch_sizes)
-    else:
-        out, finals, cache = path.forward(cell, x, params, state0, packing)
+    out, finals, cache = path.forward(cell, x, params, state0, packing)
     if reverse:
         out = reverse_within(out, packing)
     return out, finals, DirectionCache(name, reverse, cache)
@@ -123,10 +122,7 @@ def direction_backward(cell: Cell, d_out: np.ndarray, d_final: tuple[np.ndarray,
     name, reverse, inner = cache
     if reverse:                                         # work in the cell's time order
         d_out = reverse_within(d_out, packing)
-    if name == "reference":
-        dx, d_state0, grads = reference.backward(cell.step_backward, d_out, d_final, inner)
-    else:
-        dx, d_state0, grads = backend.implementation(name).backward(cell, d_out, d_final, inner, params)
+    dx, d_state0, grads = backend.implementation(name).backward(cell, d_out, d_final, inner, params)
     if reverse:
         dx = reverse_within(dx, packing)                # back to the input's time order
     return dx, d_state0, grads
@@ -135,6 +131,4 @@ def direction_backward(cell: Cell, d_out: np.ndarray, d_final: tuple[np.ndarray,
 def step_cache(cell: Cell, cache: DirectionCache, params: Params, t: int, rows):
     """Step t (in the cell's time order) of a direction as the reference cell's StepCache, for
     the running rows ``rows``: what ``cell.step_backward`` reads (used by ``bptt.diagnostics``)."""
-    if cache.backend == "reference":
-        return reference.step_cache(cache.cache, t, rows)
     return backend.implementation(cache.backend).step_cache(cell, cache.cache, params, t, rows)

@@ -14,7 +14,7 @@ from bptt.gradcheck import rel_error
 
 FAST = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
     not numba_installed(), reason="numba is not installed (pip install 'bptt[fast]')"))]
-MODES = ["rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru"]
+MODES = ["rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru", "mingru", "minlstm"]
 TOL = {"float64": 1e-12, "float32": 1e-5}
 # (num_layers, bidirectional, lengths, B): padded and unsorted, all full, one sequence
 # B = 10 with lengths falling below 8: the compiled path's products switch from BLAS to its own
@@ -43,11 +43,11 @@ def _check_against_the_reference(path, layer, rng, T, B, lengths, dtype):
         p[...] = rng.uniform(-0.7, 0.7, p.shape)
     x = rng.standard_normal((T, B, c.input_size)).astype(dtype)
     lengths = None if lengths is None else np.array(lengths)
-    sizes = (c.state_size, c.hidden_size) if c.mode == "lstm" else (c.state_size,)
+    sizes = (c.state_size, c.hidden_size)[:layer.cell.num_states]
     L = c.num_layers * c.directions
     state0 = tuple(rng.standard_normal((L, B, n)).astype(dtype) for n in sizes)
     d_final = tuple(rng.standard_normal((L, B, n)).astype(dtype) for n in sizes)
-    state0, d_final = (state0, d_final) if c.mode == "lstm" else (state0[0], d_final[0])
+    state0, d_final = (state0, d_final) if len(sizes) == 2 else (state0[0], d_final[0])
     d_out = rng.standard_normal((T, B, c.directions * c.state_size)).astype(dtype)
     with use_backend("reference"):
         want = _run(layer, x, state0, lengths, d_out, d_final)
@@ -93,14 +93,15 @@ def test_backward_runs_on_the_path_that_ran_forward(path):
 def test_numba_path_without_a_blas_multiplies_in_its_own_loops_and_equals_the_reference(
         mode, dtype, monkeypatch):
     """Where no CBLAS can be found (gemm_abi() == 0) the compiled loops multiply themselves."""
-    from bptt.cells import numba_path
-    monkeypatch.setattr(numba_path, "gemm_abi", lambda: 0)
+    from bptt.cells import numba_common
+    monkeypatch.setattr(numba_common, "gemm_abi", lambda: 0)
     test_fast_path_equals_the_reference("numba", mode, SHAPES[0], dtype)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("mode,options", [("lstm", {"proj_size": 3}), ("lstm", {"bias": False}),
                                           ("gru", {"bias": False}), ("rnn_tanh", {"bias": False}),
+                                          ("mingru", {"bias": False}), ("minlstm", {"bias": False}),
                                           ("lstm", {"proj_size": 2, "bias": False})])
 @pytest.mark.parametrize("path", FAST)
 def test_fast_path_equals_the_reference_with_pytorchs_layer_options(path, mode, options, dtype):

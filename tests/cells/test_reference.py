@@ -1,6 +1,6 @@
-"""The reference path (cells/rnn.py, lstm.py, gru.py and the loop of cells/reference.py) against
-finite differences in float64: every input, state and parameter of one step, then of a whole
-length-sorted batch with padding."""
+"""The reference path (cells/rnn.py, lstm.py, gru.py, mingru.py, minlstm.py and the loop of
+cells/reference.py) against finite differences in float64: every input, state and parameter of
+one step, then of a whole length-sorted batch with padding."""
 import numpy as np
 import pytest
 
@@ -9,13 +9,15 @@ from bptt.cells import lstm as lstm_cell
 from bptt.gradcheck import check_grads
 from bptt.sequence import pack
 
-MODES = ["rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru"]
+MODES = ["rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru", "mingru", "minlstm"]
 
 
 def _params(rng, cell, In, H):
+    """Random non-zero parameters; no W, no bias_hh for minGRU, minLSTM (not recurrent)."""
     G = cell.gates * H
-    return Params(rng.uniform(-0.8, 0.8, (G, In)), rng.uniform(-0.8, 0.8, (G, H)),
-                  rng.uniform(-0.5, 0.5, G), rng.uniform(-0.5, 0.5, G))
+    U, W = rng.uniform(-0.8, 0.8, (G, In)), rng.uniform(-0.8, 0.8, (G, H))
+    b_ih, b_hh = rng.uniform(-0.5, 0.5, G), rng.uniform(-0.5, 0.5, G)
+    return Params(U, W, b_ih, b_hh) if cell.recurrent else Params(U, None, b_ih, None)
 
 
 def _present(params: Params) -> dict:
@@ -81,12 +83,12 @@ def test_reference_loop_gradients_match_finite_differences_with_padding(mode):
     w_final = tuple(rng.standard_normal((B, H)) for _ in range(cell.num_states))
 
     def loss():
-        out, finals, _ = reference.forward(cell.step_forward, x, state0, params, packing.batch_sizes)
+        out, finals, _ = reference.forward(cell, x, params, state0, packing)
         return float(np.sum(out * w_out) + sum(np.sum(f * w) for f, w in zip(finals, w_final)))
 
-    out, finals, cache = reference.forward(cell.step_forward, x, state0, params, packing.batch_sizes)
+    out, finals, cache = reference.forward(cell, x, params, state0, packing)
     assert not out[~real[..., 0]].any()                                  # zero after each end
-    dx, d_state0, d_params = reference.backward(cell.step_backward, w_out, w_final, cache)
+    dx, d_state0, d_params = reference.backward(cell, w_out, w_final, cache, params)
     arrays = {"x": x, **{f"s{k}": s for k, s in enumerate(state0)}, **_present(params)}
     grads = {"x": dx, **{f"s{k}": d for k, d in enumerate(d_state0)}, **_present(d_params)}
     errors = check_grads(loss, arrays, grads)
@@ -102,9 +104,9 @@ def test_reference_final_state_is_the_state_at_each_rows_last_real_step():
     params = _params(rng, cell, In, H)
     x = rng.standard_normal((T, B, In))
     state0 = (rng.standard_normal((B, H)),)
-    out, (h_n,), _ = reference.forward(cell.step_forward, x, state0, params, packing.batch_sizes)
+    out, (h_n,), _ = reference.forward(cell, x, params, state0, packing)
     for b, n in enumerate(packing.lengths):
-        alone, (h_b,), _ = reference.forward(cell.step_forward, x[:n, b:b + 1], (state0[0][b:b + 1],),
-                                             params, np.ones(n, dtype=int))
+        alone, (h_b,), _ = reference.forward(cell, x[:n, b:b + 1], params, (state0[0][b:b + 1],),
+                                             pack(None, n, 1))
         np.testing.assert_allclose(h_n[b], h_b[0], rtol=1e-14, atol=1e-15)   # BLAS rounding only
         np.testing.assert_array_equal(out[n - 1, b], h_n[b])

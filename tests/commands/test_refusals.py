@@ -54,7 +54,7 @@ def models(data, tmp_path_factory):
     ("--lr", "-1", "argument --lr: lr must be in (0.0, inf), got -1.0"),
     ("--seed", "-1", "argument --seed: seed must be in [0, 9223372036854775807], got -1"),
     ("--cell", "foo", "argument --cell: invalid choice: 'foo' (choose from 'rnn_tanh', 'rnn_relu', 'rnn_sigmoid', "
-                      "'lstm', 'gru')"),
+                      "'lstm', 'gru', 'mingru', 'minlstm')"),
     ("--dtype", "float16", "argument --dtype: invalid choice: 'float16' (choose from 'float32', 'float64')"),
     ("--dropout", "1", "argument --dropout: dropout must be in [0.0, 1.0), got 1.0"),
     ("--hidden-size", "none", "argument --hidden-size: hidden_size cannot be none"),
@@ -131,7 +131,8 @@ def test_every_option_has_help_and_lists_its_choices():
     assert missing == []
     options = {(name, a.option_strings[0]): a for name, a in walk(cli.build_parser(), "bptt") if a.option_strings}
     for job in ("sentiment", "tagger", "seq2seq", "lm"):
-        assert options[(f"bptt train {job}", "--cell")].choices == ("rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru")
+        assert tuple(options[(f"bptt train {job}", "--cell")].choices) == (
+            "rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru", "mingru", "minlstm")
         assert options[(f"bptt train {job}", "--optimizer")].choices is not None
 
 

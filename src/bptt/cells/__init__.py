@@ -1,73 +1,38 @@
 """Recurrent cells, each in two forms: a reference you can read, and fast paths that equal it.
 
-``rnn.py``, ``lstm.py``, ``gru.py`` hold the reference: one step forward and one step back,
-plain NumPy, each line one equation of docs/math.md::
+A cell is described once, as a ``Cell`` (``protocol.py``): its name, its state, its parameter
+row blocks, its reference step forward and back, and its kernels on the fast paths. Each
+built-in cell registers itself beside its reference step:
 
-    step_forward(x_t, state, params)  -> (state, cache)
-    step_backward(d_state, cache)     -> (dx_t, d_state_prev, d_params)
+- ``rnn.py`` (``rnn_tanh``, ``rnn_relu``, ``rnn_sigmoid``), ``lstm.py``, ``gru.py``: plain
+  NumPy, each line one equation of docs/math.md::
 
-with ``state`` the tuple (h,) or (h, c) for the LSTM, each (B, H), and ``params`` a
-``Params(U, W, b_ih, b_hh)``. ``reference.py`` loops them over time for a whole layer.
+      step_forward(x_t, state, params)  -> (state, cache)
+      step_backward(d_state, cache)     -> (dx_t, d_state_prev, d_params)
 
-The fast paths compute the same numbers for a whole layer at once (tested against the
-reference, float64 to 1e-12 and float32 to 1e-5):
+  with ``state`` the tuple (h,) or (h, c) for the LSTM, each (B, H), and ``params`` a
+  ``Params(U, W, b_ih, b_hh)``;
+- ``mingru.py``, ``minlstm.py``: the parallel RNNs of Feng et al. 2024 (no W).
 
-- ``numpy_path.py`` with ``numpy_rnn.py``, ``numpy_lstm.py``, ``numpy_gru.py``: the fast NumPy
-  path (input side in one product, in-place ufuncs, prescaled gates, ``loop_form``/``run``);
-- ``numba_path.py`` with ``numba_rnn.py``, ``numba_lstm.py``, ``numba_gru.py``: the compiled
-  path (optional, ``pip install 'bptt[fast]'``): the whole time loop in one compiled call.
+Every path runs a cell through the same three functions (``protocol.py``):
 
-``bptt.backend`` chooses which one runs.
+- ``reference.py``: loops a cell's steps over time; runs every cell;
+- ``numpy_path.py`` with ``numpy_rnn.py``, ``numpy_lstm.py``, ``numpy_gru.py``, ``numpy_min.py``:
+  the fast NumPy path (input side in one product, in-place ufuncs, prescaled gates);
+- ``numba_path.py`` with ``numba_rnn.py``, ``numba_lstm.py``, ``numba_gru.py``, ``numba_min.py``:
+  the compiled path, the whole time loop in one compiled call.
+
+The fast paths are tested against the reference (float64 to 1e-12, float32 to 1e-5).
+``bptt.backend`` chooses the path; ``register_cell`` adds your own cell (docs/cells.md).
 """
 from __future__ import annotations
 
-from functools import partial
-from typing import Callable, NamedTuple
+from . import rnn  # noqa: F401, I001  (each registers its cells, in this order: MODES)
+from . import lstm  # noqa: F401
+from . import gru  # noqa: F401
+from . import mingru  # noqa: F401
+from . import minlstm  # noqa: F401
+from ._params import Params, sigmoid
+from .protocol import MODES, Cell, get_cell, lazy, register_cell, unregister_cell
 
-from . import gru, lstm, numpy_gru, numpy_lstm, numpy_rnn, rnn
-from ._params import Params
-
-
-class FastNumpy(NamedTuple):
-    """A cell's loop on the fast NumPy path (the functions of ``numpy_<cell>.py``)."""
-    forward: Callable       # (xp, state0, W, b_hh, batch_sizes) -> (states, cache), xp = U x_t + b_ih
-    backward: Callable      # (d_hs, d_final, cache, W) -> (da, d_state0, dW, db_hh, dW_hr)
-    loop_form: Callable     # b_hh -> (scale, ahead): what the input product folds in
-    run: Callable           # (xs, state0, W, b_hh, batch_sizes) -> (states, cache), xs in loop form
-    #                         (the LSTM's run and backward also take W_hr=, its projection)
-    step_cache: Callable    # (cache, x, params, t, rows) -> the reference's StepCache of step t
-
-
-class Cell(NamedTuple):
-    mode: str                   # "rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm" or "gru"
-    gates: int                  # row blocks in weight_ih / weight_hh (1, 4 or 3)
-    num_states: int             # 2 for the LSTM (h, c), 1 otherwise
-    nonlinearity: str | None    # the RNN's f ("tanh", "relu", "sigmoid"); None for LSTM, GRU
-    step_forward: Callable      # the reference step (rnn.py, lstm.py, gru.py)
-    step_backward: Callable
-    fast: FastNumpy             # the fast NumPy path's loop
-
-
-MODES = ("rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru")
-
-
-def _fast(module, **kw) -> FastNumpy:
-    bind = (lambda f: partial(f, **kw)) if kw else (lambda f: f)
-    return FastNumpy(bind(module.forward), module.backward, module.loop_form, bind(module.run),
-                     module.step_cache)
-
-
-def get_cell(mode: str) -> Cell:
-    """The cell for a mode name."""
-    if mode == "lstm":
-        return Cell(mode, lstm.GATES, 2, None, lstm.step_forward, lstm.step_backward, _fast(numpy_lstm))
-    if mode == "gru":
-        return Cell(mode, gru.GATES, 1, None, gru.step_forward, gru.step_backward, _fast(numpy_gru))
-    if mode.startswith("rnn_") and mode[4:] in rnn.NONLINEARITIES:
-        f = mode[4:]
-        return Cell(mode, rnn.GATES, 1, f, partial(rnn.step_forward, nonlinearity=f), rnn.step_backward,
-                    _fast(numpy_rnn, nonlinearity=f))
-    raise ValueError(f"unknown cell mode {mode!r}; expected one of {MODES}")
-
-
-__all__ = ["Cell", "FastNumpy", "MODES", "Params", "get_cell"]
+__all__ = ["Cell", "MODES", "Params", "get_cell", "lazy", "register_cell", "sigmoid", "unregister_cell"]

@@ -35,8 +35,10 @@ from typing import NamedTuple
 import numpy as np
 
 from ._params import Params, sigmoid
+from .protocol import Cell, built_in_kernels, register_cell
 
-GATES = 3           # row blocks of weight_ih / weight_hh: r, z, n
+BLOCKS = ("r", "z", "n")          # row blocks of weight_ih / weight_hh
+GATES = len(BLOCKS)
 
 
 class StepCache(NamedTuple):
@@ -53,7 +55,7 @@ def step_forward(x_t: np.ndarray, state: tuple[np.ndarray], params: Params
                  ) -> tuple[tuple[np.ndarray], StepCache]:
     """One step. x_t (B, In); state (h_{t-1},) with h_{t-1} (B, H). Returns ((h_t,), cache)."""
     (h_prev,) = state
-    U, W, b_ih, b_hh, _ = params
+    U, W, b_ih, b_hh, *_ = params
     ax_r, ax_z, ax_n = np.split(x_t @ U.T + b_ih, 3, axis=1)        # (B, H) each
     q_r, q_z, q_n = np.split(h_prev @ W.T + b_hh, 3, axis=1)        # (B, H) each
     r = sigmoid(ax_r + q_r)                             # (B, H) reset gate
@@ -85,3 +87,7 @@ def step_backward(d_state: tuple[np.ndarray], cache: StepCache
     dU = dax.T @ x                                      # (3H, In) dax x_t^T
     dW = dq.T @ h_prev                                  # (3H, H) dq h_{t-1}^T
     return dx, (dh_prev,), Params(dU, dW, dax.sum(axis=0), dq.sum(axis=0))
+
+
+CELL = register_cell(Cell("gru", BLOCKS, ("h",), step_forward, step_backward,
+                          kernels=built_in_kernels("gru")))

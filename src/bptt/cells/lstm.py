@@ -39,8 +39,10 @@ from typing import NamedTuple
 import numpy as np
 
 from ._params import Params, sigmoid
+from .protocol import Cell, built_in_kernels, register_cell
 
-GATES = 4           # row blocks of weight_ih / weight_hh: i, f, g, o
+BLOCKS = ("i", "f", "g", "o")     # row blocks of weight_ih / weight_hh
+GATES = len(BLOCKS)
 
 
 class StepCache(NamedTuple):
@@ -62,7 +64,7 @@ def step_forward(x_t: np.ndarray, state: tuple[np.ndarray, np.ndarray], params: 
     Returns ((h_t, c_t), cache).
     """
     h_prev, c_prev = state
-    U, W, b_ih, b_hh, W_hr = params
+    U, W, b_ih, b_hh, W_hr, _ = params
     a = x_t @ U.T + b_ih + h_prev @ W.T + b_hh          # (B, 4H) a_t
     a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)         # (B, H) each
     i = sigmoid(a_i)                                    # (B, H) input gate
@@ -86,7 +88,7 @@ def step_backward(d_state: tuple[np.ndarray, np.ndarray], cache: StepCache
     gradients).
     """
     dh, dc = d_state
-    x, h_prev, c_prev, i, f, g, o, tanh_c, (U, W, _, _, W_hr) = cache
+    x, h_prev, c_prev, i, f, g, o, tanh_c, (U, W, _, _, W_hr, _) = cache
     dm = dh if W_hr is None else dh @ W_hr              # (B, H) (P1) dL/d(o * tanh(c_t))
     do = dm * tanh_c                                    # (B, H) (L3)
     dc = dc + dm * o * (1 - tanh_c * tanh_c)            # (B, H) (L2) dc_t complete
@@ -106,3 +108,7 @@ def step_backward(d_state: tuple[np.ndarray, np.ndarray], cache: StepCache
     db = da.sum(axis=0)                                 # (4H,) db_ih = db_hh = da
     dW_hr = None if W_hr is None else dh.T @ (o * tanh_c)   # (P, H) (P1) dh m_t^T
     return dx, (dh_prev, dc_prev), Params(dU, dW, db, db, dW_hr)
+
+
+CELL = register_cell(Cell("lstm", BLOCKS, ("h", "c"), step_forward, step_backward,
+                          kernels=built_in_kernels("lstm")))

@@ -16,9 +16,13 @@ Per row and unit (r, z, n the gate blocks; q = W h_{t-1})::
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
-from .numba_common import gemm, one, sigmoid, step_abi, tanh
+from . import gru
+from . import numba_common
+from .numba_common import gemm, one, sigmoid, step_abi, tanh, wide
+from .numba_path import CompiledKernels, recurrent_weight
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
@@ -75,3 +79,39 @@ def backward(gates, q_n, hs, W, d_hs, dh, batch_sizes, off, hoff, da_all, dq_all
                 dq_r[j], dq_z[j], dq_n[j] = dar, daz, dan * rr   # (G5)
                 dh_r[j] = dh_j * z                          # (G7), the direct path
         gemm(dq_all[p:], W, dh, n, False, 1.0, step_abi(n, big, False, abi))   # (G7) + dq W
+
+
+# ---- the glue: what numba_path calls (CompiledKernels) ----------------------------------------
+
+def run_forward(cell, a, hs, params, state0, lay):
+    """The forward kernel on numba_path's buffers; returns ((hs,), (gates, q_n))."""
+    _, W, b_ih, b_hh, *_ = params
+    Wt, trans, big = recurrent_weight(W, lay.batch_sizes)
+    B, N, P = state0[0].shape[0], a.shape[0], hs.shape[1]
+    q_n = np.empty((N, P), dtype=a.dtype)
+    forward(a, Wt, b_ih, b_hh, hs, q_n, np.empty((B, 3 * P), dtype=a.dtype), lay.batch_sizes, lay.off,
+            lay.hoff, trans, big, numba_common.gemm_abi())
+    return (hs,), (a, q_n)
+
+
+def run_backward(cell, inner, hs, params, d_hs, d_final, lay):
+    """The backward kernel; returns (da, dq, (dh_0,), None): dq differs from da in the n block."""
+    W = params.W
+    gates, q_n = inner
+    dh = np.array(d_final[0], dtype=hs.dtype)           # running dL/dh_t, in place
+    da = np.empty((gates.shape[0], W.shape[0]), dtype=hs.dtype)     # (N, 3H)
+    dq = np.empty_like(gates)
+    backward(gates, q_n, hs, W, d_hs, dh, lay.batch_sizes, lay.off, lay.hoff, da, dq, wide(W),
+             numba_common.gemm_abi())
+    return da, dq, (dh,), None
+
+
+def step_cache(cell, inner, x, hs, params, p, h0, h1) -> gru.StepCache:
+    gates, q_n = inner
+    a = gates[p]
+    H = q_n.shape[1]
+    return gru.StepCache(x, hs[h0], a[:, :H], a[:, H:2 * H], a[:, 2 * H:], q_n[p], params)
+
+
+def kernels(cell) -> CompiledKernels:
+    return CompiledKernels(run_forward, run_backward, step_cache)

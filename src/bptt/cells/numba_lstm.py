@@ -23,9 +23,14 @@ The loops read, per row r and unit j (i, f, g, o the gate blocks of ``a``, ``b =
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
-from .numba_common import gemm, one, sigmoid, step_abi, tanh
+from . import lstm
+from . import numba_common
+from .numba_common import gemm, one, sigmoid, step_abi, tanh, wide
+from .numba_path import NONE, CompiledKernels, recurrent_weight
+from .numpy_lstm import projection_grad
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
@@ -99,3 +104,51 @@ def backward(gates, hs, cs, tanh_cs, W, d_hs, dh, dc, batch_sizes, off, hoff, da
                 d_o[j] = do * o * (u - o)
                 dc_r[j] = dc_j * f                          # dc_{t-1}
         gemm(da_all[p:], W, dh, n, False, 0.0, step_abi(n, big, False, abi))   # dh_{t-1} = da W (L6)
+
+
+# ---- the glue: what numba_path calls (CompiledKernels) ----------------------------------------
+
+def run_forward(cell, a, hs, params, state0, lay):
+    """The forward kernel on numba_path's buffers; returns ((hs, cs), (gates, cs, tanh_cs))."""
+    _, W, b_ih, b_hh, W_hr, _ = params
+    Wt, trans, big = recurrent_weight(W, lay.batch_sizes)
+    B, N, dtype = state0[0].shape[0], a.shape[0], a.dtype
+    H = a.shape[1] // 4
+    cs, tanh_cs = np.empty((B + N, H), dtype=dtype), np.empty((N, H), dtype=dtype)
+    cs[:B] = state0[1]
+    proj = W_hr is not None
+    WhrT = np.ascontiguousarray(W_hr.T) if proj else NONE.astype(dtype)
+    m = np.empty((B, H), dtype=dtype) if proj else NONE.astype(dtype)
+    forward(a, Wt, b_ih + b_hh, hs, cs, tanh_cs, lay.batch_sizes, lay.off, lay.hoff, WhrT, m, proj, trans,
+            big, numba_common.gemm_abi())
+    return (hs, cs), (a, cs, tanh_cs)
+
+
+def run_backward(cell, inner, hs, params, d_hs, d_final, lay):
+    """The backward kernel; returns (da, da, (dh_0, dc_0), dW_hr): both biases get da."""
+    W, W_hr = params.W, params.W_hr
+    gates, cs, tanh_cs = inner
+    dtype = hs.dtype
+    dh = np.array(d_final[0], dtype=dtype)              # running dL/dh_t, in place
+    da = np.empty((gates.shape[0], W.shape[0]), dtype=dtype)    # (N, 4H)
+    dc = np.array(d_final[1], dtype=dtype)
+    proj = W_hr is not None
+    none = NONE.astype(dtype)
+    dm = np.empty_like(dc) if proj else none
+    dh_all = np.empty_like(d_hs) if proj else none
+    backward(gates, hs, cs, tanh_cs, W, d_hs, dh, dc, lay.batch_sizes, lay.off, lay.hoff, da,
+             W_hr if proj else none, np.empty_like(dh), dm, dh_all, proj, wide(W), numba_common.gemm_abi())
+    dW_hr = projection_grad(dh_all[None], gates[None], tanh_cs[None]) if proj else None
+    return da, da, (dh, dc), dW_hr
+
+
+def step_cache(cell, inner, x, hs, params, p, h0, h1) -> lstm.StepCache:
+    gates, cs, tanh_cs = inner
+    a = gates[p]
+    H = cs.shape[1]
+    return lstm.StepCache(x, hs[h0], cs[h0], a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:],
+                          tanh_cs[p], params)
+
+
+def kernels(cell) -> CompiledKernels:
+    return CompiledKernels(run_forward, run_backward, step_cache)

@@ -1,14 +1,14 @@
-r"""The compiled path for one direction of one layer (optional: ``pip install 'bptt[fast]'``).
+r"""The compiled path for one direction of one layer (numba, a dependency of bptt; the default).
 
 The same function as ``reference.py``, tested against it. The work splits as on the fast NumPy
 path (``numpy_path.py``), minus every pass it can fuse:
 
 - input side: ``U x_t`` for all steps, one BLAS product (N, In) x (In, G*H) before the loop
   (the biases are added inside the loop, where they cost nothing);
-- the time loop: one compiled call per direction and pass (``numba_rnn.py``, ``numba_lstm.py``,
-  ``numba_gru.py``), the recurrent product of each step through the same BLAS, the gate math of
-  a step in one fused loop; so a step costs no Python and no NumPy call, which is what dominates
-  at B = 1;
+- the time loop: one compiled call per direction and pass (the cell's kernels, a
+  ``CompiledKernels`` from ``numba_rnn.py``, ``numba_lstm.py``, ``numba_gru.py``, ``numba_min.py``),
+  the recurrent product of each step through the same BLAS, the gate math of a step in one fused
+  loop; so a step costs no Python and no NumPy call, which is what dominates at B = 1;
 - after the backward loop, dW, dU and dx are one BLAS product each.
 
 **Packed layout.** Every buffer holds only the real steps, time-major: the n_t = batch_sizes[t]
@@ -27,16 +27,14 @@ under ``__pycache__`` or numba's user cache).
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
-from . import gru, lstm, numba_gru, numba_lstm, numba_rnn, rnn
 from ._params import Params
-from .numba_common import SMALL, gemm_abi, wide
-from .numpy_lstm import projection_grad
+from .numba_common import SMALL, wide
 
-_NONE = np.zeros((0, 0))        # stands for an unused array argument of a kernel (no projection)
+NONE = np.zeros((0, 0))         # stands for an unused array argument of a kernel (no projection)
 
 
 class Layout(NamedTuple):
@@ -65,13 +63,27 @@ def layout(packing) -> Layout:
 
 class CompiledCache(NamedTuple):
     x: np.ndarray               # (N, In) the cell's input rows (packed)
-    gates: np.ndarray | None    # (N, G*H) activations: [i, f, g, o] or [r, z, n]; None for the RNN
     hs: np.ndarray              # (B + N, P) h_0, then h_t of every real step
-    cs: np.ndarray | None       # (B + N, H) the LSTM's c
-    tanh_cs: np.ndarray | None  # (N, H) the LSTM's tanh(c_t)
-    q_n: np.ndarray | None      # (N, H) the GRU's W_n h_{t-1} + b_hn
+    inner: tuple                # the cell's own buffers (gates, the LSTM's c, ...): its kernels'
     layout: Layout
     shape: tuple                # (T, B, In) of the dense input
+
+
+class CompiledKernels(NamedTuple):
+    """A cell's kernels on this path (``numba_<cell>.kernels(cell)``); buffers in the packed layout.
+
+    forward(cell, a, hs, params, state0, lay) -> (state buffers (hs, ...), inner)
+        a (N, G*H) = U x_t of every real step (theirs to overwrite); hs (B + N, P) with h_0 in
+        its first B rows, to fill; the state buffers hold each part's s_0 then s_t, like hs.
+    backward(cell, inner, hs, params, d_hs, d_final, lay) -> (da, dq, d_state0, dW_hr)
+        d_hs (N, P) dL/dh_t from above; da (N, G*H) the gradient of U x_t + b_ih, dq that of
+        W h_{t-1} + b_hh (the same array when they are equal; unused without W).
+    step_cache(cell, inner, x, hs, params, p, h0, h1) -> the reference step's cache of step t
+        for rows p (per-step buffers), h0 / h1 (h_{t-1} / h_t in hs); x = the input rows p.
+    """
+    forward: Callable
+    backward: Callable
+    step_cache: Callable
 
 
 def _packed(a: np.ndarray, lay: Layout) -> np.ndarray:
@@ -88,84 +100,48 @@ def _dense(p: np.ndarray, lay: Layout, T: int, B: int) -> np.ndarray:
     return out
 
 
+def recurrent_weight(W: np.ndarray, batch_sizes: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+    """(W^T contiguous, or W itself with trans when few rows run; trans; big) for the kernels'
+    step product (``numba_common.step_abi``): BLAS multiplies h W^T faster on a contiguous W^T."""
+    trans, big = bool(batch_sizes[0] < SMALL), wide(W)
+    return (W if trans else np.ascontiguousarray(W.T)), trans, big
+
+
 def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...], packing
             ) -> tuple[np.ndarray, tuple[np.ndarray, ...], CompiledCache]:
     """x (T, B, In) length-sorted. Returns (out (T, B, P) h_1 .. h_T, zero after each row's end;
     final states, each (B, .); cache)."""
-    U, W, b_ih, b_hh, W_hr = params
     T, B, _ = x.shape
     lay = layout(packing)
-    bs, off, hoff = lay.batch_sizes, lay.off, lay.hoff
     xp = _packed(x, lay)                                # (N, In)
     if lay.real is None:                                # a view of x: the cache keeps its own copy
         xp = xp.copy()
-    N, P = xp.shape[0], W.shape[1]                      # P: size of h (H, or the LSTM's proj_size)
-    a = xp @ U.T                                        # (N, G*H) U x_t, every real step
-    trans, big = bool(bs[0] < SMALL), wide(W)
-    Wt = W if trans else np.ascontiguousarray(W.T)      # BLAS multiplies h W^T faster this way
+    N, P = xp.shape[0], state0[0].shape[1]              # P: size of h (H, or the LSTM's proj_size)
+    a = xp @ params.U.T                                 # (N, G*H) U x_t, every real step
     hs = np.empty((B + N, P), dtype=x.dtype)
     hs[:B] = state0[0]
-    cs = tanh_cs = q_n = None
-    if cell.mode == "lstm":
-        H = a.shape[1] // 4
-        cs, tanh_cs = np.empty((B + N, H), dtype=x.dtype), np.empty((N, H), dtype=x.dtype)
-        cs[:B] = state0[1]
-        proj = W_hr is not None
-        WhrT = np.ascontiguousarray(W_hr.T) if proj else _NONE.astype(x.dtype)
-        m = np.empty((B, H), dtype=x.dtype) if proj else _NONE.astype(x.dtype)
-        numba_lstm.forward(a, Wt, b_ih + b_hh, hs, cs, tanh_cs, bs, off, hoff, WhrT, m, proj, trans,
-                           big, gemm_abi())
-        finals = (hs[lay.final], cs[lay.final])
-    elif cell.mode == "gru":
-        q_n = np.empty((N, P), dtype=x.dtype)
-        numba_gru.forward(a, Wt, b_ih, b_hh, hs, q_n, np.empty((B, 3 * P), dtype=x.dtype), bs, off,
-                          hoff, trans, big, gemm_abi())
-        finals = (hs[lay.final],)
-    else:
-        numba_rnn.forward(a, Wt, b_ih + b_hh, hs, bs, off, hoff, numba_rnn.CODES[cell.nonlinearity],
-                          trans, big, gemm_abi())
-        finals = (hs[lay.final],)
-        a = None                                        # backward reads f'(a_t) from h_t alone
+    states, inner = cell.kernel("numba").forward(cell, a, hs, params, state0, lay)
+    finals = tuple(s[lay.final] for s in states)
     out = _dense(hs[B:], lay, T, B)                     # (T, B, P), a view when nothing is padded
-    return out, finals, CompiledCache(xp, a, hs, cs, tanh_cs, q_n, lay, x.shape)
+    return out, finals, CompiledCache(xp, hs, inner, lay, x.shape)
 
 
 def backward(cell, d_out: np.ndarray, d_final: tuple[np.ndarray, ...], cache: CompiledCache,
              params: Params) -> tuple[np.ndarray, tuple[np.ndarray, ...], Params]:
     """d_out (T, B, P) dL/dh_t; d_final dL/d final states, each (B, .).
     Returns (dx (T, B, In), d_state0, Params gradients)."""
-    U, W, _, _, W_hr = params
-    xp, gates, hs, cs, tanh_cs, q_n, lay, (T, B, _) = cache
-    bs, off, hoff = lay.batch_sizes, lay.off, lay.hoff
-    dtype = xp.dtype
-    d_hs = np.ascontiguousarray(_packed(np.asarray(d_out, dtype=dtype), lay))   # (N, P)
-    dh = np.array(d_final[0], dtype=dtype)              # running dL/dh_t, in place
-    big, dW_hr = wide(W), None
-    da = np.empty((xp.shape[0], W.shape[0]), dtype=dtype)   # (N, G*H)
-    if cell.mode == "lstm":
-        dc = np.array(d_final[1], dtype=dtype)
-        proj = W_hr is not None
-        none = _NONE.astype(dtype)
-        dm = np.empty_like(dc) if proj else none
-        dh_all = np.empty_like(d_hs) if proj else none
-        numba_lstm.backward(gates, hs, cs, tanh_cs, W, d_hs, dh, dc, bs, off, hoff, da,
-                            W_hr if proj else none, np.empty_like(dh), dm, dh_all, proj, big, gemm_abi())
-        if proj:
-            dW_hr = projection_grad(dh_all[None], gates[None], tanh_cs[None])
-        dq, d_state0 = da, (dh, dc)
-    elif cell.mode == "gru":
-        dq = np.empty_like(gates)
-        numba_gru.backward(gates, q_n, hs, W, d_hs, dh, bs, off, hoff, da, dq, big, gemm_abi())
-        d_state0 = (dh,)
-    else:
-        numba_rnn.backward(hs, W, d_hs, dh, bs, off, hoff, numba_rnn.CODES[cell.nonlinearity], da, big,
-                           gemm_abi())
-        dq, d_state0 = da, (dh,)
-    h_prev = hs[:-B] if lay.prev is None else hs[lay.prev]    # (N, P) h_{t-1} of every row
-    dW = dq.T @ h_prev                                  # sum_t dq_t^T h_{t-1}
+    U, W = params.U, params.W
+    xp, hs, inner, lay, (T, B, _) = cache
+    d_hs = np.ascontiguousarray(_packed(np.asarray(d_out, dtype=xp.dtype), lay))   # (N, P)
+    da, dq, d_state0, dW_hr = cell.kernel("numba").backward(cell, inner, hs, params, d_hs, d_final, lay)
+    dW = db_hh = None
+    if W is not None:
+        h_prev = hs[:-B] if lay.prev is None else hs[lay.prev]    # (N, P) h_{t-1} of every row
+        dW = dq.T @ h_prev                              # sum_t dq_t^T h_{t-1}
     dU = da.T @ xp                                      # sum_t da_t^T x_t
     db_ih = da.sum(axis=0)
-    db_hh = db_ih.copy() if dq is da else dq.sum(axis=0)     # RNN, LSTM: the same sum
+    if W is not None:
+        db_hh = db_ih.copy() if dq is da else dq.sum(axis=0)     # RNN, LSTM: the same sum
     dx = _dense(da @ U, lay, T, B)                      # dx_t = da_t U
     return dx, d_state0, Params(dU, dW, db_ih, db_hh, dW_hr)
 
@@ -176,14 +152,4 @@ def step_cache(cell, cache: CompiledCache, params: Params, t: int, rows):
     lay = cache.layout
     r = np.arange(lay.batch_sizes[t])[rows]
     p, h0, h1 = lay.off[t] + r, lay.hoff[t] + r, lay.hoff[t + 1] + r
-    x = cache.x[p]
-    if cell.mode == "lstm":
-        a = cache.gates[p]
-        H = cache.cs.shape[1]
-        return lstm.StepCache(x, cache.hs[h0], cache.cs[h0], a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H],
-                              a[:, 3 * H:], cache.tanh_cs[p], params)
-    if cell.mode == "gru":
-        a = cache.gates[p]
-        H = cache.q_n.shape[1]
-        return gru.StepCache(x, cache.hs[h0], a[:, :H], a[:, H:2 * H], a[:, 2 * H:], cache.q_n[p], params)
-    return rnn.StepCache(x, cache.hs[h0], cache.hs[h1], params, cell.nonlinearity)
+    return cell.kernel("numba").step_cache(cell, cache.inner, cache.x[p], cache.hs, params, p, h0, h1)

@@ -11,9 +11,13 @@ h_0 in the first B rows).
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
-from .numba_common import gemm, one, sigmoid, step_abi, tanh
+from . import rnn
+from . import numba_common
+from .numba_common import gemm, one, sigmoid, step_abi, tanh, wide
+from .numba_path import CompiledKernels, recurrent_weight
 
 CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
 
@@ -64,3 +68,33 @@ def backward(hs, W, d_hs, dh, batch_sizes, off, hoff, f, da_all, big, abi):
                 for j in range(H):
                     da[j] = (dh_r[j] + dout[j]) * (h[j] * (u - h[j]))
         gemm(da_all[p:], W, dh, n, False, 0.0, step_abi(n, big, False, abi))   # dh_{t-1} = da_t W
+
+
+# ---- the glue: what numba_path calls (CompiledKernels) ----------------------------------------
+
+def run_forward(cell, a, hs, params, state0, lay):
+    """The forward kernel on numba_path's buffers; returns ((hs,), ()): backward reads f'(a_t)
+    from h_t alone, so nothing else is kept."""
+    _, W, b_ih, b_hh, *_ = params
+    Wt, trans, big = recurrent_weight(W, lay.batch_sizes)
+    forward(a, Wt, b_ih + b_hh, hs, lay.batch_sizes, lay.off, lay.hoff, CODES[cell.nonlinearity], trans,
+            big, numba_common.gemm_abi())
+    return (hs,), ()
+
+
+def run_backward(cell, inner, hs, params, d_hs, d_final, lay):
+    """The backward kernel; returns (da, da, (dh_0,), None): both biases get da."""
+    W = params.W
+    dh = np.array(d_final[0], dtype=hs.dtype)           # running dL/dh_t, in place
+    da = np.empty((d_hs.shape[0], W.shape[0]), dtype=hs.dtype)      # (N, H)
+    backward(hs, W, d_hs, dh, lay.batch_sizes, lay.off, lay.hoff, CODES[cell.nonlinearity], da, wide(W),
+             numba_common.gemm_abi())
+    return da, da, (dh,), None
+
+
+def step_cache(cell, inner, x, hs, params, p, h0, h1) -> rnn.StepCache:
+    return rnn.StepCache(x, hs[h0], hs[h1], params, cell.nonlinearity)
+
+
+def kernels(cell) -> CompiledKernels:
+    return CompiledKernels(run_forward, run_backward, step_cache)

@@ -14,15 +14,17 @@ side's. b_hn sits inside the reset product, so it is added in the loop.
 """
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numpy as np
 
 from . import gru
+from .gru import GATES
 from ._params import Params
+from .numpy_path import FastNumpy, fast_numpy
 from .numpy_gates import activate_, activation_grad_, gate_constants, prescale
 
-GATES = 3           # row blocks of weight_ih / weight_hh: r, z, n
 SIGMOID_BLOCKS = (True, True, False)   # r, z; n is activated on its own (after the reset product)
 
 
@@ -156,3 +158,8 @@ def step_cache(cache: Cache, x: np.ndarray, params: Params, t: int, rows) -> gru
     a = gates[t, rows]                                  # (n, 3H) [r, z, n]
     return gru.StepCache(x[t, rows], hs[t, rows], a[:, :H], a[:, H:2 * H], a[:, 2 * H:],
                          q_n[t, rows], params)
+
+
+def kernels(cell) -> FastNumpy:
+    """This loop as the cell's kernels on the fast NumPy path."""
+    return fast_numpy(sys.modules[__name__])

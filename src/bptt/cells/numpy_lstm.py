@@ -18,15 +18,17 @@ derivation are there and in docs/math.md section 5), tested against them. What m
 """
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numpy as np
 
 from . import lstm
+from .lstm import GATES
 from ._params import Params
+from .numpy_path import FastNumpy, fast_numpy
 from .numpy_gates import activate_, activation_grad_, gate_constants, prescale
 
-GATES = 4           # row blocks of weight_ih / weight_hh: i, f, g, o
 SIGMOID_BLOCKS = (True, True, False, True)
 
 
@@ -185,3 +187,8 @@ def step_cache(cache: Cache, x: np.ndarray, params: Params, t: int, rows) -> lst
     a = gates[t, rows]                                  # (n, 4H) [i, f, g, o]
     return lstm.StepCache(x[t, rows], hs[t, rows], cs[t, rows], a[:, :H], a[:, H:2 * H],
                           a[:, 2 * H:3 * H], a[:, 3 * H:], tanh_cs[t, rows], params)
+
+
+def kernels(cell) -> FastNumpy:
+    """This loop as the cell's kernels on the fast NumPy path."""
+    return fast_numpy(sys.modules[__name__])

@@ -1,6 +1,7 @@
 r"""The fast NumPy path for one direction of one layer: the input side in one product, the
-cell's loop (``numpy_rnn.py``, ``numpy_lstm.py``, ``numpy_gru.py``), the weight gradients in one
-product each. Same function as ``reference.py``, tested against it.
+cell's loop (its kernels: ``numpy_rnn.py``, ``numpy_lstm.py``, ``numpy_gru.py``, ``numpy_min.py``,
+each a ``FastNumpy``), the weight gradients in one product each. Same function as
+``reference.py``, tested against it.
 
 Input side. ``U x_t + b_ih`` for all t is one matrix product before the loop, and after the
 backward loop ``dU = sum_t da_t^T x_t`` and ``dx_t = da_t U`` are one matrix product each, so
@@ -18,11 +19,30 @@ two passes it saves, so ``input_projection`` adds and scales in place instead.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from functools import partial
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from ._params import Params
+
+
+class FastNumpy(NamedTuple):
+    """A cell's kernels on this path: its loop (the functions of ``numpy_<cell>.py``)."""
+    forward: Callable       # (xp, state0, W, b_hh, batch_sizes) -> (states, cache), xp = U x_t + b_ih
+    backward: Callable      # (d_hs, d_final, cache, W) -> (da, d_state0, dW, db_hh, dW_hr)
+    loop_form: Callable     # b_hh -> (scale, ahead): what the input product folds in
+    run: Callable           # (xs, state0, W, b_hh, batch_sizes) -> (states, cache), xs in loop form
+    #                         (the LSTM's run and backward also take W_hr=, its projection)
+    step_cache: Callable    # (cache, x, params, t, rows) -> the reference's StepCache of step t
+
+
+def fast_numpy(module, **options) -> FastNumpy:
+    """A ``numpy_<cell>.py`` module's loop as kernels, with the cell's options (the RNN's
+    ``nonlinearity``) bound."""
+    bind = (lambda f: partial(f, **options)) if options else (lambda f: f)
+    return FastNumpy(bind(module.forward), module.backward, module.loop_form, bind(module.run),
+                     module.step_cache)
 
 
 class FastCache(NamedTuple):
@@ -39,7 +59,7 @@ def input_projection(cell, x: np.ndarray, U: np.ndarray, b_ih: np.ndarray, b_hh:
     can keep: the x part of [x_t, 1], or a plain copy when that buffer is not made).
     """
     T, B, In = x.shape
-    scale, ahead = cell.fast.loop_form(b_hh)
+    scale, ahead = cell.kernel("numpy").loop_form(b_hh)
     if T * B <= In + 1:             # few rows (one short sequence): two passes over xs cost less
         xs = x.reshape(T * B, In) @ U.T                        # than building [s U | s b]
         xs += b_ih + ahead
@@ -59,10 +79,12 @@ def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...],
     """x (T, B, In) length-sorted (``packing`` from ``bptt.sequence.pack``). Returns (out (T, B, P)
     h_1 .. h_T, zero after each row's end; final states, each (B, .), taken at each row's last
     real step; cache)."""
-    U, W, b_ih, b_hh, W_hr = params
+    U, W, b_ih, b_hh, W_hr, _ = params
+    if b_hh is None:                                           # not recurrent (minGRU, minLSTM)
+        b_hh = np.zeros_like(b_ih)
     xs, x = input_projection(cell, x, U, b_ih, b_hh)           # x: the cache's own copy
     projection = {} if W_hr is None else {"W_hr": W_hr}        # the LSTM's proj_size
-    states, cell_cache = cell.fast.run(xs, state0, W, b_hh, packing.batch_sizes, **projection)
+    states, cell_cache = cell.kernel("numpy").run(xs, state0, W, b_hh, packing.batch_sizes, **projection)
     rows = np.arange(len(packing.lengths))
     finals = tuple(s[packing.lengths, rows] for s in states)   # states[k][lengths[b], b]
     return states[0][1:], finals, FastCache(x, cell_cache)
@@ -72,10 +94,11 @@ def backward(cell, d_out: np.ndarray, d_final: tuple[np.ndarray, ...], cache: Fa
              params: Params) -> tuple[np.ndarray, tuple[np.ndarray, ...], Params]:
     """d_out (T, B, H) dL/dh_t; d_final dL/d final states, each (B, H).
     Returns (dx (T, B, In), d_state0, Params gradients)."""
-    U, W, _, _, W_hr = params
+    U, W, _, _, W_hr, _ = params
     x, cell_cache = cache
     projection = {} if W_hr is None else {"W_hr": W_hr}
-    da, d_state0, dW, db_hh, dW_hr = cell.fast.backward(d_out, d_final, cell_cache, W, **projection)
+    loop = cell.kernel("numpy")
+    da, d_state0, dW, db_hh, dW_hr = loop.backward(d_out, d_final, cell_cache, W, **projection)
     dx, dU, db_ih = input_side_backward(da, x, U)
     return dx, d_state0, Params(dU, dW, db_ih, db_hh, dW_hr)
 
@@ -95,4 +118,4 @@ def input_side_backward(da: np.ndarray, x: np.ndarray, U: np.ndarray
 def step_cache(cell, cache: FastCache, params: Params, t: int, rows):
     """Step t as the reference cell's StepCache for the given running rows (``bptt.diagnostics``)."""
     x, cell_cache = cache
-    return cell.fast.step_cache(cell_cache, x, params, t, rows)
+    return cell.kernel("numpy").step_cache(cell_cache, x, params, t, rows)

@@ -10,14 +10,15 @@ after it::
 """
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numpy as np
 
 from . import rnn
 from ._params import Params
+from .numpy_path import FastNumpy, fast_numpy
 
-GATES = 1
 NONLINEARITIES = rnn.NONLINEARITIES
 
 
@@ -129,3 +130,8 @@ def step_cache(cache: Cache, x: np.ndarray, params: Params, t: int, rows) -> rnn
     an index array): what ``rnn.step_backward`` needs, read from the loop's buffers."""
     hs, _, nonlinearity = cache
     return rnn.StepCache(x[t, rows], hs[t, rows], hs[t + 1, rows], params, nonlinearity)
+
+
+def kernels(cell) -> FastNumpy:
+    """This loop as the cell's kernels on the fast NumPy path, its nonlinearity bound."""
+    return fast_numpy(sys.modules[__name__], nonlinearity=cell.nonlinearity)

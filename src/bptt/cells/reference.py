@@ -1,5 +1,7 @@
 r"""The reference path: a plain loop over time on top of a cell's ``step_forward`` and
-``step_backward`` (``rnn.py``, ``lstm.py``, ``gru.py``), for one direction of one layer.
+``step_backward`` (``rnn.py``, ``lstm.py``, ``gru.py``, ``mingru.py``, ``minlstm.py``, or a
+registered cell's own), for one direction of one layer. It runs every cell, so it is also where
+a cell without fast kernels runs.
 
 Variable lengths. The batch is sorted by length, longest first (``bptt.sequence.pack``), so at
 step t the sequences still running are the first ``batch_sizes[t]`` rows. A step runs on those
@@ -22,7 +24,7 @@ compute the same numbers and are tested against this loop.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,14 +37,15 @@ class ReferenceCache(NamedTuple):
     input_shape: tuple      # (T, B, In)
 
 
-def forward(step_forward: Callable, x: np.ndarray, state0: tuple[np.ndarray, ...], params: Params,
-            batch_sizes: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...], ReferenceCache]:
-    """Run a cell over a length-sorted batch.
+def forward(cell, x: np.ndarray, params: Params, state0: tuple[np.ndarray, ...], packing
+            ) -> tuple[np.ndarray, tuple[np.ndarray, ...], ReferenceCache]:
+    """Run a cell over a length-sorted batch (``packing`` from ``bptt.sequence.pack``).
 
-    x: (T, B, In); state0: (h_0,) or (h_0, c_0), each (B, H); batch_sizes: (T,).
+    x: (T, B, In); state0: (h_0,) or (h_0, c_0), each (B, H).
     Returns (out (T, B, H) = h_1 .. h_T, zero after each sequence's end; final states, each
     (B, H), taken at each row's last real step; cache).
     """
+    batch_sizes = packing.batch_sizes
     x = np.array(x)                                                 # the cache keeps its own copy
     T, B, _ = x.shape
     state = state0
@@ -50,15 +53,15 @@ def forward(step_forward: Callable, x: np.ndarray, state0: tuple[np.ndarray, ...
     steps = []
     for t in range(T):
         n = batch_sizes[t]                                          # running rows
-        new, cache = step_forward(x[t, :n], tuple(s[:n] for s in state), params)
+        new, cache = cell.step_forward(x[t, :n], tuple(s[:n] for s in state), params)
         state = tuple(np.concatenate([a, s[n:]]) for a, s in zip(new, state))   # others keep theirs
         out[t, :n] = new[0]                                         # h_t
         steps.append(cache)
     return out, state, ReferenceCache(steps, batch_sizes, x.shape)
 
 
-def backward(step_backward: Callable, d_out: np.ndarray, d_final: tuple[np.ndarray, ...],
-             cache: ReferenceCache) -> tuple[np.ndarray, tuple[np.ndarray, ...], Params]:
+def backward(cell, d_out: np.ndarray, d_final: tuple[np.ndarray, ...], cache: ReferenceCache,
+             params: Params) -> tuple[np.ndarray, tuple[np.ndarray, ...], Params]:
     """Backpropagate through time.
 
     d_out: (T, B, H) dL/dh_t from above (read at running rows only); d_final: dL/d final
@@ -71,15 +74,14 @@ def backward(step_backward: Callable, d_out: np.ndarray, d_final: tuple[np.ndarr
     for t in reversed(range(T)):
         n = batch_sizes[t]
         dh = d_state[0][:n] + d_out[t, :n]                          # total dL/dh_t
-        dx_t, d_prev, d_params = step_backward((dh, *(d[:n] for d in d_state[1:])), steps[t])
+        dx_t, d_prev, d_params = cell.step_backward((dh, *(d[:n] for d in d_state[1:])), steps[t])
         dx[t, :n] = dx_t
         d_state = tuple(np.concatenate([a, d[n:]]) for a, d in zip(d_prev, d_state))
-        total = d_params if total is None else Params(*(None if s is None else s + d
-                                                         for s, d in zip(total, d_params)))
+        total = d_params if total is None else total.plus(d_params)
     return dx, d_state, total
 
 
-def step_cache(cache: ReferenceCache, t: int, rows):
+def step_cache(cell, cache: ReferenceCache, params: Params, t: int, rows):
     """The StepCache of step t for the given running rows (a slice or an index array)."""
     c = cache.steps[t]
     return type(c)(*(f[rows] if isinstance(f, np.ndarray) else f for f in c))

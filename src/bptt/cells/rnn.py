@@ -27,11 +27,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from functools import partial
+
 import numpy as np
 
 from ._params import Params, sigmoid
+from .protocol import Cell, built_in_kernels, register_cell
 
-GATES = 1
+BLOCKS = ("W",)                   # one row block in weight_ih / weight_hh
+GATES = len(BLOCKS)
 NONLINEARITIES = ("tanh", "relu", "sigmoid")
 
 
@@ -67,7 +71,7 @@ def step_forward(x_t: np.ndarray, state: tuple[np.ndarray], params: Params,
                  nonlinearity: str = "tanh") -> tuple[tuple[np.ndarray], StepCache]:
     """One step. x_t (B, In); state (h_{t-1},) with h_{t-1} (B, H). Returns ((h_t,), cache)."""
     (h_prev,) = state
-    U, W, b_ih, b_hh, _ = params
+    U, W, b_ih, b_hh, *_ = params
     a = x_t @ U.T + b_ih + h_prev @ W.T + b_hh          # (B, H) a_t = U x_t + W h_{t-1} + b
     h = activate(a, nonlinearity)                       # (B, H) h_t = f(a_t)
     return (h,), StepCache(x_t, h_prev, h, params, nonlinearity)
@@ -88,3 +92,9 @@ def step_backward(d_state: tuple[np.ndarray], cache: StepCache
     dW = da.T @ h_prev                                  # (H, H) da_t h_{t-1}^T
     db = da.sum(axis=0)                                 # (H,) db_ih = db_hh = da_t
     return dx, (dh_prev,), Params(dU, dW, db, db)
+
+
+for _f in NONLINEARITIES:           # rnn_tanh, rnn_relu, rnn_sigmoid
+    register_cell(Cell(f"rnn_{_f}", BLOCKS, ("h",), partial(step_forward, nonlinearity=_f), step_backward,
+                       nonlinearity=_f,
+                       kernels=built_in_kernels("rnn")))
