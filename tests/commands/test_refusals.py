@@ -159,12 +159,33 @@ def test_resume_names_a_missing_checkpoint(data, tmp_path, capsys):
     assert code == 1 and f"{tmp_path / 'nope'}: no such checkpoint" in err
 
 
-def test_resume_into_a_folder_holding_another_run_is_refused(models, tmp_path, data, capsys):
+def test_resume_with_an_out_naming_another_folder_is_refused(models, tmp_path, data, capsys):
     import shutil
     shutil.copytree(models / "sentiment", tmp_path / "other")
-    code, _, err = _run(_train("sentiment", data, tmp_path / "other", "--resume", models / "tagger"), capsys)
-    assert code == 1 and err == (f"bptt train sentiment: {tmp_path / 'other'}: holds another run than the one in "
-                                 f"{models / 'tagger'}: resume with --out {models / 'tagger'}, or into an empty --out\n")
+    for out in (tmp_path / "other", tmp_path / "empty"):
+        code, _, err = _run(_train("sentiment", data, out, "--resume", models / "tagger"), capsys)
+        assert code == 1 and err == (f"bptt train sentiment: --out {out}: a resumed run continues in its own "
+                                     f"folder, {models / 'tagger'}: leave out --out (or give --out "
+                                     f"{models / 'tagger'})\n")
+    assert not (tmp_path / "empty").exists()
+
+
+@pytest.mark.parametrize("job", list(TRAIN))
+def test_resume_without_out_continues_in_the_resumed_folder(data, models, tmp_path, monkeypatch, capsys, job):
+    """``--resume DIR`` continues in DIR, not in the default --out (runs/<job>) of the directory
+    the command runs in; its metrics stay in one file."""
+    import shutil
+    shutil.copytree(models / job, tmp_path / "run")
+    monkeypatch.chdir(tmp_path)
+    argv = [a for a in _train(job, data, "unused", "--resume", tmp_path / "run", "--epochs", "2")
+            if a != "unused"]
+    argv.remove("--out")
+    code, out, err = _run(argv, capsys)
+    assert code == 0, err
+    assert not (tmp_path / "runs").exists()
+    epochs = [r["epoch"] for r in map(json.loads, open(tmp_path / "run" / "metrics.jsonl")) if "event" not in r]
+    assert epochs == [1, 2]
+    assert str(tmp_path / "run" / "best") in out
 
 
 def test_a_run_stopped_before_its_first_evaluation_says_there_is_no_best_model(tmp_path):

@@ -8,7 +8,8 @@ beside the field in the dataclass. Only the flags given on the command line over
 dataclass defaults. So a bad value is refused before any data is read, naming the flag.
 
 ``start_run`` checks ``--out``/``--resume``/``--overwrite`` before the data is read as well:
-a folder holding a run is refused unless the run resumes or is to be replaced.
+a folder holding a run is refused unless the run resumes or is to be replaced; a resumed run
+continues in the folder of its checkpoint (``--out`` naming another folder is refused).
 """
 from __future__ import annotations
 
@@ -198,12 +199,13 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
     """``--out``, ``--resume``, ``--overwrite``, ``--time-budget`` and ``--quiet``: where a
     training run writes, whether it continues or replaces a run there, how long it may run, and
     how it shows (every ``bptt train`` job has them; ``start_run`` reads them)."""
-    parser.add_argument("--out", default=default_out,
-                        help=f"checkpoint, best/ and metrics.jsonl go here (default {default_out})")
+    parser.add_argument("--out", help=f"checkpoint, best/ and metrics.jsonl go here (default "
+                                      f"{default_out}; with --resume, the resumed run's folder)")
+    parser.set_defaults(default_out=default_out)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", metavar="CHECKPOINT",
                        help="continue exactly from this checkpoint.safetensors (or the run folder "
-                            "holding it), with the same data and settings")
+                            "holding it), with the same data and settings, in that run's folder")
     group.add_argument("--overwrite", action="store_true",
                        help="replace the run already in --out (its checkpoint, best/ and metrics)")
     parser.add_argument("--time-budget", type=positive_float, metavar="MINUTES",
@@ -241,10 +243,12 @@ def start_run(args, settings_cls) -> tuple[dict, dict]:
     if settings.get("vectors") is not None:           # the vector file is read after the data: look now
         from ..data.vectors import vector_file_exists
         vector_file_exists(settings["vectors"])
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: --out must be a folder, and this is a file")
     resume = args.resume
+    if resume is None and args.out is None:
+        args.out = args.default_out
+    out = Path(args.out) if args.out is not None else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: --out must be a folder, and this is a file")
     if resume is not None:
         resume = Path(resume)
         ensemble = resume.is_dir() and not (resume / CHECKPOINT).is_file() and \
@@ -257,9 +261,11 @@ def start_run(args, settings_cls) -> tuple[dict, dict]:
         folder = resume if ensemble else resume.parent
         if folder.name.startswith("member") and folder.name[6:].isdigit():
             folder = folder.parent                  # a checkpoint of an ensemble's member
-        if folder.resolve() != out.resolve() and run_files(out):
-            raise ValueError(f"{out}: holds another run than the one in {folder}: resume with "
-                             f"--out {folder}, or into an empty --out")
+        if out is None:
+            args.out, out = str(folder), folder         # a resumed run continues in its folder
+        elif folder.resolve() != out.resolve():
+            raise ValueError(f"--out {out}: a resumed run continues in its own folder, {folder}: "
+                             f"leave out --out (or give --out {folder})")
     elif not args.overwrite and run_files(out):
         raise ValueError(occupied(out))
     budget = None if args.time_budget is None else args.time_budget * 60
