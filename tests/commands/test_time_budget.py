@@ -117,3 +117,25 @@ def test_an_ensemble_run_resumes_from_its_folder_and_is_refused_or_replaced_othe
     lines = (tmp_path / "cut" / "member1" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     epochs = [json.loads(line).get("epoch") for line in lines]
     assert epochs[0] == 1 and 2 not in epochs                    # the old run's lines are gone
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_ctrl_c_stops_with_a_checkpoint_and_exits_130(job, tmp_path, monkeypatch, capsys):
+    """One Ctrl-C (SIGINT during the first step): the step finishes, the checkpoint is written,
+    and ``bptt`` exits 130, so that a script can tell the interrupted run from a finished one."""
+    import os
+    import signal
+
+    from bptt import cli, train
+    real = train.global_norm
+
+    def norm_then_ctrl_c(grads):
+        os.kill(os.getpid(), signal.SIGINT)        # the trainer's handler: finish the step, then stop
+        monkeypatch.setattr(train, "global_norm", real)
+        return real(grads)
+    monkeypatch.setattr(train, "global_norm", norm_then_ctrl_c)
+    code = cli.main([str(a) for a in ["train", *JOBS[job](tmp_path), "--quiet", "--out", tmp_path / "run"]])
+    assert code == 130, capsys.readouterr().err
+    assert (tmp_path / "run" / CHECKPOINT).is_file()
+    stops = [r for r in map(json.loads, open(tmp_path / "run" / "metrics.jsonl")) if r.get("event") == "stopped"]
+    assert [(s["reason"], s["epoch"], s["step_in_epoch"]) for s in stops] == [("interrupt", 1, 1)]

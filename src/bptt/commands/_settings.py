@@ -281,3 +281,10 @@ def run_summary(trainer, what: str, out: str | Path) -> str:
         return (f"stopped before the first evaluation: no best model yet; resume with --resume "
                 f"{out / 'checkpoint.safetensors'}")
     return f"best dev {what} {st.best_score:.4f} at epoch {st.best_epoch}; model: {out / 'best'}"
+
+
+def exit_status(trainer) -> int:
+    """A training command's exit status: 130 (as for Ctrl-C anywhere) when Ctrl-C stopped the run,
+    after its checkpoint was written, so that a script can tell it from a finished run; else 0."""
+    from ..cli import EXIT_INTERRUPTED
+    return EXIT_INTERRUPTED if trainer.stop_reason == "interrupt" else 0

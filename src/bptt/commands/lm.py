@@ -16,8 +16,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, non_negative_float,
-                        positive_int, read_labelled, read_text_reported, seed_int, start_run)
+from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, exit_status,
+                        non_negative_float, positive_int, read_labelled, read_text_reported, seed_int, start_run)
 
 
 def cmd_train_lm(args) -> int:
@@ -35,7 +35,7 @@ def cmd_train_lm(args) -> int:
     best = result.best
     score = f"{best['bpc']:.4f} bits per character" if "bpc" in best else f"perplexity {best['perplexity']:.2f}"
     print(f"best validation {score} ({best['loss']:.4f} nats per token); model: {Path(args.out) / 'best'}")
-    return 0
+    return exit_status(result.trainer)
 
 
 def _labelled(args, seed: int):

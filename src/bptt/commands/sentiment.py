@@ -19,8 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, read_labelled, run_summary,
-                        start_run)
+from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, exit_status, read_labelled,
+                        run_summary, start_run)
 
 EMPTY = "(empty)"
 
@@ -176,7 +176,7 @@ def cmd_train_sentiment(args) -> int:
               f"model: {Path(args.out) / 'best'}")
     else:
         print(run_summary(clf.trainer_, "accuracy", args.out))
-    return 0
+    return exit_status(clf.trainer_)
 
 
 def _add_truncation(p) -> None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ._settings import add_run_arguments, add_settings_arguments, positive_int, read_reported, run_summary, start_run
+from ._settings import (add_run_arguments, add_settings_arguments, exit_status, positive_int, read_reported,
+                        run_summary, start_run)
 
 
 def cmd_train_seq2seq(args) -> int:
@@ -26,6 +27,8 @@ def cmd_train_seq2seq(args) -> int:
     dev = read_reported(read_pairs, args.dev) if args.dev else None
     model = Translator(**settings).fit(pairs, dev, **run)
     print(run_summary(model.trainer_, "exact match", args.out))
+    if exit_status(model.trainer_):
+        return exit_status(model.trainer_)
     for path in args.test:
         result = model.evaluate(read_reported(read_pairs, path))
         print(f"{path}: exact match {result['exact_match']:.4f} (greedy, {result['pairs']} pairs)")

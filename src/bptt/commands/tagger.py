@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ._settings import add_run_arguments, add_settings_arguments, read_reported, run_summary, start_run
+from ._settings import add_run_arguments, add_settings_arguments, exit_status, read_reported, run_summary, start_run
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -32,6 +32,8 @@ def cmd_train_tagger(args) -> int:
     dev = read_reported(read_tagged, args.dev) if args.dev else None
     tagger = SequenceTagger(**settings).fit(train, dev, **run)
     print(run_summary(tagger.trainer_, "accuracy", args.out))
+    if exit_status(tagger.trainer_):
+        return exit_status(tagger.trainer_)
     if args.test:
         baseline = MostFrequentTag().fit(train)
         for path in args.test:
