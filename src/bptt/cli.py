@@ -126,7 +126,11 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, str]:
 
 
 def _hint(argument: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(argument.split("=")[0], known, 1)
+    """``argument`` with the known option it most likely means: the one it abbreviates, else the
+    closest spelling."""
+    name = argument.split("=")[0]
+    close = [o for o in known if o.startswith(name) and name.startswith("--")] or \
+        difflib.get_close_matches(name, known, 1)
     return f"{argument} (did you mean {close[0]}?)" if close else argument
 
 
