@@ -154,7 +154,8 @@ def test_a_run_stopped_inside_its_first_epoch_can_be_plotted_and_its_card_gives_
     with fake_clock(monkeypatch):
         assert run_cli(argv + ["--time-budget", "0.1", "--dev", tmp_path / "dev.tsv"]) == 0
     records = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
-    assert [r.get("event") for r in records] == ["stopped", "stop evaluation"] and records[1]["best"]
+    assert [r.get("event") for r in records] == ["stopped", "stop evaluation", "time budget"]
+    assert records[1]["best"]
     assert main(["plot", str(tmp_path / "run"), "--out", str(tmp_path / "pics")]) == 0
     assert (tmp_path / "pics" / "accuracy.png").is_file()
     clf, directory = load_model(str(tmp_path / "run" / "best"))
