@@ -176,16 +176,21 @@ class Trainer:
 
     The budget covers the evaluation that closes the run too, whatever the batch size: the clock
     is read after every step, and the run stops as soon as one more step (as long as the last
-    one) and one more evaluation (as long as the last one) would end past the deadline; at an
-    epoch's start, it stops there if that epoch's evaluation already ran past it. Every call of
-    ``fit`` takes at least one step, so a resumed run always moves on. ``budget_report`` (logged
-    as event "time budget") says how far the run went over, which only a first evaluation, of a
-    length not yet measured, or a slower step than the last can cause."""
+    one) and one more evaluation would end past the deadline; at an epoch's start, it stops
+    there if that epoch's evaluation already ran past it. An evaluation is expected to last as
+    long as the last one did; before the first, as long as training on ``eval_tokens`` tokens at
+    the speed of the fastest step of this fit but its first, which may have compiled code (an
+    evaluation's forward pass alone is faster, but a language model's evaluation reads few
+    streams and a greedy decoder decodes step by step; None: not known, no time kept for it).
+    Every call of ``fit`` takes at least one step, so a resumed run always moves on.
+    ``budget_report`` (logged as event "time budget") says how far the run went over: a slower
+    step or evaluation than expected."""
 
     def __init__(self, model, config: TrainConfig, batches: Callable[[np.random.Generator], list],
                  step_fn: Callable, evaluate: Callable[[], dict], export: Callable[[Path], None],
                  out_dir: str | Path, progress: bool = True, identity: dict | None = None,
-                 overwrite: bool = False, time_budget: float | None = None, verbose: bool = True):
+                 overwrite: bool = False, time_budget: float | None = None, verbose: bool = True,
+                 eval_tokens: int | None = None):
         """``identity``: what a resumed run must share with this one, {"settings": the job's
         settings as a dict, "data": a fingerprint of its data} (see ``load_checkpoint``).
         ``overwrite``: remove a previous run's files from ``out_dir`` instead of refusing it.
@@ -194,9 +199,11 @@ class Trainer:
         bar)."""
         if time_budget is not None and not (time_budget >= 0 and math.isfinite(time_budget)):
             raise ValueError(f"time_budget must be a number of seconds >= 0, got {time_budget}")
-        self.time_budget, self.verbose = time_budget, verbose
+        self.time_budget, self.verbose, self.eval_tokens = time_budget, verbose, eval_tokens
         self._fit_start = time.perf_counter()
-        self._step_s = self._eval_s = 0.0      # how long the last step and the last evaluation took
+        self._step_s = 0.0                          # how long the last step took,
+        self._s_per_token = math.inf                # the fastest of this fit's steps, per token,
+        self._eval_s: float | None = None           # and how long the last evaluation took
         self._steps_this_fit = 0
         self.stop_reason: str | None = None
         self.model, self.config = model, config
@@ -374,10 +381,18 @@ class Trainer:
         self._eval_s = time.perf_counter() - t0
         return metrics
 
+    def _expected_eval_s(self) -> float:
+        """How long the next evaluation should take (see the class)."""
+        if self._eval_s is not None:
+            return self._eval_s
+        if self.eval_tokens and math.isfinite(self._s_per_token):
+            return self.eval_tokens * self._s_per_token
+        return 0.0
+
     def _out_of_time(self) -> bool:
         """Whether one more step and the evaluation after it would end past the deadline."""
         return self._deadline is not None and \
-            time.perf_counter() + self._step_s + self._eval_s > self._deadline
+            time.perf_counter() + self._step_s + self._expected_eval_s() > self._deadline
 
     def budget_report(self) -> dict | None:
         """After the run's closing evaluation: {"time_budget_s", "used_s", "over_s"} (None
@@ -456,6 +471,8 @@ class Trainer:
             bar.set_postfix(loss=f"{st.epoch_loss_sum / max(st.epoch_count, 1):.4f}",
                             tok_s=f"{tokens / (time.perf_counter() - t0):,.0f}")
             self._step_s = time.perf_counter() - step_t0
+            if result.tokens and self._steps_this_fit > 1:    # the first may have compiled code
+                self._s_per_token = min(self._s_per_token, self._step_s / result.tokens)
             if st.step_in_epoch < len(batches) and self._out_of_time():
                 self.request_stop("time budget")
             if self._stop_requested:
@@ -542,7 +559,8 @@ class Trainer:
 def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, export,
                     out_dir: str | Path | None = None, resume: str | Path | None = None,
                     progress: bool = True, *, identity: dict | None = None,
-                    overwrite: bool = False, time_budget: float | None = None, verbose: bool = True) -> Trainer:
+                    overwrite: bool = False, time_budget: float | None = None, verbose: bool = True,
+                    eval_tokens: int | None = None) -> Trainer:
     """Train with a ``Trainer`` (resuming from ``resume`` if given), then load the best epoch's
     weights (``out_dir/best``) back into ``model``. ``out_dir`` None: a temporary folder, removed
     afterwards. Returns the trainer (its ``state`` has the best score and epoch).
@@ -551,11 +569,12 @@ def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, expo
     budget or Ctrl-C) evaluates its last weights: when they beat the best so far they become
     ``best/`` (logged as event "stop evaluation") and the checkpoint is rewritten with that best
     score, so the work of a partial epoch is not lost and a resumed run compares against it.
-    ``verbose`` False: no line per epoch (``Trainer``)."""
+    ``verbose`` False: no line per epoch; ``eval_tokens``: what an evaluation reads (``Trainer``)."""
     tmp = tempfile.TemporaryDirectory() if out_dir is None else None
     out = Path(tmp.name if tmp else out_dir)
     trainer = Trainer(model, config, batches, step_fn, evaluate, export, out, progress,
-                      identity=identity, overwrite=overwrite, time_budget=time_budget, verbose=verbose)
+                      identity=identity, overwrite=overwrite, time_budget=time_budget, verbose=verbose,
+                      eval_tokens=eval_tokens)
     if resume is not None:
         trainer.load_checkpoint(resume)
     try:

@@ -80,3 +80,12 @@ def test_bad_input_names_the_file_and_line(model_dir, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "kept 1 of 3 rows" in captured.err and "line 3" in captured.err and "line 4" in captured.err
     assert sum(map(sum, json.loads(captured.out)["confusion_matrix"])) == 1
+
+
+@pytest.mark.parametrize("text", ["good\nbad", "good\r\nbad", "good\u2028bad\x85!"])
+def test_an_argument_holding_a_line_break_is_one_text_with_one_line_of_answer(model_dir, capsys, text):
+    best, _ = model_dir
+    assert main(["predict", "--model", str(best), text, "the plot is great ."]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 2 and out.count("\n") == 2
+    assert out.splitlines()[0].split("\t")[2] == text.encode("unicode_escape").decode()

@@ -8,7 +8,8 @@
 FILE.tsv holds ``source<TAB>target`` lines (``bptt data dates --out DIR`` writes the
 date-normalisation data in this form). Without ``--dev`` 5% of the pairs are held out to pick
 the best epoch by exact match. ``translate`` prints one output per text: greedy, or beam search
-with ``--beam K``.
+with ``--beam K``; a text with nothing to translate (a blank line) gets ``(empty)`` (in JSON,
+output null), as ``bptt predict`` answers it, so outputs line up with inputs.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import sys
 
 from ._settings import (add_run_arguments, add_settings_arguments, exit_status, positive_int, read_reported,
                         run_summary, start_run)
+from .sentiment import EMPTY
 
 
 def cmd_train_seq2seq(args) -> int:
@@ -42,8 +44,14 @@ def cmd_translate(args) -> int:
         from ..data.readers import read_lines
         texts = read_lines(sys.stdin)
     model = Translator.load(args.model)
-    hyps = model.hypotheses(texts, beam=args.beam)
-    for text, h in zip(texts, hyps):
+    full = [i for i, t in enumerate(texts) if model.split(t)]
+    hyps = dict(zip(full, model.hypotheses([texts[i] for i in full], beam=args.beam)))
+    for i, text in enumerate(texts):
+        h = hyps.get(i)
+        if h is None:
+            print(json.dumps({"source": text, "output": None, "note": "nothing to translate"}, ensure_ascii=False)
+                  if args.json else EMPTY)
+            continue
         output = model.join(model.target_vocab_.decode(h.tokens))
         if args.json:
             print(json.dumps({"source": text, "output": output, "log_prob": round(h.score, 6),

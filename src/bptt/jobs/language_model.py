@@ -499,7 +499,8 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
     same = identity(s, train_ids, val_ids, vocab.tokens)
     trainer = _StreamTrainer(model, _trainer_config(s, 1), batches, step_fn, evaluate,
                              text_model.save, out, progress, identity=same, overwrite=overwrite,
-                             time_budget=time_budget, carry=carry, every=every, total=total)
+                             time_budget=time_budget, eval_tokens=len(val_ids), carry=carry, every=every,
+                             total=total)
     trainer.passes = s.epochs
     return _train(trainer, evaluate, text_model, tmp, resume, counted)
 
@@ -568,7 +569,7 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
     same = identity(s, seqs, y, dev_seqs, dev_y, list(classes))
     trainer = _LMTrainer(model, _trainer_config(s, rounds), batches, step_fn, evaluate,
                          text_model.save, out, progress, identity=same, overwrite=overwrite,
-                         time_budget=time_budget)
+                         time_budget=time_budget, eval_tokens=sum(map(len, dev_seqs)))
     trainer.passes = rounds
     return _train(trainer, evaluate, text_model, tmp, resume, counted)
 
