@@ -280,3 +280,23 @@ def test_every_reader_of_the_commands_reports_a_byte_order_mark(data, tmp_path, 
         code, _, err = _run(_train(job, data, tmp_path / job, file=tmp_path / name), capsys)
         assert code == 0, err
         assert f"{name}: " in err and "removed a UTF-8 byte-order mark" in err, (job, err)
+
+
+@pytest.mark.parametrize("argv, name, content, message", [
+    (["train", "tagger", "--train"], "one.tsv", "The\tDET\ndog\tNOUN\n", "holds 1 sentence: too few to hold out "
+     "a dev set and train on the rest; give a dev set (--dev FILE) or more sentences"),
+    (["train", "seq2seq", "--pairs"], "one.tsv", "abc\tcba\n", "holds 1 pair: too few to hold out a dev set"),
+    (["train", "sentiment", "--classes", "negative,positive", "--train"], "one.jsonl",
+     '{"text": "good", "label": "positive"}\n', "holds 1 labelled text: too few to hold out a dev set"),
+    (["train", "lm", "--labelled"], "one.jsonl", '{"text": "good", "label": "positive"}\n',
+     "holds 1 labelled sentence: too few to hold out a dev set"),
+    (["train", "sentiment", "--train"], "one.csv", "text,label\ngood,positive\nfine,positive\nok,positive\n",
+     "all 3 rows have the label 'positive': a classifier needs two classes or more"),
+    (["train", "sentiment", "--train"], "one.jsonl", '{"text": "good", "label": "positive"}\n',
+     "its only row has the label 'positive': a classifier needs two classes or more"),
+])
+def test_too_little_training_data_is_an_error_naming_the_file_and_what_it_holds(tmp_path, capsys, argv, name,
+                                                                               content, message):
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    code, _, err = _run([*argv, tmp_path / name, *TINY, "--out", tmp_path / "run"], capsys)
+    assert code == 1 and err.splitlines()[-1].startswith(f"bptt {' '.join(argv[:2])}: {tmp_path / name}: {message}")

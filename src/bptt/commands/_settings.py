@@ -14,6 +14,7 @@ continues in the folder of its checkpoint (``--out`` naming another folder is re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import math
 import re
@@ -175,6 +176,30 @@ def read_labelled(args, path, classes=None):
                                 classes=classes if classes is not None else getattr(args, "classes", None))
     print(report, file=sys.stderr)
     return data
+
+
+@contextlib.contextmanager
+def held_out_of(path, what: str):
+    """Inside: a dev set held out of too few examples (``TooFewToHoldOut``) is an error naming
+    ``path`` and what it holds (``what``: "sentence", "pair", ...)."""
+    from ..jobs._common import TooFewToHoldOut
+    try:
+        yield
+    except TooFewToHoldOut as err:
+        found = f"{err.n} {what}{'' if err.n == 1 else 's'}"
+        raise ValueError(f"{path}: holds {found}: too few to hold out a dev set and train on the rest; "
+                         f"give a dev set (--dev FILE) or more {what}s") from None
+
+
+def two_classes(data, path) -> None:
+    """A classifier's training data must hold two classes or more: else an error naming ``path``,
+    its one label and how many rows carry it."""
+    if len(data.classes) < 2:
+        n = len(data.texts)
+        found = ("no labelled rows" if not data.classes else f"its only row has the label {data.classes[0]!r}"
+                 if n == 1 else f"all {n:,} rows have the label {data.classes[0]!r}")
+        raise ValueError(f"{path}: {found}: a classifier needs two classes or more (is --label-column "
+                         f"the column of the labels?)")
 
 
 def read_reported(reader, path):

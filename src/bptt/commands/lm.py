@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, exit_status,
+from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, exit_status, held_out_of,
                         non_negative_float, positive_int, read_labelled, read_text_reported, seed_int, start_run)
 
 
@@ -47,7 +47,8 @@ def _labelled(args, seed: int):
     if args.dev:
         dev = read_labelled(args, args.dev, train.classes)
         return texts, labels, train.classes, list(dev.texts), np.asarray(dev.labels)
-    (texts, labels), (dev_texts, dev_labels) = hold_out(20, seed, texts, labels)
+    with held_out_of(args.labelled, "labelled sentence"):
+        (texts, labels), (dev_texts, dev_labels) = hold_out(20, seed, texts, labels)
     return texts, labels, train.classes, dev_texts, dev_labels
 
 

@@ -21,8 +21,8 @@ import os
 import sys
 from pathlib import Path
 
-from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, exit_status, read_labelled,
-                        run_summary, start_run)
+from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, exit_status, held_out_of,
+                        read_labelled, run_summary, start_run, two_classes)
 
 EMPTY = "(empty)"
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"    # what str.splitlines breaks on
@@ -172,13 +172,15 @@ def cmd_train_sentiment(args) -> int:
     from ..jobs.sentiment import SentimentClassifier, SentimentSettings
     settings, run = start_run(args, SentimentSettings)
     train = read_labelled(args, args.train)
+    two_classes(train, args.train)
     dev_texts = dev_labels = None
     if args.dev:
         dev = read_labelled(args, args.dev, train.classes)
         dev_texts, dev_labels = dev.texts, [dev.classes[i] for i in dev.labels]
     clf = SentimentClassifier(**settings)
-    clf.fit(train.texts, [train.classes[i] for i in train.labels], dev_texts, dev_labels,
-            classes=train.classes, **run)
+    with held_out_of(args.train, "labelled text"):
+        clf.fit(train.texts, [train.classes[i] for i in train.labels], dev_texts, dev_labels,
+                classes=train.classes, **run)
     if clf.settings.ensemble > 1:
         print(f"ensemble of {len(clf.members_)} members: dev accuracy {clf.dev_accuracy_:.4f}; "
               f"model: {Path(args.out) / 'best'}")

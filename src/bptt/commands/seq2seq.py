@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ._settings import (add_run_arguments, add_settings_arguments, exit_status, positive_int, read_reported,
-                        run_summary, start_run)
+from ._settings import (add_run_arguments, add_settings_arguments, exit_status, held_out_of, positive_int,
+                        read_reported, run_summary, start_run)
 from .sentiment import EMPTY
 
 
@@ -27,7 +27,8 @@ def cmd_train_seq2seq(args) -> int:
     settings, run = start_run(args, TranslatorSettings)
     pairs = read_reported(read_pairs, args.pairs)
     dev = read_reported(read_pairs, args.dev) if args.dev else None
-    model = Translator(**settings).fit(pairs, dev, **run)
+    with held_out_of(args.pairs, "pair"):
+        model = Translator(**settings).fit(pairs, dev, **run)
     print(run_summary(model.trainer_, "exact match", args.out))
     if exit_status(model.trainer_):
         return exit_status(model.trainer_)

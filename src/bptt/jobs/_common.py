@@ -7,6 +7,7 @@
     settings_of(Settings, given)          the settings dataclass; unknown names are a TypeError
     Estimator                             scikit-learn's get_params / set_params over the settings and verbose
     hold_out(one_in, seed, *columns)      (train, dev) parts: a seeded 1-in-``one_in`` dev set
+    TooFewToHoldOut                       its ValueError when there are fewer than 2 examples
     check_fitted(estimator)               a RuntimeError unless fit() or load() ran
     fingerprint(*parts)                   SHA-256 of a job's data (a resumed run must have the same)
     identity(settings, *data)             what a resumed run must share: the settings, the data's fingerprint
@@ -185,17 +186,25 @@ class Estimator:
                     input_tags=InputTags(one_d_array=True, two_d_array=False, string=self.text_input))
 
 
+class TooFewToHoldOut(ValueError):
+    """``hold_out`` of fewer than 2 examples; ``n``: how many there were (a command names the file)."""
+
+    def __init__(self, n: int):
+        super().__init__(f"{n} training example{'' if n == 1 else 's'}: too few to hold out a dev set "
+                         f"and train on the rest; give a dev set (--dev FILE) or more examples")
+        self.n = n
+
+
 def hold_out(one_in: int, seed: int, *columns) -> tuple[tuple, tuple]:
     """Split parallel columns (lists or arrays of one length n) into (train, dev) columns.
 
     A permutation of 0..n-1 drawn from ``seed``; its first max(1, n // one_in) positions are the
     dev part (``one_in`` 20: 5%, 10: 10%), the rest, in permuted order, the training part.
-    Fewer than 2 examples leave nothing to train on: a ValueError says to give a dev set.
+    Fewer than 2 examples leave nothing to train on: a ``TooFewToHoldOut`` says to give a dev set.
     """
     n = len(columns[0])
     if n < 2:
-        raise ValueError(f"{n} training example{'' if n == 1 else 's'}: too few to hold out a dev set "
-                         f"and train on the rest; give a dev set (--dev FILE) or more examples")
+        raise TooFewToHoldOut(n)
     order = np.random.default_rng(seed).permutation(n)
     n_dev = max(1, n // one_in)
 
