@@ -89,3 +89,16 @@ def test_an_argument_holding_a_line_break_is_one_text_with_one_line_of_answer(mo
     out = capsys.readouterr().out
     assert len(out.splitlines()) == 2 and out.count("\n") == 2
     assert out.splitlines()[0].split("\t")[2] == text.encode("unicode_escape").decode()
+
+
+def test_the_shipped_models_cards_carry_their_figures_and_cite_no_file_outside_the_package(capsys):
+    """An installed package has no bench/: ``bptt models`` (and each card.json) gives the
+    figures themselves and names no bench/results file."""
+    assert main(["models", "--json"]) == 0
+    models = json.loads(capsys.readouterr().out)
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    for m in models:
+        assert m["figures"]["dev_accuracy"] > 0.8 and f"dev_accuracy: {m['figures']['dev_accuracy']:.2%}" in text
+        assert all(isinstance(v, float) for v in m["figures"].values())
+    assert "bench/" not in text and "bench/" not in json.dumps(models)
