@@ -11,8 +11,8 @@ length (nothing longer than a name is ever looked up on disk as more than a stri
 ``predict`` reads texts from its arguments, else one per line from ``--input FILE`` or standard
 input (``-``), lines split on ``\n`` only; a text with no words gets the answer ``(empty)``
 rather than a guess. Texts are read whole unless ``--max-len`` asks otherwise. An argument is
-one text whatever it holds, and gets one line of answer: its line breaks are shown escaped
-(``\n``) where the text is echoed.
+one text whatever it holds, and gets one line of answer: a ``\n`` in it is shown as ``\\n``
+where the text is echoed.
 """
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ from ._settings import (add_column_arguments, add_run_arguments, add_settings_ar
                         read_labelled, run_summary, start_run, two_classes)
 
 EMPTY = "(empty)"
-LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"    # what str.splitlines breaks on
 
 
 def on_one_line(text: str) -> str:
-    """``text`` with its line breaks escaped (``\n``, ``\x85``, ``\u2028``): one answer, one line."""
-    return "".join(c.encode("unicode_escape").decode("ascii") if c in LINE_BREAKS else c for c in text)
+    r"""``text`` with ``\n`` shown as ``\\n``: one answer, one line (answers are split on ``\n``
+    only, as ``--input`` lines are)."""
+    return text.replace("\n", "\\n")
 
 
 def _names_a_model(first: str, n_positionals: int) -> bool:
