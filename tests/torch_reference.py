@@ -67,14 +67,18 @@ class TorchClassifier(torch.nn.Module):
         self.pooling = c.pooling
 
     def forward(self, ids, lengths):
-        packed = pack_padded_sequence(self.embedding(ids), lengths, enforce_sorted=False)
+        return self.from_embedded(self.embedding(ids), lengths)
+
+    def from_embedded(self, x, lengths):
+        """The logits from the embedded sequence x (T, B, E) on: the rest of ``forward``."""
+        packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
         out, h = self.rnn(packed)
         h = h[0] if isinstance(h, tuple) else h
         if self.pooling == "last":
             s = torch.cat(list(h[-(2 if self.rnn.bidirectional else 1):]), dim=1)
         else:
-            out, _ = pad_packed_sequence(out, total_length=ids.shape[0])
-            real = (torch.arange(ids.shape[0])[:, None] < lengths[None, :])[..., None]
+            out, _ = pad_packed_sequence(out, total_length=x.shape[0])
+            real = (torch.arange(x.shape[0])[:, None] < lengths[None, :])[..., None]
             mean = out.sum(0) / lengths[:, None].to(out.dtype)
             maxed = out.masked_fill(~real, float("-inf")).max(0).values
             s = {"mean": mean, "max": maxed}.get(self.pooling)

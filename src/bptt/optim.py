@@ -24,6 +24,11 @@ update, since the other rows would subtract zero). Every other case densifies wi
 so results are identical to torch's dense update: weight decay, momentum and the moment averages
 change untouched rows too.
 
+Per-parameter learning rates (torch's parameter groups): a ``ScaledGrads`` mapping carries a
+factor per parameter, and ``step`` updates parameter n with γ · factor_n (``lr`` itself never
+changes). ``LayerwiseLR`` builds those factors for ULMFiT's fine-tuning: discriminative rates per
+layer group, the slanted triangular schedule and gradual unfreezing.
+
 Steps write with ``out=`` into the state and two scratch arrays per (shape, dtype), so after the
 first step (which creates the state) a step makes no parameter-sized temporaries, except
 ``as_dense`` of a sparse gradient and a cast of a gradient of another dtype.
@@ -31,6 +36,7 @@ first step (which creates the state) a step makes no parameter-sized temporaries
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
@@ -83,11 +89,13 @@ class Optimizer:
     def _check(self) -> None:
         """Validate hyperparameters (overridden by subclasses)."""
 
-    def _update(self, p: np.ndarray, g: Grad, s: dict[str, np.ndarray]) -> None:
+    def _update(self, p: np.ndarray, g: Grad, s: dict[str, np.ndarray], lr: float) -> None:
         raise NotImplementedError
 
     def step(self, grads: Grads) -> None:
-        """Update every parameter that has a gradient in ``grads``, in place."""
+        """Update every parameter that has a gradient in ``grads``, in place. A ``ScaledGrads``
+        steps parameter ``name`` with the learning rate ``lr * grads.lr_scale.get(name, 1)``."""
+        scale = getattr(grads, "lr_scale", {})
         for name, p in self.params.items():
             g = grads.get(name)
             if g is None:
@@ -98,7 +106,7 @@ class Optimizer:
             if g.dtype != p.dtype:
                 g = (SparseRows(g.indices, g.values.astype(p.dtype), g.shape)
                      if isinstance(g, SparseRows) else g.astype(p.dtype))
-            self._update(p, g, self.state[name])
+            self._update(p, g, self.state[name], self.lr * scale.get(name, 1.0))
         self.steps += 1
 
     def _buffers(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,9 +185,9 @@ class SGD(Optimizer):
         _require(not self.nesterov or (self.momentum > 0 and self.dampening == 0),
                  "Nesterov momentum requires a momentum and zero dampening")
 
-    def _update(self, p: np.ndarray, g: Grad, s: dict[str, np.ndarray]) -> None:
+    def _update(self, p: np.ndarray, g: Grad, s: dict[str, np.ndarray], lr: float) -> None:
         if isinstance(g, SparseRows) and self.momentum == 0 and self.weight_decay == 0:
-            p[g.indices] -= self.lr * g.values                     # (K, *shape[1:]) rows only
+            p[g.indices] -= lr * g.values                     # (K, *shape[1:]) rows only
             return
         tmp, tmp2 = self._buffers(p)
         g = self._l2(p, as_dense(g), self.weight_decay, out=tmp)   # g + λθ
@@ -191,7 +199,7 @@ class SGD(Optimizer):
                 b *= self.momentum                                  # b ← μb + (1−τ)g
                 b += np.multiply(g, 1 - self.dampening, out=tmp2)
             g = np.add(g, np.multiply(b, self.momentum, out=tmp2), out=tmp2) if self.nesterov else b
-        p -= np.multiply(g, self.lr, out=tmp2)                      # θ ← θ − γg
+        p -= np.multiply(g, lr, out=tmp2)                      # θ ← θ − γg
 
 
 @dataclass(eq=False)
@@ -221,7 +229,7 @@ class Adagrad(Optimizer):
                  f"Invalid initial_accumulator_value value: {self.initial_accumulator_value}")
         _require(self.eps >= 0, f"Invalid epsilon value: {self.eps}")
 
-    def _update(self, p: np.ndarray, g: Grad, s: dict[str, np.ndarray]) -> None:
+    def _update(self, p: np.ndarray, g: Grad, s: dict[str, np.ndarray], lr: float) -> None:
         if not s:
             s["step"] = np.zeros((), dtype=np.int64)
             s["sum"] = np.full_like(p, self.initial_accumulator_value)
@@ -229,7 +237,7 @@ class Adagrad(Optimizer):
         s["step"] += 1
         t = int(s["step"])
         g = self._l2(p, as_dense(g), self.weight_decay, out=tmp)    # g + λθ
-        clr = self.lr / (1 + (t - 1) * self.lr_decay)               # γ̃_t
+        clr = lr / (1 + (t - 1) * self.lr_decay)               # γ̃_t
         s["sum"] += np.multiply(g, g, out=tmp2)                      # s ← s + g²
         std = np.sqrt(s["sum"], out=tmp2)
         std += self.eps                                              # √s + ε
@@ -266,7 +274,7 @@ class RMSprop(Optimizer):
         _require(self.weight_decay >= 0, f"Invalid weight_decay value: {self.weight_decay}")
         _require(self.alpha >= 0, f"Invalid alpha value: {self.alpha}")
 
-    def _update(self, p: np.ndarray, g: Grad, s: dict[str, np.ndarray]) -> None:
+    def _update(self, p: np.ndarray, g: Grad, s: dict[str, np.ndarray], lr: float) -> None:
         if not s:
             s["square_avg"] = np.zeros_like(p)
             if self.centered:
@@ -291,9 +299,9 @@ class RMSprop(Optimizer):
             b = s["momentum_buffer"]
             b *= self.momentum                                        # b ← μb + g/(√ṽ + ε)
             b += step
-            p -= np.multiply(b, self.lr, out=tmp2)                    # θ ← θ − γb
+            p -= np.multiply(b, lr, out=tmp2)                    # θ ← θ − γb
         else:
-            p -= np.multiply(step, self.lr, out=tmp2)                 # θ ← θ − γ g/(√ṽ + ε)
+            p -= np.multiply(step, lr, out=tmp2)                 # θ ← θ − γ g/(√ṽ + ε)
 
 
 @dataclass(eq=False)
@@ -325,7 +333,7 @@ class Adam(Optimizer):
             _require(0 <= beta < 1, f"Invalid beta parameter at index {i}: {beta} (expected [0, 1))")
         _require(self.weight_decay >= 0, f"Invalid weight_decay value: {self.weight_decay}")
 
-    def _update(self, p: np.ndarray, g: Grad, s: dict[str, np.ndarray]) -> None:
+    def _update(self, p: np.ndarray, g: Grad, s: dict[str, np.ndarray], lr: float) -> None:
         beta1, beta2 = self.betas
         if not s:
             s["step"] = np.zeros((), dtype=np.int64)
@@ -337,7 +345,7 @@ class Adam(Optimizer):
         t = int(s["step"])
         g = as_dense(g)
         if self.decoupled:
-            p *= 1 - self.lr * self.weight_decay                      # θ ← θ(1 − γλ)
+            p *= 1 - lr * self.weight_decay                      # θ ← θ(1 − γλ)
         else:
             g = self._l2(p, g, self.weight_decay, out=tmp)            # g + λθ
         m, v = s["exp_avg"], s["exp_avg_sq"]
@@ -346,7 +354,7 @@ class Adam(Optimizer):
         v += np.multiply(np.multiply(g, 1 - beta2, out=tmp2), g, out=tmp2)
         if self.amsgrad:
             v = np.maximum(s["max_exp_avg_sq"], v, out=s["max_exp_avg_sq"])  # v̂ = max(v̂, v)
-        step_size = self.lr / (1 - beta1**t)
+        step_size = lr / (1 - beta1**t)
         denom = np.sqrt(v, out=tmp2)
         denom /= (1 - beta2**t) ** 0.5
         denom += self.eps                                             # √v̂/√(1−β₂ᵗ) + ε
@@ -533,3 +541,85 @@ class LinearWarmup(LRSchedule):
         if t > W:
             return lr
         return lr * (1.0 + (1.0 - s) / (W * s + (t - 1) * (1.0 - s)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-parameter learning rates: ULMFiT's fine-tuning steps (Howard & Ruder 2018)
+# ---------------------------------------------------------------------------------------------
+
+
+class ScaledGrads(dict):
+    """A gradient mapping that carries a learning-rate factor per parameter: ``Optimizer.step``
+    updates parameter n with the rate ``lr * lr_scale.get(n, 1)`` (torch's parameter groups, one
+    group per factor). Everything else reads it as the plain mapping it is."""
+
+    def __init__(self, grads: Grads, lr_scale: Mapping[str, float]):
+        super().__init__(grads)
+        self.lr_scale = dict(lr_scale)
+
+
+def slanted_triangular(t: int, total: int, cut_fraction: float = 0.1, ratio: float = 32.0) -> float:
+    r"""η_t / η_max of the slanted triangular learning rate (Howard & Ruder 2018, eq. 3) at step t
+    (0-based) of ``total`` = T:
+
+        cut = max(1, ⌊T · cut_frac⌋)
+        p   = t / cut                                     t < cut  (the rise)
+              1 − (t − cut) / (cut · (1/cut_frac − 1))    t ≥ cut  (the long decay), at least 0
+        η_t = η_max · (1 + p (ratio − 1)) / ratio
+
+    So the rate rises linearly from η_max/ratio to η_max over the first cut steps, then falls
+    linearly back to η_max/ratio at step cut/cut_frac ≈ T (and stays there past it).
+    """
+    cut = max(1, math.floor(total * cut_fraction))
+    p = t / cut if t < cut else max(0.0, 1.0 - (t - cut) / (cut * (1.0 / cut_fraction - 1.0)))
+    return (1.0 + p * (ratio - 1.0)) / ratio
+
+
+def layer_depths(names, num_layers: int) -> dict[str, int]:
+    """The layer group of each parameter counted from the top: ``fc.*`` (and any other head) 0,
+    ``rnn.*_l{k}*`` num_layers − k (the top recurrent layer 1), ``embedding.*`` and
+    ``feature_embeddings.*`` num_layers + 1."""
+    depths = {}
+    for name in names:
+        layer = re.search(r"_l(\d+)", name) if name.startswith("rnn.") else None
+        if layer:
+            depths[name] = num_layers - int(layer[1])
+        elif name.startswith(("embedding.", "feature_embeddings.")):
+            depths[name] = num_layers + 1
+        else:
+            depths[name] = 0
+    return depths
+
+
+@dataclass(frozen=True)
+class LayerwiseLR:
+    r"""ULMFiT's classifier fine-tuning as learning-rate factors per parameter and step:
+
+        factor(n, t) = decay^(−d_n) · s(t) · [d_n ≤ k(t)]
+
+    d_n the layer group of parameter n (``layer_depths``: fc 0, top recurrent layer 1, ...,
+    embedding L+1); ``decay`` the discriminative factor (ULMFiT 2.6: each group down trains
+    2.6 times slower); s(t) ``slanted_triangular`` over ``total_steps`` (1 when None); k(t) the
+    groups trainable at step t: all, or with gradual unfreezing (``steps_per_epoch`` given)
+    k = ⌊t / steps_per_epoch⌋, so epoch 1 trains fc alone, epoch 2 also the top layer, and so on.
+    A frozen parameter gets no update at all (``apply`` drops its gradient, so it also stays out
+    of the clipped norm, and its optimizer state waits, as with torch's requires_grad=False).
+    """
+    depths: Mapping[str, int]
+    decay: float = 1.0
+    total_steps: int | None = None
+    cut_fraction: float = 0.1
+    ratio: float = 32.0
+    steps_per_epoch: int | None = None
+
+    def factors(self, t: int) -> dict[str, float]:
+        """{parameter: its factor at step t}; 0 for a frozen one."""
+        s = 1.0 if self.total_steps is None else slanted_triangular(t, self.total_steps, self.cut_fraction,
+                                                                     self.ratio)
+        top = math.inf if self.steps_per_epoch is None else t // self.steps_per_epoch
+        return {n: (s * self.decay ** -d if d <= top else 0.0) for n, d in self.depths.items()}
+
+    def apply(self, grads: Grads, t: int) -> ScaledGrads:
+        """The gradients of step t with their factors, those of frozen parameters left out."""
+        factors = self.factors(t)
+        return ScaledGrads({n: g for n, g in grads.items() if factors.get(n, 1.0) > 0}, factors)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-from bptt.jobs.language_model import LMSettings, TextModel, batchify, split_tail, train_conditional, train_lm
+from bptt.jobs.language_model import (LMSettings, TextModel, batchify, split_tail, train_conditional, train_lm,
+                                     train_lm_corpus)
 from helpers import TEXT
 
 SMALL = dict(embedding_dim=8, hidden_size=24, batch_size=4, seq_len=20, lr=0.01)
@@ -97,3 +98,65 @@ def test_conditional_model_writes_to_its_label(tmp_path):
     assert ("bad" in negative.split() or "dull" in negative.split()) and "great" not in negative.split()
     with pytest.raises(ValueError, match="give a label"):
         next(model.generate(length=3))
+
+
+# ---- word language models over documents (reviews) -------------------------------------------
+REVIEWS = [f"review {i}: this movie is {'not ' * (i % 2)}good.<br />the acting was {w} and the plot {v}."
+           for i, (w, v) in enumerate([("fine", "dull"), ("great", "clever"), ("awful", "thin"),
+                                        ("superb", "tight"), ("wooden", "silly"), ("warm", "slow")] * 6)]
+WORD = dict(level="word", tokenizer="review", embedding_dim=16, hidden_size=16, batch_size=4, seq_len=10,
+            lr=0.01, val_fraction=0.2)
+
+
+def test_word_lm_with_sampled_softmax_and_tied_weights_learns_and_saves(tmp_path):
+    s = LMSettings(**WORD, tie_weights=True, softmax="sampled", num_sampled=8, epochs=4)
+    result = train_lm_corpus(REVIEWS, s, out_dir=tmp_path, progress=False)
+    records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    ppl = [r["dev_perplexity"] for r in records if "dev_perplexity" in r]
+    assert ppl[-1] < 0.5 * ppl[0]                         # evaluated with the full softmax
+    model = TextModel.load(tmp_path / "best")
+    assert "fc.weight" not in model.model.params and model.model.config.tie_weights
+    assert model.settings.tokenizer == "review" and "<br" not in " ".join(model.vocab.tokens)
+    np.testing.assert_array_equal(model.encode("This movie isn't good"),
+                                  model.vocab.encode(["this", "movie", "is", "n't", "good"]))
+    assert result.best["perplexity"] == pytest.approx(min(ppl))
+
+
+def test_word_lm_resume_with_sampled_softmax_is_exact(tmp_path):
+    """The candidates of a chunk are drawn from (seed, chunk): a resumed run draws the same ones."""
+    s = LMSettings(**WORD, tie_weights=True, softmax="sampled", num_sampled=8, epochs=2, eval_every=3)
+    train_lm_corpus(REVIEWS, s, out_dir=tmp_path / "full", progress=False)
+    train_lm_corpus(REVIEWS, s, out_dir=tmp_path / "cut", progress=False, time_budget=0)
+    checkpoint = tmp_path / "cut" / "checkpoint.safetensors"
+    train_lm_corpus(REVIEWS, s, out_dir=tmp_path / "cut", resume=checkpoint, progress=False)
+    full = safetensors.numpy.load_file(tmp_path / "full" / "checkpoint.safetensors")
+    resumed = safetensors.numpy.load_file(checkpoint)
+    assert set(full) == set(resumed)
+    for name in full:
+        np.testing.assert_array_equal(full[name], resumed[name], err_msg=name)
+
+
+def test_backward_lm_predicts_each_review_read_right_to_left(tmp_path):
+    s = LMSettings(**WORD, direction="backward", epochs=1)
+    train_lm_corpus(REVIEWS, s, out_dir=tmp_path, progress=False)
+    model = TextModel.load(tmp_path / "best")
+    assert model.settings.direction == "backward"
+
+
+def test_init_from_continues_from_a_language_model_with_its_vocabulary(tmp_path):
+    """ULMFiT's second step: a pretrained LM fine-tuned on the task's texts keeps its vocabulary
+    (new words are <unk>) and starts from its weights; another shape is a clear error."""
+    first = LMSettings(**WORD, tie_weights=True, epochs=1)
+    train_lm_corpus(REVIEWS[:24], first, out_dir=tmp_path / "lm", progress=False)
+    lm = TextModel.load(tmp_path / "lm" / "best")
+    s = LMSettings(**{**WORD, "lr": 1e-12}, tie_weights=True, epochs=1, init_from=str(tmp_path / "lm" / "best"),
+                   optimizer="sgd")
+    tuned = train_lm_corpus(["a brand new zyzzyva word"] * 10 + REVIEWS[24:], s, out_dir=tmp_path / "ft",
+                            progress=False)
+    assert tuned.model.vocab == lm.vocab
+    for name, value in lm.model.params.items():          # lr ~ 0: the weights are the LM's
+        np.testing.assert_allclose(tuned.model.model.params[name], value, atol=1e-6, err_msg=name)
+    bad = LMSettings(**{**WORD, "hidden_size": 12, "embedding_dim": 12}, epochs=1,
+                     init_from=str(tmp_path / "lm" / "best"))
+    with pytest.raises(ValueError, match="init_from"):
+        train_lm_corpus(REVIEWS, bad, out_dir=tmp_path / "bad", progress=False)

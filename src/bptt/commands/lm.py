@@ -2,6 +2,8 @@
 
     bptt train lm --text FILE [--level char|word] [--cell lstm] [--hidden-size 256] [--seq-len 100]
                   [--batch-size 32] [--epochs 10] [--time-budget MIN] [--out runs/lm] [--resume CKPT]
+    bptt train lm --corpus DIR|FILE ... --level word [--tokenizer review] [--softmax sampled]
+                  [--tie-weights] [--direction backward] [--exclude LIST] [--init-from LM] ...
     bptt train lm --labelled TSV [--dev TSV] [--level word] ...   (a label-conditioned model)
     bptt generate MODEL [--prime TEXT] [--length N] [--temperature T] [--top-k K] [--seed S]
                         [--label CLASS]
@@ -29,6 +31,15 @@ def cmd_train_lm(args) -> int:
         text = read_text_reported(args.text)
         val_text = read_text_reported(args.dev) if args.dev else None
         result = lm.train_lm(text, val_text=val_text, source=args.text, **common)
+    elif args.corpus is not None:
+        from ..data.corpus import read_corpus, read_exclude_list
+        exclude = read_exclude_list(args.exclude) if args.exclude else ()
+        corpus = read_corpus(args.corpus, exclude)
+        print(f"corpus: {len(corpus.documents):,} documents from {', '.join(args.corpus)}"
+              f"{f' ({len(exclude):,} excluded by {args.exclude})' if exclude else ''}", file=sys.stderr)
+        val_docs = read_corpus([args.dev]).documents if args.dev else None
+        result = lm.train_lm_corpus(corpus.documents, val_documents=val_docs, source=", ".join(args.corpus),
+                                    **common)
     else:
         texts, labels, classes, dev_texts, dev_labels = _labelled(args, settings.seed)
         result = lm.train_conditional(texts, labels, classes, dev_texts, dev_labels, **common)
@@ -54,7 +65,11 @@ def _labelled(args, seed: int):
 
 def cmd_generate(args) -> int:
     from ..jobs.language_model import TextModel
-    model = TextModel.load(args.model)
+    from ..transfer import resolve_lm
+    spec = args.model_option or args.model
+    if spec is None or (args.model_option and args.model and args.model != args.model_option):
+        raise ValueError("generate: name one model, as MODEL or --model MODEL")
+    model = TextModel.load(resolve_lm(spec, what="generate MODEL"))
     out = sys.stdout
     pieces = model.generate(args.prime, args.length, args.temperature, args.top_k, args.seed, args.label)
     first = next(pieces, "")           # a bad prime or label is refused before anything is written
@@ -75,17 +90,24 @@ def add_parsers(subparsers, train_subparsers) -> None:
                                                "label-conditioned one with --labelled)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="a plain UTF-8 text file: one stream, truncated BPTT")
+    source.add_argument("--corpus", nargs="+", metavar="PATH",
+                        help="documents for a word-level model: a folder (every *.txt file below it is "
+                             "a document: the aclImdb layout) or a file (one document per line)")
     source.add_argument("--labelled", help="labelled sentences (SST-2 TSV, TSV/CSV/JSONL): a model "
                                            "conditioned on the label")
     p.add_argument("--dev", help="held-out data: a text file for --text (default: its last "
                                  "--val-fraction), labelled sentences for --labelled (default: 5%%)")
+    p.add_argument("--exclude", metavar="FILE", help="with --corpus: documents not to read, one path "
+                                                     "per line relative to its folder (neg/123_4.txt)")
     add_column_arguments(p)
     add_run_arguments(p, "runs/lm")
     add_settings_arguments(p, LMSettings)
     p.set_defaults(func=cmd_train_lm)
 
     g = subparsers.add_parser("generate", help="sample text from a language model, streamed to stdout")
-    g.add_argument("model", help="model directory (OUT/best of bptt train lm)")
+    g.add_argument("model", nargs="?", help="a shipped language model (imdb-lm, imdb-lm-backward) or a model "
+                                            "directory (OUT/best of bptt train lm)")
+    g.add_argument("--model", dest="model_option", metavar="MODEL", help="the same as MODEL")
     g.add_argument("--prime", default="", help="text to start from (default: a line start)")
     g.add_argument("--length", type=positive_int, default=500, help="tokens to generate (default 500)")
     g.add_argument("--temperature", type=non_negative_float, default=1.0,

@@ -148,9 +148,10 @@ def cmd_evaluate(args) -> int:
 def cmd_models(args) -> int:
     """``bptt models``: the shipped models, each with its recipe and measured figures."""
     from ..jobs.sentiment import shipped_models
+    from ..transfer import shipped_language_models
     models = shipped_models()
     if args.json:
-        print(json.dumps(models, indent=2, ensure_ascii=False))
+        print(json.dumps(models + shipped_language_models(), indent=2, ensure_ascii=False))
         return 0
     for m in models:
         s = m["settings"]
@@ -165,6 +166,16 @@ def cmd_models(args) -> int:
             print(f"  {key}: {value:.2%}" if isinstance(value, float) and value <= 1 else f"  {key}: {value}")
         if m.get("notes"):
             print(f"  notes: {m['notes']}")
+    for m in shipped_language_models():
+        s = m["settings"]
+        print(f"{m['name']} (language model, {s['direction']}): {m['bytes'] / 1e6:.1f} MB, word "
+              f"{s['cell'].upper()} hidden {s['hidden_size']}, {s['max_vocab']:,} words, "
+              f"{'tied embeddings, ' if s.get('tie_weights') else ''}{s['softmax']} softmax")
+        for key in ("data", "notes"):
+            if m.get(key):
+                print(f"  {key}: {m[key]}")
+        for key, value in m.get("figures", {}).items():
+            print(f"  {key}: {value}")
     return 0
 
 
@@ -187,6 +198,16 @@ def cmd_train_sentiment(args) -> int:
     else:
         print(run_summary(clf.trainer_, "accuracy", args.out))
     return exit_status(clf.trainer_)
+
+
+def init_from_argument(what: str) -> dict:
+    """The add_argument keywords of ``--init-from LM``: repeatable, each a comma-separated list."""
+    from ..transfer import init_specs
+    return dict(action="extend", type=lambda text: list(init_specs(text)), metavar="LM",
+                help=f"start the {what}'s embedding and recurrent layers from a word-level language "
+                     f"model (a directory holding lm.json, or a shipped name): a forward one starts the "
+                     f"forward direction, a backward one the backward direction; repeat the flag or "
+                     f"separate two with a comma (docs/pretraining.md)")
 
 
 def _add_truncation(p) -> None:
@@ -238,5 +259,6 @@ def add_parsers(subparsers, train_subparsers) -> None:
     add_settings_arguments(p, SentimentSettings, custom={
         "truncate": dict(choices=KEEP, help="which --max-len tokens of a training text to keep "
                                              "(default head+tail: the first quarter and the last "
-                                             "three quarters)")})
+                                             "three quarters)"),
+        "init_from": init_from_argument("classifier")})
     p.set_defaults(func=cmd_train_sentiment)

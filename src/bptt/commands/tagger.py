@@ -71,9 +71,10 @@ def add_parsers(subparsers, train_subparsers) -> None:
     p.add_argument("--dev", help="dev set, picks the best epoch (default: 10%% of --train held out)")
     p.add_argument("--test", nargs="*", default=[], help="files to score at the end, with the baseline")
     add_run_arguments(p, "runs/tagger")
+    from .sentiment import init_from_argument
     add_settings_arguments(p, TaggerSettings, custom={"features": dict(
         type=_names, help="comma-separated, any of: suffix, shape; 'none' for words alone "
-                          "(default suffix,shape)")})
+                          "(default suffix,shape)"), "init_from": init_from_argument("tagger")})
     p.set_defaults(func=cmd_train_tagger)
 
     t = subparsers.add_parser("tag", help="tag the words of texts (arguments, or one per line on stdin)")

@@ -19,6 +19,7 @@ from typing import Callable
 
 from ..cells import MODES
 from ..data.batching import KEEP
+from ..data.corpus import DIRECTIONS, TOKENIZERS
 from ..data.tokenize import LEVELS
 from ..models.classifier import POOLINGS
 from ..models.conditional import CONDITIONS
@@ -27,7 +28,8 @@ DTYPES = ("float32", "float64")
 OPTIMIZER_NAMES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")     # bptt.train.OPTIMIZERS
 CHOICES: dict[str, tuple[str, ...]] = {"cell": MODES, "mode": MODES, "optimizer": OPTIMIZER_NAMES,
                                        "dtype": DTYPES, "pooling": POOLINGS, "level": LEVELS,
-                                       "condition": CONDITIONS, "truncate": KEEP}
+                                       "condition": CONDITIONS, "truncate": KEEP, "tokenizer": TOKENIZERS,
+                                       "direction": DIRECTIONS, "softmax": ("full", "sampled")}
 SIZE_BOUND = 1_000_000          # units, dimensions, batch sizes, vocabulary sizes
 LENGTH_BOUND = 100_000_000      # lengths in tokens, evaluation intervals
 LAYER_BOUND = 100

@@ -52,11 +52,13 @@ from ._common import (SharedSettings, VectorSettings, identity, load_model, pret
                       save_job, set_embedding)
 from .. import files, io
 from ..data.batching import bucket_batches, fixed_batches
+from ..data.corpus import encode_corpus, tokenizer_of
 from ..data.tokenize import EOS_WORD, LEVELS, level_tokens
 from ..data.vocab import PAD, PAD_ID, UNK, Vocabulary
 from ..losses import log_softmax
 from ..models.conditional import ConditionalBatch, ConditionalLanguageModel, ConditionalLMConfig
 from ..models.language_model import LanguageModel, LanguageModelBatch, LanguageModelConfig
+from ..sampled_softmax import UnigramSampler
 from ..state import State
 from ..train import TrainConfig, Trainer
 from ..truncated import chunk_slices, detach
@@ -92,11 +94,24 @@ class LMSettings(SharedSettings, VectorSettings):
     min_freq: int = 1
     max_vocab: int | None = None
     patience: int | None = None     # evaluations without improvement before stopping
+    tokenizer: str = "split"        # word level: split (white space) | review (the sentiment job's)
+    direction: str = "forward"      # forward | backward (each document read reversed; --corpus)
+    tie_weights: bool = False       # fc.weight is embedding.weight (embedding_dim = hidden_size)
+    softmax: str = "full"           # full | sampled (training only; evaluation is always full)
+    num_sampled: int = 1024         # K shared candidates per step of the sampled softmax
+    sampling_power: float = 0.75    # candidates drawn from unigram counts ** this power
+    init_from: str | None = None    # start from this language model (its vocabulary and weights)
 
     def __post_init__(self):
         super().__post_init__()
         if self.level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {self.level!r}")
+        if self.level != "word" and (self.tokenizer != "split" or self.softmax != "full"
+                                     or self.direction != "forward"):
+            raise ValueError("tokenizer, softmax and direction other than the defaults need level='word'")
+        if self.tie_weights and (self.embedding_dim or self.hidden_size) != self.hidden_size:
+            raise ValueError(f"tie_weights needs embedding_dim = hidden_size, got {self.embedding_dim} "
+                             f"and {self.hidden_size}")
         if self.vectors is not None and self.level != "word":
             raise ValueError("vectors (pretrained word vectors) need level='word'")
         if self.vectors_vocab:
@@ -185,11 +200,13 @@ class TextModel:
     def conditional(self) -> bool:
         return isinstance(self.model, ConditionalLanguageModel)
 
-    def save(self, directory: str | Path) -> Path:
-        """Model directory: model.safetensors, config.json, vocab.json, lm.json."""
+    def save(self, directory: str | Path, weights_dtype: str | None = None) -> Path:
+        """Model directory: model.safetensors, config.json, vocab.json, lm.json (weights stored
+        as ``weights_dtype``, e.g. float16, if given)."""
         return save_job(directory, self.model, {
             VOCAB_FILE: self.vocab,
-            SETTINGS_FILE: {"classes": list(self.classes), "settings": asdict(self.settings)}})
+            SETTINGS_FILE: {"classes": list(self.classes), "settings": asdict(self.settings)}},
+            weights_dtype=weights_dtype)
 
     @classmethod
     def load(cls, directory: str | Path) -> "TextModel":
@@ -206,7 +223,10 @@ class TextModel:
     # ---- text <-> ids ---------------------------------------------------------------------
     def encode(self, text: str) -> np.ndarray:
         """Token ids of ``text``; characters the model never saw are an error."""
-        tokens = level_tokens(text, self.level)
+        if self.level == "word" and self.settings.tokenizer != "split":
+            tokens = tokenizer_of(self.settings.tokenizer)(text)
+        else:
+            tokens = level_tokens(text, self.level)
         if self.level == "char":
             unknown = sorted({t for t in tokens if t not in self.vocab})
             if unknown:
@@ -422,7 +442,8 @@ def _load_best(text_model: TextModel, out: Path) -> None:
 
 def _word_vectors(s: LMSettings, vocab: Vocabulary):
     """The pretrained embedding rows for an LM's vocabulary (no extension: it predicts its words)."""
-    return pretrained_vectors(s, vocab, s.embedding_dim, DEFAULT_EMBEDDING_DIM,
+    dim = s.embedding_dim or (s.hidden_size if s.tie_weights else None)
+    return pretrained_vectors(s, vocab, dim, DEFAULT_EMBEDDING_DIM,
                               specials=(PAD, UNK, EOS_WORD), extend=False, what="word vectors")
 
 
@@ -445,10 +466,62 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
         train_tokens, val_tokens = tokens[:n_train], tokens[n_train:]
     else:
         train_tokens, val_tokens = tokens, level_tokens(val_text, s.level)
-    vocab = Vocabulary.build([train_tokens], min_freq=s.min_freq, max_size=s.max_vocab)
+    start = _start_from(s)
+    vocab = start.vocab if start else Vocabulary.build([train_tokens], min_freq=s.min_freq,
+                                                       max_size=s.max_vocab)
     train_ids, val_ids = vocab.encode(train_tokens), vocab.encode(val_tokens)
+    return _train_stream(train_ids, val_ids, vocab, s, start, out_dir, resume, progress, time_budget,
+                         overwrite, source, val_given=val_text is not None)
+
+
+def train_lm_corpus(documents: Sequence[str], settings: LMSettings | None = None,
+                    out_dir: str | Path | None = None, resume: str | Path | None = None,
+                    progress: bool = True, time_budget: float | None = None,
+                    val_documents: Sequence[str] | None = None, overwrite: bool = False,
+                    source: str = "the corpus") -> TrainResult:
+    """Train a word language model on many documents (reviews): ``bptt.data.corpus`` tokenizes
+    them (``settings.tokenizer``, ``settings.direction``), the documents are shuffled (seed
+    ``settings.seed``) and the last ``val_fraction`` of them held out (or ``val_documents``), each
+    part joined into one stream of ``w_1 .. w_n <eos>`` per document, then trained as ``train_lm``.
+    """
+    s = settings or LMSettings(level="word")
+    if s.level != "word":
+        raise ValueError(f"a corpus of documents needs level='word', got {s.level!r}")
+    start = _start_from(s)
+    docs = list(documents)
+    if val_documents is None:
+        order = np.random.default_rng(s.seed).permutation(len(docs))
+        n_val = max(1, int(round(len(docs) * s.val_fraction)))
+        if n_val >= len(docs):
+            raise ValueError(f"{source}: {len(docs)} document(s) are too few to hold out "
+                             f"{s.val_fraction:g} of them; give more documents or a --dev file")
+        val_documents = [docs[i] for i in order[len(docs) - n_val:]]
+        docs = [docs[i] for i in order[:len(docs) - n_val]]
+    enc = encode_corpus(docs, s.tokenizer, s.direction, s.min_freq, s.max_vocab,
+                        vocab=start.vocab if start else None)
+    val = encode_corpus(val_documents, s.tokenizer, s.direction, vocab=enc.vocab)
+    train_ids = np.concatenate(enc.documents)
+    val_ids = np.concatenate(val.documents)
+    return _train_stream(train_ids, val_ids, enc.vocab, s, start, out_dir, resume, progress,
+                         time_budget, overwrite, source, val_given=True)
+
+
+def _start_from(s: LMSettings) -> "TextModel | None":
+    """The language model named by ``init_from`` (a model directory), or None."""
+    if s.init_from is None:
+        return None
+    start = TextModel.load(s.init_from)
+    if start.conditional or start.level != s.level:
+        raise ValueError(f"init_from {s.init_from}: a {start.level}-level "
+                         f"{'conditional ' if start.conditional else ''}language model; this run is "
+                         f"{s.level}-level and unconditional")
+    return start
+
+
+def _train_stream(train_ids, val_ids, vocab: Vocabulary, s: LMSettings, start, out_dir, resume, progress,
+                  time_budget, overwrite, source: str, val_given: bool) -> TrainResult:
     if len(val_ids) < 2:
-        where = "the held-out text" if val_text is not None else \
+        where = "the held-out text" if val_given else \
             f"{source}: its last {s.val_fraction:g} (the held-out part)"
         unit = {"char": "character", "word": "word"}[s.level]
         raise ValueError(f"{where} has {len(val_ids)} {unit}{'' if len(val_ids) == 1 else 's'}; at "
@@ -459,15 +532,24 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
         raise ValueError(f"{source}: the training part: {err} (--batch-size)") from None
     _, matrix, _, dim = _word_vectors(s, vocab)
     config = LanguageModelConfig(len(vocab), dim, s.hidden_size, s.cell, s.num_layers,
-                                 s.dropout, s.output_dropout, dtype=s.dtype)
+                                 s.dropout, s.output_dropout, dtype=s.dtype, tie_weights=s.tie_weights)
     model = LanguageModel(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
     set_embedding(model.embedding, matrix, s.freeze_vectors)
+    if start is not None:
+        weights = Path(s.init_from) / io.WEIGHTS_FILE
+        tensors, _ = io.load_params(weights)
+        io.load_state_dict(model, tensors, f"{weights} (init_from: --hidden-size, --embedding-dim, --cell, "
+                                           f"--num-layers and --tie-weights must be the model's)")
     text_model = TextModel(model, vocab, s)
     chunks = chunk_slices(len(streams.inputs), s.seq_len)
     per_pass = len(chunks)
     total = max(1, math.ceil(s.epochs * per_pass))
     every = s.eval_every or per_pass
     carry = _Carry(model, s.batch_size)
+    sampler = None
+    if s.softmax == "sampled":
+        sampler = UnigramSampler(np.bincount(train_ids, minlength=len(vocab)), s.sampling_power)
+        k = min(s.num_sampled, int((sampler.q > 0).sum()))
 
     class Chunk(NamedTuple):
         index: int              # chunk number counted over all passes
@@ -483,7 +565,13 @@ def train_lm(text: str, settings: LMSettings | None = None, out_dir: str | Path 
         if chunk.reset:
             carry.reset()
         x, y = streams.inputs[chunk.steps], streams.targets[chunk.steps]       # (k, B)
-        result = model.loss_and_grads(LanguageModelBatch(x, y, state0=carry.state), training=True)
+        batch = LanguageModelBatch(x, y, state0=carry.state)
+        if sampler is None:
+            result = model.loss_and_grads(batch, training=True)
+        else:     # the candidates of a chunk depend on (seed, chunk) only: resume draws them again
+            candidates = sampler.sample(k, np.random.default_rng([s.seed, chunk.index]))
+            result = model.sampled_loss_and_grads(batch, candidates, sampler.log_expected_count(y, k),
+                                                  sampler.log_expected_count(candidates, k))
         if all(np.isfinite(a).all() for a in result.state.arrays()):
             carry.state = detach(result.state)     # the gradient stops here; the state carries on
         else:

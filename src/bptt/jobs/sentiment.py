@@ -23,6 +23,7 @@ name always means the shipped model (``./imdb`` is the directory called imdb).
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,7 +39,9 @@ from ..data.tokenize import tokenize
 from ..data.vocab import PAD_ID, UNK_ID, Vocabulary
 from ..losses import softmax
 from ..models import Classifier, ClassifierBatch, ClassifierConfig
+from ..optim import LayerwiseLR, layer_depths
 from ..train import BEST, CHECKPOINT, TrainConfig, Trainer, clear_run, occupied, run_files, train_keep_best
+from ..transfer import embedding_size, init_from_lms, load_lm, settle_init_from
 
 PRETRAINED_ROOT = Path(__file__).parents[1] / "pretrained"
 SHIPPED = ("sst2", "imdb")          # shipped model names; the first is the default
@@ -74,16 +77,37 @@ class SentimentSettings(SharedSettings, VectorSettings):
     epochs: int = 6
     batch_size: int = 64
     patience: int | None = 3
+    # ---- pretraining and adversarial training (docs/pretraining.md) ----
+    init_from: tuple[str, ...] | None = ()   # language models to start from: a forward and/or a backward one (bptt.transfer)
+    discriminative_lr: float = 1.0      # ULMFiT: a layer group d below the top (fc 0, top recurrent layer 1, ..., embedding) trains at lr / this^d
+    slanted_triangular: bool = False    # ULMFiT's slanted triangular learning rate over all the steps
+    stlr_cut_fraction: float = 0.1      # slanted triangular: the fraction of the steps the rate rises
+    stlr_ratio: float = 32.0            # slanted triangular: how many times the lowest rate the peak is
+    gradual_unfreezing: bool = False    # ULMFiT: epoch k trains the top k layer groups only (fc, top layer, ...)
+    adversarial: float = 0.0            # eps of adversarial training on the embedded text (0: off)
+    virtual_adversarial: float = 0.0    # eps of virtual adversarial training (0: off)
+    vat_xi: float = 0.1                 # virtual adversarial: length of the power iteration's random step
 
     def __post_init__(self):
         """The checks the rules by name (``_rules``) cannot make: they run before any data is read."""
         super().__post_init__()
+        self._check_pretraining()
         if not 0.0 <= self.word_dropout < 1.0:
             raise ValueError(f"word_dropout must be in [0, 1) (a probability), got {self.word_dropout}")
         if not 0.0 < self.dev_fraction <= 0.5:
             raise ValueError(f"dev_fraction must be in (0, 0.5], got {self.dev_fraction}")
         if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
             raise ValueError(f"ensemble must be an integer >= 1, got {self.ensemble!r}")
+
+    def _check_pretraining(self) -> None:
+        """init_from as a tuple of names; the ULMFiT and adversarial settings in range."""
+        settle_init_from(self)
+        if not self.discriminative_lr > 0:
+            raise ValueError(f"discriminative_lr must be > 0 (ULMFiT uses 2.6), got {self.discriminative_lr}")
+        if not self.stlr_ratio >= 1:
+            raise ValueError(f"stlr_ratio must be >= 1 (ULMFiT uses 32), got {self.stlr_ratio}")
+        if not self.vat_xi > 0:
+            raise ValueError(f"vat_xi must be > 0, got {self.vat_xi}")
 
 
 def _classes_and_ids(labels: Sequence, classes: Sequence | None) -> tuple[np.ndarray, np.ndarray]:
@@ -141,8 +165,10 @@ class SentimentClassifier(Estimator):
         s = self.settings
         self.vocab_ = Vocabulary.build(token_lists, min_freq=s.min_freq, max_size=s.max_vocab)
         self.classes_ = classes
+        sources = [load_lm(spec) for spec in s.init_from or ()]       # the LMs' embedding size by default
         self.vocab_, matrix, self.vector_report_, dim = pretrained_vectors(
-            s, self.vocab_, s.embedding_dim, DEFAULT_EMBEDDING_DIM)
+            s, self.vocab_, s.embedding_dim or (embedding_size(sources) or None),
+            DEFAULT_EMBEDDING_DIM)
         config = ClassifierConfig(len(self.vocab_), dim, s.hidden_size, len(classes), s.cell,
                                   s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
                                   s.output_dropout, s.pooling, padding_idx=0, dtype=s.dtype)
@@ -150,8 +176,12 @@ class SentimentClassifier(Estimator):
         for k in range(s.ensemble):             # member k: weights and dropout from seed + k
             member = Classifier(config, np.random.default_rng(s.seed + k), dropout_seed=s.seed + k + 1)
             set_embedding(member.embedding, matrix, s.freeze_vectors)
+            if sources:
+                self.transfer_report_ = init_from_lms(member, self.vocab_, sources, "classifier")
             self.members_.append(member)
         self.model_ = self.members_[0]
+        if sources:
+            print(f"init_from: {self.transfer_report_.details()}", flush=True)
 
     def fit(self, texts: Sequence[str], labels: Sequence, dev_texts: Sequence[str] | None = None,
             dev_labels: Sequence | None = None, classes: Sequence[str] | None = None,
@@ -179,6 +209,8 @@ class SentimentClassifier(Estimator):
         del token_lists
         dev_seqs = encode_texts(dev_texts, self.vocab_)          # evaluated as predict() reads them
         same = identity(s, texts, y, dev_texts, dev_y, classes.tolist())   # what a resume must share
+        same["settings"] = {k: v for k, v in same["settings"].items()       # a run from before them resumes
+                            if k not in PRETRAINING_FIELDS or v != getattr(SentimentSettings, k)}
         if s.ensemble == 1:
             self.trainer_ = self._train_member(self.model_, seqs, y, dev_seqs, dev_y, 0, self.save,
                                                out_dir, resume, progress, same, overwrite, time_budget)
@@ -194,13 +226,19 @@ class SentimentClassifier(Estimator):
         def batches(rng):
             return bucket_batches(seqs, y, s.batch_size, seed=int(rng.integers(2**63)))
 
+        objective = dict(adversarial=s.adversarial, virtual_adversarial=s.virtual_adversarial, vat_xi=s.vat_xi)
+        plan, done = layerwise_lr(s, model, len(seqs)), [batches_done(resume)]
+
         def step_fn(batch):
-            if not s.word_dropout:
-                return model.loss_and_grads(batch)
-            ids = batch.ids                         # the model's dropout RNG: saved in checkpoints
-            drop = (model.dropout_rng.random(ids.shape) < s.word_dropout) & (ids != PAD_ID)
-            return model.loss_and_grads(ClassifierBatch(np.where(drop, UNK_ID, ids), batch.lengths,
-                                                        batch.labels))
+            if s.word_dropout:
+                ids = batch.ids                     # the model's dropout RNG: saved in checkpoints
+                drop = (model.dropout_rng.random(ids.shape) < s.word_dropout) & (ids != PAD_ID)
+                batch = ClassifierBatch(np.where(drop, UNK_ID, ids), batch.lengths, batch.labels)
+            result = model.loss_and_grads(batch, **objective)
+            if plan is None:
+                return result
+            done[0] += 1                            # t = the batches read before this one
+            return result._replace(grads=plan.apply(result.grads, done[0] - 1))
 
         def evaluate():
             return {"accuracy": float(np.mean(self._predict_ids(dev_seqs, members=[model]).argmax(1) == dev_y))}
@@ -366,6 +404,36 @@ class SentimentClassifier(Estimator):
             raise FileNotFoundError(f"the shipped model {name!r} is missing from {directory}; "
                                     f"train it with `python bench/train_sentiment.py --model {name}`")
         return cls.load(directory)
+
+
+# ---- ULMFiT's fine-tuning steps (docs/pretraining.md) --------------------------------------
+PRETRAINING_FIELDS = ("init_from", "discriminative_lr", "slanted_triangular", "stlr_cut_fraction", "stlr_ratio",
+                      "gradual_unfreezing", "adversarial", "virtual_adversarial", "vat_xi")  # left out of a
+# checkpoint's identity while at their defaults, so that runs checkpointed before they existed resume
+
+
+def layerwise_lr(s: SentimentSettings, model: Classifier, n_examples: int) -> LayerwiseLR | None:
+    """The per-parameter learning-rate plan of the settings (``bptt.optim.LayerwiseLR``), or None
+    when discriminative rates, the slanted triangular rate and gradual unfreezing are all off.
+    An epoch is ceil(N / batch_size) steps (``bucket_batches``); the slanted triangle spans them
+    all (``epochs`` of them), whether or not early stopping ends the run sooner."""
+    if s.discriminative_lr == 1.0 and not s.slanted_triangular and not s.gradual_unfreezing:
+        return None
+    per_epoch = -(-n_examples // s.batch_size)
+    return LayerwiseLR(layer_depths(model.params, model.config.num_layers), s.discriminative_lr,
+                       per_epoch * s.epochs if s.slanted_triangular else None, s.stlr_cut_fraction,
+                       s.stlr_ratio, per_epoch if s.gradual_unfreezing else None)
+
+
+def batches_done(resume: str | Path | None) -> int:
+    """Batches a run read before its checkpoint ``resume`` (0 for a new run): the step t at which
+    the learning-rate plan continues, so that a resumed run steps exactly as an unbroken one."""
+    if resume is None:
+        return 0
+    path = Path(resume)
+    path = path / CHECKPOINT if path.is_dir() else path
+    state = json.loads(io.load_params(path)[1]["trainer"])
+    return int(state["global_step"]) + int(state["skipped_steps"])
 
 
 def _members(doc: dict) -> tuple[int, dict[str, str]]:

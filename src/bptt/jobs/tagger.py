@@ -38,6 +38,7 @@ from ..data.vocab import UNK_ID, Vocabulary
 from ..metrics import accuracy_report, token_accuracy
 from ..models.tagger import Tagger, TaggerConfig
 from ..train import TrainConfig, Trainer, train_keep_best
+from ..transfer import embedding_size, init_from_lms, load_lm, settle_init_from
 
 
 FEATURES = ("suffix", "shape")
@@ -102,9 +103,11 @@ class TaggerSettings(SharedSettings, VectorSettings):
     epochs: int = 30
     batch_size: int = 32
     patience: int | None = 5
+    init_from: tuple[str, ...] | None = ()   # language models to start from: a forward and/or a backward one (bptt.transfer)
 
     def __post_init__(self):
         super().__post_init__()
+        settle_init_from(self)
         feats = (self.features,) if isinstance(self.features, str) else self.features
         object.__setattr__(self, "features", tuple(feats))
         for f in self.features:
@@ -163,14 +166,19 @@ class SequenceTagger(Estimator):
         self.feature_vocabs_ = [Vocabulary.build([_feature_strings(x.words, name, s.suffix_length)
                                                   for x in sentences]) for name in s.features]
         self.tags_ = tuple(sorted({t for x in sentences for t in x.tags}))
+        sources = [load_lm(spec) for spec in s.init_from or ()]       # the LMs' embedding size by default
         self.vocab_, matrix, self.vector_report_, dim = pretrained_vectors(
-            s, self.vocab_, s.embedding_dim, DEFAULT_EMBEDDING_DIM, what="word vectors")
+            s, self.vocab_, s.embedding_dim or (embedding_size(sources) or None),
+            DEFAULT_EMBEDDING_DIM, what="word vectors")
         config = TaggerConfig(len(self.vocab_), dim, s.hidden_size, len(self.tags_), s.cell,
                               s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
                               s.output_dropout, tuple(len(v) for v in self.feature_vocabs_),
                               (s.feature_dim,) * len(self.feature_vocabs_), padding_idx=0, dtype=s.dtype)
         self.model_ = Tagger(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
         set_embedding(self.model_.embedding, matrix, s.freeze_vectors)
+        if sources:
+            self.transfer_report_ = init_from_lms(self.model_, self.vocab_, sources, "tagger")
+            print(f"init_from: {self.transfer_report_.details()}", flush=True)
 
     def fit(self, sentences: Sequence[TaggedSentence], dev: Sequence[TaggedSentence] | None = None,
             out_dir: str | Path | None = None, resume: str | Path | None = None,

@@ -13,6 +13,11 @@ Pooling over each sequence's real steps (1..len_b):
 - ``max+mean``: [max ; mean] concatenated (the "concat pooling" of ULMFiT, without the last
   state); ds splits into the two halves, each flowing back as above.
 
+Adversarial training (``loss_and_grads(..., adversarial=eps, virtual_adversarial=eps)``, see
+``bptt.adversarial`` and docs/pretraining.md): ``forward`` adds a perturbation r (T, B, E) to e_t,
+``backward_to_input`` returns dL/de beside the rnn's and fc's gradients, and the objective's
+terms share one embedding backward.
+
 Parameter names are those of a PyTorch module with submodules ``embedding`` (nn.Embedding),
 ``rnn`` (nn.RNN / LSTM / GRU) and ``fc`` (nn.Linear).
 """
@@ -25,6 +30,7 @@ import numpy as np
 
 from ._compose import (Composed, ModelConfig, StepResult, check_fractions, masked, named_grads,
                        real_steps, recurrent, top_final, top_final_grad)
+from ..adversarial import VAT_XI, kl_and_grad, per_example_direction
 from ..layers import Dense, Embedding
 from ..losses import softmax, softmax_cross_entropy
 
@@ -94,15 +100,19 @@ class Classifier(Composed):
 
     # ---- forward / backward ---------------------------------------------------------------
     def forward(self, ids: np.ndarray, lengths: np.ndarray | None = None,
-                training: bool = False) -> tuple[np.ndarray, ClassifierCache]:
+                training: bool = False, perturbation: np.ndarray | None = None
+                ) -> tuple[np.ndarray, ClassifierCache]:
         """ids (T, B) int token ids (padding after each sequence's end); lengths (B,) or None
-        (all T). Returns (logits (B, C), cache)."""
+        (all T); ``perturbation`` r (T, B, E) added to the embedded sequence (adversarial
+        training; before the embedding dropout). Returns (logits (B, C), cache)."""
         ids = np.asarray(ids)
         if ids.ndim != 2:
             raise ValueError(f"ids must be 2-D (T, B), got shape {ids.shape}")
         T, B = ids.shape
         lengths = np.full(B, T, dtype=np.int64) if lengths is None else np.asarray(lengths)
         x, emb_cache = self.embedding.forward(ids)                       # (T, B, E)
+        if perturbation is not None:
+            x = x + perturbation                                         # e + r
         x, emb_mask = self._dropout(x, self.config.embedding_dropout, training)
         out, final, rnn_cache = self.rnn.forward(x, lengths=lengths, training=training)
         pooling = self.config.pooling
@@ -125,6 +135,13 @@ class Classifier(Composed):
 
     def backward(self, d_logits: np.ndarray, cache: ClassifierCache) -> dict[str, np.ndarray]:
         """Gradients of every parameter (flat names) given dL/dlogits (B, C)."""
+        d_emb, rnn_grads, fc_grads = self.backward_to_input(d_logits, cache)
+        _, emb_grads = self.embedding.backward(d_emb, cache.emb)
+        return named_grads(("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads))
+
+    def backward_to_input(self, d_logits: np.ndarray, cache: ClassifierCache) -> tuple[np.ndarray, dict, dict]:
+        """(dL/de (T, B, E), the rnn's gradients, the fc's gradients) given dL/dlogits (B, C): the
+        backward pass down to the embedded sequence e (the embedding's rows are looked up from it)."""
         ds, fc_grads = self.fc.backward(d_logits, cache.fc)              # (B, D*H)
         ds = masked(ds, cache.out_mask)
         c = self.rnn.config
@@ -144,11 +161,15 @@ class Classifier(Composed):
                 real = real_steps(T, cache.lengths, B).astype(ds.dtype)  # (T, B)
                 d_out += real[..., None] * (ds_mean / cache.lengths[:, None].astype(ds.dtype))[None]
         dx, _, rnn_grads = self.rnn.backward(cache.rnn, d_out, d_final)
-        _, emb_grads = self.embedding.backward(masked(dx, cache.emb_mask), cache.emb)
-        return named_grads(("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads))
+        return masked(dx, cache.emb_mask), rnn_grads, fc_grads
 
-    def loss_and_grads(self, batch: ClassifierBatch, training: bool = True) -> StepResult:
+    def loss_and_grads(self, batch: ClassifierBatch, training: bool = True, adversarial: float = 0.0,
+                       virtual_adversarial: float = 0.0, vat_xi: float = VAT_XI) -> StepResult:
         """Mean cross-entropy of ``batch.labels`` over the B examples, and its gradients.
+
+        ``adversarial`` eps > 0 adds L(e + r_adv), ``virtual_adversarial`` eps > 0 adds
+        KL(p || p(e + r_vadv)) to the loss (``bptt.adversarial``: r held constant, as in the
+        paper; VAT's random start is drawn from ``dropout_rng``, saved in checkpoints).
 
         StepResult counts: examples = count = B (the loss is a mean per example), tokens = the
         real steps read, sum_b len_b.
@@ -156,7 +177,52 @@ class Classifier(Composed):
         logits, cache = self.forward(batch.ids, batch.lengths, training=training)
         loss, d_logits = softmax_cross_entropy(logits, np.asarray(batch.labels))
         B = logits.shape[0]
-        return StepResult(loss, self.backward(d_logits, cache), B, int(cache.lengths.sum()), B)
+        if not (adversarial or virtual_adversarial):
+            return StepResult(loss, self.backward(d_logits, cache), B, int(cache.lengths.sum()), B)
+        parts = [self.backward_to_input(d_logits, cache)]                # [(dL/de, rnn, fc), ...]
+        real = real_steps(len(batch.ids), cache.lengths, B)              # (T, B)
+        if adversarial:
+            r = self.adversarial_perturbation(parts[0][0], real, adversarial)
+            loss_adv, d_adv, adv_cache = self._perturbed(batch, r, training)
+            loss += loss_adv
+            parts.append(self.backward_to_input(d_adv, adv_cache))
+        if virtual_adversarial:
+            p = softmax(logits.astype(np.float64)).astype(logits.dtype)  # (B, C) held constant
+            r = self.virtual_adversarial_perturbation(batch, p, real, virtual_adversarial, vat_xi, training)
+            logits_v, cache_v = self.forward(batch.ids, cache.lengths, training=training, perturbation=r)
+            kl, d_kl = kl_and_grad(p, logits_v)
+            loss += kl
+            parts.append(self.backward_to_input(d_kl, cache_v))
+        d_emb = sum(part[0] for part in parts)                          # (T, B, E): one lookup, r fixed
+        _, emb_grads = self.embedding.backward(d_emb, cache.emb)
+        rnn_grads = {k: sum(part[1][k] for part in parts) for k in parts[0][1]}
+        fc_grads = {k: sum(part[2][k] for part in parts) for k in parts[0][2]}
+        grads = named_grads(("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads))
+        return StepResult(loss, grads, B, int(cache.lengths.sum()), B)
+
+    # ---- adversarial training (bptt.adversarial, docs/pretraining.md) -------------------------
+    def adversarial_perturbation(self, d_emb: np.ndarray, real: np.ndarray, eps: float) -> np.ndarray:
+        """r_adv (T, B, E) = eps * g_b / ||g_b||_2 with g = dL/de (``backward_to_input``'s first
+        output), per example over its real steps (``real`` (T, B))."""
+        return per_example_direction(d_emb, real, eps)
+
+    def virtual_adversarial_perturbation(self, batch: ClassifierBatch, p: np.ndarray, real: np.ndarray,
+                                         eps: float, xi: float = VAT_XI, training: bool = False) -> np.ndarray:
+        """r_vadv (T, B, E): one power iteration from a random d (``dropout_rng``) of length xi
+        per example: g = d KL(p || softmax(z(e + d))) / dd, r = eps * g_b / ||g_b||_2."""
+        T, B = real.shape
+        d = self.dropout_rng.standard_normal((T, B, self.config.embedding_dim))       # (T, B, E)
+        d = per_example_direction(d.astype(self.dtype), real, xi)
+        logits_d, cache_d = self.forward(batch.ids, batch.lengths, training=training, perturbation=d)
+        _, d_logits = kl_and_grad(p, logits_d)
+        g = self.backward_to_input(d_logits, cache_d)[0]                 # dKL/d(e + d) = dKL/dd
+        return per_example_direction(g, real, eps)
+
+    def _perturbed(self, batch: ClassifierBatch, r: np.ndarray, training: bool):
+        """(loss, dL/dlogits, cache) of the batch read with the perturbation r."""
+        logits, cache = self.forward(batch.ids, batch.lengths, training=training, perturbation=r)
+        loss, d_logits = softmax_cross_entropy(logits, np.asarray(batch.labels))
+        return loss, d_logits, cache
 
     def predict_proba(self, ids, lengths=None) -> np.ndarray:
         """Class probabilities (B, C)."""

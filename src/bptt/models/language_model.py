@@ -40,8 +40,10 @@ import numpy as np
 
 from ._compose import (Composed, ModelConfig, StepResult, check_fractions, masked, named_grads,
                        real_steps, recurrent)
-from ..layers import Dense, Embedding
+from ..layers import Dense, Embedding, sum_rows_by_id
 from ..losses import softmax_cross_entropy
+from ..sampled_softmax import sampled_softmax
+from ..sparse import SparseRows, as_dense
 from ..state import State
 
 
@@ -57,11 +59,16 @@ class LanguageModelConfig(ModelConfig):
     side_input_size: int = 0        # S: a per-sequence vector appended to every step's input
     padding_idx: int | None = 0
     dtype: str = "float32"
+    tie_weights: bool = False       # fc.weight is embedding.weight (Press & Wolf 2017): E must be H
 
     def __post_init__(self):
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.tie_weights and (self.embedding_dim != self.hidden_size or self.side_input_size):
+            raise ValueError(f"tie_weights needs embedding_dim == hidden_size and no side input (fc.weight "
+                             f"is embedding.weight), got embedding_dim {self.embedding_dim}, hidden_size "
+                             f"{self.hidden_size}, side_input_size {self.side_input_size}")
         if self.side_input_size < 0:
             raise ValueError(f"side_input_size must be >= 0, got {self.side_input_size}")
         check_fractions(self, ("dropout", "output_dropout"))
@@ -114,7 +121,11 @@ class LanguageModel(Composed):
         self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
         self.rnn = recurrent(c, c.embedding_dim + c.side_input_size, rng, dropout_seed + 1)
         self.fc = Dense(c.hidden_size, c.vocab_size, dtype=self.dtype, rng=rng)
+        if c.tie_weights:
+            self.fc.params["weight"] = self.embedding.params["weight"]    # one array, two uses
         self._compose(("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
+        if c.tie_weights:
+            del self.params["fc.weight"]      # a parameter once: its gradient sums both uses
 
     # ---- states ---------------------------------------------------------------------------
     def zero_state(self, batch_size: int) -> State:
@@ -135,14 +146,19 @@ class LanguageModel(Composed):
         ids = np.asarray(ids)
         if ids.ndim != 2:
             raise ValueError(f"ids must be 2-D (T, B), got shape {ids.shape}")
+        out, final, emb_cache, rnn_cache, out_mask = self._hidden(ids, state0, lengths, training, side)
+        logits, fc_cache = self.fc.forward(out)                          # (T, B, N)
+        cache = LanguageModelCache(emb_cache, rnn_cache, fc_cache, out_mask)
+        return LanguageModelOutput(logits, final), cache
+
+    def _hidden(self, ids, state0, lengths, training, side):
+        """Embedding -> recurrent layers -> output dropout: the top layer's outputs (T, B, H)."""
         T, B = ids.shape
         e, emb_cache = self.embedding.forward(ids)                       # (T, B, E)
         x = self._with_side(e, side, B)                                  # (T, B, E+S)
         out, final, rnn_cache = self.rnn.forward(x, state0, lengths, training=training)  # (T, B, H)
         out, out_mask = self._dropout(out, self.config.output_dropout, training)
-        logits, fc_cache = self.fc.forward(out)                          # (T, B, N)
-        cache = LanguageModelCache(emb_cache, rnn_cache, fc_cache, out_mask)
-        return LanguageModelOutput(logits, final), cache
+        return out, final, emb_cache, rnn_cache, out_mask
 
     def _with_side(self, e: np.ndarray, side: np.ndarray | None, B: int) -> np.ndarray:
         S = self.config.side_input_size
@@ -168,10 +184,17 @@ class LanguageModel(Composed):
         """dL/dlogits (T, B, N), and dL/d final state (a State; None: 0) -> the gradients of the
         parameters, of the initial state and of the side input (``LanguageModelGrads``)."""
         d_out, fc_grads = self.fc.backward(d_logits, cache.fc)           # (T, B, H)
+        return self._backward_hidden(d_out, fc_grads, cache, d_state)
+
+    def _backward_hidden(self, d_out, fc_grads: dict, cache, d_state=None) -> LanguageModelGrads:
+        """From dL/d(top outputs) (T, B, H) and the output layer's gradients down to the embedding."""
         dx, d_state0, rnn_grads = self.rnn.backward(cache.rnn, masked(d_out, cache.out_mask), d_state)
         E = self.config.embedding_dim                                    # dx (T, B, E+S)
         d_side = dx[..., E:].sum(axis=0) if self.config.side_input_size else None  # (B, S)
         _, emb_grads = self.embedding.backward(np.ascontiguousarray(dx[..., :E]), cache.emb)
+        if self.config.tie_weights:          # dL/dV of the one shared array: both uses summed
+            fc_grads = dict(fc_grads)
+            emb_grads = {"weight": add_grads(emb_grads.get("weight"), fc_grads.pop("weight"))}
         grads = named_grads(("embedding", emb_grads), ("rnn", rnn_grads), ("fc", fc_grads))
         return LanguageModelGrads(grads, d_state0, d_side)
 
@@ -187,6 +210,29 @@ class LanguageModel(Composed):
                                               batch.side)
         loss, d_logits, count, tokens = counted_loss(logits, batch)
         return StepResult(loss, self.backward(d_logits, cache), logits.shape[1], tokens, count, final)
+
+    def sampled_loss_and_grads(self, batch: LanguageModelBatch, candidates: np.ndarray,
+                               log_q_targets: np.ndarray, log_q_candidates: np.ndarray,
+                               training: bool = True) -> StepResult:
+        """``loss_and_grads`` with the sampled softmax (``bptt.sampled_softmax``) in place of the
+        full one: the same StepResult, the loss over the target and the K shared ``candidates``.
+
+        log_q_targets (T, B) and log_q_candidates (K,): the logQ corrections of the sampler.
+        """
+        out, final, emb_cache, rnn_cache, out_mask = self._hidden(
+            np.asarray(batch.ids), batch.state0, batch.lengths, training, batch.side)
+        T, B, H = out.shape
+        read = real_steps(T, batch.lengths, B)                           # (T, B)
+        mask = batch.mask if batch.mask is not None else read if batch.lengths is not None else None
+        loss, dh, g = sampled_softmax(out.reshape(T * B, H), self.fc.params["weight"],
+                                      self.fc.params.get("bias"), np.asarray(batch.targets).reshape(-1),
+                                      candidates, np.asarray(log_q_targets).reshape(-1), log_q_candidates,
+                                      None if mask is None else np.asarray(mask).reshape(-1))
+        fc_grads = {"weight": g.weight} if g.bias is None else {"weight": g.weight, "bias": g.bias}
+        cache = LanguageModelCache(emb_cache, rnn_cache, None, out_mask)
+        grads = self._backward_hidden(dh.reshape(T, B, H), fc_grads, cache).params
+        count = int(np.sum(mask)) if mask is not None else T * B
+        return StepResult(loss, grads, B, int(read.sum()), count, final)
 
     # ---- one step at a time -----------------------------------------------------------------
     def step(self, ids: np.ndarray, state, side: np.ndarray | None = None) -> tuple[np.ndarray, State]:
@@ -219,6 +265,17 @@ def counted_loss(logits: np.ndarray, batch) -> tuple[float, np.ndarray, int, int
     mask = batch.mask if batch.mask is not None else read if batch.lengths is not None else None
     loss, d_logits = softmax_cross_entropy(logits, np.asarray(batch.targets), mask)
     return loss, d_logits, int(np.sum(mask)) if mask is not None else T * B, int(read.sum())
+
+
+def add_grads(a, b):
+    """The sum of two gradients of one array, either of which may be row-sparse (or None)."""
+    if a is None:
+        return b
+    if isinstance(a, SparseRows) and isinstance(b, SparseRows):
+        ids, values = sum_rows_by_id(np.concatenate([a.indices, b.indices]),
+                                     np.concatenate([a.values, b.values]))
+        return SparseRows(ids, values, a.shape)
+    return as_dense(a) + as_dense(b)
 
 
 # ---- sampling ---------------------------------------------------------------------------------
