@@ -132,7 +132,6 @@ def card(name: str, record: dict) -> dict:
         figures["negation_pairs_both_right"] = round(m["negation"]["pairs_all"], 4)
         if "negation" in b["bag of words"]:
             figures["bag_of_words_negation_pairs_both_right"] = round(b["bag of words"]["negation"]["pairs_all"], 4)
-    figures["source"] = "bench/results/sentiment.json"
     t = record.get("training", {})
     data = {"sst2": "GLUE SST-2 train.tsv (67,349 phrases); dev = GLUE SST-2 dev.tsv (872 sentences)",
             "imdb": "aclImdb/train minus 5,000 reviews held out as dev (--dev-fraction 0.2, seed 0)"}[name]
@@ -140,8 +139,7 @@ def card(name: str, record: dict) -> dict:
         data += (f"; trained by `{t['command']}` in {t['seconds'] / 60:.1f} min "
                  f"(peak {t['peak_rss_mb']:,.0f} MB, {t['threads']} BLAS thread)")
     return {"data": data, "figures": figures,
-            "notes": f"Weights stored as float16 ({m['bytes'] / 1e6:.1f} MB with the vocabulary). "
-                     f"Recipe and all figures: bench/results/sentiment.md."}
+            "notes": f"Weights stored as float16 ({m['bytes'] / 1e6:.1f} MB with the vocabulary)."}
 
 
 def measure(name: str, record: dict) -> None:

@@ -1,6 +1,7 @@
 """Bag-of-words logistic regression: the features, the sparse product against the Dense layer,
 training, determinism, save/load, SST-2 dev accuracy and the negation pairs."""
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -196,6 +197,13 @@ def test_negation_pairs_file_is_adjacent_minimal_pairs_in_sst_format():
             assert not set(base.split()) & NEGATORS, base
         else:                       # a negation (or never/nobody/nothing/impossible) in the pair
             assert (set(base.split()) | set(other.split())) & (NEGATORS | HARD_NEGATORS), (base, other)
+
+
+def test_negation_pairs_readme_names_the_data_relative_to_the_repository():
+    """Its data paths work in any clone: repository-relative, no one machine's absolute path."""
+    text = (REPO / "bench" / "negation_pairs.md").read_text(encoding="utf-8")
+    assert "`../shared/data/sst2/*.tsv` beside the repository" in text
+    assert not re.search(r"(?<![.\w])/(work|home|root|tmp|Users)/", text)
 
 
 def test_negation_pairs_use_only_sst2_training_words_and_no_training_sentence():

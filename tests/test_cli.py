@@ -19,12 +19,40 @@ def test_version(capsys):
     assert exit_.value.code == 0 and capsys.readouterr().out == f"bptt {__version__}\n"
 
 
-def test_a_mistyped_option_is_refused_by_its_subcommand_with_a_suggestion(capsys):
+def test_a_mistyped_option_is_one_line_with_a_suggestion_and_a_pointer_to_help(capsys):
     code, err = _run(["train", "sentiment", "--train", "x.tsv", "--epocs", "3"], capsys)
-    assert code == 2
-    assert err.startswith("usage: bptt train sentiment ")
-    assert err.splitlines()[-1] == ("bptt train sentiment: error: unrecognized arguments: "
-                                    "--epocs (did you mean --epochs?) 3")
+    assert (code, err) == (2, "bptt train sentiment: error: unknown option --epocs (did you mean --epochs?) "
+                              "(see bptt train sentiment --help)\n")
+
+
+@pytest.mark.parametrize("argv, option, meant", [
+    (["train", "sentiment", "--train", "x.tsv", "--hidden", "64"], "--hidden", "--hidden-size"),
+    (["train", "lm", "--text", "x.txt", "--time", "1"], "--time", "--time-budget"),
+    (["predict", "--mod", "sst2", "a gem"], "--mod", "--model"),
+])
+def test_an_option_is_never_abbreviated(capsys, argv, option, meant):
+    code, err = _run(argv, capsys)
+    assert code == 2 and err.startswith(f"bptt {' '.join(argv[:2 if argv[0] == 'train' else 1])}: error: "
+                                        f"unknown option {option} (did you mean {meant}?)")
+
+
+@pytest.mark.parametrize("argv, key, value", [
+    (["predict", "sst2", "--json", "a gem", "a bore"], "json", True),
+    (["tag", "runs/tagger/best", "--json", "The dog barks."], "texts", ["The dog barks."]),
+    (["translate", "m", "x", "--beam", "3"], "beam", 3),
+    (["serve", "imdb", "--port", "9"], "port", 9),
+    (["evaluate", "--json", "sst2", "dev.tsv", "--max-len", "5"], "data", "dev.tsv"),
+    (["plot", "a", "--out", "d", "b"], "runs", ["a", "b"]),
+    (["train", "tagger", "--train", "t.tsv", "--test", "a", "b", "--epochs", "2"], "test", ["a", "b"]),
+])
+def test_options_may_come_after_positional_arguments(argv, key, value):
+    args, _ = cli.parse(argv)
+    assert getattr(args, key) == value
+
+
+def test_after_a_double_dash_every_word_is_a_text():
+    args, _ = cli.parse(["predict", "--json", "--", "-not an option", "--model"])
+    assert args.texts == ["-not an option", "--model"] and args.json
 
 
 def test_an_expected_failure_is_one_line_naming_the_file(tmp_path, capsys):

@@ -266,17 +266,45 @@ def test_time_budget_stop_evaluates_the_partial_epoch_and_keeps_it_as_best(tmp_p
     clock = itertools.count(0.0, 1.0)
     monkeypatch.setattr(time_module, "perf_counter", lambda: next(clock))
     result = train_keep_best(model, trainer.config, trainer.batches, trainer.step_fn, trainer.evaluate,
-                             trainer.export, tmp_path / "budget", progress=False, time_budget=30.0)
+                             trainer.export, tmp_path / "budget", progress=False, time_budget=12.0)
     st = result.state
     assert result.stop_reason == "time budget" and st.epoch < 3 and st.step_in_epoch > 0
     lines = [json.loads(l) for l in open(tmp_path / "budget" / "metrics.jsonl")]
-    assert [l["event"] for l in lines if "event" in l] == ["stopped", "stop evaluation"]
-    stop_eval = lines[-1]
+    assert [l["event"] for l in lines if "event" in l] == ["stopped", "stop evaluation", "time budget"]
+    stop_eval = lines[-2]
     assert stop_eval["dev_accuracy"] == st.best_score == trainer.evaluate()["accuracy"]
     assert (tmp_path / "budget" / "best" / io.WEIGHTS_FILE).is_file()
-    with pytest.raises(ValueError, match="time_budget must be a positive number of seconds, got 0"):
+    with pytest.raises(ValueError, match="time_budget must be a number of seconds >= 0, got -1"):
         Trainer(model, trainer.config, trainer.batches, trainer.step_fn, trainer.evaluate, trainer.export,
-                tmp_path / "x", time_budget=0)
+                tmp_path / "x", time_budget=-1)
+
+
+@pytest.mark.parametrize("step_s", [1.0, 4.0, 9.0])
+def test_a_time_budget_leaves_room_for_the_next_step_and_the_closing_evaluation(tmp_path, monkeypatch, step_s):
+    """Steps of ``step_s`` seconds (a small or a large batch), evaluations of 20 s, on a clock
+    that only they move: the run, closing evaluation included, ends within its 100 s budget
+    (once the first evaluation has been timed), and the budget's use is logged."""
+    import time as time_module
+
+    from bptt.train import train_keep_best
+    trainer, model = _setup(tmp_path, epochs=5)
+    now = [0.0]
+    monkeypatch.setattr(time_module, "perf_counter", lambda: now[0])
+
+    def step_fn(batch):
+        now[0] += step_s
+        return trainer.step_fn(batch)
+
+    def evaluate():
+        now[0] += 20.0
+        return trainer.evaluate()
+    result = train_keep_best(model, trainer.config, trainer.batches, step_fn, evaluate, trainer.export,
+                             tmp_path / "budget", progress=False, time_budget=100.0)
+    assert result.stop_reason == "time budget"
+    lines = [json.loads(line) for line in open(tmp_path / "budget" / "metrics.jsonl")]
+    assert lines[-1] == {"event": "time budget", "time_budget_s": 100.0, "used_s": now[0], "over_s": 0.0,
+                         "batches": result.state.batches_done, "elapsed_s": now[0]}
+    assert 100.0 - (step_s + 20.0) < now[0] <= 100.0
 
 
 # ---- nothing lost --------------------------------------------------------------------------------

@@ -31,12 +31,16 @@ EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 1, 2, 70, 130
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with "did you mean" for a mistyped option, reported by the (sub)command it
-    belongs to rather than by ``bptt`` (whose usage would not list it)."""
+    """argparse without abbreviations (``--hidden`` is not ``--hidden-size``: an abbreviation would
+    change meaning when an option is added), and errors as one line naming the (sub)command
+    that refused the argument, with a pointer to its ``--help`` instead of the whole usage."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +79,20 @@ def _finite(kind, none: bool):
     return parse
 
 
+def _leaf(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.ArgumentParser, dict, int]:
+    """(the innermost subcommand parser named at the start of ``argv``, {dest: name} of each
+    subcommand on the way, how many words of ``argv`` named them): ``bptt train sentiment ...``
+    is the parser of ``train sentiment``. Stops at the first word that is not a subcommand."""
+    chosen, i = {}, 0
+    while i < len(argv):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or argv[i] not in subs[0].choices:
+            break
+        chosen[subs[0].dest] = argv[i]
+        parser, i = subs[0].choices[argv[i]], i + 1
+    return parser, chosen, i
+
+
 def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
     """The innermost subcommand parser that ``args`` went through (``bptt train sentiment``)."""
     for action in parser._actions:
@@ -86,20 +104,34 @@ def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argpar
 
 
 def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, str]:
-    """(arguments, "bptt <command>"): an unknown option is refused by the subcommand it was
-    given to, with the closest known one."""
+    """(arguments, "bptt <command>"). Options may come before, between or after the positional
+    arguments of a command (``bptt predict imdb --json "a gem"``: argparse's intermixed parsing,
+    done by the subcommand's own parser once the words naming it are read); an unknown option is
+    refused by the subcommand it was given to, in one line, with the closest known one."""
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    leaf = _chosen(parser, args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    leaf, chosen, n = _leaf(parser, argv)
+    if leaf is parser or any(isinstance(a, argparse._SubParsersAction) for a in leaf._actions):
+        args, extra = parser.parse_known_args(argv)      # no command, or an incomplete one: its error
+    else:           # after "--" every word is positional: argparse's intermixed parsing loses that
+        args, extra = (leaf.parse_known_args if "--" in argv[n:] else leaf.parse_known_intermixed_args)(argv[n:])
+        for dest, name in chosen.items():
+            setattr(args, dest, name)
     if extra:
         known = [o for a in leaf._actions for o in a.option_strings]
-        hints = [_hint(x, known) for x in extra]
-        leaf.error(f"unrecognized arguments: {' '.join(hints)}")
+        options = [x for x in extra if x.startswith("-") and x != "-"]
+        if options:             # the words after an unknown option are its value, most likely
+            leaf.error(f"unknown option{'s' * (len(options) > 1)} {', '.join(_hint(x, known) for x in options)}")
+        leaf.error(f"unrecognized arguments: {' '.join(extra)}")
     return args, leaf.prog
 
 
 def _hint(argument: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(argument.split("=")[0], known, 1)
+    """``argument`` with the known option it most likely means: the one it abbreviates, else the
+    closest spelling."""
+    name = argument.split("=")[0]
+    close = [o for o in known if o.startswith(name) and name.startswith("--")] or \
+        difflib.get_close_matches(name, known, 1)
     return f"{argument} (did you mean {close[0]}?)" if close else argument
 
 

@@ -1,8 +1,9 @@
 """Pictures of training runs (``bptt plot``) and of explanations (``bptt explain --png``).
 
 ``read_metrics(path)`` reads the evaluation records of a Trainer's ``metrics.jsonl`` (one JSON
-object per line: the epoch records, and a language model's ``final`` record; other events such
-as skipped steps or gradient records are passed over), checking every line: a line that is not a
+object per line: the epoch records, a language model's ``final`` record and the ``stop
+evaluation`` of a run stopped inside an epoch, which may have chosen ``best/``; other events
+such as skipped steps or gradient records are passed over), checking every line: a line that is not a
 JSON object, or a record whose ``step``, ``elapsed_s`` or metric is not a number, is a
 ValueError naming the file, the line and the field.
 
@@ -31,6 +32,7 @@ import numpy as np
 from .files import atomic_write
 
 METRICS_FILE = "metrics.jsonl"
+EVALUATIONS = ("final", "stop evaluation")     # the events that are evaluations (bptt.train, jobs)
 NOT_CURVES = {"epoch", "step", "best", "tokens_per_s", "skipped_steps", "elapsed_s", "event",
               "dev_neg_loss"}      # dev_neg_loss is -dev_loss, the language model's "higher is better"
 TITLES = {"loss": "loss (nats per example or token)", "accuracy": "dev accuracy",
@@ -66,8 +68,9 @@ def metrics_path(run: str | Path) -> Path:
     return run if run.is_file() else run / METRICS_FILE
 
 
-def read_metrics(path: str | Path) -> list[dict]:
-    """The evaluation records of a metrics.jsonl file, in order, each line checked."""
+def read_metrics(path: str | Path, required: bool = True) -> list[dict]:
+    """The evaluation records of a metrics.jsonl file, in order, each line checked; a file with
+    none is a ValueError (``required``) or gives []."""
     from .data.text import lines, read_bytes
     path = Path(path)
     if not path.is_file():
@@ -85,14 +88,14 @@ def read_metrics(path: str | Path) -> list[dict]:
             raise ValueError(f"{where}: not valid JSON: {err.msg} (column {err.colno})") from None
         if not isinstance(record, dict):
             raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-        if record.get("event", "final") != "final" or "step" not in record:
+        if record.get("event", "final") not in EVALUATIONS or "step" not in record:
             continue
         for key in ("step", "elapsed_s", *curves_of(record)):
             value = record.get(key)
             if key in record and not (_is_number(value) or (value is None and key != "step")):
                 raise ValueError(f"{where}: field {key!r} should be a number, got {value!r}")
         records.append(record)
-    if not records:
+    if not records and required:
         raise ValueError(f"{path}: no evaluation records (JSON lines with a \"step\" and metrics); "
                          "is this a training run's metrics file?")
     return records

@@ -172,19 +172,39 @@ def make_optimizer(config: TrainConfig, params: dict[str, np.ndarray]):
 class Trainer:
     """``time_budget``: seconds of training for this call of ``fit`` (None: no limit); when they
     run out, the current step finishes, a checkpoint is written and ``fit`` returns with
-    ``stop_reason`` "time budget" (Ctrl-C: "interrupt"), to be resumed later."""
+    ``stop_reason`` "time budget" (Ctrl-C: "interrupt"), to be resumed later.
+
+    The budget covers the evaluation that closes the run too, whatever the batch size: the clock
+    is read after every step, and the run stops as soon as one more step (as long as the last
+    one) and one more evaluation would end past the deadline; at an epoch's start, it stops
+    there if that epoch's evaluation already ran past it. An evaluation is expected to last as
+    long as the last one did; before the first, as long as training on ``eval_tokens`` tokens at
+    the speed of the fastest step of this fit but its first, which may have compiled code (an
+    evaluation's forward pass alone is faster, but a language model's evaluation reads few
+    streams and a greedy decoder decodes step by step; None: not known, no time kept for it).
+    Every call of ``fit`` takes at least one step, so a resumed run always moves on.
+    ``budget_report`` (logged as event "time budget") says how far the run went over: a slower
+    step or evaluation than expected."""
 
     def __init__(self, model, config: TrainConfig, batches: Callable[[np.random.Generator], list],
                  step_fn: Callable, evaluate: Callable[[], dict], export: Callable[[Path], None],
                  out_dir: str | Path, progress: bool = True, identity: dict | None = None,
-                 overwrite: bool = False, time_budget: float | None = None):
+                 overwrite: bool = False, time_budget: float | None = None, verbose: bool = True,
+                 eval_tokens: int | None = None):
         """``identity``: what a resumed run must share with this one, {"settings": the job's
         settings as a dict, "data": a fingerprint of its data} (see ``load_checkpoint``).
         ``overwrite``: remove a previous run's files from ``out_dir`` instead of refusing it.
-        ``time_budget``: seconds of training for this call of ``fit`` (see the class)."""
-        if time_budget is not None and not (time_budget > 0 and math.isfinite(time_budget)):
-            raise ValueError(f"time_budget must be a positive number of seconds, got {time_budget}")
-        self.time_budget = time_budget
+        ``time_budget``: seconds of training for this call of ``fit`` (see the class; 0 stops
+        after the first step). ``verbose`` False: no line per epoch or stop (``progress``: the
+        bar)."""
+        if time_budget is not None and not (time_budget >= 0 and math.isfinite(time_budget)):
+            raise ValueError(f"time_budget must be a number of seconds >= 0, got {time_budget}")
+        self.time_budget, self.verbose, self.eval_tokens = time_budget, verbose, eval_tokens
+        self._fit_start = time.perf_counter()
+        self._step_s = 0.0                          # how long the last step took,
+        self._s_per_token = math.inf                # the fastest of this fit's steps, per token,
+        self._eval_s: float | None = None           # and how long the last evaluation took
+        self._steps_this_fit = 0
         self.stop_reason: str | None = None
         self.model, self.config = model, config
         self.batches, self.step_fn, self.evaluate, self.export = batches, step_fn, evaluate, export
@@ -347,14 +367,54 @@ class Trainer:
         if self._stop_requested:
             raise KeyboardInterrupt
         self.request_stop("interrupt")
-        tqdm.write("interrupt: finishing this step, then writing a checkpoint (Ctrl-C again to abort)")
+        self.say("interrupt: finishing this step, then writing a checkpoint (Ctrl-C again to abort)")
+
+    def say(self, line: str) -> None:
+        """A line of the run's story (epochs, stops), unless ``verbose`` is False."""
+        if self.verbose:
+            tqdm.write(line)
+
+    def timed_evaluate(self) -> dict:
+        """``evaluate()``, its duration kept: the time a budget must leave for the next one."""
+        t0 = time.perf_counter()
+        metrics = self.evaluate()
+        self._eval_s = time.perf_counter() - t0
+        return metrics
+
+    def _expected_eval_s(self) -> float:
+        """How long the next evaluation should take (see the class)."""
+        if self._eval_s is not None:
+            return self._eval_s
+        if self.eval_tokens and math.isfinite(self._s_per_token):
+            return self.eval_tokens * self._s_per_token
+        return 0.0
+
+    def _out_of_time(self) -> bool:
+        """Whether one more step and the evaluation after it would end past the deadline."""
+        return self._deadline is not None and \
+            time.perf_counter() + self._step_s + self._expected_eval_s() > self._deadline
+
+    def budget_report(self) -> dict | None:
+        """After the run's closing evaluation: {"time_budget_s", "used_s", "over_s"} (None
+        without a budget), logged as event "time budget" and said when the run went over."""
+        if self.time_budget is None:
+            return None
+        used = time.perf_counter() - self._fit_start
+        report = {"time_budget_s": round(self.time_budget, 3), "used_s": round(used, 3),
+                  "over_s": round(max(0.0, used - self.time_budget), 3)}
+        self.log({"event": "time budget", **report})
+        if report["over_s"] > 0:
+            self.say(f"time budget {self.time_budget:.1f} s: used {used:.1f} s, {report['over_s']:.1f} s over")
+        return report
 
     def fit(self) -> TrainState:
         """Train until ``epochs``, early stopping or Ctrl-C; returns the final state."""
         self._prepare_out_dir()
         previous = signal.signal(signal.SIGINT, self._on_sigint)
-        self._clock0 = time.perf_counter() - self.state.elapsed_s
-        self._deadline = None if self.time_budget is None else time.perf_counter() + self.time_budget
+        self._fit_start = time.perf_counter()
+        self._clock0 = self._fit_start - self.state.elapsed_s
+        self._deadline = None if self.time_budget is None else self._fit_start + self.time_budget
+        self._steps_this_fit = 0
         try:
             while not self.state.finished and self.state.epoch < self.config.epochs:
                 if not self._run_epoch():
@@ -364,8 +424,11 @@ class Trainer:
         return self.state
 
     def _run_epoch(self) -> bool:
-        """One epoch (or its rest, after a resume). False if stopped by Ctrl-C."""
+        """One epoch (or its rest, after a resume). False if stopped (Ctrl-C, time budget)."""
         st, cfg = self.state, self.config
+        if self._steps_this_fit and self._out_of_time():
+            self.request_stop("time budget")             # at an epoch's end: checkpoint written
+            return self._stop(None, 0, time.perf_counter())
         self.data_rng.bit_generator.state = st.epoch_rng_state
         batches = self.batches(self.data_rng)
         next_epoch_rng = self.data_rng.bit_generator.state
@@ -373,6 +436,7 @@ class Trainer:
         bar = progress_bar(len(batches), self.epoch_label(), "batch", initial=start,
                            enabled=self.progress, leave=False)
         for batch in batches[start:]:
+            step_t0 = time.perf_counter()
             with np.errstate(over="ignore", invalid="ignore"):     # non-finite steps are reported below
                 result = self.step_fn(batch)
             loss, grads = result.loss, result.grads
@@ -380,8 +444,7 @@ class Trainer:
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 st.nonfinite_in_a_row += 1
                 st.skipped_steps += 1
-                msg = f"step {st.global_step}: non-finite loss {loss} or gradient norm {norm}; skipped"
-                tqdm.write(msg)
+                self.say(f"step {st.global_step}: non-finite loss {loss} or gradient norm {norm}; skipped")
                 self.log({"event": "skipped_step", "epoch": st.epoch + 1, "step": st.global_step,
                            "loss": repr(loss), "grad_norm": repr(norm)})
                 if st.nonfinite_in_a_row >= cfg.max_nonfinite:
@@ -402,24 +465,34 @@ class Trainer:
                 st.epoch_loss_sum += loss * result.count
                 st.epoch_count += result.count
             st.step_in_epoch += 1
+            self._steps_this_fit += 1
             tokens += result.tokens
             bar.update(1)
             bar.set_postfix(loss=f"{st.epoch_loss_sum / max(st.epoch_count, 1):.4f}",
                             tok_s=f"{tokens / (time.perf_counter() - t0):,.0f}")
-            if self._deadline is not None and time.perf_counter() > self._deadline:
+            self._step_s = time.perf_counter() - step_t0
+            if result.tokens and self._steps_this_fit > 1:    # the first may have compiled code
+                self._s_per_token = min(self._s_per_token, self._step_s / result.tokens)
+            if st.step_in_epoch < len(batches) and self._out_of_time():
                 self.request_stop("time budget")
             if self._stop_requested:
-                bar.close()
-                path = self.save_checkpoint()
-                self.log({"event": "stopped", "reason": self.stop_reason, "epoch": st.epoch + 1,
-                          "step_in_epoch": st.step_in_epoch, "step": st.global_step,
-                          "tokens_per_s": round(tokens / (time.perf_counter() - t0), 1)})
-                tqdm.write(f"stopped ({self.stop_reason}) at epoch {st.epoch + 1}, step {st.step_in_epoch}; "
-                           f"checkpoint: {path} (continue with --resume)")
-                return False
+                return self._stop(bar, tokens, t0)
         bar.close()
         self._end_epoch(next_epoch_rng, tokens / (time.perf_counter() - t0))
         return True
+
+    def _stop(self, bar, tokens: int, t0: float) -> bool:
+        """Stop where the run is (inside an epoch, or between two): checkpoint, "stopped" event."""
+        st = self.state
+        if bar is not None:
+            bar.close()
+        path = self.save_checkpoint()
+        self.log({"event": "stopped", "reason": self.stop_reason, "epoch": st.epoch + 1,
+                  "step_in_epoch": st.step_in_epoch, "step": st.global_step,
+                  "tokens_per_s": round(tokens / max(time.perf_counter() - t0, 1e-9), 1)})
+        self.say(f"stopped ({self.stop_reason}) at epoch {st.epoch + 1}, step {st.step_in_epoch}; "
+                 f"checkpoint: {path} (continue with --resume)")
+        return False
 
     unit = "epoch"              # what the loop's epochs are called in its messages
 
@@ -456,7 +529,7 @@ class Trainer:
 
     def _end_epoch(self, next_epoch_rng: dict, tokens_per_s: float) -> None:
         st, cfg = self.state, self.config
-        metrics = self.evaluate()
+        metrics = self.timed_evaluate()
         score = metrics[cfg.metric]
         st.epoch += 1
         improved = score > st.best_score
@@ -472,12 +545,12 @@ class Trainer:
                   "best": improved, "tokens_per_s": round(tokens_per_s, 1),
                   "skipped_steps": st.skipped_steps}
         self.log(record)
-        tqdm.write(f"{self.unit} {st.epoch}: train loss {record['train_loss']:.4f}  {self.describe(metrics)}"
+        self.say(f"{self.unit} {st.epoch}: train loss {record['train_loss']:.4f}  {self.describe(metrics)}"
                    f"{'  (best)' if improved else ''}  {tokens_per_s:,.0f} tok/s")
         st.step_in_epoch, st.epoch_loss_sum, st.epoch_count = 0, 0.0, 0
         st.epoch_rng_state = next_epoch_rng
         if cfg.patience is not None and st.bad_epochs >= cfg.patience:
-            tqdm.write(f"early stop: no better dev {cfg.metric} for {st.bad_epochs} epochs "
+            self.say(f"early stop: no better dev {cfg.metric} for {st.bad_epochs} epochs "
                        f"(best {st.best_score:.4f} at epoch {st.best_epoch})")
             st.finished = True
         self.save_checkpoint()
@@ -486,7 +559,8 @@ class Trainer:
 def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, export,
                     out_dir: str | Path | None = None, resume: str | Path | None = None,
                     progress: bool = True, *, identity: dict | None = None,
-                    overwrite: bool = False, time_budget: float | None = None) -> Trainer:
+                    overwrite: bool = False, time_budget: float | None = None, verbose: bool = True,
+                    eval_tokens: int | None = None) -> Trainer:
     """Train with a ``Trainer`` (resuming from ``resume`` if given), then load the best epoch's
     weights (``out_dir/best``) back into ``model``. ``out_dir`` None: a temporary folder, removed
     afterwards. Returns the trainer (its ``state`` has the best score and epoch).
@@ -494,18 +568,20 @@ def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, expo
     ``time_budget``: seconds for this call (see ``Trainer``). A run stopped inside an epoch (time
     budget or Ctrl-C) evaluates its last weights: when they beat the best so far they become
     ``best/`` (logged as event "stop evaluation") and the checkpoint is rewritten with that best
-    score, so the work of a partial epoch is not lost and a resumed run compares against it."""
+    score, so the work of a partial epoch is not lost and a resumed run compares against it.
+    ``verbose`` False: no line per epoch; ``eval_tokens``: what an evaluation reads (``Trainer``)."""
     tmp = tempfile.TemporaryDirectory() if out_dir is None else None
     out = Path(tmp.name if tmp else out_dir)
     trainer = Trainer(model, config, batches, step_fn, evaluate, export, out, progress,
-                      identity=identity, overwrite=overwrite, time_budget=time_budget)
+                      identity=identity, overwrite=overwrite, time_budget=time_budget, verbose=verbose,
+                      eval_tokens=eval_tokens)
     if resume is not None:
         trainer.load_checkpoint(resume)
     try:
         trainer.fit()
         st = trainer.state
         if trainer.stop_reason is not None and st.step_in_epoch > 0:
-            metrics = evaluate()
+            metrics = trainer.timed_evaluate()
             improved = metrics[config.metric] > st.best_score
             if improved:
                 st.best_score, st.best_epoch, st.bad_epochs = metrics[config.metric], st.epoch + 1, 0
@@ -514,6 +590,7 @@ def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, expo
                 trainer.save_checkpoint()
             trainer.log({"event": "stop evaluation", "epoch": st.epoch + 1, "step": st.global_step,
                          **{f"dev_{k}": v for k, v in metrics.items()}, "best": improved})
+        trainer.budget_report()
         best = out / BEST / io.WEIGHTS_FILE
         if best.is_file():
             tensors, _ = io.load_params(best)

@@ -33,3 +33,17 @@ def test_diagnose_command_loads_a_saved_model(tmp_path, capsys):
     assert out["m"]["mode"] == "gru" and len(out["m"]["curves"]["l0"]["dh"]) == 9
     assert out["m"]["spectrum"]["weight_hh_l0"]["z"]["sigma_max"] == pytest.approx(
         np.linalg.norm(model.params["rnn.weight_hh_l0"][4:8], 2))
+
+
+def test_diagnose_without_the_plot_extra_says_so_first_and_still_writes_its_json(tmp_path, monkeypatch, capsys):
+    import sys
+    monkeypatch.setitem(sys.modules, "matplotlib", None)           # import matplotlib: ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    from bptt.cli import main
+    assert main(["diagnose", "--cell", "gru", "--T", "6", "--hidden", "3", "--batch", "2", "--train-steps", "2",
+                 "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("bptt diagnose: no plots: plotting needs matplotlib, the optional extra 'plot'")
+    assert err[1].startswith("gru: trained 2 steps") and err[-1].startswith(f"wrote {tmp_path / 'diagnosis.json'}")
+    assert json.loads((tmp_path / "diagnosis.json").read_text())["T"] == 6
+    assert not list(tmp_path.glob("*.png"))

@@ -160,12 +160,33 @@ def test_resume_names_a_missing_checkpoint(data, tmp_path, capsys):
     assert code == 1 and f"{tmp_path / 'nope'}: no such checkpoint" in err
 
 
-def test_resume_into_a_folder_holding_another_run_is_refused(models, tmp_path, data, capsys):
+def test_resume_with_an_out_naming_another_folder_is_refused(models, tmp_path, data, capsys):
     import shutil
     shutil.copytree(models / "sentiment", tmp_path / "other")
-    code, _, err = _run(_train("sentiment", data, tmp_path / "other", "--resume", models / "tagger"), capsys)
-    assert code == 1 and err == (f"bptt train sentiment: {tmp_path / 'other'}: holds another run than the one in "
-                                 f"{models / 'tagger'}: resume with --out {models / 'tagger'}, or into an empty --out\n")
+    for out in (tmp_path / "other", tmp_path / "empty"):
+        code, _, err = _run(_train("sentiment", data, out, "--resume", models / "tagger"), capsys)
+        assert code == 1 and err == (f"bptt train sentiment: --out {out}: a resumed run continues in its own "
+                                     f"folder, {models / 'tagger'}: leave out --out (or give --out "
+                                     f"{models / 'tagger'})\n")
+    assert not (tmp_path / "empty").exists()
+
+
+@pytest.mark.parametrize("job", list(TRAIN))
+def test_resume_without_out_continues_in_the_resumed_folder(data, models, tmp_path, monkeypatch, capsys, job):
+    """``--resume DIR`` continues in DIR, not in the default --out (runs/<job>) of the directory
+    the command runs in; its metrics stay in one file."""
+    import shutil
+    shutil.copytree(models / job, tmp_path / "run")
+    monkeypatch.chdir(tmp_path)
+    argv = [a for a in _train(job, data, "unused", "--resume", tmp_path / "run", "--epochs", "2")
+            if a != "unused"]
+    argv.remove("--out")
+    code, out, err = _run(argv, capsys)
+    assert code == 0, err
+    assert not (tmp_path / "runs").exists()
+    epochs = [r["epoch"] for r in map(json.loads, open(tmp_path / "run" / "metrics.jsonl")) if "event" not in r]
+    assert epochs == [1, 2]
+    assert str(tmp_path / "run" / "best") in out
 
 
 def test_a_run_stopped_before_its_first_evaluation_says_there_is_no_best_model(tmp_path):
@@ -178,19 +199,10 @@ def test_a_run_stopped_before_its_first_evaluation_says_there_is_no_best_model(t
         f"{tmp_path / 'checkpoint.safetensors'}")
 
 
-def test_one_pair_is_too_few_to_hold_out_a_dev_set(tmp_path, capsys):
-    (tmp_path / "one.tsv").write_text("a\tb\n", encoding="utf-8")
-    code, _, err = _run(["train", "seq2seq", "--pairs", tmp_path / "one.tsv", *TINY, "--out", tmp_path / "run"],
-                        capsys)
-    assert code == 1 and err.splitlines()[-1] == (
-        "bptt train seq2seq: 1 training example: too few to hold out a dev set and train on the rest; give "
-        "a dev set (--dev FILE) or more examples")
-
-
 # ---- what a model cannot take ------------------------------------------------------------------------
-def test_translate_refuses_an_empty_text(models, capsys):
-    code, out, err = _run(["translate", models / "seq2seq" / "best", ""], capsys)
-    assert (code, out, err) == (1, "", "bptt translate: text 1 is empty: nothing to translate\n")
+def test_translate_answers_an_empty_text_with_empty(models, capsys):
+    code, out, err = _run(["translate", models / "seq2seq" / "best", "", "ab"], capsys)
+    assert (code, out.splitlines()[0], err) == (0, "(empty)", "") and len(out.splitlines()) == 2
 
 
 def test_translate_refuses_a_huge_text(models, capsys):
@@ -260,3 +272,23 @@ def test_every_reader_of_the_commands_reports_a_byte_order_mark(data, tmp_path, 
         code, _, err = _run(_train(job, data, tmp_path / job, file=tmp_path / name), capsys)
         assert code == 0, err
         assert f"{name}: " in err and "removed a UTF-8 byte-order mark" in err, (job, err)
+
+
+@pytest.mark.parametrize("argv, name, content, message", [
+    (["train", "tagger", "--train"], "one.tsv", "The\tDET\ndog\tNOUN\n", "holds 1 sentence: too few to hold out "
+     "a dev set and train on the rest; give a dev set (--dev FILE) or more sentences"),
+    (["train", "seq2seq", "--pairs"], "one.tsv", "abc\tcba\n", "holds 1 pair: too few to hold out a dev set"),
+    (["train", "sentiment", "--classes", "negative,positive", "--train"], "one.jsonl",
+     '{"text": "good", "label": "positive"}\n', "holds 1 labelled text: too few to hold out a dev set"),
+    (["train", "lm", "--labelled"], "one.jsonl", '{"text": "good", "label": "positive"}\n',
+     "holds 1 labelled sentence: too few to hold out a dev set"),
+    (["train", "sentiment", "--train"], "one.csv", "text,label\ngood,positive\nfine,positive\nok,positive\n",
+     "all 3 rows have the label 'positive': a classifier needs two classes or more"),
+    (["train", "sentiment", "--train"], "one.jsonl", '{"text": "good", "label": "positive"}\n',
+     "its only row has the label 'positive': a classifier needs two classes or more"),
+])
+def test_too_little_training_data_is_an_error_naming_the_file_and_what_it_holds(tmp_path, capsys, argv, name,
+                                                                               content, message):
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    code, _, err = _run([*argv, tmp_path / name, *TINY, "--out", tmp_path / "run"], capsys)
+    assert code == 1 and err.splitlines()[-1].startswith(f"bptt {' '.join(argv[:2])}: {tmp_path / name}: {message}")

@@ -80,3 +80,25 @@ def test_bad_input_names_the_file_and_line(model_dir, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "kept 1 of 3 rows" in captured.err and "line 3" in captured.err and "line 4" in captured.err
     assert sum(map(sum, json.loads(captured.out)["confusion_matrix"])) == 1
+
+
+@pytest.mark.parametrize("text", ["good\nbad", "good\r\nbad", "good\n\n"])
+def test_an_argument_holding_a_line_break_is_one_text_with_one_line_of_answer(model_dir, capsys, text):
+    best, _ = model_dir
+    assert main(["predict", "--model", str(best), text, "the plot is great ."]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 2                   # answers are split on \n only, as --input lines
+    assert out.split("\n")[0].split("\t")[2] == text.replace("\n", "\\n")
+
+
+def test_the_shipped_models_cards_carry_their_figures_and_cite_no_file_outside_the_package(capsys):
+    """An installed package has no bench/: ``bptt models`` (and each card.json) gives the
+    figures themselves and names no bench/results file."""
+    assert main(["models", "--json"]) == 0
+    models = json.loads(capsys.readouterr().out)
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    for m in models:
+        assert m["figures"]["dev_accuracy"] > 0.8 and f"dev_accuracy: {m['figures']['dev_accuracy']:.2%}" in text
+        assert all(isinstance(v, float) for v in m["figures"].values())
+    assert "bench/" not in text and "bench/" not in json.dumps(models)

@@ -45,3 +45,27 @@ def test_cli_train_seq2seq_then_translate(pair_files, tmp_path, capsys):
 def test_cli_translate_without_a_model_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a translator model"):
         run_cli(["translate", str(tmp_path), "abc"])
+
+
+@pytest.mark.parametrize("beam", ["1", "3"])
+@pytest.mark.parametrize("source", ["stdin", "file"])
+def test_translate_answers_a_blank_line_with_empty_and_the_others_in_line(pair_files, tmp_path, capsys,
+                                                                          monkeypatch, beam, source):
+    import io
+    import sys
+    from bptt.cli import main
+    model = Translator(embedding_dim=4, hidden_size=8, epochs=1, max_output_len=8, patience=None, verbose=0).fit(
+        reversal_pairs(60, 0), reversal_pairs(10, 1), progress=False)
+    model.save(tmp_path / "m")
+    lines = "abc\n\ndd\n"
+    expected = model.translate(["abc"], beam=int(beam)) + ["(empty)"] + \
+        model.translate(["dd"], beam=int(beam))
+    if source == "file":
+        (tmp_path / "in.txt").write_text(lines)
+        monkeypatch.setattr(sys, "stdin", open(tmp_path / "in.txt"))
+    else:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
+    assert main(["translate", str(tmp_path / "m"), "--beam", beam]) == 0
+    assert capsys.readouterr().out.splitlines() == expected
+    assert main(["translate", str(tmp_path / "m"), "", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"source": "", "output": None, "note": "nothing to translate"}

@@ -117,3 +117,49 @@ def test_an_ensemble_run_resumes_from_its_folder_and_is_refused_or_replaced_othe
     lines = (tmp_path / "cut" / "member1" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     epochs = [json.loads(line).get("epoch") for line in lines]
     assert epochs[0] == 1 and 2 not in epochs                    # the old run's lines are gone
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_ctrl_c_stops_with_a_checkpoint_and_exits_130(job, tmp_path, monkeypatch, capsys):
+    """One Ctrl-C (SIGINT during the first step): the step finishes, the checkpoint is written,
+    and ``bptt`` exits 130, so that a script can tell the interrupted run from a finished one."""
+    import os
+    import signal
+
+    from bptt import cli, train
+    real = train.global_norm
+
+    def norm_then_ctrl_c(grads):
+        os.kill(os.getpid(), signal.SIGINT)        # the trainer's handler: finish the step, then stop
+        monkeypatch.setattr(train, "global_norm", real)
+        return real(grads)
+    monkeypatch.setattr(train, "global_norm", norm_then_ctrl_c)
+    code = cli.main([str(a) for a in ["train", *JOBS[job](tmp_path), "--quiet", "--out", tmp_path / "run"]])
+    assert code == 130, capsys.readouterr().err
+    assert (tmp_path / "run" / CHECKPOINT).is_file()
+    stops = [r for r in map(json.loads, open(tmp_path / "run" / "metrics.jsonl")) if r.get("event") == "stopped"]
+    assert [(s["reason"], s["epoch"], s["step_in_epoch"]) for s in stops] == [("interrupt", 1, 1)]
+
+
+def test_a_run_stopped_inside_its_first_epoch_can_be_plotted_and_its_card_gives_best_s_accuracy(
+        tmp_path, monkeypatch, capsys):
+    """Stopped by the budget after one step: only the stop evaluation chose best/. ``bptt plot``
+    draws it, and the card (``GET /model``) gives the dev accuracy of exactly the weights in best/."""
+    from bptt.cli import main
+    from bptt.serve.model import load_model, model_card
+    argv = ["train", *_sentiment(tmp_path), "--quiet", "--out", tmp_path / "run"]
+    texts, labels = negation_data(60, 1)
+    (tmp_path / "dev.tsv").write_text("sentence\tlabel\n" + "".join(
+        f"{t}\t{int(y == 'positive')}\n" for t, y in zip(texts, labels)), encoding="utf-8")
+    with fake_clock(monkeypatch):
+        assert run_cli(argv + ["--time-budget", "0.1", "--dev", tmp_path / "dev.tsv"]) == 0
+    records = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
+    assert [r.get("event") for r in records] == ["stopped", "stop evaluation", "time budget"]
+    assert records[1]["best"]
+    assert main(["plot", str(tmp_path / "run"), "--out", str(tmp_path / "pics")]) == 0
+    assert (tmp_path / "pics" / "accuracy.png").is_file()
+    clf, directory = load_model(str(tmp_path / "run" / "best"))
+    training = model_card(clf, directory)["training"]
+    accuracy = float(np.mean(clf.predict(texts) == np.asarray(labels)))
+    assert training["best"] == {"dev_accuracy": accuracy} and accuracy == records[1]["dev_accuracy"]
+    assert (training["epochs"], training["best_epoch"], training["best_event"]) == (0, 1, "stop evaluation")

@@ -48,7 +48,7 @@ TINY = dict(embedding_dim=16, hidden_size=16, cell="gru", bidirectional=False, p
 def test_get_params_are_the_settings_and_rebuild_the_estimator(estimator):
     est = estimator(epochs=2, hidden_size=7)
     params = est.get_params()
-    assert params == asdict(est.settings) and params["epochs"] == 2 and params["hidden_size"] == 7
+    assert params == {**asdict(est.settings), "verbose": 1} and params["epochs"] == 2 and params["hidden_size"] == 7
     assert est.get_params(deep=False) == params
     assert estimator(**params).settings == est.settings
 
@@ -131,8 +131,24 @@ def test_fit_returns_self_adds_only_fitted_attributes_and_leaves_the_settings(fi
     settings, params_hash = clf.settings, joblib.hash(clf.get_params())
     assert clf.fit(np.array(texts), np.array(labels), progress=False) is clf   # arrays, as sklearn passes
     assert clf.settings is settings and joblib.hash(clf.get_params()) == params_hash
-    added = set(vars(clf)) - {"settings"}
+    added = set(vars(clf)) - {"settings", "verbose"}
     assert added >= {"classes_", "model_", "trainer_", "vocab_"} and all(a.endswith("_") for a in added)
+
+
+@pytest.mark.parametrize("estimator, data", [
+    (SentimentClassifier, lambda: negation_data(80, 0)), (SequenceTagger, lambda: (toy_sentences(40, 0),)),
+    (Translator, lambda: ([("abc", "cba"), ("hello", "olleh"), ("xy", "yx")] * 10,))])
+def test_verbose_0_fits_silently_and_1_prints_a_line_per_epoch(estimator, data, capsys):
+    """As scikit-learn's estimators: ``verbose=0`` is silent inside cross_val_score or a grid
+    search; the default, 1, is what the command line shows (a line per epoch)."""
+    small = dict(embedding_dim=4, hidden_size=4, epochs=2, patience=None)
+    estimator(verbose=0, **small).fit(*data(), progress=False)
+    assert capsys.readouterr() == ("", "")
+    loud = estimator(**small)
+    assert loud.get_params()["verbose"] == 1 and clone(loud.set_params(verbose=0)).verbose == 0
+    estimator(**small).fit(*data(), progress=False)
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == ["epoch 1", "epoch 2"]
+    assert repr(estimator(verbose=0)) == f"{estimator.__name__}(verbose=0)"
 
 
 def test_fitting_twice_predicts_the_same(fitted):

@@ -31,10 +31,26 @@ def test_card_of_a_run_s_best_model_carries_its_training_figures(run):
                              "vocab_size": len(clf.vocab_),
                              "parameters": sum(p.size for p in clf.model_.params.values())}
     assert card["recipe"]["lr"] == 0.01 and card["recipe"]["epochs"] == 2
-    assert card["training"] == {"epochs": 2, "best_epoch": best["epoch"],
+    assert card["training"] == {"epochs": 2, "best_epoch": best["epoch"], "best_step": best["step"],
                                 "best": {"dev_accuracy": best["dev_accuracy"]},
                                 "elapsed_s": records[-1]["elapsed_s"]}
     assert "figures" not in card
+
+
+def test_card_names_the_stop_evaluation_that_chose_best_when_it_beat_every_epoch(run, tmp_path):
+    """A run stopped inside epoch 3 whose last weights beat epochs 1 and 2: they are best/, and
+    the card gives their figures, not epoch 2's."""
+    import shutil
+    shutil.copytree(run, tmp_path / "run")
+    stop = {"event": "stop evaluation", "epoch": 3, "step": 25, "dev_accuracy": 0.987, "best": True,
+            "batches": 25, "elapsed_s": 9.5}
+    with open(tmp_path / "run" / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"event": "stopped", "reason": "time budget", "epoch": 3, "step": 25}) + "\n")
+        f.write(json.dumps(stop) + "\n")
+    clf, directory = load_model(str(tmp_path / "run" / "best"))
+    training = model_card(clf, directory)["training"]
+    assert training == {"epochs": 2, "best_epoch": 3, "best_step": 25, "best_event": "stop evaluation",
+                        "best": {"dev_accuracy": 0.987}, "elapsed_s": 9.5}
 
 
 def test_card_json_adds_published_figures_and_refuses_unknown_fields(run, tmp_path):

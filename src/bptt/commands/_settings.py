@@ -8,11 +8,13 @@ beside the field in the dataclass. Only the flags given on the command line over
 dataclass defaults. So a bad value is refused before any data is read, naming the flag.
 
 ``start_run`` checks ``--out``/``--resume``/``--overwrite`` before the data is read as well:
-a folder holding a run is refused unless the run resumes or is to be replaced.
+a folder holding a run is refused unless the run resumes or is to be replaced; a resumed run
+continues in the folder of its checkpoint (``--out`` naming another folder is refused).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import math
 import re
@@ -176,6 +178,30 @@ def read_labelled(args, path, classes=None):
     return data
 
 
+@contextlib.contextmanager
+def held_out_of(path, what: str):
+    """Inside: a dev set held out of too few examples (``TooFewToHoldOut``) is an error naming
+    ``path`` and what it holds (``what``: "sentence", "pair", ...)."""
+    from ..jobs._common import TooFewToHoldOut
+    try:
+        yield
+    except TooFewToHoldOut as err:
+        found = f"{err.n} {what}{'' if err.n == 1 else 's'}"
+        raise ValueError(f"{path}: holds {found}: too few to hold out a dev set and train on the rest; "
+                         f"give a dev set (--dev FILE) or more {what}s") from None
+
+
+def two_classes(data, path) -> None:
+    """A classifier's training data must hold two classes or more: else an error naming ``path``,
+    its one label and how many rows carry it."""
+    if len(data.classes) < 2:
+        n = len(data.texts)
+        found = ("no labelled rows" if not data.classes else f"its only row has the label {data.classes[0]!r}"
+                 if n == 1 else f"all {n:,} rows have the label {data.classes[0]!r}")
+        raise ValueError(f"{path}: {found}: a classifier needs two classes or more (is --label-column "
+                         f"the column of the labels?)")
+
+
 def read_reported(reader, path):
     """``reader(path, report)`` (``read_tagged``, ``read_pairs``), its report written to
     standard error: what was kept, the tags and their counts, a byte-order mark removed."""
@@ -198,12 +224,13 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
     """``--out``, ``--resume``, ``--overwrite``, ``--time-budget`` and ``--quiet``: where a
     training run writes, whether it continues or replaces a run there, how long it may run, and
     how it shows (every ``bptt train`` job has them; ``start_run`` reads them)."""
-    parser.add_argument("--out", default=default_out,
-                        help=f"checkpoint, best/ and metrics.jsonl go here (default {default_out})")
+    parser.add_argument("--out", help=f"checkpoint, best/ and metrics.jsonl go here (default "
+                                      f"{default_out}; with --resume, the resumed run's folder)")
+    parser.set_defaults(default_out=default_out)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", metavar="CHECKPOINT",
                        help="continue exactly from this checkpoint.safetensors (or the run folder "
-                            "holding it), with the same data and settings")
+                            "holding it), with the same data and settings, in that run's folder")
     group.add_argument("--overwrite", action="store_true",
                        help="replace the run already in --out (its checkpoint, best/ and metrics)")
     parser.add_argument("--time-budget", type=positive_float, metavar="MINUTES",
@@ -241,10 +268,12 @@ def start_run(args, settings_cls) -> tuple[dict, dict]:
     if settings.get("vectors") is not None:           # the vector file is read after the data: look now
         from ..data.vectors import vector_file_exists
         vector_file_exists(settings["vectors"])
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: --out must be a folder, and this is a file")
     resume = args.resume
+    if resume is None and args.out is None:
+        args.out = args.default_out
+    out = Path(args.out) if args.out is not None else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: --out must be a folder, and this is a file")
     if resume is not None:
         resume = Path(resume)
         ensemble = resume.is_dir() and not (resume / CHECKPOINT).is_file() and \
@@ -257,9 +286,11 @@ def start_run(args, settings_cls) -> tuple[dict, dict]:
         folder = resume if ensemble else resume.parent
         if folder.name.startswith("member") and folder.name[6:].isdigit():
             folder = folder.parent                  # a checkpoint of an ensemble's member
-        if folder.resolve() != out.resolve() and run_files(out):
-            raise ValueError(f"{out}: holds another run than the one in {folder}: resume with "
-                             f"--out {folder}, or into an empty --out")
+        if out is None:
+            args.out, out = str(folder), folder         # a resumed run continues in its folder
+        elif folder.resolve() != out.resolve():
+            raise ValueError(f"--out {out}: a resumed run continues in its own folder, {folder}: "
+                             f"leave out --out (or give --out {folder})")
     elif not args.overwrite and run_files(out):
         raise ValueError(occupied(out))
     budget = None if args.time_budget is None else args.time_budget * 60
@@ -275,3 +306,10 @@ def run_summary(trainer, what: str, out: str | Path) -> str:
         return (f"stopped before the first evaluation: no best model yet; resume with --resume "
                 f"{out / 'checkpoint.safetensors'}")
     return f"best dev {what} {st.best_score:.4f} at epoch {st.best_epoch}; model: {out / 'best'}"
+
+
+def exit_status(trainer) -> int:
+    """A training command's exit status: 130 (as for Ctrl-C anywhere) when Ctrl-C stopped the run,
+    after its checkpoint was written, so that a script can tell it from a finished run; else 0."""
+    from ..cli import EXIT_INTERRUPTED
+    return EXIT_INTERRUPTED if trainer.stop_reason == "interrupt" else 0

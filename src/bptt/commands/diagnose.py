@@ -20,7 +20,8 @@ targets; random token ids and labels, tags or next tokens over words), which is 
 how the gradient travels.
 
 With ``--out DIR``: ``diagnosis.json`` (every curve and number), and the PNG plots (matplotlib,
-the optional extra ``plot``): ``grad_vs_distance.png`` (||dL/dh|| against distance from the
+the optional extra ``plot``; without it, a note says so before any work and the rest is done,
+status 0): ``grad_vs_distance.png`` (||dL/dh|| against distance from the
 loss, log scale, one line per model), ``jacobian_vs_distance.png``, and after training
 ``heatmap_<cell>.png`` (dL/dh over training steps) and ``losses.png`` (clipped steps marked).
 """
@@ -131,6 +132,9 @@ def run(args) -> int:
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
+    missing = _plot_extra_missing() if out else None
+    if missing:
+        print(f"bptt diagnose: no plots: {missing}; writing {out / 'diagnosis.json'} only", file=sys.stderr)
     models = _models(args)
     trained = {}
     if args.train_steps > 0:
@@ -166,6 +170,9 @@ def run(args) -> int:
     if out is None:
         return 0
     (out / "diagnosis.json").write_text(json.dumps({"T": args.T, "batch": args.batch, "models": summaries}) + "\n")
+    if missing:
+        print(f"wrote {out / 'diagnosis.json'} (no plots: {missing})", file=sys.stderr)
+        return 0
     try:
         written = [dg.plot_distance({lb: d.curves()["l0"]["dh"] for lb, d in results.items()},
                                     out / "grad_vs_distance.png", title=f"||dL/dh_(T-k)||, T = {args.T}")]
@@ -188,6 +195,16 @@ def run(args) -> int:
         return 1
     print("wrote " + ", ".join(str(p) for p in [out / "diagnosis.json", *written]), file=sys.stderr)
     return 0
+
+
+def _plot_extra_missing() -> str | None:
+    """None if matplotlib (the extra ``plot``) can be imported, else what to install."""
+    from ..plots import figure
+    try:
+        figure()
+    except ImportError as err:
+        return str(err)
+    return None
 
 
 def add_parsers(subparsers, train_subparsers=None) -> None:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, non_negative_float,
-                        positive_int, read_labelled, read_text_reported, seed_int, start_run)
+from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, exit_status, held_out_of,
+                        non_negative_float, positive_int, read_labelled, read_text_reported, seed_int, start_run)
 
 
 def cmd_train_lm(args) -> int:
@@ -46,7 +46,7 @@ def cmd_train_lm(args) -> int:
     best = result.best
     score = f"{best['bpc']:.4f} bits per character" if "bpc" in best else f"perplexity {best['perplexity']:.2f}"
     print(f"best validation {score} ({best['loss']:.4f} nats per token); model: {Path(args.out) / 'best'}")
-    return 0
+    return exit_status(result.trainer)
 
 
 def _labelled(args, seed: int):
@@ -58,7 +58,8 @@ def _labelled(args, seed: int):
     if args.dev:
         dev = read_labelled(args, args.dev, train.classes)
         return texts, labels, train.classes, list(dev.texts), np.asarray(dev.labels)
-    (texts, labels), (dev_texts, dev_labels) = hold_out(20, seed, texts, labels)
+    with held_out_of(args.labelled, "labelled sentence"):
+        (texts, labels), (dev_texts, dev_labels) = hold_out(20, seed, texts, labels)
     return texts, labels, train.classes, dev_texts, dev_labels
 
 

@@ -10,7 +10,9 @@ length (nothing longer than a name is ever looked up on disk as more than a stri
 
 ``predict`` reads texts from its arguments, else one per line from ``--input FILE`` or standard
 input (``-``), lines split on ``\n`` only; a text with no words gets the answer ``(empty)``
-rather than a guess. Texts are read whole unless ``--max-len`` asks otherwise.
+rather than a guess. Texts are read whole unless ``--max-len`` asks otherwise. An argument is
+one text whatever it holds, and gets one line of answer: a ``\n`` in it is shown as ``\\n``
+where the text is echoed.
 """
 from __future__ import annotations
 
@@ -19,10 +21,16 @@ import os
 import sys
 from pathlib import Path
 
-from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, read_labelled, run_summary,
-                        start_run)
+from ._settings import (add_column_arguments, add_run_arguments, add_settings_arguments, exit_status, held_out_of,
+                        read_labelled, run_summary, start_run, two_classes)
 
 EMPTY = "(empty)"
+
+
+def on_one_line(text: str) -> str:
+    r"""``text`` with ``\n`` shown as ``\\n``: one answer, one line (answers are split on ``\n``
+    only, as ``--input`` lines are)."""
+    return text.replace("\n", "\\n")
 
 
 def _names_a_model(first: str, n_positionals: int) -> bool:
@@ -75,9 +83,9 @@ def cmd_predict(args) -> int:
                        "probabilities": {c: round(float(q), 6) for c, q in zip(clf.classes_, p)}})
             print(json.dumps(record, ensure_ascii=False))
         elif p is None:
-            print(f"{EMPTY}\t-\t{text}")
+            print(f"{EMPTY}\t-\t{on_one_line(text)}")
         else:
-            print(f"{clf.classes_[int(p.argmax())]}\t{p.max():.3f}\t{text}")
+            print(f"{clf.classes_[int(p.argmax())]}\t{p.max():.3f}\t{on_one_line(text)}")
     return 0
 
 
@@ -175,19 +183,21 @@ def cmd_train_sentiment(args) -> int:
     from ..jobs.sentiment import SentimentClassifier, SentimentSettings
     settings, run = start_run(args, SentimentSettings)
     train = read_labelled(args, args.train)
+    two_classes(train, args.train)
     dev_texts = dev_labels = None
     if args.dev:
         dev = read_labelled(args, args.dev, train.classes)
         dev_texts, dev_labels = dev.texts, [dev.classes[i] for i in dev.labels]
     clf = SentimentClassifier(**settings)
-    clf.fit(train.texts, [train.classes[i] for i in train.labels], dev_texts, dev_labels,
-            classes=train.classes, **run)
+    with held_out_of(args.train, "labelled text"):
+        clf.fit(train.texts, [train.classes[i] for i in train.labels], dev_texts, dev_labels,
+                classes=train.classes, **run)
     if clf.settings.ensemble > 1:
         print(f"ensemble of {len(clf.members_)} members: dev accuracy {clf.dev_accuracy_:.4f}; "
               f"model: {Path(args.out) / 'best'}")
     else:
         print(run_summary(clf.trainer_, "accuracy", args.out))
-    return 0
+    return exit_status(clf.trainer_)
 
 
 def init_from_argument(what: str) -> dict:

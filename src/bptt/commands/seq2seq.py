@@ -8,14 +8,17 @@
 FILE.tsv holds ``source<TAB>target`` lines (``bptt data dates --out DIR`` writes the
 date-normalisation data in this form). Without ``--dev`` 5% of the pairs are held out to pick
 the best epoch by exact match. ``translate`` prints one output per text: greedy, or beam search
-with ``--beam K``.
+with ``--beam K``; a text with nothing to translate (a blank line) gets ``(empty)`` (in JSON,
+output null), as ``bptt predict`` answers it, so outputs line up with inputs.
 """
 from __future__ import annotations
 
 import json
 import sys
 
-from ._settings import add_run_arguments, add_settings_arguments, positive_int, read_reported, run_summary, start_run
+from ._settings import (add_run_arguments, add_settings_arguments, exit_status, held_out_of, positive_int,
+                        read_reported, run_summary, start_run)
+from .sentiment import EMPTY
 
 
 def cmd_train_seq2seq(args) -> int:
@@ -24,8 +27,11 @@ def cmd_train_seq2seq(args) -> int:
     settings, run = start_run(args, TranslatorSettings)
     pairs = read_reported(read_pairs, args.pairs)
     dev = read_reported(read_pairs, args.dev) if args.dev else None
-    model = Translator(**settings).fit(pairs, dev, **run)
+    with held_out_of(args.pairs, "pair"):
+        model = Translator(**settings).fit(pairs, dev, **run)
     print(run_summary(model.trainer_, "exact match", args.out))
+    if exit_status(model.trainer_):
+        return exit_status(model.trainer_)
     for path in args.test:
         result = model.evaluate(read_reported(read_pairs, path))
         print(f"{path}: exact match {result['exact_match']:.4f} (greedy, {result['pairs']} pairs)")
@@ -39,8 +45,14 @@ def cmd_translate(args) -> int:
         from ..data.readers import read_lines
         texts = read_lines(sys.stdin)
     model = Translator.load(args.model)
-    hyps = model.hypotheses(texts, beam=args.beam)
-    for text, h in zip(texts, hyps):
+    full = [i for i, t in enumerate(texts) if model.split(t)]
+    hyps = dict(zip(full, model.hypotheses([texts[i] for i in full], beam=args.beam)))
+    for i, text in enumerate(texts):
+        h = hyps.get(i)
+        if h is None:
+            print(json.dumps({"source": text, "output": None, "note": "nothing to translate"}, ensure_ascii=False)
+                  if args.json else EMPTY)
+            continue
         output = model.join(model.target_vocab_.decode(h.tokens))
         if args.json:
             print(json.dumps({"source": text, "output": output, "log_prob": round(h.score, 6),

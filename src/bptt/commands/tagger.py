@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ._settings import add_run_arguments, add_settings_arguments, read_reported, run_summary, start_run
+from ._settings import (add_run_arguments, add_settings_arguments, exit_status, held_out_of, read_reported,
+                        run_summary, start_run)
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -30,8 +31,11 @@ def cmd_train_tagger(args) -> int:
     settings, run = start_run(args, TaggerSettings)
     train = read_reported(read_tagged, args.train)
     dev = read_reported(read_tagged, args.dev) if args.dev else None
-    tagger = SequenceTagger(**settings).fit(train, dev, **run)
+    with held_out_of(args.train, "sentence"):
+        tagger = SequenceTagger(**settings).fit(train, dev, **run)
     print(run_summary(tagger.trainer_, "accuracy", args.out))
+    if exit_status(tagger.trainer_):
+        return exit_status(tagger.trainer_)
     if args.test:
         baseline = MostFrequentTag().fit(train)
         for path in args.test:

@@ -5,8 +5,9 @@
     pretrained_vectors(settings, vocab, ...)  (vocabulary, embedding matrix, report) from the file
     set_embedding(embedding, matrix, freeze)  copy the matrix in; freeze it or not
     settings_of(Settings, given)          the settings dataclass; unknown names are a TypeError
-    Estimator                             scikit-learn's get_params / set_params over the settings
+    Estimator                             scikit-learn's get_params / set_params over the settings and verbose
     hold_out(one_in, seed, *columns)      (train, dev) parts: a seeded 1-in-``one_in`` dev set
+    TooFewToHoldOut                       its ValueError when there are fewer than 2 examples
     check_fitted(estimator)               a RuntimeError unless fit() or load() ran
     fingerprint(*parts)                   SHA-256 of a job's data (a resumed run must have the same)
     identity(settings, *data)             what a resumed run must share: the settings, the data's fingerprint
@@ -128,14 +129,19 @@ def settings_of(settings_cls, given: dict):
 
 
 class Estimator:
-    """scikit-learn's estimator API for a job whose constructor is ``__init__(self, **settings)``
-    storing ``self.settings = settings_of(Settings, settings)``; scikit-learn is not imported
-    unless scikit-learn itself asks for the tags.
+    """scikit-learn's estimator API for a job whose constructor is ``__init__(self, verbose=1,
+    **settings)`` storing ``self.verbose = verbose`` and ``self.settings = settings_of(Settings,
+    settings)``; scikit-learn is not imported unless scikit-learn itself asks for the tags.
 
-    ``get_params()`` is every field of ``settings``, each the very object the constructor was
-    given (``sklearn.base.clone`` checks identity), so ``type(e)(**e.get_params())`` builds the
-    same estimator, unfitted. ``set_params(**params)`` replaces those fields (the settings'
-    own checks run again; an unknown name is a ValueError, as in scikit-learn) and returns self.
+    ``verbose``, as in scikit-learn: 0 trains silently (no progress bar, no line per epoch, for
+    ``cross_val_score`` and ``GridSearchCV``), 1 (the default, what the command line shows) a
+    line per epoch, and a progress bar unless ``fit(progress=False)``.
+
+    ``get_params()`` is ``verbose`` and every field of ``settings``, each the very object the
+    constructor was given (``sklearn.base.clone`` checks identity), so
+    ``type(e)(**e.get_params())`` builds the same estimator, unfitted. ``set_params(**params)``
+    replaces those (the settings' own checks run again; an unknown name is a ValueError, as in
+    scikit-learn) and returns self.
     Two class attributes tell scikit-learn what the estimator is: ``classifier`` (fit(X, y),
     labels in ``classes_``; ``cross_val_score`` then stratifies its folds; else fit(X) and
     score(X), X carrying its own targets) and ``text_input`` (X is a list of strings). X is
@@ -145,23 +151,31 @@ class Estimator:
     text_input = False
 
     def get_params(self, deep: bool = True) -> dict:
-        """{setting: value} for every setting (``deep`` changes nothing: nothing nests)."""
-        return {f.name: getattr(self.settings, f.name) for f in fields(self.settings)}
+        """{setting: value} for every setting, and verbose (``deep`` changes nothing: nothing nests)."""
+        return {**{f.name: getattr(self.settings, f.name) for f in fields(self.settings)},
+                "verbose": self.verbose}
 
     def set_params(self, **params) -> "Estimator":
-        known = [f.name for f in fields(self.settings)]
+        known = [f.name for f in fields(self.settings)] + ["verbose"]
         unknown = sorted(set(params) - set(known))
         if unknown:
             raise ValueError(f"invalid parameter {unknown[0]!r} for {type(self).__name__}; "
                              f"valid parameters: {sorted(known)}")
+        verbose = params.pop("verbose", self.verbose)
         self.settings = replace(self.settings, **params)
+        self.verbose = verbose
         return self
+
+    def says(self) -> bool:
+        """Whether fit shows its progress and a line per epoch (``verbose`` not 0)."""
+        return bool(self.verbose)
 
     def __repr__(self) -> str:
         """The class with the settings that differ from their defaults, as scikit-learn prints."""
         default = type(self.settings)()
         changed = [f"{f.name}={getattr(self.settings, f.name)!r}" for f in fields(self.settings)
                    if getattr(self.settings, f.name) != getattr(default, f.name)]
+        changed += [f"verbose={self.verbose!r}"] * (self.verbose != 1)
         return f"{type(self).__name__}({', '.join(changed)})"
 
     def __sklearn_tags__(self):
@@ -172,17 +186,25 @@ class Estimator:
                     input_tags=InputTags(one_d_array=True, two_d_array=False, string=self.text_input))
 
 
+class TooFewToHoldOut(ValueError):
+    """``hold_out`` of fewer than 2 examples; ``n``: how many there were (a command names the file)."""
+
+    def __init__(self, n: int):
+        super().__init__(f"{n} training example{'' if n == 1 else 's'}: too few to hold out a dev set "
+                         f"and train on the rest; give a dev set (--dev FILE) or more examples")
+        self.n = n
+
+
 def hold_out(one_in: int, seed: int, *columns) -> tuple[tuple, tuple]:
     """Split parallel columns (lists or arrays of one length n) into (train, dev) columns.
 
     A permutation of 0..n-1 drawn from ``seed``; its first max(1, n // one_in) positions are the
     dev part (``one_in`` 20: 5%, 10: 10%), the rest, in permuted order, the training part.
-    Fewer than 2 examples leave nothing to train on: a ValueError says to give a dev set.
+    Fewer than 2 examples leave nothing to train on: a ``TooFewToHoldOut`` says to give a dev set.
     """
     n = len(columns[0])
     if n < 2:
-        raise ValueError(f"{n} training example{'' if n == 1 else 's'}: too few to hold out a dev set "
-                         f"and train on the rest; give a dev set (--dev FILE) or more examples")
+        raise TooFewToHoldOut(n)
     order = np.random.default_rng(seed).permutation(n)
     n_dev = max(1, n // one_in)
 

@@ -398,7 +398,7 @@ def _train(trainer: Trainer, evaluate, text_model: TextModel, tmp, resume, count
         seconds = time.perf_counter() - t0
         if best is None:
             _load_best(text_model, out)
-            best = evaluate()
+            best = _logged(out, lambda r: r.get("best")) or evaluate()     # no evaluation past the budget
     finally:
         if tmp:
             tmp.cleanup()
@@ -411,16 +411,27 @@ def _fit(trainer: Trainer, evaluate, text_model: TextModel, out: Path) -> tuple[
     checkpoint is rewritten with that best score so a resumed run keeps comparing against it.
     Returns (final metrics, best metrics or None if the best is an earlier evaluation)."""
     trainer.fit()
-    final = evaluate()
     st = trainer.state
+    # ended at a round's end: that round's evaluation was of these very weights (no second one)
+    final = (st.step_in_epoch == 0 and _logged(out, lambda r: "event" not in r)) or trainer.timed_evaluate()
     if final[METRIC] <= st.best_score:
+        trainer.budget_report()
         return final, None
     files.replace_directory(out / "best", text_model.save)
     st.best_score, st.best_epoch, st.bad_epochs = final[METRIC], st.epoch, 0
     trainer.log({"event": "final", "epoch": st.epoch, "step": st.global_step,
                   **{f"dev_{k}": v for k, v in final.items()}, "best": True})
     trainer.save_checkpoint()
+    trainer.budget_report()
     return final, final
+
+
+def _logged(out: Path, which) -> dict | None:
+    """The metrics of the last evaluation in metrics.jsonl for which ``which(record)`` holds
+    (the one that chose ``best/``, the last round's), as they were logged; None if none."""
+    from ..plots import read_metrics
+    found = [r for r in read_metrics(out / "metrics.jsonl", required=False) if which(r)]
+    return {k[4:]: v for k, v in found[-1].items() if k.startswith("dev_")} if found else None
 
 
 def _load_best(text_model: TextModel, out: Path) -> None:
@@ -548,7 +559,6 @@ def _train_stream(train_ids, val_ids, vocab: Vocabulary, s: LMSettings, start, o
     def batches(rng):
         return [Chunk(g, chunks[g % per_pass], g % per_pass == 0) for g in trainer.round_chunks()]
 
-    deadline = None if time_budget is None else time.perf_counter() + time_budget
     counted = {"tokens": 0}
 
     def step_fn(chunk: Chunk):
@@ -567,8 +577,6 @@ def _train_stream(train_ids, val_ids, vocab: Vocabulary, s: LMSettings, start, o
         else:
             carry.reset()
         counted["tokens"] += x.size
-        if deadline is not None and time.perf_counter() > deadline:
-            trainer.request_stop("time budget")    # finish this step, checkpoint, stop (as Ctrl-C)
         return result
 
     def evaluate():
@@ -579,7 +587,8 @@ def _train_stream(train_ids, val_ids, vocab: Vocabulary, s: LMSettings, start, o
     same = identity(s, train_ids, val_ids, vocab.tokens)
     trainer = _StreamTrainer(model, _trainer_config(s, 1), batches, step_fn, evaluate,
                              text_model.save, out, progress, identity=same, overwrite=overwrite,
-                             carry=carry, every=every, total=total)
+                             time_budget=time_budget, eval_tokens=len(val_ids), carry=carry, every=every,
+                             total=total)
     trainer.passes = s.epochs
     return _train(trainer, evaluate, text_model, tmp, resume, counted)
 
@@ -627,7 +636,6 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
     model = ConditionalLanguageModel(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
     set_embedding(model.lm.embedding, matrix, s.freeze_vectors)
     text_model = TextModel(model, vocab, s, tuple(classes))
-    deadline = None if time_budget is None else time.perf_counter() + time_budget
     counted = {"tokens": 0}
 
     def batches(rng):
@@ -638,8 +646,6 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
         result = model.loss_and_grads(ConditionalBatch(ids[:-1], model.labels_to_vectors(batch.labels),
                                                        ids[1:], lengths=n))
         counted["tokens"] += result.tokens
-        if deadline is not None and time.perf_counter() > deadline:
-            trainer.request_stop("time budget")
         return result
 
     def evaluate():
@@ -650,7 +656,8 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
     rounds = max(1, math.ceil(s.epochs))
     same = identity(s, seqs, y, dev_seqs, dev_y, list(classes))
     trainer = _LMTrainer(model, _trainer_config(s, rounds), batches, step_fn, evaluate,
-                         text_model.save, out, progress, identity=same, overwrite=overwrite)
+                         text_model.save, out, progress, identity=same, overwrite=overwrite,
+                         time_budget=time_budget, eval_tokens=sum(map(len, dev_seqs)))
     trainer.passes = rounds
     return _train(trainer, evaluate, text_model, tmp, resume, counted)
 

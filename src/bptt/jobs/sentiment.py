@@ -156,7 +156,8 @@ class SentimentClassifier(Estimator):
                                     # (ensemble: the last member's; ``dev_accuracy_`` the ensemble's)
     classifier = text_input = True    # Estimator: fit(texts, labels), predict -> classes_
 
-    def __init__(self, **settings):
+    def __init__(self, verbose: int = 1, **settings):
+        self.verbose = verbose            # 0: fit trains silently (``Estimator``)
         self.settings = settings_of(SentimentSettings, settings)
 
     # ---- training -------------------------------------------------------------------------
@@ -243,8 +244,9 @@ class SentimentClassifier(Estimator):
             return {"accuracy": float(np.mean(self._predict_ids(dev_seqs, members=[model]).argmax(1) == dev_y))}
 
         return train_keep_best(model, TrainConfig.from_settings(s, seed=s.seed + k), batches, step_fn,
-                               evaluate, export, out_dir, resume, progress, identity=same,
-                               overwrite=overwrite, time_budget=time_budget)
+                               evaluate, export, out_dir, resume, progress and self.says(), identity=same,
+                               overwrite=overwrite, time_budget=time_budget, verbose=self.says(),
+                               eval_tokens=sum(map(len, dev_seqs)))
 
     def _fit_ensemble(self, seqs, y, dev_seqs, dev_y, same, out_dir, resume, progress, overwrite,
                       time_budget):

@@ -132,7 +132,8 @@ class SequenceTagger(Estimator):
     model_: Tagger
     trainer_: Trainer               # fit only
 
-    def __init__(self, **settings):
+    def __init__(self, verbose: int = 1, **settings):
+        self.verbose = verbose            # 0: fit trains silently (``Estimator``)
         self.settings = settings_of(TaggerSettings, settings)
 
     # ---- encoding -------------------------------------------------------------------------
@@ -225,8 +226,9 @@ class SequenceTagger(Estimator):
         same = identity(s, [tuple(x) for x in sentences], [tuple(x) for x in dev])
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s), batches,
                                         self.model_.loss_and_grads, evaluate, self.save, out_dir,
-                                        resume, progress, identity=same, overwrite=overwrite,
-                                        time_budget=time_budget)
+                                        resume, progress and self.says(), identity=same, overwrite=overwrite,
+                                        time_budget=time_budget, verbose=self.says(),
+                                        eval_tokens=sum(len(x.words) for x in dev))
         return self
 
     # ---- prediction -----------------------------------------------------------------------

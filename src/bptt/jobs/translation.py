@@ -87,7 +87,8 @@ class Translator(Estimator):
     model_: Seq2Seq
     trainer_: Trainer               # fit only
 
-    def __init__(self, **settings):
+    def __init__(self, verbose: int = 1, **settings):
+        self.verbose = verbose            # 0: fit trains silently (``Estimator``)
         self.settings = settings_of(TranslatorSettings, settings)
 
     # ---- tokens ---------------------------------------------------------------------------
@@ -168,8 +169,10 @@ class Translator(Estimator):
 
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s, metric="exact_match"),
                                         batches, self.model_.loss_and_grads, evaluate, self.save,
-                                        out_dir, resume, progress, identity=identity(s, pairs, dev),
-                                        overwrite=overwrite, time_budget=time_budget)
+                                        out_dir, resume, progress and self.says(),
+                                        identity=identity(s, pairs, dev), overwrite=overwrite,
+                                        time_budget=time_budget, verbose=self.says(),
+                                        eval_tokens=sum(len(a) + len(b) for a, b in dev))
         return self
 
     # ---- decoding -------------------------------------------------------------------------

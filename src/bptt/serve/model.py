@@ -13,7 +13,7 @@ trained and how well it does, gathered from the files of its directory::
      "model":  {"type", "cell", "embedding_dim", "hidden_size", "num_layers", "bidirectional",
                 "pooling", "vocab_size", "parameters"},              (config.json, the weights)
      "recipe": every training setting,                              (sentiment.json)
-     "training": {"epochs", "best_epoch", "best": {dev metric: value}, "elapsed_s"},
+     "training": {"epochs", "best_epoch", "best_step", "best": {dev metric: value}, "elapsed_s"},
                                       (metrics.jsonl in the directory or its parent: a run's best/)
      "figures": {...}, "data": "...", "notes": "..."}               (card.json, optional)
 
@@ -41,15 +41,20 @@ def load_model(spec: str | None):
 
 
 def _training(directory: Path) -> dict | None:
-    """Epochs, best epoch and its dev metrics, and wall time, from the run's metrics.jsonl."""
+    """Epochs completed, the evaluation that chose the weights in ``best/`` (the last record
+    marked best: an epoch's end, or the ``stop evaluation`` of a run stopped inside an epoch,
+    named in ``best_event``), its dev metrics, and wall time, from the run's metrics.jsonl."""
     from ..plots import METRICS_FILE, read_metrics
     for candidate in (directory / METRICS_FILE, directory.parent / METRICS_FILE):
         if candidate.is_file():
-            records = [r for r in read_metrics(candidate) if "epoch" in r]
+            records = [r for r in read_metrics(candidate, required=False) if "epoch" in r]
             best = [r for r in records if r.get("best")]
-            out = {"epochs": max((r["epoch"] for r in records), default=0)}
+            out = {"epochs": max((r["epoch"] for r in records if r.get("event") != "stop evaluation"),
+                                 default=0)}
             if best:
-                out["best_epoch"] = best[-1]["epoch"]
+                out["best_epoch"], out["best_step"] = best[-1]["epoch"], best[-1]["step"]
+                if best[-1].get("event") == "stop evaluation":
+                    out["best_event"] = "stop evaluation"        # inside epoch best_epoch
                 out["best"] = {k: v for k, v in best[-1].items()
                                if k.startswith("dev_") and k != "dev_neg_loss"}
             if records and "elapsed_s" in records[-1]:
