@@ -7,6 +7,22 @@ last class):
     p_k    = P(target | words 1..k)           after word k, k = 1..T
     move_k = p_k - p_(k-1),  p_0 = 1/C         how word k moved it (p_0: even odds before any word)
 
+Every prefix is a text of its own, so the answer holds for any cell, pooling and direction (a
+backward direction reads each prefix from its own end). ``prefix_probabilities`` computes the
+same numbers as running each prefix separately (``prefix_probabilities_reference``, kept as the
+definition and tested against) with less work:
+
+- the states of a direction that reads forward over input shared by every prefix do not depend
+  on where the prefix ends: the prefix 1..k sees h_1 .. h_k of one run over the whole text. So a
+  unidirectional model runs the text once, and a bidirectional one runs its first layer's
+  forward direction once;
+- what does depend on the end (the backward direction, and every layer above a bidirectional
+  one) runs for all prefixes together, as batches of prefixes of about equal length
+  (``PREFIX_CELLS`` padded cells (T, B) a batch), then the model's own pooling and dense layer.
+
+A text of T words costs about T^2 / 2 backward token steps instead of T^2 (both directions), in
+batches of up to a few hundred rows instead of many small ones.
+
 ``bptt explain --png`` draws it (``bptt.plots.plot_explanation``) and ``bptt serve`` returns it
 from ``POST /explain`` and colours the words of its page by ``move``.
 """
@@ -15,6 +31,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .losses import softmax
+from .sequence import direction_forward, pack
+from .state import State
+
+PREFIX_CELLS = 1 << 16          # padded cells T*B of one batch of prefixes: bounds the memory held
 
 
 @dataclass(frozen=True)
@@ -58,3 +80,72 @@ def explain(clf, text: str) -> Explanation:
     probs = np.stack([p for _, p in steps])                        # (T, C)
     return Explanation(text, classes, target_class(classes), tuple(tok for tok, _ in steps), probs,
                        classes[int(probs[-1].argmax())])
+
+
+def prefix_probabilities_reference(clf, ids: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """(P, C): the class probabilities of each prefix ids[:e], e in ``ends``, each run as a text
+    of its own (the definition that ``prefix_probabilities`` must equal)."""
+    return clf._predict_ids([ids[:e] for e in ends])
+
+
+def prefix_probabilities(clf, ids: np.ndarray, ends: np.ndarray, cells: int = PREFIX_CELLS) -> np.ndarray:
+    """(P, C): ``prefix_probabilities_reference`` with the shared states computed once (see the
+    module docstring): the mean over the ensemble's members of softmax(logits) of each prefix.
+
+    ids (T,) token ids; ends (P,) prefix lengths in 1..T; cells: padded cells a batch holds."""
+    ids, ends = np.asarray(ids), np.asarray(ends, dtype=np.int64)
+    probs = np.zeros((len(ends), len(clf.classes_)))
+    for model in clf.members_:
+        probs += softmax(classifier_prefix_logits(model, ids, ends, cells).astype(np.float64))
+    return probs / len(clf.members_)
+
+
+def classifier_prefix_logits(model, ids: np.ndarray, ends: np.ndarray, cells: int = PREFIX_CELLS) -> np.ndarray:
+    """(P, C) the logits of a ``Classifier`` (inference: no dropout) for each prefix ids[:e].
+
+    Layers run on the whole text while every state is shared (unidirectional layers from the
+    bottom, and the forward direction of the first bidirectional one); the rest runs per prefix,
+    in batches of prefixes sorted longest first (``pack``'s order, so nothing is permuted)."""
+    rnn = model.rnn
+    c = rnn.config
+    D, T = c.directions, len(ids)
+    x, _ = model.embedding.forward(ids[:, None])                        # (T, 1, E)
+    whole = pack(None, T, 1)
+    zeros1 = tuple(s[0] for s in rnn._states_in(None, 1, whole, "state0"))
+    first = c.num_layers                # the first layer whose output depends on the prefix end
+    for layer in range(c.num_layers):
+        if D == 2:
+            first = layer
+            break
+        x, _, _ = direction_forward(rnn.cell, x, rnn._direction_params(layer, 0), zeros1, whole, False)
+    shared_fwd = None                   # (T, 1, H): the first bidirectional layer's forward direction
+    if first < c.num_layers:
+        shared_fwd, _, _ = direction_forward(rnn.cell, x, rnn._direction_params(first, 0), zeros1,
+                                             whole, False)
+    order = np.argsort(-ends, kind="stable")                            # longest first
+    logits = np.empty((len(ends), model.config.num_classes), dtype=model.dtype)
+    start = 0
+    while start < len(order):
+        Tc = int(ends[order[start]])
+        rows = order[start:start + max(1, cells // Tc)]
+        start += len(rows)
+        e = ends[rows]                                                  # (Pc,) non-increasing
+        packing = pack(e, Tc, len(e))
+        real = (np.arange(Tc)[:, None] < e[None, :])[..., None]         # (Tc, Pc, 1)
+        out = np.where(real, x[:Tc], 0).astype(x.dtype, copy=False)               # (Tc, Pc, In)
+        zeros = tuple(s[0] for s in rnn._states_in(None, len(e), packing, "state0"))
+        for layer in range(first, c.num_layers):
+            outs = []
+            for d in range(D):
+                if layer == first and d == 0:
+                    outs.append(np.where(real, shared_fwd[:Tc], 0).astype(x.dtype, copy=False))
+                else:
+                    outs.append(direction_forward(rnn.cell, out, rnn._direction_params(layer, d), zeros,
+                                                  packing, bool(d))[0])
+            out = np.concatenate(outs, axis=2)                          # (Tc, Pc, D*H)
+        cols = np.arange(len(e))
+        H = out.shape[2] // D                                           # top layer's final h: forward
+        tops = [out[e - 1, cols, :H]] + ([out[0, :, H:]] if D == 2 else [])   # at e, backward at 1
+        s, _ = model.pool(out, State(np.stack(tops)), e)                # (Pc, F)
+        logits[rows] = model.fc.forward(s)[0]
+    return logits
