@@ -34,6 +34,7 @@ from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, h
                       pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
 from .. import files, io
 from ..data.batching import bucket_batches, encode_texts, encode_tokens, token_budget_batches
+from ..data.labels import check_labels
 from ..data.tokenize import tokenize
 from ..data.vocab import PAD_ID, UNK_ID, Vocabulary
 from ..losses import softmax
@@ -166,6 +167,8 @@ class SentimentClassifier(Estimator):
         ``resume`` continues from a checkpoint file exactly where it stopped.
         """
         s = self.settings
+        if classes is None:                     # a misspelt or stray label is refused (bptt.data.labels)
+            check_labels(list(labels), "labels[{}]".format, remedy="correct it, or pass classes=[...]")
         classes, y = _classes_and_ids(labels, classes)
         texts = list(texts)
         if dev_texts is None:
