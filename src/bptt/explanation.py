@@ -16,12 +16,13 @@ definition and tested against) with less work:
   on where the prefix ends: the prefix 1..k sees h_1 .. h_k of one run over the whole text. So a
   unidirectional model runs the text once, and a bidirectional one runs its first layer's
   forward direction once;
-- what does depend on the end (the backward direction, and every layer above a bidirectional
-  one) runs for all prefixes together, as batches of prefixes of about equal length
-  (``PREFIX_CELLS`` padded cells (T, B) a batch), then the model's own pooling and dense layer.
+- what does depend on the end runs for all prefixes together. With one bidirectional layer
+  (the shipped models) the backward direction of every prefix runs as one batch, each prefix
+  keeping only its running pooled features (``running_prefix_logits``: memory (P, H)); with
+  more, every layer from the first runs per prefix in batches of about ``PREFIX_CELLS`` padded
+  cells, then the model's own pooling (``batched_prefix_logits``).
 
-A text of T words costs about T^2 / 2 backward token steps instead of T^2 (both directions), in
-batches of up to a few hundred rows instead of many small ones.
+A text of T words costs about T^2 / 2 backward token steps instead of T^2 (both directions).
 
 ``bptt explain --png`` draws it (``bptt.plots.plot_explanation``) and ``bptt serve`` returns it
 from ``POST /explain`` and colours the words of its page by ``move``.
@@ -101,6 +102,70 @@ def prefix_probabilities(clf, ids: np.ndarray, ends: np.ndarray, cells: int = PR
 
 
 def classifier_prefix_logits(model, ids: np.ndarray, ends: np.ndarray, cells: int = PREFIX_CELLS) -> np.ndarray:
+    """(P, C) the logits of a ``Classifier`` (inference: no dropout) for each prefix ids[:e]:
+    ``running_prefix_logits`` when the prefixes' own states feed the pooling directly (one layer,
+    or unidirectional layers), else ``batched_prefix_logits``."""
+    if model.rnn.config.directions == 1 or model.rnn.config.num_layers == 1:
+        return running_prefix_logits(model, ids, ends)
+    return batched_prefix_logits(model, ids, ends, cells)
+
+
+def running_prefix_logits(model, ids: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    r"""(P, C) logits of each prefix ids[:e] for a ``Classifier`` whose top layer is its only
+    bidirectional one, or that has none; no array grows with P * T.
+
+    The top layer's forward direction runs once over the text: f_1 .. f_T (T, H). Its pooled
+    features for the prefix 1..e are running ones: f_e (last), max_{j<=e} f_j, (1/e) sum_{j<=e} f_j.
+    The backward direction of prefix e reads x_e, x_{e-1}, .., x_1 from a zero state; all
+    prefixes run together, longest first, with the reference cell step (``cell.step_forward``):
+    at step s the prefixes with e > s read x_{e-s}, and each keeps its running max and sum of
+    its h as it goes and its last h (the backward state at word 1) when it ends. The features
+    are then put side by side as ``Classifier.pool`` has them: [forward ; backward] per pooling,
+    [max ; mean] for max+mean.
+    """
+    rnn, c, pooling = model.rnn, model.rnn.config, model.config.pooling
+    T = len(ids)
+    x, _ = model.embedding.forward(ids[:, None])                        # (T, 1, E)
+    whole = pack(None, T, 1)
+    zeros1 = tuple(s[0] for s in rnn._states_in(None, 1, whole, "state0"))
+    for layer in range(c.num_layers - (c.directions == 2)):            # every shared layer
+        x, _, _ = direction_forward(rnn.cell, x, rnn._direction_params(layer, 0), zeros1, whole, False)
+    if c.directions == 2:
+        f, _, _ = direction_forward(rnn.cell, x, rnn._direction_params(c.num_layers - 1, 0), zeros1, whole, False)
+    else:
+        f = x
+    f = f[:, 0]                                                         # (T, H)
+    ends = np.asarray(ends, dtype=np.int64)
+    n = ends.astype(f.dtype)[:, None]                                   # (P, 1)
+    parts = {"last": [f[ends - 1]], "max": [np.maximum.accumulate(f, axis=0)[ends - 1]],
+             "mean": [np.cumsum(f, axis=0)[ends - 1] / n]}              # each (P, H)
+    if c.directions == 2:
+        order = np.argsort(-ends, kind="stable")                        # longest first
+        e = ends[order]
+        params = rnn._direction_params(c.num_layers - 1, 1)
+        states = [np.zeros((len(e), z.shape[-1]), dtype=f.dtype) for z in zeros1]   # each (P, H): h (, c)
+        top = np.full_like(states[0], -np.inf)                          # (P, H) running max
+        total = np.zeros_like(states[0])                                # (P, H) running sum
+        xs = x[:, 0]                                                    # (T, In)
+        running = len(e)
+        for step in range(int(e[0])):
+            while e[running - 1] <= step:
+                running -= 1
+            new, _ = rnn.cell.step_forward(xs[e[:running] - 1 - step], tuple(s[:running] for s in states), params)
+            for s, v in zip(states, new):
+                s[:running] = v
+            np.maximum(top[:running], new[0], out=top[:running])
+            total[:running] += new[0]
+        back = np.empty_like(states[0])
+        for name, value in (("last", states[0]), ("max", top), ("mean", total)):
+            back[order] = value
+            parts[name].append(back / n if name == "mean" else back.copy())
+    pooled = {k: np.concatenate(v, axis=1) for k, v in parts.items()}  # each (P, D*H)
+    s = np.concatenate([pooled["max"], pooled["mean"]], axis=1) if pooling == "max+mean" else pooled[pooling]
+    return model.fc.forward(s)[0]
+
+
+def batched_prefix_logits(model, ids: np.ndarray, ends: np.ndarray, cells: int = PREFIX_CELLS) -> np.ndarray:
     """(P, C) the logits of a ``Classifier`` (inference: no dropout) for each prefix ids[:e].
 
     Layers run on the whole text while every state is shared (unidirectional layers from the

@@ -293,14 +293,14 @@ class SentimentClassifier(Estimator):
     def explain(self, text: str, max_steps: int = EXPLAIN_STEPS) -> list[tuple[str, np.ndarray]]:
         """For each word, the class probabilities of the text read up to and including it.
 
-        Each prefix (words 1..k) is run as a text of its own, so this holds for any cell, pooling
-        and direction (a backward direction reads every prefix from its own end). That costs
-        sum_k k token steps; when reading every prefix would take more than ``max_steps``, only
-        P = max(16, 2 * max_steps // T) evenly spaced prefixes are read (the last always) and each
-        row covers the words since the previous one, joined by spaces. With the default, a text of
-        up to 999 words is explained word by word; a 22,000-word one (100,000 characters) in 45
-        rows of about 490 words (about 45 s for the shipped sst2 model, one CPU). Prefixes run in
-        token-budget batches, so memory stays that of one batch whatever the length.
+        Each prefix (words 1..k) gets the probabilities it has as a text of its own, so this
+        holds for any cell, pooling and direction (``bptt.explanation.prefix_probabilities``: the
+        forward states once, the backward direction of all prefixes together). That costs
+        sum_k k backward token steps; when reading every prefix would take more than
+        ``max_steps``, only P = max(16, 2 * max_steps // T) evenly spaced prefixes are read (the
+        last always) and each row covers the words since the previous one, joined by spaces. With
+        the default, a text of up to 999 words is explained word by word; a 22,000-word one
+        (100,000 characters) in 45 rows of about 490 words.
         """
         from ..explanation import prefix_probabilities
         check_fitted(self)
