@@ -149,3 +149,13 @@ def test_the_cli_refuses_a_misspelt_label_and_trains_with_classes(tmp_path, caps
     assert main(args + ["--classes", "negative,positive,postive,Negative"]) == 0
     sentiment = json.loads((tmp_path / "run" / "best" / "sentiment.json").read_text())
     assert sentiment["classes"] == ["negative", "positive", "postive", "Negative"]
+
+
+def test_a_label_of_thousands_of_digits_is_read_or_skipped_never_a_crash(tmp_path):
+    digits = "1" * 5000                             # int() of over 4,300 digits raises in Python
+    (tmp_path / "d.csv").write_text(f"text,label\na,{digits}\nb,{digits}\n", encoding="utf-8")
+    ds, _ = read_dataset(tmp_path / "d.csv")
+    assert ds.classes == (digits,)
+    (tmp_path / "d.jsonl").write_text(f'{{"text": "a", "label": {digits}}}\n{{"text": "b", "label": 1}}\n')
+    ds, report = read_dataset(tmp_path / "d.jsonl")
+    assert report.skipped[0][0] == 1 and report.skipped[0][1].startswith("bad JSON: Exceeds the limit")

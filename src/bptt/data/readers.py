@@ -176,7 +176,7 @@ class _Rows:
         label = str(label).strip()
         if not label:
             return "empty label", "", ""
-        if _NUMBER.fullmatch(label):
+        if len(label) <= 40 and _NUMBER.fullmatch(label):
             label = str(int(label.split(".")[0]))           # 1, +1, 01, 1.0 -> "1"
         if self.header is not None and (text, label) == self.header:
             return "repeats the header line", "", ""
@@ -271,7 +271,7 @@ def _classes_from_labels(raw: list) -> tuple[tuple[str, ...], list[int]]:
     names = set(raw)
     if names <= {"0", "1"}:
         return BINARY_CLASSES, [int(s) for s in raw]
-    if all(_INT.fullmatch(s) for s in names):
+    if all(len(s) <= 40 and _INT.fullmatch(s) for s in names):      # int() of 4,300 digits raises
         ordered = tuple(sorted(names, key=int))
     else:
         ordered = tuple(sorted(names))
@@ -454,6 +454,9 @@ def _read_jsonl(path: Path, data: bytes, text_column, label_column, rows: _Rows)
             continue
         except RecursionError:
             rows.skip(n, "bad JSON: nested too deeply")
+            continue
+        except ValueError as e:                         # an integer of over 4,300 digits
+            rows.skip(n, f"bad JSON: {str(e)[:80]}")
             continue
         if not isinstance(obj, dict):
             rows.skip(n, f"expected a JSON object, got {type(obj).__name__}")
