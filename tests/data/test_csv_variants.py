@@ -86,6 +86,12 @@ def test_a_number_names_a_column_only_without_a_header(tmp_path):
         read_dataset(path, text_column="0")
     ds, report = read_dataset(path, text_column=0, label_column=1, header=False)   # the header is then a row
     assert ds.texts == ["review", "good", "bad"] and report.rows == 3
+    path = _csv(tmp_path / "d.csv", ",", header="", rows=[("a gem", "1"), ("dull", "0"), ("fun", "1")])
+    with pytest.raises(ValueError, match=r"label column '1' names a field of the first line, which looks like a "
+                                         r"data row \(its field '1' \(column 1\) is also the value of that column "
+                                         r"in 1 of the next 2 rows\); a number is a column position only with "
+                                         r"--no-header"):
+        read_dataset(path, text_column="a gem", label_column="1")      # a headerless file, read as if headed
 
 
 def test_the_cli_takes_delimiter_and_no_header(tmp_path, capsys):

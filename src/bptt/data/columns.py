@@ -7,8 +7,10 @@ Column names (a header line, or a JSONL object's keys):
   failing that, the one column whose name equals it ignoring case and surrounding whitespace
   (``Text``, `` LABEL``); two such columns are an error. A match ignoring case is reported.
 - A number is a column name like any other while the file has a header (``--text-column 0``
-  finds a column *named* "0", never the first column). With ``header=False`` (``--no-header``)
-  the columns have no names: both columns must be given as positions counting from 0.
+  finds a column *named* "0", never the first column), unless the header line looks like a
+  data row (below): then it is an error suggesting ``--no-header``, as the number was likely
+  meant as a position. With ``header=False`` (``--no-header``) the columns have no names: both
+  columns must be given as positions counting from 0.
 - When no column matches, the error lists the columns; if the header line looks like a data row
   (one of its fields appears again in the same column of the first rows below, as a label does),
   the error says so and suggests ``--no-header``.
@@ -95,6 +97,11 @@ def pick_column(path: Path, columns: list[str], given, defaults: tuple[str, ...]
     wanted = (str(given),) if given is not None else defaults
     for name in wanted:
         if name in columns:
+            data = looks_like_data(columns, rows or []) if name.strip().isdigit() else ""
+            if data:                                    # --text-column 0 meant as a position?
+                raise ValueError(f"{path}: {kind} column {name!r} names a field of the first line, which "
+                                 f"looks like a data row ({data}); a number is a column position only "
+                                 f"with --no-header (header=False)")
             return columns.index(name), ""
         folded = [i for i, c in enumerate(columns) if c.strip().casefold() == name.strip().casefold()]
         if len(folded) > 1:
