@@ -4,7 +4,8 @@
 or two of the ``MUTATORS``: bit flips, bytes set to odd values (NUL, quote, tab, CR, 0xFF),
 truncation, lines deleted, duplicated, reordered or joined, another encoding (UTF-16 with and
 without its mark, Latin-1, CP1252), a huge field, byte-order marks, lone CRs and CRLFs, and the
-empty file. Every variant is drawn from ``rng``, so a seed gives the same inputs again.
+empty file; and, when asked for, damaged labels (one edit, cut short, a stray value or another
+spelling of a class). Every variant is drawn from ``rng``, so a seed gives the same inputs again.
 
 ``run(target, path, expect)`` calls ``target(path)`` on one variant and sorts the outcome:
 
@@ -128,19 +129,64 @@ def blank_out(data: bytes, rng) -> bytes:
     return [b"", b"\n", b" \n\n", b"\xef\xbb\xbf"][int(rng.integers(4))]
 
 
+# ---- damaged labels: the last field of a line (after its last tab or comma) -------------------------
+def _label_line(data: bytes, rng) -> tuple[list[bytes], int, int]:
+    """(lines, a line holding a separator (after the first), where its last field starts)."""
+    lines = _lines(data)
+    rows = [i for i, x in enumerate(lines) if i > 0 and (b"\t" in x or b"," in x)] or [len(lines) - 1]
+    i = int(rng.choice(rows))
+    return lines, i, max(lines[i].rfind(b"\t"), lines[i].rfind(b",")) + 1
+
+
+def flip_label(data: bytes, rng) -> bytes:
+    """One edit of one label: a character replaced, deleted, inserted, or two neighbours swapped."""
+    lines, i, k = _label_line(data, rng)
+    label = bytearray(lines[i][k:])
+    if len(label) < 2:
+        return data
+    j = int(rng.integers(len(label) - 1))
+    kind = int(rng.integers(4))
+    if kind == 0:
+        label[j] = int(rng.choice(list(b"abcdefghijklmnopqrstuvwxyz{}0189")))
+    elif kind == 1:
+        del label[j]
+    elif kind == 2:
+        label.insert(j, int(rng.choice(list(b"aeiost"))))
+    else:
+        label[j], label[j + 1] = label[j + 1], label[j]
+    lines[i] = lines[i][:k] + bytes(label)
+    return b"\n".join(lines)
+
+
+def cut_label(data: bytes, rng) -> bytes:
+    """A label cut short (``positiv``, ``pos``)."""
+    lines, i, k = _label_line(data, rng)
+    n = len(lines[i]) - k
+    lines[i] = lines[i][:k + int(rng.integers(1, max(n, 2)))]
+    return b"\n".join(lines)
+
+
+def stray_label(data: bytes, rng) -> bytes:
+    """A label replaced by a stray value or another spelling of a class."""
+    lines, i, k = _label_line(data, rng)
+    lines[i] = lines[i][:k] + bytes(rng.choice([b"7", b"maybe", b"Negative", b"POSITIVE", b"posi tive", b"2"]))
+    return b"\n".join(lines)
+
+
 MUTATORS: dict[str, Callable] = {f.__name__: f for f in (
     flip_bits, set_odd_byte, insert_odd_byte, truncate, delete_line, duplicate_line, reorder_lines,
-    join_lines, other_encoding, huge_field, add_bom, line_ends, blank_out)}
+    join_lines, other_encoding, huge_field, add_bom, line_ends, blank_out, flip_label, cut_label, stray_label)}
+DEFAULT = tuple(MUTATORS)[:13]          # the label mutators run only when asked for (``only``)
 # the cheap, local damage is drawn more often than the rest
 WEIGHTS = {"flip_bits": 4, "set_odd_byte": 3, "insert_odd_byte": 2, "truncate": 2, "delete_line": 2,
            "duplicate_line": 2, "reorder_lines": 2, "join_lines": 1, "other_encoding": 1, "huge_field": 1,
-           "add_bom": 1, "line_ends": 1, "blank_out": 1}
+           "add_bom": 1, "line_ends": 1, "blank_out": 1, "flip_label": 3, "cut_label": 2, "stray_label": 2}
 
 
 def mutations(data: bytes, rng: np.random.Generator, n: int,
               only: tuple[str, ...] | None = None) -> Iterator[tuple[str, bytes]]:
     """``n`` damaged variants of ``data``: (names of the mutators applied, bytes)."""
-    names = list(only or MUTATORS)
+    names = list(only or DEFAULT)
     p = np.array([WEIGHTS[k] for k in names], dtype=float)
     p /= p.sum()
     for _ in range(n):

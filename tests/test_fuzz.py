@@ -41,10 +41,19 @@ def _tsv() -> bytes:
     return ("id\ttext\tlabel\n" + "".join(f"{i}\t{t}\t{y}\n" for i, (t, y) in enumerate(_reviews()))).encode()
 
 
-def _csv() -> bytes:
-    rows = [f'"{t}, really",{y}' if i % 3 == 0 else f'"{t}\nsecond line",{y}' if i % 7 == 0 else f"{t},{y}"
-            for i, (t, y) in enumerate(_reviews())]
-    return ("text,label\n" + "\n".join(rows) + "\n").encode()
+def _csv(sep: str = ",", header: str | None = "text,label") -> bytes:
+    rows = [f'"{t}, really"{sep}{y}' if i % 3 == 0 else f'"{t}\nsecond line"{sep}{y}' if i % 7 == 0
+            else f"{t}{sep}{y}" for i, (t, y) in enumerate(_reviews())]
+    head = [header.replace(",", sep)] if header else []
+    return ("\n".join(head + rows) + "\n").encode()
+
+
+# CSV files as people have them: (file name, good bytes, read_dataset's arguments)
+CSV_VARIANTS = {"csv_semicolon": ("s.csv", lambda: _csv(";", "Text,Label"), {}),
+                "csv_tab": ("t.csv", lambda: _csv("\t"), {}),
+                "csv_pipe": ("p.csv", lambda: _csv("|", "REVIEW,Sentiment"), {}),
+                "csv_no_header": ("n.csv", lambda: _csv(";", None),
+                                  {"header": False, "text_column": 0, "label_column": 1})}
 
 
 def _jsonl() -> bytes:
@@ -68,14 +77,19 @@ def _body_lines(data: bytes, header: bool) -> int:
     return len(split_lines(decode(data, "x").data)) - header
 
 
-def _dataset_adds_up(kind: str):
+def _dataset_adds_up(kind: str, header: bool = True):
     def expect(result, data: bytes) -> str:
         ds, report = result
         if report.rows != report.kept + len(report.skipped) or report.kept != len(ds):
             return f"rows {report.rows} != kept {report.kept} + skipped {len(report.skipped)} (dataset {len(ds)})"
         if sum(report.classes.values()) != len(ds):
             return f"class counts {report.classes} do not add up to {len(ds)}"
-        lines = _body_lines(data, header=kind != "jsonl")
+        counts = ds.class_counts()                  # the label rule (bptt.data.labels), checked apart
+        for c, n in counts.items():
+            if c not in ("negative", "positive") and (
+                    (n == 1 and len(ds) >= 20) or c.casefold() in ("negative", "positive")):
+                return f"a damaged label became a class: {c!r} ({n} of {len(ds)} rows)"
+        lines = _body_lines(data, header=header and kind != "jsonl")
         quoted = kind == "csv" and b'"' in decode(data, "x").data
         if (report.rows > lines) if quoted else (report.rows != lines):
             return f"{report.rows} rows reported for {lines} lines"
@@ -163,6 +177,12 @@ def _setup(name: str, tmp: Path):
     if name in table:
         filename, make = table[name]
         return read_dataset, make(), tmp / filename, _dataset_adds_up(name.split("_")[0]), None
+    if name in CSV_VARIANTS:
+        filename, make, kwargs = CSV_VARIANTS[name]
+        return (lambda p: read_dataset(p, **kwargs)), make(), tmp / filename, \
+            _dataset_adds_up("csv", kwargs.get("header", True)), None
+    if name == "damaged_labels":
+        return read_dataset, _tsv(), tmp / "l.tsv", _dataset_adds_up("table"), None
     if name == "imdb":
         for folder, texts in (("neg", ["Bad.", "Dull, dull."]), ("pos", ["Great<br />film.", "Fine."])):
             (tmp / "aclImdb" / folder).mkdir(parents=True)
@@ -279,7 +299,7 @@ def _job(job: str, directory: Path):
     return lambda d: "".join(TextModel.load(d).generate("the ", 20, seed=1))
 
 
-TARGETS = ("glue_tsv", "table_tsv", "csv", "jsonl", "imdb", "conllu", "token_tags", "pairs", "lm_text",
+TARGETS = ("glue_tsv", "table_tsv", "csv", *CSV_VARIANTS, "damaged_labels", "jsonl", "imdb", "conllu", "token_tags", "pairs", "lm_text",
            "read_lines", "vocab", "model_config", "model_weights", "model_weights_f16", "checkpoint", "metrics",
            "vectors_glove", "vectors_word2vec", "vectors_binary",
            *(f"{job}:{file}" for job, files in JOB_FILES.items() for file in files))
@@ -288,7 +308,8 @@ TARGETS = ("glue_tsv", "table_tsv", "csv", "jsonl", "imdb", "conllu", "token_tag
 def fuzz_target(name: str, tmp: Path, n: int, seed: int = 0) -> Tally:
     target, good, path, expect, names = _setup(name, tmp)
     rng = np.random.default_rng([seed, TARGETS.index(name)])
-    return fuzz_file(target, good, path, expect, rng, n, names)
+    only = ("flip_label", "cut_label", "stray_label", "duplicate_line") if name == "damaged_labels" else None
+    return fuzz_file(target, good, path, expect, rng, n, names, only)
 
 
 def _check(tally: Tally) -> None:

@@ -116,7 +116,9 @@ def test_a_100000_character_review_is_predicted_and_explained_in_one_batch_of_me
     out = json.loads(subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
                                     check=True).stdout)
     assert out["rows"] == 16 and out["same_words"]          # the fewest rows: 16 spans of all the words
-    np.testing.assert_allclose(out["last"], out["p"], rtol=1e-6)   # the last row is the whole text
+    # the last row is the whole text; explain sums the backward states of each prefix from its end
+    # (bptt.explanation), predict_proba from its start: float32 paths agree to 1e-5 (bptt.backend)
+    np.testing.assert_allclose(out["last"], out["p"], rtol=1e-5)
     assert out["rss"] < 1e9, f"peak RSS {out['rss'] / 1e6:.0f} MB"
 
 

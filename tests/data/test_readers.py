@@ -342,17 +342,25 @@ def test_records_spanning_lines_are_noted(tmp_path):
     assert report.notes == ["1 record with line breaks inside quotes (the first at line 2)"]
 
 
-def test_the_report_lists_the_classes_and_flags_a_rare_one(tmp_path):
+def test_a_misspelt_label_is_refused_naming_its_line_unless_the_classes_list_it(tmp_path):
     rows = "".join(f"r{i}\tpositive\nq{i}\tnegative\n" for i in range(60)) + "typo\tpositve\n"
-    ds, report = read_dataset(_write(tmp_path / "t.tsv", "text\tlabel\n" + rows))
-    assert ds.classes == ("negative", "positive", "positve")
-    assert report.classes == {"negative": 60, "positive": 60, "positve": 1}
-    assert str(report) == ("t.tsv: kept 121 of 121 rows; classes negative 60, positive 60, positve 1; "
-                           "1 class 20 times rarer than the most frequent ('positve'): a misspelt label? "
-                           "Fix it, or name the classes (classes=..., --classes A,B) to skip the others")
+    with pytest.raises(ValueError, match=r"t\.tsv:122: label 'positve' \(1 row\) differs from 'positive' "
+                                         r"\(60 rows\) only by one character: a misspelt label\?.*--classes"):
+        read_dataset(_write(tmp_path / "t.tsv", "text\tlabel\n" + rows))
     ds, report = read_dataset(tmp_path / "t.tsv", classes=("negative", "positive"))
     assert report.classes == {"negative": 60, "positive": 60} and report.notes == []
     assert report.skipped == [(122, "label 'positve' is not one of ('negative', 'positive') (or an index 0..1)")]
+    ds, report = read_dataset(tmp_path / "t.tsv", classes=("negative", "positive", "positve"))
+    assert report.classes == {"negative": 60, "positive": 60, "positve": 1} and report.skipped == []
+
+
+def test_the_report_flags_a_class_20_times_rarer_than_the_most_frequent(tmp_path):
+    rows = "".join(f"r{i}\tgood\nq{i}\tbad\n" for i in range(500)) + "".join(f"m{i}\tmixed\n" for i in range(24))
+    ds, report = read_dataset(_write(tmp_path / "t.tsv", "text\tlabel\n" + rows))   # 24 of 1,024: 2.3%
+    assert ds.classes == ("bad", "good", "mixed")
+    assert str(report) == ("t.tsv: kept 1,024 of 1,024 rows; classes bad 500, good 500, mixed 24; "
+                           "1 class 20 times rarer than the most frequent ('mixed'): a misspelt label? "
+                           "Fix it, or name the classes (classes=..., --classes A,B) to skip the others")
 
 
 def test_read_lines_splits_only_at_lf_and_crlf(tmp_path):

@@ -150,11 +150,26 @@ def add_column_arguments(parser: argparse.ArgumentParser, classes: bool = True) 
                                               "text, sentence, review)")
     parser.add_argument("--label-column", help="the column holding the label (default: the first of "
                                                "label, sentiment, polarity)")
+    parser.add_argument("--delimiter", type=delimiter, metavar="D",
+                        help="a .csv file's delimiter: , ; tab or | (default: detected and reported)")
+    parser.add_argument("--no-header", dest="header", action="store_false",
+                        help="a .tsv/.csv file without a header line: give --text-column and "
+                             "--label-column as positions counting from 0")
     if classes:
         parser.add_argument("--classes", type=class_names, metavar="A,B,...",
                             help="the classes, in order (a label may also be their index): rows with "
                                  "another label are skipped and reported (default: the labels found, "
                                  "listed with their counts)")
+
+
+def delimiter(text: str) -> str:
+    """An argparse type: one of , ; | and tab ("tab", "\\t" or a tab character)."""
+    from ..data.columns import DELIMITERS, NAMES
+    named = {name: d for d, name in NAMES.items()}
+    d = {"tab": "\t", "\\t": "\t"}.get(text, named.get(text.strip().lower(), text))
+    if d not in DELIMITERS:
+        raise argparse.ArgumentTypeError(f"expected one of , ; | tab, got {text!r}")
+    return d
 
 
 def class_names(text: str) -> tuple[str, ...] | None:
@@ -173,7 +188,9 @@ def read_labelled(args, path, classes=None):
     ``--classes``), its report written to standard error."""
     from ..data.readers import read_dataset
     data, report = read_dataset(path, args.text_column, args.label_column,
-                                classes=classes if classes is not None else getattr(args, "classes", None))
+                                classes=classes if classes is not None else getattr(args, "classes", None),
+                                delimiter=args.delimiter if Path(path).suffix.lower() == ".csv" else None,
+                                header=args.header)
     print(report, file=sys.stderr)
     return data
 

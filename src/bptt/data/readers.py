@@ -10,14 +10,23 @@
   tab and the text stripped (GLUE keeps a space before the tab). Labels must be 0/1 (or the
   class names): classes ("negative", "positive").
 - other ``.tsv`` (split on tabs, no quoting, as in the SST files), ``.csv`` (the csv module:
-  quoted fields may hold commas, quotes and newlines) and ``.jsonl`` (one JSON object a line):
-  the text and label columns are ``text_column``/``label_column`` or else the first present
-  of ``text, sentence, review`` and of ``label, sentiment, polarity``.
+  quoted fields may hold the delimiter, quotes and newlines; the delimiter ``,`` ``;`` tab or
+  ``|`` is ``delimiter`` or detected) and ``.jsonl`` (one JSON object a line): the text and
+  label columns are ``text_column``/``label_column`` or else the first present of ``text,
+  sentence, review`` and of ``label, sentiment, polarity``, matched ignoring case when no name
+  matches exactly. ``header=False``: a TSV/CSV file without a header line, its columns given
+  as positions from 0. The rules are in ``bptt.data.columns``; whatever was matched ignoring
+  case, or detected, is in the report's notes.
 
-Labels: ints or strings. With ``classes`` given, a label must be one of them or an int index
-into them. Without, classes are the sorted unique label strings (numerically sorted if all are
-integers), except that labels all in {0, 1} (or "0"/"1") mean ("negative", "positive") with
-0 = negative. ``Dataset.labels[i]`` is an index into ``Dataset.classes``.
+Labels: ints or strings, one rule for every format. A number with an integral value (JSON ``1``
+or ``1.0``, text ``1``, ``+1``, ``01``) is that integer (text "1"); other JSON values are bad
+labels. With ``classes`` given, a label must be one of them or an int index into them. Without,
+classes are the sorted unique labels (numerically sorted if all are integers), except that
+labels all in {0, 1} mean ("negative", "positive") with 0 = negative; and a label that looks
+damaged (differs from another only by case, whitespace or one edit, or holds fewer than 2% of
+the rows: ``bptt.data.labels``) is an error naming its lines. A row that repeats the header
+line (a header pasted twice) is skipped. ``Dataset.labels[i]`` is an index into
+``Dataset.classes``.
 
 Bad rows are skipped and counted, never dropped silently: each lands in ``ReadReport.skipped``
 as (line, reason), lines numbered from 1 with the header as line 1. Reasons: blank line, wrong
@@ -40,6 +49,8 @@ from typing import IO
 
 import numpy as np
 
+from .columns import DELIMITERS, SAMPLE, delimiter_name, detect_delimiter, pick_column
+from .labels import check_labels
 from .text import decode, lines as _lines, read_bytes, read_text  # noqa: F401  (read_text: re-exported)
 
 __all__ = ["Dataset", "ReadReport", "read_dataset", "read_lines", "BINARY_CLASSES"]
@@ -48,6 +59,7 @@ BINARY_CLASSES = ("negative", "positive")
 TEXT_COLUMNS = ("text", "sentence", "review")
 LABEL_COLUMNS = ("label", "sentiment", "polarity")
 _INT = re.compile(r"[+-]?\d+")
+_NUMBER = re.compile(r"[+-]?\d+(\.0*)?")
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,6 +147,13 @@ class _Rows:
         self.path, self.report, self.classes, self.strict = path, report, classes, strict
         self.texts: list[str] = []
         self.labels: list[int | str] = []
+        self.wheres: list[int | str] = []     # the line (or file) of each kept row
+        self.header: tuple[str, str] | None = None   # (text, label) of the header line
+
+    def place(self, k: int) -> str:
+        """Where kept row k is, as ``file:line`` (or ``folder: neg/1_2.txt``)."""
+        w = self.wheres[k]
+        return f"{self.path}:{w}" if isinstance(w, int) else f"{self.path}: {w}"
 
     def skip(self, where: int | str, reason: str) -> None:
         if self.strict:
@@ -150,11 +169,17 @@ class _Rows:
         text = text.strip()
         if not text:
             return "empty text", "", ""
+        if isinstance(label, float) and label.is_integer():
+            label = int(label)
         if isinstance(label, bool) or not isinstance(label, (int, str)):
             return f"label must be an int or a string, got {type(label).__name__} {label!r}", "", ""
         label = str(label).strip()
         if not label:
             return "empty label", "", ""
+        if len(label) <= 40 and _NUMBER.fullmatch(label):
+            label = str(int(label.split(".")[0]))           # 1, +1, 01, 1.0 -> "1"
+        if self.header is not None and (text, label) == self.header:
+            return "repeats the header line", "", ""
         if self.classes is not None:
             if label in self.classes:
                 label = self.classes.index(label)
@@ -171,16 +196,20 @@ class _Rows:
             return self.skip(where, bad)
         self.texts.append(text)
         self.labels.append(label)
+        self.wheres.append(where)
 
 
-def read_dataset(path: str | os.PathLike, text_column: str | None = None, label_column: str | None = None,
+def read_dataset(path: str | os.PathLike, text_column: str | int | None = None,
+                 label_column: str | int | None = None,
                  classes: tuple[str, ...] | list[str] | None = None,
-                 strict: bool = False) -> tuple[Dataset, ReadReport]:
+                 strict: bool = False, delimiter: str | None = None,
+                 header: bool = True) -> tuple[Dataset, ReadReport]:
     """Read a labelled dataset (format chosen from the path, see the module docstring).
 
     Returns the Dataset (texts stripped; labels (N,) int64 indices into classes) and the
     ReadReport of rows kept and skipped, the rows per class and notes. ``strict=True`` raises on
-    the first bad row.
+    the first bad row. ``delimiter`` (CSV only): one of , ; tab | (None: detected). ``header=False``
+    (TSV and CSV): no header line; ``text_column`` and ``label_column`` are positions from 0.
     """
     path = Path(path)
     if not path.exists():
@@ -193,6 +222,11 @@ def read_dataset(path: str | os.PathLike, text_column: str | None = None, label_
             raise ValueError(f"classes must be distinct non-empty strings, got {classes!r}")
     report = ReadReport(str(path))
     suffix = path.suffix.lower()
+    if delimiter is not None and (suffix != ".csv" or delimiter not in DELIMITERS):
+        raise ValueError(f"{path}: delimiter {delimiter!r}: a delimiter is given for a .csv file only, "
+                         f"one of {', '.join(map(repr, DELIMITERS))}")
+    if not header and suffix not in (".csv", ".tsv"):
+        raise ValueError(f"{path}: header=False (--no-header) is for .tsv and .csv files")
     if path.is_dir():
         if classes not in (None, BINARY_CLASSES):
             raise ValueError(f"{path}: IMDB folders have classes {BINARY_CLASSES}, got classes={classes}")
@@ -208,11 +242,11 @@ def read_dataset(path: str | os.PathLike, text_column: str | None = None, label_
             _read_jsonl(path, data, text_column, label_column, rows)
         else:
             header_line = data.split(b"\n", 1)[0].rstrip(b"\r")
-            glue = suffix == ".tsv" and header_line.strip() == b"sentence\tlabel"
+            glue = header and suffix == ".tsv" and header_line.strip() == b"sentence\tlabel"
             if glue and classes is None:
                 classes = BINARY_CLASSES
             rows = _Rows(path, report, classes, strict)
-            _read_table(path, data, suffix, glue, text_column, label_column, rows)
+            _read_table(path, data, suffix, glue, text_column, label_column, rows, delimiter, header)
     else:
         raise ValueError(f"{path}: unknown format {suffix!r}; expected a directory (IMDB layout), "
                          ".tsv, .csv or .jsonl")
@@ -221,6 +255,9 @@ def read_dataset(path: str | os.PathLike, text_column: str | None = None, label_
             raise ValueError(f"{path}: no data rows{' after the header line' if suffix != '.jsonl' else ''}")
         raise ValueError(f"{path}: no valid rows ({report})")
     if classes is None:
+        check_labels(rows.labels, rows.place, remedy="correct those lines, or give the classes with "
+                     "--classes A,B,... (classes=...): a label listed there is a class, rows with "
+                     "another label are skipped and reported")
         classes, labels = _classes_from_labels(rows.labels)
     else:
         labels = rows.labels
@@ -234,7 +271,7 @@ def _classes_from_labels(raw: list) -> tuple[tuple[str, ...], list[int]]:
     names = set(raw)
     if names <= {"0", "1"}:
         return BINARY_CLASSES, [int(s) for s in raw]
-    if all(_INT.fullmatch(s) for s in names):
+    if all(len(s) <= 40 and _INT.fullmatch(s) for s in names):      # int() of 4,300 digits raises
         ordered = tuple(sorted(names, key=int))
     else:
         ordered = tuple(sorted(names))
@@ -242,39 +279,40 @@ def _classes_from_labels(raw: list) -> tuple[tuple[str, ...], list[int]]:
     return ordered, [index[s] for s in raw]
 
 
-def _pick_column(path: Path, columns: list[str], given: str | None, defaults: tuple[str, ...],
-                 kind: str) -> str:
-    """The column to use: ``given`` if present, else the first default present; or an error."""
-    if given is not None:
-        if given not in columns:
-            raise ValueError(f"{path}: {kind} column {given!r} not found; columns are {_shown(columns)}")
-        return given
-    for name in defaults:
-        if name in columns:
-            return name
-    raise ValueError(f"{path}: no {kind} column (looked for {', '.join(defaults)}); "
-                     f"columns are {_shown(columns)}; name it with --{kind}-column ({kind}_column=)")
+def _columns(path: Path, columns: list[str], text_column, label_column, rows: _Rows, header: bool,
+             sample: list[list[str]]) -> tuple[int, int]:
+    """The text and label columns' indices (``bptt.data.columns.pick_column``), noting in the
+    report what was matched ignoring case or read without a header."""
+    t, t_note = pick_column(rows.path, columns, text_column, TEXT_COLUMNS, "text", header, sample)
+    y, y_note = pick_column(rows.path, columns, label_column, LABEL_COLUMNS, "label", header, sample)
+    if t == y:
+        raise ValueError(f"{path}: the text and the label are the same column ({t if not header else repr(columns[t])})")
+    if t_note or y_note:
+        rows.report.notes.append("matched ignoring case: " + ", ".join(n for n in (t_note, y_note) if n))
+    if header:
+        rows.header = (columns[t].strip(), columns[y].strip())
+    else:
+        rows.report.notes.append(f"no header line: text column {t}, label column {y}")
+    return t, y
 
 
-def _shown(columns: list[str]) -> str:
-    """The column names for a message: at most 8, each at most 40 characters."""
-    names = [c if len(c) <= 40 else c[:37] + "..." for c in columns[:8]]
-    return str(tuple(names)) + (f" and {len(columns) - 8} more" if len(columns) > 8 else "")
-
-
-def _read_table(path: Path, data: bytes, suffix: str, glue: bool, text_column, label_column, rows: _Rows):
+def _read_table(path: Path, data: bytes, suffix: str, glue: bool, text_column, label_column, rows: _Rows,
+                delimiter: str | None = None, header: bool = True):
     """TSV (GLUE or generic) and CSV rows into ``rows``."""
-    lines = _lines(data)
-    first = next(lines, None)
-    if first is None or first[1] is None or not first[1].strip():
-        why = "empty file" if first is None else first[2] or "blank header line"
-        raise ValueError(f"{path}: {why}; expected a header line naming the columns")
+    lines = list(_lines(data))
+    if header and (not lines or lines[0][1] is None or not lines[0][1].strip()):
+        why = "empty file" if not lines else lines[0][2] or "blank header line"
+        raise ValueError(f"{path}: {why}; expected a header line naming the columns (or --no-header)")
+    first = next((line for _, line, _ in lines if line is not None and line.strip()), None)
+    if first is None:
+        raise ValueError(f"{path}: no data rows")
+    body = lines[1:] if header else lines
     if suffix == ".csv":
-        return _read_csv(path, first[1], list(lines), text_column, label_column, rows)
-    columns = first[1].split("\t")
-    t = columns.index(_pick_column(path, columns, text_column, TEXT_COLUMNS, "text"))
-    y = columns.index(_pick_column(path, columns, label_column, LABEL_COLUMNS, "label"))
-    for n, line, bad in lines:
+        return _read_csv(path, first, body, text_column, label_column, rows, delimiter, header)
+    columns = first.split("\t")
+    sample = [line.split("\t") for _, line, _ in body[:SAMPLE] if line is not None]
+    t, y = _columns(path, columns, text_column, label_column, rows, header, sample)
+    for n, line, bad in body:
         rows.report.rows += 1
         if line is None:
             rows.skip(n, bad)
@@ -299,32 +337,48 @@ def _unused_char(data: str) -> str:
     return next(ch for ch in map(chr, range(0xE000, 0xF900)) if ch not in data)
 
 
-def _read_csv(path: Path, header: str, body: list, text_column, label_column, rows: _Rows):
+def _read_csv(path: Path, first: str, body: list, text_column, label_column, rows: _Rows,
+              delimiter: str | None = None, header: bool = True):
     """CSV records; a quoted field may span lines, and the record is numbered by its first line.
 
-    The csv module runs in strict mode, and a record that spans lines must be valid as a whole:
-    otherwise (a quote opened and never closed, or closed far below) only its first line is
-    skipped and reading starts again at the next line, so one stray quote never swallows the
-    rows after it. A lone CR inside a line is kept as text (the csv module alone would end the
-    record there).
+    ``first``: the header line (``header=True``, and ``body`` the lines below it) or the first
+    non-blank line (``body`` every line). The csv module runs in strict mode, and a record that
+    spans lines must be valid as a whole: otherwise (a quote opened and never closed, or closed
+    far below) only its first line is skipped and reading starts again at the next line, so one
+    stray quote never swallows the rows after it. A lone CR inside a line is kept as text (the
+    csv module alone would end the record there).
     """
-    with_cr = "".join(x for x in [header, *(line for _, line, _ in body)] if x is not None and "\r" in x)
+    if delimiter is None:
+        delimiter = detect_delimiter(first, [line for _, line, _ in body[:SAMPLE + 1] if line is not None])
+        if delimiter != ",":
+            rows.report.notes.append(f"{delimiter_name(delimiter)}-separated (detected; choose with "
+                                     f"--delimiter, delimiter=)")
+    with_cr = "".join(x for x in [first, *(line for _, line, _ in body)] if x is not None and "\r" in x)
     cr = _unused_char(with_cr) if with_cr else None
     try:
-        columns = next(csv.reader([header if cr is None else header.replace("\r", cr)], strict=True))
+        columns = next(csv.reader([first if cr is None else first.replace("\r", cr)], delimiter=delimiter,
+                                  strict=True))
     except csv.Error as e:
-        raise ValueError(f"{path}:1: the header line is not valid CSV ({e}); expected column names "
-                         f"such as text,label") from None
+        what = "1: the header line" if header else ": the first row"
+        hint = f"; expected column names such as text{delimiter}label" if header else ""
+        raise ValueError(f"{path}:{what} is not valid CSV ({e}){hint}") from None
     if cr is not None:
         columns = [c.replace(cr, "\r") for c in columns]
-    t = columns.index(_pick_column(path, columns, text_column, TEXT_COLUMNS, "text"))
-    y = columns.index(_pick_column(path, columns, label_column, LABEL_COLUMNS, "label"))
+    sample = []
+    for _, line, _ in body[:SAMPLE]:
+        if line is not None:
+            try:
+                sample.extend(csv.reader([line], delimiter=delimiter))
+            except csv.Error:
+                pass
+    t, y = _columns(path, columns, text_column, label_column, rows, header, sample)
+    width = f"{delimiter_name(delimiter)}-separated"
     feed = [("" if line is None else line if cr is None else line.replace("\r", cr)) + "\n"
             for _, line, _ in body]
     spanning: list[int] = []
     i = 0
     while i < len(body):
-        reader = csv.reader((feed[k] for k in range(i, len(body))), strict=True)
+        reader = csv.reader((feed[k] for k in range(i, len(body))), delimiter=delimiter, strict=True)
         done = 0                                         # lines of body[i:] read by whole records
         try:
             for record in reader:
@@ -349,7 +403,8 @@ def _read_csv(path: Path, header: str, body: list, text_column, label_column, ro
                 elif not record or (len(record) == 1 and not record[0].strip()):
                     rows.skip(n, "blank line")
                 elif len(record) != len(columns):
-                    rows.skip(n, f"expected {len(columns)} comma-separated fields, got {len(record)}")
+                    rows.skip(n, f"expected {len(columns)} {width} fields, "
+                                 f"got {len(record)}")
                 else:
                     rows.add(n, record[t], record[y])
             i = len(body)
@@ -400,12 +455,17 @@ def _read_jsonl(path: Path, data: bytes, text_column, label_column, rows: _Rows)
         except RecursionError:
             rows.skip(n, "bad JSON: nested too deeply")
             continue
+        except ValueError as e:                         # an integer of over 4,300 digits
+            rows.skip(n, f"bad JSON: {str(e)[:80]}")
+            continue
         if not isinstance(obj, dict):
             rows.skip(n, f"expected a JSON object, got {type(obj).__name__}")
             continue
         if text_key is None:
-            text_key = _pick_column(path, list(obj), text_column, TEXT_COLUMNS, "text")
-            label_key = _pick_column(path, list(obj), label_column, LABEL_COLUMNS, "label")
+            keys = list(obj)
+            text_key, label_key = (keys[k] for k in _columns(path, keys, text_column, label_column, rows,
+                                                            True, []))
+            rows.header = None                          # a JSONL file has no header line
         missing = [k for k in (text_key, label_key) if k not in obj]
         if missing:
             rows.skip(n, f"missing field {missing[0]!r}")

@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
+from .labels import check_labels
 from .readers import ReadReport, plural
 from .text import lines, read_bytes
 
@@ -56,10 +57,18 @@ def _blocks(path: Path, report: ReadReport):
         yield block
 
 
-def _finish(path: Path, sentences: list, report: ReadReport, expected: str) -> list:
-    """``sentences``, after filling ``report``; an error naming the file if there are none."""
+def _finish(path: Path, sentences: list, report: ReadReport, expected: str, lines: list[int]) -> list:
+    """``sentences``, after filling ``report``; an error naming the file if there are none, or
+    naming the lines of a tag that looks misspelt (``bptt.data.labels``: one differing from
+    another only by case, whitespace or one edit; the UD tags are never taken for each other).
+    ``lines``: the line of every word, in order."""
     if not sentences:
         raise TaggedFileError(f"{path}: no sentences in the file; expected {expected}")
+    try:
+        check_labels([t for x in sentences for t in x.tags], lambda k: f"{path}:{lines[k]}", unit="word",
+                     what="tag", rare=False, known=frozenset(UPOS), remedy="correct those lines")
+    except ValueError as e:
+        raise TaggedFileError(str(e)) from None
     tags = Counter(t for x in sentences for t in x.tags)
     report.unit = "words"
     report.rows = report.kept = sum(tags.values())
@@ -80,7 +89,7 @@ def read_conllu(path: str | Path, upos: Sequence[str] | None = UPOS,
     path = Path(path)
     report = ReadReport(str(path)) if report is None else report
     allowed = None if upos is None else frozenset(upos)
-    sentences, not_words = [], 0
+    sentences, not_words, word_lines = [], 0, []
     for block in _blocks(path, report):
         words, tags = [], []
         for lineno, line in block:
@@ -111,13 +120,14 @@ def read_conllu(path: str | Path, upos: Sequence[str] | None = UPOS,
                                       f"(expected one of {' '.join(sorted(allowed))})")
             words.append(form)
             tags.append(tag)
+            word_lines.append(lineno)
         if words:
             sentences.append(TaggedSentence(words, tags))
     if not_words:
         what = plural(not_words, "multiword token or empty node", "multiword tokens and empty nodes")
         report.notes.append(f"skipped {what} (not words)")
     return _finish(path, sentences, report, "word lines of 10 tab-separated fields "
-                                                  f"({' '.join(CONLLU_FIELDS)})")
+                                            f"({' '.join(CONLLU_FIELDS)})", word_lines)
 
 
 def read_token_tags(path: str | Path, report: ReadReport | None = None) -> list[TaggedSentence]:
@@ -128,7 +138,7 @@ def read_token_tags(path: str | Path, report: ReadReport | None = None) -> list[
     """
     path = Path(path)
     report = ReadReport(str(path)) if report is None else report
-    sentences = []
+    sentences, word_lines = [], []
     for block in _blocks(path, report):
         words, tags = [], []
         for lineno, line in block:
@@ -142,8 +152,9 @@ def read_token_tags(path: str | Path, report: ReadReport | None = None) -> list[
                     raise TaggedFileError(f"{where} field {k} ({name}): empty")
             words.append(cols[0])
             tags.append(cols[1].strip())
+            word_lines.append(lineno)
         sentences.append(TaggedSentence(words, tags))
-    return _finish(path, sentences, report, "token<TAB>tag lines, a blank line between sentences")
+    return _finish(path, sentences, report, "token<TAB>tag lines, a blank line between sentences", word_lines)
 
 
 def read_tagged(path: str | Path, report: ReadReport | None = None) -> list[TaggedSentence]:

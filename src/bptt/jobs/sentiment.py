@@ -35,6 +35,7 @@ from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, h
                       pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
 from .. import files, io
 from ..data.batching import bucket_batches, encode_texts, encode_tokens, token_budget_batches
+from ..data.labels import check_labels
 from ..data.tokenize import tokenize
 from ..data.vocab import PAD_ID, UNK_ID, Vocabulary
 from ..losses import softmax
@@ -197,6 +198,8 @@ class SentimentClassifier(Estimator):
         ``resume`` continues from a checkpoint file exactly where it stopped.
         """
         s = self.settings
+        if classes is None:                     # a misspelt or stray label is refused (bptt.data.labels)
+            check_labels(list(labels), "labels[{}]".format, remedy="correct it, or pass classes=[...]")
         classes, y = _classes_and_ids(labels, classes)
         texts = list(texts)
         if dev_texts is None:
@@ -330,15 +333,16 @@ class SentimentClassifier(Estimator):
     def explain(self, text: str, max_steps: int = EXPLAIN_STEPS) -> list[tuple[str, np.ndarray]]:
         """For each word, the class probabilities of the text read up to and including it.
 
-        Each prefix (words 1..k) is run as a text of its own, so this holds for any cell, pooling
-        and direction (a backward direction reads every prefix from its own end). That costs
-        sum_k k token steps; when reading every prefix would take more than ``max_steps``, only
-        P = max(16, 2 * max_steps // T) evenly spaced prefixes are read (the last always) and each
-        row covers the words since the previous one, joined by spaces. With the default, a text of
-        up to 999 words is explained word by word; a 22,000-word one (100,000 characters) in 45
-        rows of about 490 words (about 45 s for the shipped sst2 model, one CPU). Prefixes run in
-        token-budget batches, so memory stays that of one batch whatever the length.
+        Each prefix (words 1..k) gets the probabilities it has as a text of its own, so this
+        holds for any cell, pooling and direction (``bptt.explanation.prefix_probabilities``: the
+        forward states once, the backward direction of all prefixes together). That costs
+        sum_k k backward token steps; when reading every prefix would take more than
+        ``max_steps``, only P = max(16, 2 * max_steps // T) evenly spaced prefixes are read (the
+        last always) and each row covers the words since the previous one, joined by spaces. With
+        the default, a text of up to 999 words is explained word by word; a 22,000-word one
+        (100,000 characters) in 45 rows of about 490 words.
         """
+        from ..explanation import prefix_probabilities
         check_fitted(self)
         tokens = tokenize(text) or ["<unk>"]
         ids = self.vocab_.encode(tokens)                            # (T,)
@@ -348,7 +352,7 @@ class SentimentClassifier(Estimator):
         else:
             P = min(T, max(16, 2 * max_steps // T))
             ends = np.unique(np.ceil(np.arange(1, P + 1) * T / P).astype(np.int64))
-        probs = self._predict_ids([ids[:e] for e in ends])          # (P, C)
+        probs = prefix_probabilities(self, ids, ends)               # (P, C)
         starts = np.r_[0, ends[:-1]]
         return [(" ".join(tokens[a:b]), p) for a, b, p in zip(starts, ends, probs)]
 

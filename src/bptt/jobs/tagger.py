@@ -32,7 +32,8 @@ import numpy as np
 from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, hold_out, identity, load_model,
                       pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
-from ..data.tagged import TaggedSentence
+from ..data.labels import check_labels
+from ..data.tagged import UPOS, TaggedSentence
 from ..data.tokenize import split_words
 from ..data.vocab import UNK_ID, Vocabulary
 from ..metrics import accuracy_report, token_accuracy
@@ -193,6 +194,9 @@ class SequenceTagger(Estimator):
         sentences = list(sentences)
         if not sentences:
             raise ValueError("SequenceTagger.fit: no training sentences")
+        at = [(i, j) for i, x in enumerate(sentences) for j in range(len(x.tags))]   # a misspelt tag is
+        check_labels([t for x in sentences for t in x.tags], lambda k: "sentences[%d].tags[%d]" % at[k],
+                     unit="word", what="tag", rare=False, known=frozenset(UPOS))     # refused (data.labels)
         if dev is None:
             (sentences,), (dev,) = hold_out(10, s.seed, sentences)
         self._build(sentences)

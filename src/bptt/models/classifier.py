@@ -115,23 +115,31 @@ class Classifier(Composed):
             x = x + perturbation                                         # e + r
         x, emb_mask = self._dropout(x, self.config.embedding_dropout, training)
         out, final, rnn_cache = self.rnn.forward(x, lengths=lengths, training=training)
+        s, argmax = self.pool(out, final, lengths)
         pooling = self.config.pooling
-        argmax = None
-        if pooling == "last":
-            s = top_final(final, self.rnn.config.directions)             # (B, D*H)
-        else:
-            if "max" in pooling:
-                real = real_steps(T, lengths, B)                         # (T, B)
-                argmax = np.where(real[..., None], out, -np.inf).argmax(axis=0)   # (B, D*H)
-                s = np.take_along_axis(out, argmax[None], axis=0)[0]     # (B, D*H) the maxima
-            if "mean" in pooling:
-                mean = out.sum(axis=0) / lengths[:, None].astype(out.dtype)   # padding is zero
-                s = mean if pooling == "mean" else np.concatenate([s, mean], axis=1)  # (B, 2*D*H)
         s, out_mask = self._dropout(s, self.config.output_dropout, training)
         logits, fc_cache = self.fc.forward(s)                            # (B, C)
         cache = ClassifierCache(emb_cache, rnn_cache, fc_cache, out if "max" in pooling else None,
                                 lengths, argmax, emb_mask, out_mask)
         return logits, cache
+
+    def pool(self, out: np.ndarray, final, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The pooled features s (B, P*D*H) of the top layer's outputs out (T, B, D*H), zero after
+        each sequence's end, its final State (only the top layer's D entries of h are read) and
+        lengths (B,); and the step of each maximum (B, D*H) for max pooling, else None."""
+        pooling = self.config.pooling
+        argmax = None
+        if pooling == "last":
+            return top_final(final, self.rnn.config.directions), None    # (B, D*H)
+        T, B = out.shape[:2]
+        if "max" in pooling:
+            real = real_steps(T, lengths, B)                             # (T, B)
+            argmax = np.where(real[..., None], out, -np.inf).argmax(axis=0)   # (B, D*H)
+            s = np.take_along_axis(out, argmax[None], axis=0)[0]         # (B, D*H) the maxima
+        if "mean" in pooling:
+            mean = out.sum(axis=0) / lengths[:, None].astype(out.dtype)  # padding is zero
+            s = mean if pooling == "mean" else np.concatenate([s, mean], axis=1)  # (B, 2*D*H)
+        return s, argmax
 
     def backward(self, d_logits: np.ndarray, cache: ClassifierCache) -> dict[str, np.ndarray]:
         """Gradients of every parameter (flat names) given dL/dlogits (B, C)."""
