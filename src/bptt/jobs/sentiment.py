@@ -32,7 +32,7 @@ import numpy as np
 
 from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, hold_out, identity, load_model,
                       pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
-from .. import files, io
+from .. import distributed, files, io
 from ..data.batching import bucket_batches, encode_texts, encode_tokens, token_budget_batches
 from ..data.tokenize import tokenize
 from ..data.vocab import PAD_ID, UNK_ID, Vocabulary
@@ -201,8 +201,12 @@ class SentimentClassifier(Estimator):
             return model.loss_and_grads(ClassifierBatch(np.where(drop, UNK_ID, ids), batch.lengths,
                                                         batch.labels))
 
-        def evaluate():
-            return {"accuracy": float(np.mean(self._predict_ids(dev_seqs, members=[model]).argmax(1) == dev_y))}
+        def evaluate():                             # sharded over the processes, counts summed
+            rows = distributed.part(range(len(dev_seqs)))
+            right = np.sum(self._predict_ids([dev_seqs[i] for i in rows], members=[model]).argmax(1)
+                           == dev_y[rows])
+            right, total = distributed.total(float(right), float(len(rows)))
+            return {"accuracy": right / total}
 
         return train_keep_best(model, TrainConfig.from_settings(s, seed=s.seed + k), batches, step_fn,
                                evaluate, export, out_dir, resume, progress, identity=same,
@@ -247,7 +251,7 @@ class SentimentClassifier(Estimator):
             self.members_, self.model_ = trained, trained[0]
             self.dev_accuracy_ = float(np.mean(self._predict_ids(dev_seqs).argmax(1) == dev_y))
             self.trainer_.log({"event": "ensemble", "members": len(trained), "dev_accuracy": self.dev_accuracy_})
-            if out_dir is not None:
+            if out_dir is not None and distributed.is_writer():
                 files.replace_directory(out / BEST, self.save)
         finally:
             if tmp:
