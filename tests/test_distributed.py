@@ -173,6 +173,25 @@ def test_reduced_step_equals_one_process_step_on_the_whole_batch(size, n, sparse
             assert np.allclose(as_dense(ours), as_dense(g), rtol=1e-12, atol=1e-15), name
 
 
+def test_a_last_batch_smaller_than_the_ranks_after_full_ones():
+    """The epoch's last batch may hold fewer examples than there are ranks: the ranks without
+    one contribute zeros, after rank 0 has told them the layout (every rank at the same step)."""
+    seqs, y = data(13)
+    batches = bucket_batches(seqs, y, 6, seed=2, shuffle=False)          # 6, 6, 1
+    assert [len(b.index) for b in batches] == [6, 6, 1]
+    alone = classifier()
+    full = [alone.loss_and_grads(b) for b in batches]
+
+    def work(r, comm):
+        model, group = classifier(), Group(r, 3, comm)
+        return [group.step(model.loss_and_grads, b, model.params) for b in batches]
+    for results in run_ranks(3, work):
+        for ours, theirs in zip(results, full):
+            assert ours.count == theirs.count and abs(ours.loss - theirs.loss) < 1e-13
+            for name, g in theirs.grads.items():
+                assert np.allclose(as_dense(ours.grads[name]), as_dense(g), rtol=1e-12, atol=1e-15), name
+
+
 def test_counts_weight_the_ranks_gradients():
     """Ranks with 3 and 1 examples: the mean over 4 examples, not the mean of the two means."""
     seqs, y = data(4)

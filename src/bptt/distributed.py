@@ -219,7 +219,7 @@ class Group:
         of them are row-sparse: rank 0's (rank 0 always has an example), sent to the others."""
         layout = None if local is None else [(n, isinstance(g, SparseRows))
                                              for n, g in local.grads.items() if g is not None]
-        if self.size > 1 and (layout is None or self._names is None):
+        if self.size > 1:                           # every rank calls this at the same step
             box = [layout]
             self.comm.broadcast_object_list(box, src=0)
             layout = box[0]
