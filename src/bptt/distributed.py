@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,14 +170,22 @@ class Group:
                              else v[:, rows] for v in batch))
 
     # ---- collectives ----------------------------------------------------------------------
+    def _collective(self, name: str, *args, **kwargs) -> None:
+        """``comm.<name>(*args)``, timed; a lost peer (it failed or was killed: torchrun
+        restarts or stops the run) becomes one line rather than Gloo's traceback."""
+        t0 = time.perf_counter()
+        try:
+            getattr(self.comm, name)(*args, **kwargs)
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise DistributedError(f"rank {self.rank}: lost another process of the run during {name} "
+                                   f"({first[:200]}); its own error, if any, is above") from None
+        self.comm_seconds += time.perf_counter() - t0
+
     def _all_reduce(self, array: np.ndarray) -> np.ndarray:
         """Sum ``array`` (contiguous) over the ranks, in place."""
-        import time
-
         import torch
-        t0 = time.perf_counter()
-        self.comm.all_reduce(torch.from_numpy(array))
-        self.comm_seconds += time.perf_counter() - t0
+        self._collective("all_reduce", torch.from_numpy(array))
         return array
 
     def total(self, values: Sequence[float]) -> np.ndarray:
@@ -221,7 +230,7 @@ class Group:
                                              for n, g in local.grads.items() if g is not None]
         if self.size > 1:                           # every rank calls this at the same step
             box = [layout]
-            self.comm.broadcast_object_list(box, src=0)
+            self._collective("broadcast_object_list", box, src=0)
             layout = box[0]
         self._names = [n for n, _ in layout]
         self._sparse = {n for n, is_sparse in layout if is_sparse} if self.sparse == "gather" else set()
@@ -263,14 +272,11 @@ class Group:
     def _gather_rows(self, g: SparseRows | None, c: float, param: np.ndarray, count: float) -> SparseRows:
         """sum_r c_r g_r / C of row-sparse gradients: every rank's (rows, values) gathered
         (sizes first, then rows and values padded to the longest), rows merged, values summed."""
-        import time
-
         import torch
-        t0 = time.perf_counter()
         width = int(np.prod(param.shape[1:]))
         k = 0 if g is None else len(g.indices)
         ks = [torch.zeros(1, dtype=torch.int64) for _ in range(self.size)]
-        self.comm.all_gather(ks, torch.tensor([k], dtype=torch.int64))
+        self._collective("all_gather", ks, torch.tensor([k], dtype=torch.int64))
         ks = [int(x) for x in ks]
         most = max(ks)
         rows = np.zeros(most, dtype=np.int64)                  # (K_max,)
@@ -280,9 +286,8 @@ class Group:
             np.multiply(g.values.reshape(k, width), c, out=values[:k])
         all_rows = [torch.empty(most, dtype=torch.int64) for _ in range(self.size)]
         all_values = [torch.empty_like(torch.from_numpy(values)) for _ in range(self.size)]
-        self.comm.all_gather(all_rows, torch.from_numpy(rows))
-        self.comm.all_gather(all_values, torch.from_numpy(values))
-        self.comm_seconds += time.perf_counter() - t0
+        self._collective("all_gather", all_rows, torch.from_numpy(rows))
+        self._collective("all_gather", all_values, torch.from_numpy(values))
         r = np.concatenate([t.numpy()[:n] for t, n in zip(all_rows, ks)])
         v = np.concatenate([t.numpy()[:n] for t, n in zip(all_values, ks)])
         union, where = np.unique(r, return_inverse=True)
@@ -367,6 +372,18 @@ def _resume_after_restart(args) -> None:
         args.overwrite = True
 
 
+def _attempt_store(dist, launch: Launch, timeout):
+    """The rendezvous store of this attempt. torchrun's static rendezvous (--master-addr/--port)
+    keeps one store across restarts and its workers use it without a per-attempt prefix, so the
+    restarted workers would read the dead workers' addresses; a prefix per restart keeps the
+    attempts apart. None (torch's own env:// store) when the workers host their own store."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), launch.world_size,
+                          is_master=False, timeout=timeout)
+    return dist.PrefixStore(f"bptt/attempt_{launch.restart_count}", store)
+
+
 @contextmanager
 def session(args):
     """Around a ``bptt train`` command: under torchrun (or ``--distributed``), join the Gloo
@@ -379,8 +396,9 @@ def session(args):
         return
     dist = torch_distributed()
     from datetime import timedelta
-    dist.init_process_group("gloo", rank=launch.rank, world_size=launch.world_size,
-                            timeout=timedelta(seconds=float(os.environ.get("BPTT_DIST_TIMEOUT", 600))))
+    timeout = timedelta(seconds=float(os.environ.get("BPTT_DIST_TIMEOUT", 600)))
+    dist.init_process_group("gloo", rank=launch.rank, world_size=launch.world_size, timeout=timeout,
+                            store=_attempt_store(dist, launch, timeout))
     share_threads(launch.local_world_size)
     _current = Group(launch.rank, launch.world_size, dist)
     stdout = sys.stdout
