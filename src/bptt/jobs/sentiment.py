@@ -228,7 +228,8 @@ class SentimentClassifier(Estimator):
         if root is None and run_files(out):
             if not overwrite:
                 raise ValueError(occupied(out))
-            clear_run(out)
+            if distributed.is_writer():             # rank 0 alone writes (bptt.distributed)
+                clear_run(out)
         elif root is not None and root.resolve() != out.resolve() and run_files(out):
             raise ValueError(f"{out}: holds another run than the one in {root}: resume into {root}, "
                              f"or into an empty out_dir")
