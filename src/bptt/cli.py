@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                                           parser_class=_Parser)
     for module in (sentiment, lm, tagger, seq2seq, diagnose, data, plot, serve, export):
         module.add_parsers(sub, train)
+    from .distributed import add_option
+    add_option(train)                   # --distributed (bptt.distributed)
     _every_option(parser)
     return parser
 
@@ -175,7 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=RuntimeWarning,
                             message=r".*(overflow|invalid value|divide by zero) encountered")
     try:
-        return args.func(args)
+        if args.command != "train":
+            return args.func(args)
+        from .distributed import session
+        with session(args):             # data-parallel under torchrun (bptt.distributed), else nothing
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"\n{name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -64,7 +64,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from . import files, io
+from . import distributed, files, io
 from .models import model_type_name
 from .optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, global_norm
 from .progress import progress_bar
@@ -209,7 +209,7 @@ class Trainer:
         self.model, self.config = model, config
         self.batches, self.step_fn, self.evaluate, self.export = batches, step_fn, evaluate, export
         self.out_dir = Path(out_dir)
-        self.progress = progress
+        self.progress = progress and distributed.is_writer()
         self.identity = json.loads(json.dumps(identity or {}, default=files.json_scalar))
         self.overwrite = overwrite
         self.optimizer = make_optimizer(config, model.params)
@@ -220,6 +220,10 @@ class Trainer:
         self._clock0 = time.perf_counter()
         self._resumed = self._prepared = False
         self._checkpoint_at: tuple[int, int] | None = None     # (epoch, step) of the last checkpoint
+        # data-parallel training (bptt.distributed): each step on this rank's shard of the batch,
+        # the gradients summed over the ranks; rank 0 alone writes. None in one process.
+        self.parallel = distributed.current()
+        self.is_writer = self.parallel is None or self.parallel.is_writer
 
     def elapsed(self) -> float:
         """Wall-clock seconds of training so far, counting the runs before a resume."""
@@ -240,9 +244,10 @@ class Trainer:
                                  "config": self.model.config.to_dict()}),
             "identity": json.dumps(self.identity),
         }
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / CHECKPOINT
-        io.save_params(path, tensors, meta)
+        if self.is_writer:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            io.save_params(path, tensors, meta)
         self._checkpoint_at = (self.state.epoch, self.state.global_step)
         return path
 
@@ -315,7 +320,9 @@ class Trainer:
     def log(self, record: dict) -> None:
         """Append one JSON line to ``out_dir/metrics.jsonl``, with ``elapsed_s`` and ``batches``
         (batches done so far: what a resume cuts the file back to) added. One ``write`` call
-        per line, synced: a killed process leaves whole lines."""
+        per line, synced: a killed process leaves whole lines. (Rank 0 alone writes.)"""
+        if not self.is_writer:
+            return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         line = json.dumps({**record, "batches": self.state.batches_done, "elapsed_s": self.elapsed()}) + "\n"
         fd = os.open(self.out_dir / METRICS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
@@ -328,7 +335,7 @@ class Trainer:
     def _prepare_out_dir(self) -> None:
         """Before the first step: clean up after a killed run, refuse (or clear, with
         ``overwrite``) a folder holding another run, and cut metrics.jsonl back to the checkpoint."""
-        if self._prepared:
+        if self._prepared or not self.is_writer:
             return
         files.clean_leftovers(self.out_dir)
         files.clean_leftovers(self.out_dir / BEST)
@@ -413,6 +420,8 @@ class Trainer:
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         self._fit_start = time.perf_counter()
         self._clock0 = self._fit_start - self.state.elapsed_s
+        if self.parallel is not None:
+            self.parallel.split_random(self.model.generators())
         self._deadline = None if self.time_budget is None else self._fit_start + self.time_budget
         self._steps_this_fit = 0
         try:
@@ -426,8 +435,9 @@ class Trainer:
     def _run_epoch(self) -> bool:
         """One epoch (or its rest, after a resume). False if stopped (Ctrl-C, time budget)."""
         st, cfg = self.state, self.config
-        if self._steps_this_fit and self._out_of_time():
-            self.request_stop("time budget")             # at an epoch's end: checkpoint written
+        # at an epoch's end: checkpoint written (several processes stop together inside the loop)
+        if self.parallel is None and self._steps_this_fit and self._out_of_time():
+            self.request_stop("time budget")
             return self._stop(None, 0, time.perf_counter())
         self.data_rng.bit_generator.state = st.epoch_rng_state
         batches = self.batches(self.data_rng)
@@ -438,7 +448,8 @@ class Trainer:
         for batch in batches[start:]:
             step_t0 = time.perf_counter()
             with np.errstate(over="ignore", invalid="ignore"):     # non-finite steps are reported below
-                result = self.step_fn(batch)
+                result = self.step_fn(batch) if self.parallel is None else \
+                    self.parallel.step(self.step_fn, batch, self.model.params, stop=self._stop_requested)
             loss, grads = result.loss, result.grads
             norm = global_norm(grads)
             if not (math.isfinite(loss) and math.isfinite(norm)):
@@ -475,7 +486,8 @@ class Trainer:
                 self._s_per_token = min(self._s_per_token, self._step_s / result.tokens)
             if st.step_in_epoch < len(batches) and self._out_of_time():
                 self.request_stop("time budget")
-            if self._stop_requested:
+            if self._stop_requested if self.parallel is None else self.parallel.stop_votes:
+                self.stop_reason = self.stop_reason or "another process stopped"   # all ranks, same step
                 return self._stop(bar, tokens, t0)
         bar.close()
         self._end_epoch(next_epoch_rng, tokens / (time.perf_counter() - t0))
@@ -536,7 +548,8 @@ class Trainer:
         if improved:
             st.best_score, st.best_epoch, st.bad_epochs = score, st.epoch, 0
             self._check_finite_weights()
-            files.replace_directory(self.out_dir / BEST, self.export)
+            if self.is_writer:
+                files.replace_directory(self.out_dir / BEST, self.export)
         else:
             st.bad_epochs += 1
         record = {"epoch": st.epoch, "step": st.global_step,
@@ -586,7 +599,8 @@ def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, expo
             if improved:
                 st.best_score, st.best_epoch, st.bad_epochs = metrics[config.metric], st.epoch + 1, 0
                 trainer._check_finite_weights()
-                files.replace_directory(out / BEST, export)       # whole, as at the end of an epoch
+                if trainer.is_writer:
+                    files.replace_directory(out / BEST, export)   # whole, as at the end of an epoch
                 trainer.save_checkpoint()
             trainer.log({"event": "stop evaluation", "epoch": st.epoch + 1, "step": st.global_step,
                          **{f"dev_{k}": v for k, v in metrics.items()}, "best": improved})

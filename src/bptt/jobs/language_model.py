@@ -50,7 +50,7 @@ import numpy as np
 
 from ._common import (SharedSettings, VectorSettings, identity, load_model, pretrained_vectors, read_job_file,
                       save_job, set_embedding)
-from .. import files, io
+from .. import distributed, files, io
 from ..data.batching import bucket_batches, fixed_batches
 from ..data.corpus import encode_corpus, tokenizer_of
 from ..data.tokenize import EOS_WORD, LEVELS, level_tokens
@@ -176,13 +176,16 @@ def _metrics(nats: float, level: str) -> dict[str, float]:
 
 
 def evaluate_stream(model: LanguageModel, ids: np.ndarray, batch_size: int, seq_len: int) -> float:
-    """Mean nats per token on a held-out stream, read as B streams with the state carried."""
+    """Mean nats per token on a held-out stream, read as B streams with the state carried (in a
+    data-parallel run each process reads its share of the streams, and the sums are summed)."""
     streams = batchify(ids, min(batch_size, max(1, (len(ids) - 1))))
+    columns = distributed.part(range(streams.inputs.shape[1]))
     state, total = None, 0.0
-    for steps in chunk_slices(len(streams.inputs), seq_len):
-        (logits, state), _ = model.forward(streams.inputs[steps], state)
-        total += _nll_sum(logits, streams.targets[steps])
-    return total / streams.targets.size
+    for steps in chunk_slices(len(streams.inputs), seq_len) if columns else ():
+        (logits, state), _ = model.forward(streams.inputs[steps, columns], state)
+        total += _nll_sum(logits, streams.targets[steps, columns])
+    total, count = distributed.total(total, len(streams.inputs) * len(columns))
+    return total / count
 
 
 # ---- the saved model ------------------------------------------------------------------------
@@ -298,20 +301,28 @@ class TrainResult(NamedTuple):
 
 
 class _Carry:
-    """The state carried along the streams from one chunk to the next."""
+    """The state carried along the streams from one chunk to the next: of this process's
+    ``columns`` of the B streams (all of them in one process). ``tensors`` (every process calls
+    it) is the state of all B streams, whatever the number of processes; ``load`` takes its own."""
 
-    def __init__(self, model: LanguageModel, batch_size: int):
+    def __init__(self, model: LanguageModel, batch_size: int, columns: list[int] | None = None):
         self.model, self.batch_size = model, batch_size
-        self.state = model.zero_state(batch_size)
+        self.columns = list(range(batch_size)) if columns is None else columns
+        self.state = model.zero_state(len(self.columns))
 
     def reset(self) -> None:
-        self.state = self.model.zero_state(self.batch_size)
+        self.state = self.model.zero_state(len(self.columns))
 
     def tensors(self) -> dict[str, np.ndarray]:
-        return dict(zip("hc", self.state.arrays()))
+        group = distributed.current()
+        arrays = self.state.arrays()                            # each (layers, B_local, H)
+        if group is not None:
+            arrays = [group.assemble(a, 1, self.batch_size) for a in arrays]
+        return dict(zip("hc", arrays))
 
     def load(self, tensors: dict[str, np.ndarray]) -> None:
-        self.state = State(*(np.asarray(tensors[n], dtype=self.model.dtype) for n in "hc" if n in tensors))
+        self.state = State(*(np.asarray(tensors[n][:, self.columns], dtype=self.model.dtype)
+                             for n in "hc" if n in tensors))
 
 
 class _LMTrainer(Trainer):
@@ -364,7 +375,10 @@ class _StreamTrainer(_LMTrainer):
     def save_checkpoint(self) -> Path:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         carry_path = self._carry_path(self.out_dir)
-        io.save_params(carry_path, self.carry.tensors())
+        tensors = self.carry.tensors()                  # every process: the streams' state whole
+        if not self.is_writer:
+            return super().save_checkpoint()
+        io.save_params(carry_path, tensors)
         path = super().save_checkpoint()
         for old in self.out_dir.glob("carry-*.safetensors"):
             if old != carry_path:
@@ -417,7 +431,8 @@ def _fit(trainer: Trainer, evaluate, text_model: TextModel, out: Path) -> tuple[
     if final[METRIC] <= st.best_score:
         trainer.budget_report()
         return final, None
-    files.replace_directory(out / "best", text_model.save)
+    if trainer.is_writer:
+        files.replace_directory(out / "best", text_model.save)
     st.best_score, st.best_epoch, st.bad_epochs = final[METRIC], st.epoch, 0
     trainer.log({"event": "final", "epoch": st.epoch, "step": st.global_step,
                   **{f"dev_{k}": v for k, v in final.items()}, "best": True})
@@ -545,7 +560,12 @@ def _train_stream(train_ids, val_ids, vocab: Vocabulary, s: LMSettings, start, o
     per_pass = len(chunks)
     total = max(1, math.ceil(s.epochs * per_pass))
     every = s.eval_every or per_pass
-    carry = _Carry(model, s.batch_size)
+    columns = distributed.part(range(s.batch_size))        # this process's streams (all in one)
+    if not columns:
+        raise ValueError(f"--batch-size {s.batch_size}: fewer streams than processes; give each "
+                         f"process at least one (--batch-size >= the number of processes)")
+    streams = Streams(streams.inputs[:, columns], streams.targets[:, columns])     # (L, B_local)
+    carry = _Carry(model, s.batch_size, columns)
     sampler = None
     if s.softmax == "sampled":
         sampler = UnigramSampler(np.bincount(train_ids, minlength=len(vocab)), s.sampling_power)
@@ -601,14 +621,18 @@ def sentence_ids(texts: Sequence[str], vocab: Vocabulary, level: str, max_len: i
 
 def evaluate_sentences(model: ConditionalLanguageModel, seqs: Sequence[np.ndarray],
                        labels: np.ndarray, batch_size: int = 256) -> float:
-    """Mean nats per predicted token of ``sentence_ids`` sequences, each conditioned on its label."""
+    """Mean nats per predicted token of ``sentence_ids`` sequences, each conditioned on its label
+    (in a data-parallel run each process reads its share, and the sums are summed)."""
+    rows = distributed.part(range(len(seqs)))
+    seqs, labels = [seqs[i] for i in rows], np.asarray(labels, dtype=np.int64)[rows]
     total, count = 0.0, 0
-    for batch in fixed_batches(seqs, np.asarray(labels, dtype=np.int64), batch_size):
+    for batch in fixed_batches(seqs, labels, batch_size) if rows else ():
         n = batch.lengths - 1                                   # predictions per sentence
         (logits, _), _ = model.forward(batch.ids[:-1], model.labels_to_vectors(batch.labels), n)
         mask = np.arange(logits.shape[0])[:, None] < n[None, :]
         total += _nll_sum(logits, batch.ids[1:], mask)
         count += int(n.sum())
+    total, count = distributed.total(total, count)
     return total / count
 
 

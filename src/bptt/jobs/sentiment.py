@@ -33,7 +33,7 @@ import numpy as np
 
 from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, hold_out, identity, load_model,
                       pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
-from .. import files, io
+from .. import distributed, files, io
 from ..data.batching import bucket_batches, encode_texts, encode_tokens, token_budget_batches
 from ..data.labels import check_labels
 from ..data.tokenize import tokenize
@@ -243,8 +243,12 @@ class SentimentClassifier(Estimator):
             done[0] += 1                            # t = the batches read before this one
             return result._replace(grads=plan.apply(result.grads, done[0] - 1))
 
-        def evaluate():
-            return {"accuracy": float(np.mean(self._predict_ids(dev_seqs, members=[model]).argmax(1) == dev_y))}
+        def evaluate():                             # sharded over the processes, counts summed
+            rows = distributed.part(range(len(dev_seqs)))
+            right = np.sum(self._predict_ids([dev_seqs[i] for i in rows], members=[model]).argmax(1)
+                           == dev_y[rows])
+            right, total = distributed.total(float(right), float(len(rows)))
+            return {"accuracy": right / total}
 
         return train_keep_best(model, TrainConfig.from_settings(s, seed=s.seed + k), batches, step_fn,
                                evaluate, export, out_dir, resume, progress and self.says(), identity=same,
@@ -267,7 +271,8 @@ class SentimentClassifier(Estimator):
         if root is None and run_files(out):
             if not overwrite:
                 raise ValueError(occupied(out))
-            clear_run(out)
+            if distributed.is_writer():             # rank 0 alone writes (bptt.distributed)
+                clear_run(out)
         elif root is not None and root.resolve() != out.resolve() and run_files(out):
             raise ValueError(f"{out}: holds another run than the one in {root}: resume into {root}, "
                              f"or into an empty out_dir")
@@ -290,7 +295,7 @@ class SentimentClassifier(Estimator):
             self.members_, self.model_ = trained, trained[0]
             self.dev_accuracy_ = float(np.mean(self._predict_ids(dev_seqs).argmax(1) == dev_y))
             self.trainer_.log({"event": "ensemble", "members": len(trained), "dev_accuracy": self.dev_accuracy_})
-            if out_dir is not None:
+            if out_dir is not None and distributed.is_writer():
                 files.replace_directory(out / BEST, self.save)
         finally:
             if tmp:

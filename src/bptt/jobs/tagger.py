@@ -29,6 +29,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from .. import distributed
 from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, hold_out, identity, load_model,
                       pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
@@ -224,8 +225,12 @@ class SequenceTagger(Estimator):
                 out.append(batch)
             return out
 
-        def evaluate():
-            return {"accuracy": token_accuracy([x.tags for x in dev], self.predict([x.words for x in dev]))}
+        def evaluate():                             # sharded over the processes, counts summed
+            part = distributed.part(dev)
+            pred = self.predict([x.words for x in part])
+            right = sum(a == b for x, p in zip(part, pred) for a, b in zip(x.tags, p))
+            right, total = distributed.total(right, sum(len(x.tags) for x in part))
+            return {"accuracy": right / total}
 
         same = identity(s, [tuple(x) for x in sentences], [tuple(x) for x in dev])
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s), batches,

@@ -24,6 +24,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from .. import distributed
 from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, hold_out, identity, load_model,
                       pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
@@ -164,8 +165,11 @@ class Translator(Estimator):
             plan = bucket_batches(src, None, s.batch_size, seed=int(rng.integers(2**63)))
             return [self._batch(src, tgt, b.index) for b in plan]
 
-        def evaluate():
-            return {"exact_match": self.evaluate(dev)["exact_match"]}
+        def evaluate():                             # sharded over the processes, counts summed
+            part = distributed.part(dev)
+            right = sum(o == p[1] for o, p in zip(self.translate([p[0] for p in part]) if part else [], part))
+            right, total = distributed.total(right, len(part))
+            return {"exact_match": right / total}
 
         self.trainer_ = train_keep_best(self.model_, TrainConfig.from_settings(s, metric="exact_match"),
                                         batches, self.model_.loss_and_grads, evaluate, self.save,
