@@ -44,17 +44,27 @@ RECIPES: dict[str, dict] = {
     "imdb_ulmfit_adv": dict(data="imdb", argv=[*IMDB, *LMS, *ENCODER, *ULMFIT, *IMDB_LEN, "--pooling", "max+mean",
                                                "--epochs", "2", "--batch-size", "32", "--lr", "0.002",
                                                "--adversarial", "5.0", "--time-budget", "28"]),
-    # SST-2
+    # SST-2: ULMFiT's plan needs a higher peak rate than a constant Adam (with the slanted
+    # triangle, --lr is the peak: bench/results/ulmfit_rates_smoke.txt)
     "sst2_ulmfit": dict(data="sst2", argv=[*SST2, *LMS, *ENCODER, *ULMFIT, "--pooling", "max+mean",
-                                           "--epochs", "4", "--batch-size", "64", "--lr", "0.002",
-                                           "--patience", "2", "--time-budget", "20"]),
+                                           "--epochs", "4", "--batch-size", "64", "--lr", "0.005",
+                                           "--patience", "none", "--time-budget", "20"]),
     "sst2_ulmfit_adv": dict(data="sst2", argv=[*SST2, *LMS, *ENCODER, *ULMFIT, "--pooling", "max+mean",
-                                               "--epochs", "4", "--batch-size", "64", "--lr", "0.002",
-                                               "--adversarial", "5.0", "--patience", "2", "--time-budget", "20"]),
+                                               "--epochs", "4", "--batch-size", "64", "--lr", "0.005",
+                                               "--adversarial", "5.0", "--patience", "none", "--time-budget", "20"]),
+    "sst2_pretrained_adam": dict(data="sst2", argv=[*SST2, *LMS, *ENCODER, "--pooling", "max+mean",
+                                                    "--epochs", "4", "--batch-size", "64", "--lr", "0.001",
+                                                    "--patience", "2", "--time-budget", "20"]),
     # the same encoder without the language models (random init), for the effect of pretraining
     "sst2_scratch": dict(data="sst2", argv=[*SST2, *ENCODER, "--embedding-dim", "512", "--pooling", "max+mean",
                                             "--epochs", "4", "--batch-size", "64", "--lr", "0.002",
                                             "--patience", "2", "--time-budget", "20"]),
+    "imdb_ulmfit_lr5": dict(data="imdb", argv=[*IMDB, *LMS, *ENCODER, *ULMFIT, *IMDB_LEN, "--pooling", "max+mean",
+                                               "--epochs", "2", "--batch-size", "32", "--lr", "0.005",
+                                               "--time-budget", "28"]),
+    "imdb_pretrained_adam": dict(data="imdb", argv=[*IMDB, *LMS, *ENCODER, *IMDB_LEN, "--pooling", "max+mean",
+                                                    "--epochs", "2", "--batch-size", "32", "--lr", "0.001",
+                                                    "--time-budget", "28"]),
 }
 
 
@@ -125,9 +135,9 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown recipe {unknown[0]!r}; recipes: {', '.join(RECIPES)}")
     path = RESULTS / "finetune_search.json"
-    records = json.loads(path.read_text()) if path.is_file() else {}
-    if args.names:
-        records.update(run(args.names))
+    done = run(args.names) if args.names else {}
+    records = json.loads(path.read_text()) if path.is_file() else {}     # read after the runs: another
+    records.update(done)                                                 # invocation may have written
     write_atomic(path, json.dumps(records, indent=1))
     write_atomic(RESULTS / "finetune_search.md", table(records))
 
