@@ -273,3 +273,22 @@ def test_a_stop_on_one_rank_stops_every_rank_after_the_same_step(tmp_path, monke
     (steps0, reason0), (steps1, reason1) = run_ranks(2, work)
     assert steps0 == steps1 == 3                    # asked in step 2, voted with step 3
     assert reason1 == "time budget" and reason0 == "another process stopped"
+
+
+def test_each_rank_sets_blas_and_numba_threads_to_its_share_of_the_cores(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    numba = pytest.importorskip("numba")
+    monkeypatch.delenv("BPTT_THREADS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(4)), raising=False)
+    before = numba.get_num_threads()
+    original = threadpoolctl.threadpool_limits(limits=None)      # remembers the limits as they are now
+    try:
+        assert distributed.share_threads(local_world_size=4) == 1
+        assert numba.get_num_threads() == 1
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        assert blas and all(i["num_threads"] == 1 for i in blas)
+        monkeypatch.setenv("BPTT_THREADS", "2")
+        assert distributed.share_threads(local_world_size=4) == 2
+    finally:
+        original.restore_original_limits()
+        numba.set_num_threads(before)

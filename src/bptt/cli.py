@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=RuntimeWarning,
                             message=r".*(overflow|invalid value|divide by zero) encountered")
     try:
-        if args.command != "train":
+        if getattr(args, "command", None) != "train":
             return args.func(args)
         from .distributed import session
         with session(args):             # data-parallel under torchrun (bptt.distributed), else nothing
