@@ -252,12 +252,13 @@ def test_diagnose_says_why_a_seq2seq_model_is_not_diagnosed(models, capsys):
 
 
 # ---- what the readers report ---------------------------------------------------------------------------
-def test_the_read_report_lists_the_classes_and_classes_fixes_the_set(data, tmp_path, capsys):
+def test_a_misspelt_label_is_refused_and_classes_fixes_the_set(data, tmp_path, capsys):
     rows = (data / "s.tsv").read_text(encoding="utf-8").splitlines()[1:]
     table = "text\tlabel\n" + "".join(f"{r.split(chr(9))[0]}\t{['negative', 'positive'][int(r[-1])]}\n" for r in rows)
     (tmp_path / "t.tsv").write_text(table + "a typo here\tpositve\n", encoding="utf-8")
     code, _, err = _run(["train", "sentiment", "--train", tmp_path / "t.tsv", *TINY, "--out", tmp_path / "a"], capsys)
-    assert code == 0 and "classes negative 20, positive 40, positve 1" in err and "a misspelt label?" in err
+    assert code == 1 and f"{tmp_path / 't.tsv'}:62: label 'positve' (1 row) differs from 'positive' (40 rows) " \
+                         "only by one character: a misspelt label?" in err and not (tmp_path / "a" / "best").exists()
     code, _, err = _run(["train", "sentiment", "--train", tmp_path / "t.tsv", *TINY, "--out", tmp_path / "b",
                          "--classes", "negative,positive"], capsys)
     assert code == 0 and "kept 60 of 61 rows; classes negative 20, positive 40; skipped 1: line 62: label " \
