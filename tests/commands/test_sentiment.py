@@ -91,14 +91,15 @@ def test_an_argument_holding_a_line_break_is_one_text_with_one_line_of_answer(mo
     assert out.split("\n")[0].split("\t")[2] == text.replace("\n", "\\n")
 
 
-def test_the_shipped_models_cards_carry_their_figures_and_cite_no_file_outside_the_package(capsys):
-    """An installed package has no bench/: ``bptt models`` (and each card.json) gives the
-    figures themselves and names no bench/results file."""
+def test_the_shipped_models_cards_carry_their_figures_and_cite_no_results_file(capsys):
+    """An installed package has no bench/results: ``bptt models`` (and each card.json) gives the
+    figures themselves and names no results file."""
     assert main(["models", "--json"]) == 0
     models = json.loads(capsys.readouterr().out)
     assert main(["models"]) == 0
     text = capsys.readouterr().out
     for m in models:
+        assert m["figures"] and all(isinstance(v, (int, float)) for v in m["figures"].values()), m["name"]
+    for m in (m for m in models if m["name"] in ("sst2", "imdb")):
         assert m["figures"]["dev_accuracy"] > 0.8 and f"dev_accuracy: {m['figures']['dev_accuracy']:.2%}" in text
-        assert all(isinstance(v, float) for v in m["figures"].values())
-    assert "bench/" not in text and "bench/" not in json.dumps(models)
+    assert "bench/results" not in text and "bench/results" not in json.dumps(models)
