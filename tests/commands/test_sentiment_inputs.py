@@ -135,7 +135,9 @@ def test_explain_reads_one_long_text_from_stdin(sst2, monkeypatch, capsys):
 
 def test_models_lists_what_ships(capsys):
     assert main(["models", "--json"]) == 0
-    models = json.loads(capsys.readouterr().out)
+    listed = json.loads(capsys.readouterr().out)
+    models = [m for m in listed if m.get("kind") != "language model"]    # the review LMs: tests/test_shipped_lms.py
+    assert {m["name"] for m in listed} - {m["name"] for m in models} == {"imdb-lm", "imdb-lm-backward"}
     assert models[0]["name"] == "sst2" and models[0]["default"]
     assert {m["name"] for m in models} <= set(SHIPPED)
     for m in models:                      # bytes: every file of the model, its member folders too
