@@ -217,13 +217,15 @@ def test_every_shipped_file_is_package_data():
     import fnmatch
     import tomllib
     from bptt.jobs.sentiment import PRETRAINED_ROOT, SHIPPED
+    from bptt.transfer import shipped_lms
     repo = Path(__file__).resolve().parents[2]                  # the source tree, installed or not
     root = repo / "src" / "bptt"
     patterns = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"]["bptt"]
     files = sorted(str(p.relative_to(root)) for p in (root / "pretrained").rglob("*") if p.is_file()
                    and "__pycache__" not in p.parts)
-    assert {f.split("/")[1] for f in files} == set(SHIPPED)
+    assert {f.split("/")[1] for f in files} == set(SHIPPED) | set(shipped_lms())   # the review LMs too
+    assert set(shipped_lms()) == {"imdb-lm", "imdb-lm-backward"}
     assert [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
     installed = sorted(str(p.relative_to(PRETRAINED_ROOT.parent)) for p in PRETRAINED_ROOT.rglob("*")
                        if p.is_file() and "__pycache__" not in p.parts)
