@@ -114,7 +114,8 @@ def test_every_plan_and_the_adversarial_objective_resume_exactly(tmp_path, monke
         np.testing.assert_array_equal(ours[name], value, err_msg=name)
 
 
-@pytest.mark.parametrize("bad,said", [(dict(discriminative_lr=0.0), "discriminative_lr must be > 0"),
+@pytest.mark.parametrize("bad,said", [(dict(discriminative_lr=0.0), "discriminative_lr must be in \\[0.01, 100\\]"),
+                                      (dict(discriminative_lr=1e-300), "discriminative_lr must be in"),   # no overflow
                                       (dict(stlr_ratio=0.5), "stlr_ratio must be >= 1"),
                                       (dict(stlr_cut_fraction=1.0), "stlr_cut_fraction must be in"),
                                       (dict(adversarial=-1.0), "adversarial must be"),

@@ -103,8 +103,8 @@ class SentimentSettings(SharedSettings, VectorSettings):
     def _check_pretraining(self) -> None:
         """init_from as a tuple of names; the ULMFiT and adversarial settings in range."""
         settle_init_from(self)
-        if not self.discriminative_lr > 0:
-            raise ValueError(f"discriminative_lr must be > 0 (ULMFiT uses 2.6), got {self.discriminative_lr}")
+        if not 0.01 <= self.discriminative_lr <= 100:        # factor ** depth stays finite for 100 layers
+            raise ValueError(f"discriminative_lr must be in [0.01, 100] (ULMFiT uses 2.6), got {self.discriminative_lr}")
         if not self.stlr_ratio >= 1:
             raise ValueError(f"stlr_ratio must be >= 1 (ULMFiT uses 32), got {self.stlr_ratio}")
         if not self.vat_xi > 0:
