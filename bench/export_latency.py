@@ -128,8 +128,8 @@ def markdown(out: dict, sides: list[str], repeats: int) -> str:
              f"CPUs), bptt at `{m['git_commit'][:10]}`, ONNX Runtime {m['onnxruntime']}. Text in, "
              f"probabilities out (tokenizing included on every side); median wall clock of {repeats} "
              f"repeats per side, the sides taking turns. `other load`: CPUs other processes kept busy "
-             f"meanwhile (the machine was shared with a training run: read the ratios, not the "
-             f"absolute times). Batch rows also give texts per second.", "",
+             f"meanwhile (above 0.1, other work shared the CPUs: read the ratios, not the absolute "
+             f"times). Batch rows also give texts per second.", "",
              "| model | work | threads | " + " | ".join(f"{s} ms" for s in sides)
              + " | " + " | ".join(f"{s} ÷ ort" for s in sides[:-1]) + " | other load | max diff |",
              "|---|---|---:|" + "---:|" * (2 * len(sides) - 1) + "---:|---:|"]
