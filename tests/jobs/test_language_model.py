@@ -41,6 +41,14 @@ def test_training_learns_the_text_and_keeps_the_best_model(tmp_path):
     assert a == "".join(model.generate("the ", 80, 0.8, seed=1)) and len(a) == 80
 
 
+def assert_same_checkpoints(a, b) -> None:
+    """Every tensor of two checkpoints (weights, optimizer state) bit for bit."""
+    first, second = safetensors.numpy.load_file(a), safetensors.numpy.load_file(b)
+    assert set(first) == set(second)
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+
+
 def test_resume_in_the_middle_of_a_pass_is_exact(tmp_path):
     """Stop after the first chunk (a time budget of 0), resume: every weight and optimizer
     state equals an uninterrupted run's, which needs the carried state restored."""
@@ -50,11 +58,7 @@ def test_resume_in_the_middle_of_a_pass_is_exact(tmp_path):
     assert (part.trainer.state.epoch, part.trainer.state.step_in_epoch) == (0, 1)
     checkpoint = tmp_path / "cut" / "checkpoint.safetensors"
     train_lm(TEXT, s, out_dir=tmp_path / "cut", resume=checkpoint, progress=False)
-    full = safetensors.numpy.load_file(tmp_path / "full" / "checkpoint.safetensors")
-    resumed = safetensors.numpy.load_file(checkpoint)
-    assert set(full) == set(resumed)
-    for name in full:
-        np.testing.assert_array_equal(full[name], resumed[name], err_msg=name)
+    assert_same_checkpoints(tmp_path / "full" / "checkpoint.safetensors", checkpoint)
 
 
 def test_resume_with_more_epochs_takes_the_chunks_of_an_uninterrupted_run(tmp_path):
@@ -129,11 +133,7 @@ def test_word_lm_resume_with_sampled_softmax_is_exact(tmp_path):
     train_lm_corpus(REVIEWS, s, out_dir=tmp_path / "cut", progress=False, time_budget=0)
     checkpoint = tmp_path / "cut" / "checkpoint.safetensors"
     train_lm_corpus(REVIEWS, s, out_dir=tmp_path / "cut", resume=checkpoint, progress=False)
-    full = safetensors.numpy.load_file(tmp_path / "full" / "checkpoint.safetensors")
-    resumed = safetensors.numpy.load_file(checkpoint)
-    assert set(full) == set(resumed)
-    for name in full:
-        np.testing.assert_array_equal(full[name], resumed[name], err_msg=name)
+    assert_same_checkpoints(tmp_path / "full" / "checkpoint.safetensors", checkpoint)
 
 
 def test_backward_lm_predicts_each_review_read_right_to_left(tmp_path):
