@@ -54,7 +54,7 @@ class UnigramSampler:
         counts = np.asarray(counts, dtype=np.float64)
         if counts.ndim != 1 or not (counts >= 0).all() or counts.sum() <= 0:
             raise ValueError("counts must be a 1-D array of non-negative counts with a positive sum")
-        weights = np.where(counts > 0, counts, 0.0) ** power * (counts > 0)
+        weights = np.where(counts > 0, counts ** power, 0.0)                # 0 ** 0 is no draw
         self.q = weights / weights.sum()                         # (N,) float64
         self.cdf = np.cumsum(self.q)                             # (N,)
         self.power = power

@@ -550,11 +550,9 @@ def _train_stream(train_ids, val_ids, vocab: Vocabulary, s: LMSettings, start, o
                                  s.dropout, s.output_dropout, dtype=s.dtype, tie_weights=s.tie_weights)
     model = LanguageModel(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
     set_embedding(model.embedding, matrix, s.freeze_vectors)
-    if start is not None:
-        weights = Path(s.init_from) / io.WEIGHTS_FILE
-        tensors, _ = io.load_params(weights)
-        io.load_state_dict(model, tensors, f"{weights} (init_from: --hidden-size, --embedding-dim, --cell, "
-                                           f"--num-layers and --tie-weights must be the model's)")
+    if start is not None:                  # the LM's weights, already read by TextModel.load
+        io.load_state_dict(model, start.model.params, f"{s.init_from} (init_from: --hidden-size, --embedding-dim, "
+                                                      f"--cell, --num-layers and --tie-weights must be the model's)")
     text_model = TextModel(model, vocab, s)
     chunks = chunk_slices(len(streams.inputs), s.seq_len)
     per_pass = len(chunks)
