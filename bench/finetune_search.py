@@ -4,9 +4,12 @@
                                                                   # one BLAS thread each)
     python bench/finetune_search.py --table                       # rewrite the table only
 
-Every recipe is one ``bptt train sentiment`` command line (``RECIPES``), run from the repository
-root under ``/usr/bin/time -v`` into ``runs/ft/<name>``; its record (the command, minutes, peak
-memory, the dev accuracy of every epoch and the best, tokens per second) goes into
+Every recipe is one ``bptt train sentiment`` command line (``RECIPES``), or one ``bptt train lm``
+for ULMFiT's second step (``job="lm"``: the shipped LM fine-tuned on the task's own training
+text, labels unused; a sentiment recipe then starts from ``runs/ft/<lm recipe>/best``; give the
+LM recipes first, they run before the sentiment ones), run from the repository root under
+``/usr/bin/time -v`` into ``runs/ft/<name>``; its record (the command, minutes, peak memory, the
+dev accuracy (LM: held-out perplexity) of every evaluation and the best, tokens per second) goes into
 ``bench/results/finetune_search.json`` and the table ``finetune_search.md``, beside the linear
 baselines of the same split (``bench/results/linear_baselines.json``). Splits as everywhere:
 SST-2 train.tsv -> dev.tsv; aclImdb/train with 5,000 reviews held out (--dev-fraction 0.2,
@@ -35,6 +38,27 @@ LMS = ["--init-from", "imdb-lm,imdb-lm-backward"]
 ENCODER = ["--cell", "lstm", "--hidden-size", "256", "--bidirectional", "true"]
 ULMFIT = ["--discriminative-lr", "2.6", "--slanted-triangular"]
 IMDB_LEN = ["--max-len", "400", "--truncate", "head+tail", "--min-freq", "2"]
+
+# ULMFiT's step 2: the shipped LM (same architecture, same vocabulary) fine-tuned on the text of
+# the task's training split; IMDB: the 20,000 training reviews (aclImdb/train minus the held-out
+# 5,000 and minus unsup/, ``imdb_task_exclude``), SST-2: the text of train.tsv
+LM_SETTINGS = ["--level", "word", "--tokenizer", "review", "--cell", "lstm", "--hidden-size", "256",
+               "--tie-weights", "--softmax", "sampled", "--num-sampled", "1024", "--batch-size", "64",
+               "--seq-len", "50", "--lr", "0.001"]
+IMDB_TASK_EXCLUDE = "runs/ft/imdb_task_exclude.txt"
+
+
+def lm_recipe(data: str, direction: str, epochs: str, eval_every: str) -> dict:
+    corpus = (["--corpus", "../shared/data/imdb/aclImdb/train", "--exclude", IMDB_TASK_EXCLUDE] if data == "imdb"
+              else ["--corpus", "../shared/data/sst2/train.tsv"])
+    ship = {"forward": "imdb-lm", "backward": "imdb-lm-backward"}[direction]
+    return dict(data=data, job="lm", argv=[*corpus, "--init-from", ship, "--direction", direction, *LM_SETTINGS,
+                                           "--epochs", epochs, "--eval-every", eval_every,
+                                           "--val-fraction", "0.02", "--patience", "2"])
+
+
+LMFT = {"imdb": ["--init-from", "runs/ft/imdb_lmft_fwd/best,runs/ft/imdb_lmft_bwd/best"],
+        "sst2": ["--init-from", "runs/ft/sst2_lmft_fwd/best,runs/ft/sst2_lmft_bwd/best"]}
 
 RECIPES: dict[str, dict] = {
     # IMDB: pretrained BiLSTM, ULMFiT's learning-rate plan, two epochs in 28 minutes
@@ -65,16 +89,44 @@ RECIPES: dict[str, dict] = {
     "imdb_pretrained_adam": dict(data="imdb", argv=[*IMDB, *LMS, *ENCODER, *IMDB_LEN, "--pooling", "max+mean",
                                                     "--epochs", "2", "--batch-size", "32", "--lr", "0.001",
                                                     "--time-budget", "28"]),
+    # ULMFiT's step 2 (LM fine-tuning on the task's text), then the best classifier recipe of each
+    "sst2_lmft_fwd": lm_recipe("sst2", "forward", "3", "200"),
+    "sst2_lmft_bwd": lm_recipe("sst2", "backward", "3", "200"),
+    "sst2_ulmfit_lmft": dict(data="sst2", argv=[*SST2, *LMFT["sst2"], *ENCODER, *ULMFIT, "--pooling", "max+mean",
+                                                "--epochs", "4", "--batch-size", "64", "--lr", "0.005",
+                                                "--patience", "none", "--time-budget", "20"]),
+    "imdb_lmft_fwd": lm_recipe("imdb", "forward", "1", "400"),
+    "imdb_lmft_bwd": lm_recipe("imdb", "backward", "1", "400"),
+    "imdb_ulmfit_lr5_lmft": dict(data="imdb", argv=[*IMDB, *LMFT["imdb"], *ENCODER, *ULMFIT, *IMDB_LEN,
+                                                    "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
+                                                    "--lr", "0.005", "--time-budget", "28"]),
 }
+
+
+def imdb_task_exclude() -> None:
+    """The documents of aclImdb/train an IMDB LM fine-tuning must not read: the 5,000 held out
+    (``bench/lm_exclude.txt``, with ``urls_unsup.txt``) and the 50,000 unlabelled reviews."""
+    unsup = ROOT.parent / "shared" / "data" / "imdb" / "aclImdb" / "train" / "unsup"
+    lines = (ROOT / "bench" / "lm_exclude.txt").read_text().split()
+    lines += sorted(f"unsup/{p.name}" for p in unsup.glob("*.txt"))
+    path = ROOT / IMDB_TASK_EXCLUDE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, "\n".join(lines) + "\n")
 
 
 def run(names: list[str]) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    if any("imdb_task_exclude" in " ".join(RECIPES[n]["argv"]) for n in names):
+        imdb_task_exclude()
+    lm = [n for n in names if RECIPES[n].get("job") == "lm"]
+    if lm and len(lm) < len(names):          # LMs first: the sentiment recipes start from them
+        return {**run(lm), **run([n for n in names if n not in lm])}
     procs = {}
     for name in names:
         out = ROOT / "runs" / "ft" / name
         out.parent.mkdir(parents=True, exist_ok=True)
-        argv = ["bptt", "train", "sentiment", *RECIPES[name]["argv"], "--out", f"runs/ft/{name}", "--overwrite"]
+        job = RECIPES[name].get("job", "sentiment")
+        argv = ["bptt", "train", job, *RECIPES[name]["argv"], "--out", f"runs/ft/{name}", "--overwrite"]
         log = open(out.parent / f"{name}.log", "w")
         procs[name] = (subprocess.Popen(["/usr/bin/time", "-v", *argv], cwd=ROOT, env=env, stdout=log,
                                         stderr=subprocess.STDOUT), argv, time.perf_counter())
@@ -90,12 +142,15 @@ def record(name: str, argv: list[str], code: int, seconds: float) -> dict:
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", log)
     metrics = ROOT / "runs" / "ft" / name / "metrics.jsonl"
     lines = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()] if metrics.is_file() else []
-    evals = [r for r in lines if "dev_accuracy" in r]
-    return {"data": RECIPES[name]["data"], "command": " ".join(argv), "exit": code,
-            "minutes": round(seconds / 60, 1), "peak_rss_mb": round(int(rss.group(1)) / 1024) if rss else None,
-            "epochs": [{k: r.get(k) for k in ("epoch", "step", "event", "dev_accuracy", "tokens_per_s", "elapsed_s")}
+    key = "dev_perplexity" if RECIPES[name].get("job") == "lm" else "dev_accuracy"
+    evals = [r for r in lines if key in r]
+    best = (min if key == "dev_perplexity" else max)((r[key] for r in evals), default=None)
+    return {"data": RECIPES[name]["data"], "job": RECIPES[name].get("job", "sentiment"), "command": " ".join(argv),
+            "exit": code, "minutes": round(seconds / 60, 1),
+            "peak_rss_mb": round(int(rss.group(1)) / 1024) if rss else None,
+            "epochs": [{k: r.get(k) for k in ("epoch", "step", "event", key, "tokens_per_s", "elapsed_s")}
                        for r in evals],
-            "best_dev_accuracy": max((r["dev_accuracy"] for r in evals), default=None)}
+            f"best_{key}": best}
 
 
 def table(records: dict) -> str:
@@ -114,10 +169,22 @@ def table(records: dict) -> str:
                          f"(best C on dev) {b['tfidf_lr']['dev_accuracy_best_C_on_dev']:.2%}, "
                          f"NB-LR {b['nblr']['dev_accuracy_best_C_on_dev']:.2%}.")
             lines.append("")
+        lms = {n: r for n, r in records.items() if r["data"] == data and r.get("job") == "lm"}
+        if lms:
+            lines += ["Language models fine-tuned on the task's training text (held-out perplexity, full "
+                      "softmax, on 2% of that text):", "",
+                      "| recipe | first evaluation | best | per evaluation | minutes | peak RSS MB |",
+                      "|---|---|---|---|---|---|"]
+            for name, r in lms.items():
+                per = [e["dev_perplexity"] for e in r["epochs"]]
+                lines.append(f"| {name} | {per[0]:.1f} | {r['best_dev_perplexity']:.1f} | "
+                             f"{', '.join(f'{p:.1f}' for p in per)} | {r['minutes']} | {r['peak_rss_mb']} |"
+                             if per else f"| {name} | - | - | - | {r['minutes']} | {r['peak_rss_mb']} |")
+            lines.append("")
         lines += ["| recipe | best dev accuracy | dev accuracy per evaluation | minutes | peak RSS MB |",
                   "|---|---|---|---|---|"]
         for name, r in records.items():
-            if r["data"] != data:
+            if r["data"] != data or r.get("job") == "lm":
                 continue
             per = ", ".join(f"{e['dev_accuracy']:.4f}" for e in r["epochs"])
             best = f"{r['best_dev_accuracy']:.2%}" if r["best_dev_accuracy"] is not None else "-"

@@ -65,3 +65,26 @@ def test_bptt_models_lists_the_language_models(capsys):
         assert listed[name]["figures"]["dev_perplexity"] > 1
     assert main(["models"]) == 0
     assert "imdb-lm-backward (language model, backward)" in capsys.readouterr().out
+
+
+def test_bptt_train_lm_fine_tunes_a_shipped_lm_by_name_on_a_labelled_table(tmp_path, capsys):
+    """ULMFiT's second step from the command line: `--init-from imdb-lm` names the shipped LM and
+    `--corpus train.tsv` reads the text of a labelled table; with a learning rate of ~0 the
+    weights written are the shipped ones, the vocabulary is the LM's."""
+    table = tmp_path / "train.tsv"
+    table.write_text("sentence\tlabel\n" + "".join(f"a {w} film , not {w} at all\t{i % 2}\n"
+                                                   for i, w in enumerate(["good", "bad", "dull", "fine"] * 10)),
+                     encoding="utf-8")
+    out = tmp_path / "ft"
+    assert main(["train", "lm", "--corpus", str(table), "--init-from", "imdb-lm", "--level", "word",
+                 "--tokenizer", "review", "--hidden-size", "256", "--tie-weights", "--batch-size", "2",
+                 "--seq-len", "8", "--epochs", "1", "--val-fraction", "0.1", "--optimizer", "sgd", "--lr", "1e-12",
+                 "--out", str(out), "--quiet"]) == 0
+    tuned, shipped = TextModel.load(out / "best"), TextModel.load(resolve_lm("imdb-lm"))
+    assert tuned.vocab == shipped.vocab
+    for name, value in shipped.model.params.items():
+        np.testing.assert_allclose(tuned.model.params[name], value, atol=1e-6, err_msg=name)
+    capsys.readouterr()
+    assert main(["train", "lm", "--corpus", str(table), "--init-from", "no-such-lm", "--level", "word",
+                 "--out", str(tmp_path / "x"), "--quiet"]) != 0
+    assert "init_from 'no-such-lm': neither a shipped language model (imdb-lm" in capsys.readouterr().err

@@ -43,6 +43,21 @@ def test_a_file_is_one_document_per_non_blank_line(tmp_path):
     assert corpus.names == [f"{f}:1", f"{f}:4"]
 
 
+def test_a_labelled_table_gives_the_text_of_each_row_and_not_its_label(tmp_path):
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("sentence\tlabel\na good film \t1\nnot good at all \t0\n", encoding="utf-8")
+    corpus = read_corpus([tsv])
+    assert corpus.documents == ["a good film", "not good at all"]
+    assert corpus.names == [f"{tsv}:1", f"{tsv}:2"]
+    jsonl = tmp_path / "reviews.jsonl"
+    jsonl.write_text('{"text": "fine", "label": "pos"}\n{"text": "dull", "label": "neg"}\n', encoding="utf-8")
+    assert read_corpus([jsonl, tsv]).documents == ["fine", "dull", "a good film", "not good at all"]
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("sentence\tlabel\na good film\t1\n\t0\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.tsv:3"):      # a bad row is an error, never dropped
+        read_corpus([bad])
+
+
 def test_missing_source_and_empty_folder_are_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file or folder"):
         read_corpus([tmp_path / "nope"])

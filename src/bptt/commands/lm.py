@@ -92,7 +92,8 @@ def add_parsers(subparsers, train_subparsers) -> None:
     source.add_argument("--text", help="a plain UTF-8 text file: one stream, truncated BPTT")
     source.add_argument("--corpus", nargs="+", metavar="PATH",
                         help="documents for a word-level model: a folder (every *.txt file below it is "
-                             "a document: the aclImdb layout) or a file (one document per line)")
+                             "a document: the aclImdb layout), a file (one document per line) or a "
+                             "labelled .tsv/.csv/.jsonl table (the text of each row; labels unused)")
     source.add_argument("--labelled", help="labelled sentences (SST-2 TSV, TSV/CSV/JSONL): a model "
                                            "conditioned on the label")
     p.add_argument("--dev", help="held-out data: a text file for --text (default: its last "

@@ -8,6 +8,10 @@ Sources (``read_corpus``):
   layout as it is: ``aclImdb/train`` gives ``neg/``, ``pos/`` and ``unsup/`` (75,000 reviews),
   ``aclImdb/train/unsup`` the 50,000 unlabelled ones.
 - a **file**: every non-blank line is one document (one review per line).
+- a **labelled table** (``.tsv``, ``.csv``, ``.jsonl``, read by ``bptt.data.read_dataset`` with
+  its columns and checks, e.g. GLUE SST-2's ``train.tsv``): the text of every row is one
+  document and the labels are not used. This is ULMFiT's second step, fine-tuning a language
+  model on the text of the task it will be fine-tuned for, from the very files of that task.
 
 ``exclude`` names documents not to read (e.g. the reviews a sentiment model is measured on),
 as paths relative to the folder given (``neg/123_4.txt``); each must name a document that is
@@ -39,6 +43,7 @@ from .tokenize import EOS_WORD, tokenize
 from .vocab import PAD, UNK, UNK_ID, Vocabulary
 
 TOKENIZERS = ("review", "split")
+TABLES = (".tsv", ".csv", ".jsonl")     # labelled tables: their text column is read
 DIRECTIONS = ("forward", "backward")
 
 
@@ -69,6 +74,11 @@ def read_corpus(sources: Sequence[str | os.PathLike], exclude: Sequence[str] = (
                     continue
                 documents.append(read_text(path, allow_empty=True))
                 names.append(f"{root}/{rel}")
+        elif root.is_file() and root.suffix.lower() in TABLES:
+            from .readers import read_dataset
+            table, _ = read_dataset(root, strict=True)
+            documents.extend(table.texts)
+            names.extend(f"{root}:{n}" for n in range(1, len(table.texts) + 1))
         elif root.is_file():
             for n, line in enumerate(read_text(root).split("\n"), start=1):
                 if line.strip():

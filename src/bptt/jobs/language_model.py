@@ -522,10 +522,12 @@ def train_lm_corpus(documents: Sequence[str], settings: LMSettings | None = None
 
 
 def _start_from(s: LMSettings) -> "TextModel | None":
-    """The language model named by ``init_from`` (a model directory), or None."""
+    """The language model named by ``init_from`` (a model directory or a shipped LM's name, as
+    ``bptt.transfer.resolve_lm``), or None."""
     if s.init_from is None:
         return None
-    start = TextModel.load(s.init_from)
+    from ..transfer import resolve_lm
+    start = TextModel.load(resolve_lm(s.init_from, "init_from"))
     if start.conditional or start.level != s.level:
         raise ValueError(f"init_from {s.init_from}: a {start.level}-level "
                          f"{'conditional ' if start.conditional else ''}language model; this run is "
