@@ -89,6 +89,10 @@ RECIPES: dict[str, dict] = {
     "imdb_pretrained_adam": dict(data="imdb", argv=[*IMDB, *LMS, *ENCODER, *IMDB_LEN, "--pooling", "max+mean",
                                                     "--epochs", "2", "--batch-size", "32", "--lr", "0.001",
                                                     "--time-budget", "28"]),
+    # ULMFiT's gradual unfreezing: epoch 1 trains fc alone, 2 also the BiLSTM, 3 also the embedding
+    "sst2_ulmfit_gu": dict(data="sst2", argv=[*SST2, *LMS, *ENCODER, *ULMFIT, "--gradual-unfreezing", "--pooling",
+                                              "max+mean", "--epochs", "4", "--batch-size", "64", "--lr", "0.005",
+                                              "--patience", "none", "--time-budget", "20"]),
     # ULMFiT's step 2 (LM fine-tuning on the task's text), then the best classifier recipe of each
     "sst2_lmft_fwd": lm_recipe("sst2", "forward", "3", "200"),
     "sst2_lmft_bwd": lm_recipe("sst2", "backward", "3", "200"),

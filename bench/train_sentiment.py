@@ -4,6 +4,9 @@
     python bench/train_sentiment.py --model imdb     # one
     python bench/train_sentiment.py --eval-only      # measure what ships, train nothing
 
+(The shipped review language models, ``imdb-lm`` and ``imdb-lm-backward``, are trained and
+shipped by ``bench/pretrain_lm.py``; fine-tuning from them by ``bench/finetune_search.py``.)
+
 For each model (``RECIPES``):
 
 1. Trains it as a user would: ``bptt train sentiment ...`` (the exact command is in the results)
