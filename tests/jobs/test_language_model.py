@@ -160,3 +160,30 @@ def test_init_from_continues_from_a_language_model_with_its_vocabulary(tmp_path)
                      init_from=str(tmp_path / "lm" / "best"))
     with pytest.raises(ValueError, match="init_from"):
         train_lm_corpus(REVIEWS, bad, out_dir=tmp_path / "bad", progress=False)
+
+
+def test_word_lm_with_the_adaptive_softmax_learns_saves_and_generates(tmp_path):
+    s = LMSettings(**WORD, softmax="adaptive", adaptive_cutoffs=(8, 20), adaptive_div=2.0, epochs=4)
+    result = train_lm_corpus(REVIEWS, s, out_dir=tmp_path, progress=False)
+    records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    ppl = [r["dev_perplexity"] for r in records if "dev_perplexity" in r]
+    assert ppl[-1] < 0.5 * ppl[0]
+    model = TextModel.load(tmp_path / "best")
+    assert model.model.config.adaptive_cutoffs == (8, 20) and model.settings.adaptive_cutoffs == (8, 20)
+    assert "fc.head.weight" in model.model.params and "fc.weight" not in model.model.params
+    assert result.best["perplexity"] == pytest.approx(min(ppl))
+    text = model.generate("this movie", 12, temperature=0.8, seed=0)
+    assert len("".join(text).split()) >= 1
+
+
+def test_adaptive_softmax_settings_are_checked():
+    with pytest.raises(ValueError, match="do not go together"):
+        LMSettings(**WORD, softmax="adaptive", tie_weights=True)
+    with pytest.raises(ValueError, match="are for softmax 'adaptive'"):
+        LMSettings(**WORD, adaptive_cutoffs=(8,))
+    s = LMSettings(**WORD, softmax="adaptive", epochs=1)            # default cutoffs 2000, 10000
+    with pytest.raises(ValueError, match="fewer than the default first cutoff 2,000"):
+        train_lm_corpus(REVIEWS, s, progress=False)
+    with pytest.raises(ValueError, match="--adaptive-cutoffs"):
+        train_lm_corpus(REVIEWS, LMSettings(**WORD, softmax="adaptive", adaptive_cutoffs=(8, 9999), epochs=1),
+                        progress=False)

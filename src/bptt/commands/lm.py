@@ -15,6 +15,7 @@ validation loss is ``OUT/best``. ``generate`` writes the prime, then each token 
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -102,7 +103,10 @@ def add_parsers(subparsers, train_subparsers) -> None:
                                                      "per line relative to its folder (neg/123_4.txt)")
     add_column_arguments(p)
     add_run_arguments(p, "runs/lm")
-    add_settings_arguments(p, LMSettings)
+    add_settings_arguments(p, LMSettings, {"adaptive_cutoffs": dict(
+        type=cutoff_list, metavar="C1,C2,...",
+        help="with --softmax adaptive: the first word id of each cluster, increasing (the vocabulary is "
+             "sorted by frequency); default 2000,10000 (those below the vocabulary size)")})
     p.set_defaults(func=cmd_train_lm)
 
     g = subparsers.add_parser("generate", help="sample text from a language model, streamed to stdout")
@@ -117,3 +121,15 @@ def add_parsers(subparsers, train_subparsers) -> None:
     g.add_argument("--seed", type=seed_int, help="random seed: the same seed gives the same text")
     g.add_argument("--label", help="class to condition on (conditional models), e.g. positive")
     g.set_defaults(func=cmd_generate)
+
+
+def cutoff_list(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated positive integers ("2000,10000")."""
+    try:
+        values = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers such as 2000,10000, "
+                                         f"got {text!r}") from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"cutoffs must be >= 1, got {text!r}")
+    return values

@@ -29,7 +29,7 @@ OPTIMIZER_NAMES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")     # bptt.trai
 CHOICES: dict[str, tuple[str, ...]] = {"cell": MODES, "mode": MODES, "optimizer": OPTIMIZER_NAMES,
                                        "dtype": DTYPES, "pooling": POOLINGS, "level": LEVELS,
                                        "condition": CONDITIONS, "truncate": KEEP, "tokenizer": TOKENIZERS,
-                                       "direction": DIRECTIONS, "softmax": ("full", "sampled")}
+                                       "direction": DIRECTIONS, "softmax": ("full", "sampled", "adaptive")}
 SIZE_BOUND = 1_000_000          # units, dimensions, batch sizes, vocabulary sizes
 LENGTH_BOUND = 100_000_000      # lengths in tokens, evaluation intervals
 LAYER_BOUND = 100

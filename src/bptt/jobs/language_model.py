@@ -58,6 +58,7 @@ from ..data.vocab import PAD, PAD_ID, UNK, Vocabulary
 from ..losses import log_softmax
 from ..models.conditional import ConditionalBatch, ConditionalLanguageModel, ConditionalLMConfig
 from ..models.language_model import LanguageModel, LanguageModelBatch, LanguageModelConfig
+from ..adaptive_softmax import check_cutoffs
 from ..sampled_softmax import UnigramSampler
 from ..state import State
 from ..train import TrainConfig, Trainer
@@ -97,7 +98,9 @@ class LMSettings(SharedSettings, VectorSettings):
     tokenizer: str = "split"        # word level: split (white space) | review (the sentiment job's)
     direction: str = "forward"      # forward | backward (each document read reversed; --corpus)
     tie_weights: bool = False       # fc.weight is embedding.weight (embedding_dim = hidden_size)
-    softmax: str = "full"           # full | sampled (training only; evaluation is always full)
+    softmax: str = "full"           # full | sampled (trains only; evaluation is the full softmax) | adaptive (the model's own exact distribution)
+    adaptive_cutoffs: tuple = ()    # adaptive: the clusters' first ids (); (): 2000, 10000 below the vocabulary
+    adaptive_div: float = 4.0       # adaptive: cluster k projects to hidden_size // adaptive_div ** k
     num_sampled: int = 1024         # K shared candidates per step of the sampled softmax
     sampling_power: float = 0.75    # candidates drawn from unigram counts ** this power
     init_from: str | None = None    # start from this language model (its vocabulary and weights)
@@ -109,6 +112,15 @@ class LMSettings(SharedSettings, VectorSettings):
         if self.level != "word" and (self.tokenizer != "split" or self.softmax != "full"
                                      or self.direction != "forward"):
             raise ValueError("tokenizer, softmax and direction other than the defaults need level='word'")
+        object.__setattr__(self, "adaptive_cutoffs", tuple(self.adaptive_cutoffs))     # JSON gives a list
+        if self.softmax == "adaptive" and self.tie_weights:
+            raise ValueError("softmax 'adaptive' and tie_weights do not go together: the adaptive softmax has "
+                             "no single (N, H) output matrix to share with the embedding")
+        if (self.adaptive_cutoffs or self.adaptive_div != 4.0) and self.softmax != "adaptive":
+            raise ValueError(f"adaptive_cutoffs and adaptive_div are for softmax 'adaptive', got softmax "
+                             f"{self.softmax!r}")
+        if self.adaptive_div < 1:
+            raise ValueError(f"adaptive_div must be >= 1, got {self.adaptive_div}")
         if self.tie_weights and (self.embedding_dim or self.hidden_size) != self.hidden_size:
             raise ValueError(f"tie_weights needs embedding_dim = hidden_size, got {self.embedding_dim} "
                              f"and {self.hidden_size}")
@@ -535,6 +547,26 @@ def _start_from(s: LMSettings) -> "TextModel | None":
     return start
 
 
+DEFAULT_CUTOFFS = (2000, 10000)
+
+
+def _adaptive(s: LMSettings, vocab_size: int) -> dict:
+    """The model config's adaptive-softmax fields: the settings' cutoffs, or the default ones
+    that fall below the vocabulary size (a vocabulary too small for any is refused)."""
+    if s.softmax != "adaptive":
+        return {}
+    cutoffs = s.adaptive_cutoffs or tuple(c for c in DEFAULT_CUTOFFS if c < vocab_size)
+    if not cutoffs:
+        raise ValueError(f"softmax 'adaptive': the vocabulary has {vocab_size:,} words, fewer than the default "
+                         f"first cutoff {DEFAULT_CUTOFFS[0]:,}; give adaptive_cutoffs (--adaptive-cutoffs) "
+                         f"below it, or use the full softmax")
+    try:
+        check_cutoffs(cutoffs, vocab_size)
+    except ValueError as err:
+        raise ValueError(f"{err} (--adaptive-cutoffs)") from None
+    return {"adaptive_cutoffs": cutoffs, "adaptive_div": s.adaptive_div}
+
+
 def _train_stream(train_ids, val_ids, vocab: Vocabulary, s: LMSettings, start, out_dir, resume, progress,
                   time_budget, overwrite, source: str, val_given: bool) -> TrainResult:
     if len(val_ids) < 2:
@@ -549,12 +581,14 @@ def _train_stream(train_ids, val_ids, vocab: Vocabulary, s: LMSettings, start, o
         raise ValueError(f"{source}: the training part: {err} (--batch-size)") from None
     _, matrix, _, dim = _word_vectors(s, vocab)
     config = LanguageModelConfig(len(vocab), dim, s.hidden_size, s.cell, s.num_layers,
-                                 s.dropout, s.output_dropout, dtype=s.dtype, tie_weights=s.tie_weights)
+                                 s.dropout, s.output_dropout, dtype=s.dtype, tie_weights=s.tie_weights,
+                                 **_adaptive(s, len(vocab)))
     model = LanguageModel(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
     set_embedding(model.embedding, matrix, s.freeze_vectors)
     if start is not None:                  # the LM's weights, already read by TextModel.load
         io.load_state_dict(model, start.model.params, f"{s.init_from} (init_from: --hidden-size, --embedding-dim, "
-                                                      f"--cell, --num-layers and --tie-weights must be the model's)")
+                                                      f"--cell, --num-layers, --tie-weights and --softmax adaptive "
+                                                      f"with its cutoffs must be the model's)")
     text_model = TextModel(model, vocab, s)
     chunks = chunk_slices(len(streams.inputs), s.seq_len)
     per_pass = len(chunks)
@@ -586,7 +620,9 @@ def _train_stream(train_ids, val_ids, vocab: Vocabulary, s: LMSettings, start, o
             carry.reset()
         x, y = streams.inputs[chunk.steps], streams.targets[chunk.steps]       # (k, B)
         batch = LanguageModelBatch(x, y, state0=carry.state)
-        if sampler is None:
+        if s.softmax == "adaptive":
+            result = model.adaptive_loss_and_grads(batch, training=True)
+        elif sampler is None:
             result = model.loss_and_grads(batch, training=True)
         else:     # the candidates of a chunk depend on (seed, chunk) only: resume draws them again
             candidates = sampler.sample(k, np.random.default_rng([s.seed, chunk.index]))

@@ -40,6 +40,7 @@ import numpy as np
 
 from ._compose import (Composed, ModelConfig, StepResult, check_fractions, masked, named_grads,
                        real_steps, recurrent)
+from ..adaptive_softmax import AdaptiveSoftmax, check_cutoffs
 from ..layers import Dense, Embedding, sum_rows_by_id
 from ..losses import softmax_cross_entropy
 from ..sampled_softmax import sampled_softmax
@@ -60,6 +61,8 @@ class LanguageModelConfig(ModelConfig):
     padding_idx: int | None = 0
     dtype: str = "float32"
     tie_weights: bool = False       # fc.weight is embedding.weight (Press & Wolf 2017): E must be H
+    adaptive_cutoffs: tuple = ()    # non-empty: fc is an adaptive softmax with these cutoffs
+    adaptive_div: float = 4.0       # its cluster k projects to H // adaptive_div ** k dimensions
 
     def __post_init__(self):
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
@@ -71,6 +74,12 @@ class LanguageModelConfig(ModelConfig):
                              f"{self.hidden_size}, side_input_size {self.side_input_size}")
         if self.side_input_size < 0:
             raise ValueError(f"side_input_size must be >= 0, got {self.side_input_size}")
+        object.__setattr__(self, "adaptive_cutoffs", tuple(self.adaptive_cutoffs))    # JSON gives a list
+        if self.adaptive_cutoffs:
+            check_cutoffs(self.adaptive_cutoffs, self.vocab_size)
+            if self.tie_weights:
+                raise ValueError("tie_weights needs the full or the sampled softmax (fc.weight is "
+                                 "embedding.weight); the adaptive softmax has no single (N, H) output matrix")
         check_fractions(self, ("dropout", "output_dropout"))
 
 
@@ -120,7 +129,11 @@ class LanguageModel(Composed):
         c = config
         self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
         self.rnn = recurrent(c, c.embedding_dim + c.side_input_size, rng, dropout_seed + 1)
-        self.fc = Dense(c.hidden_size, c.vocab_size, dtype=self.dtype, rng=rng)
+        if c.adaptive_cutoffs:      # fc.forward gives log-probabilities, which serve as logits
+            self.fc = AdaptiveSoftmax(c.hidden_size, c.vocab_size, c.adaptive_cutoffs, c.adaptive_div,
+                                      dtype=self.dtype, rng=rng)
+        else:
+            self.fc = Dense(c.hidden_size, c.vocab_size, dtype=self.dtype, rng=rng)
         if c.tie_weights:
             self.fc.params["weight"] = self.embedding.params["weight"]    # one array, two uses
         self._compose(("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
@@ -219,16 +232,30 @@ class LanguageModel(Composed):
 
         log_q_targets (T, B) and log_q_candidates (K,): the logQ corrections of the sampler.
         """
+        def head(h, targets, mask):
+            loss, dh, g = sampled_softmax(h, self.fc.params["weight"], self.fc.params.get("bias"), targets,
+                                          candidates, np.asarray(log_q_targets).reshape(-1), log_q_candidates,
+                                          mask)
+            return loss, dh, {"weight": g.weight} if g.bias is None else {"weight": g.weight, "bias": g.bias}
+        return self._loss_through(head, batch, training)
+
+    def adaptive_loss_and_grads(self, batch: LanguageModelBatch, training: bool = True) -> StepResult:
+        """``loss_and_grads`` with the adaptive softmax's training path (``bptt.adaptive_softmax``):
+        the same loss (the model's exact -log p), reading only the targets' clusters."""
+        if not self.config.adaptive_cutoffs:
+            raise ValueError("adaptive_loss_and_grads needs a model with adaptive_cutoffs")
+        return self._loss_through(self.fc.loss, batch, training)
+
+    def _loss_through(self, head, batch: LanguageModelBatch, training: bool) -> StepResult:
+        """The StepResult of an output layer's own loss ``head(h (R, H), targets (R,), mask (R,)
+        or None) -> (loss, dL/dh (R, H), fc gradients)`` on the top layer's outputs."""
         out, final, emb_cache, rnn_cache, out_mask = self._hidden(
             np.asarray(batch.ids), batch.state0, batch.lengths, training, batch.side)
         T, B, H = out.shape
         read = real_steps(T, batch.lengths, B)                           # (T, B)
         mask = batch.mask if batch.mask is not None else read if batch.lengths is not None else None
-        loss, dh, g = sampled_softmax(out.reshape(T * B, H), self.fc.params["weight"],
-                                      self.fc.params.get("bias"), np.asarray(batch.targets).reshape(-1),
-                                      candidates, np.asarray(log_q_targets).reshape(-1), log_q_candidates,
-                                      None if mask is None else np.asarray(mask).reshape(-1))
-        fc_grads = {"weight": g.weight} if g.bias is None else {"weight": g.weight, "bias": g.bias}
+        loss, dh, fc_grads = head(out.reshape(T * B, H), np.asarray(batch.targets).reshape(-1),
+                                  None if mask is None else np.asarray(mask).reshape(-1))
         cache = LanguageModelCache(emb_cache, rnn_cache, None, out_mask)
         grads = self._backward_hidden(dh.reshape(T, B, H), fc_grads, cache).params
         count = int(np.sum(mask)) if mask is not None else T * B

@@ -1,0 +1,108 @@
+"""The word language model's training step with each output layer: full softmax, sampled
+softmax, adaptive softmax, on the review LM's shapes and real review text.
+
+    python bench/lm_softmax.py                    # 1 thread, 7 repeats
+    python bench/lm_softmax.py --threads 2 --repeats 11
+
+Model: the shipped review LM's shapes (word LSTM, E = H = 256, vocabulary the 30,000 words of
+``imdb-lm``), B = 64 streams x T = 50 steps of real reviews (``aclImdb/train/unsup``, encoded
+with that vocabulary, so the targets have the real word frequencies: that is what decides how
+often the adaptive softmax reads its rare clusters). One training step = forward + backward of
+``LanguageModel`` (no optimizer), float32:
+
+- ``full``: ``loss_and_grads``, the (T*B, 30,000) logits;
+- ``sampled``: ``sampled_loss_and_grads`` with K = 1,024 candidates (unigram^0.75), tied
+  weights (the shipped recipe);
+- ``adaptive``: ``adaptive_loss_and_grads``, cutoffs 2,000 and 10,000, div 4 (the defaults).
+
+The sides take turns repeat by repeat (``measure.interleaved``); each side's median seconds per
+step gives tokens/s. Also reported: the share of target tokens in the head's short list and in
+each cluster. Writes ``bench/results/lm_softmax.json`` and ``.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+import numpy as np                               # noqa: E402
+from threadpoolctl import threadpool_limits      # noqa: E402
+
+from bptt.data.corpus import encode_corpus, read_corpus   # noqa: E402
+from bptt.jobs.language_model import DEFAULT_CUTOFFS, TextModel   # noqa: E402
+from bptt.models.language_model import LanguageModel, LanguageModelBatch, LanguageModelConfig   # noqa: E402
+from bptt.sampled_softmax import UnigramSampler   # noqa: E402
+from bptt.transfer import resolve_lm              # noqa: E402
+
+import measure                                    # noqa: E402
+import report                                     # noqa: E402
+
+UNSUP = REPO.parent / "shared" / "data" / "imdb" / "aclImdb" / "train" / "unsup"
+B, T, H, K = 64, 50, 256, 1024
+
+
+def review_ids(vocab, n_docs: int = 400) -> np.ndarray:
+    """The first ``n_docs`` unlabelled reviews as one stream of ids in the LM's vocabulary."""
+    paths = sorted(UNSUP.glob("*.txt"))[:n_docs]
+    if not paths:
+        raise SystemExit(f"{UNSUP}: no reviews (expected ../shared/data/imdb/aclImdb/train/unsup)")
+    docs = read_corpus([p for p in paths]).documents
+    return np.concatenate(encode_corpus(docs, "review", "forward", vocab=vocab).documents)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=7)
+    args = ap.parse_args(argv)
+    vocab = TextModel.load(resolve_lm("imdb-lm")).vocab
+    V = len(vocab)
+    stream = review_ids(vocab)
+    need = B * (T + 1)
+    if len(stream) < need:
+        raise SystemExit(f"{len(stream)} tokens read, {need} needed")
+    block = stream[:need].reshape(B, T + 1).T                            # (T+1, B)
+    batch = LanguageModelBatch(block[:-1], block[1:])
+    rng = np.random.default_rng(0)
+    models = {"full": LanguageModel(LanguageModelConfig(V, H, H), rng),
+              "sampled": LanguageModel(LanguageModelConfig(V, H, H, tie_weights=True), rng),
+              "adaptive": LanguageModel(LanguageModelConfig(V, H, H, adaptive_cutoffs=DEFAULT_CUTOFFS), rng)}
+    sampler = UnigramSampler(np.bincount(stream, minlength=V))
+    cand = sampler.sample(K, np.random.default_rng(1))
+    lq_t, lq_c = sampler.log_expected_count(batch.targets, K), sampler.log_expected_count(cand, K)
+    sides = {"full": lambda: models["full"].loss_and_grads(batch),
+             "sampled": lambda: models["sampled"].sampled_loss_and_grads(batch, cand, lq_t, lq_c),
+             "adaptive": lambda: models["adaptive"].adaptive_loss_and_grads(batch)}
+    with threadpool_limits(args.threads):
+        times = measure.interleaved(sides, lambda: None, args.repeats, warmup=2, target_s=0.5)
+    edges = (0,) + DEFAULT_CUTOFFS + (V,)
+    share = [float(np.mean((batch.targets >= a) & (batch.targets < b))) for a, b in zip(edges, edges[1:])]
+    record = {"command": "python bench/lm_softmax.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "machine": report.machine_info(REPO), "threads": args.threads, "B": B, "T": T, "H": H,
+              "vocab": V, "K": K, "cutoffs": DEFAULT_CUTOFFS, "target_share": share,
+              "sides": {n: {**t, "tokens_per_s": B * T / t["median_s"]} for n, t in times.items()}}
+    out = REPO / "bench" / "results" / "lm_softmax"
+    report.write_atomic(out.with_suffix(".json"), json.dumps(record, indent=1) + "\n")
+    lines = ["# Word LM training step: full, sampled and adaptive softmax", "",
+             f"Generated by `{record['command']}`: LSTM E = H = {H}, vocabulary {V:,} (imdb-lm's), "
+             f"B = {B} x T = {T} steps of real reviews, forward + backward, float32, {args.threads} thread(s), "
+             f"median of {args.repeats} interleaved repeats. Load average at the start: "
+             f"{' / '.join(f'{v:.2f}' for v in record['machine']['loadavg'])}.", "",
+             f"Targets in the short list [0, {DEFAULT_CUTOFFS[0]:,}): {share[0]:.1%}; cluster 1: {share[1]:.1%}; "
+             f"cluster 2: {share[2]:.1%}.", "",
+             "| output layer | ms per step | tokens/s | x full |", "|---|---:|---:|---:|"]
+    full = times["full"]["median_s"]
+    for name, t in times.items():
+        lines.append(f"| {name} | {t['median_s'] * 1e3:.1f} | {B * T / t['median_s']:,.0f} | "
+                     f"{full / t['median_s']:.2f} |")
+    report.write_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
