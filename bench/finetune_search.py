@@ -104,6 +104,10 @@ RECIPES: dict[str, dict] = {
     "imdb_ulmfit_lr5_lmft": dict(data="imdb", argv=[*IMDB, *LMFT["imdb"], *ENCODER, *ULMFIT, *IMDB_LEN,
                                                     "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
                                                     "--lr", "0.005", "--time-budget", "28"]),
+    # ULMFiT fine-tunes its classifier at a peak of 0.01
+    "imdb_ulmfit_lr10_lmft": dict(data="imdb", argv=[*IMDB, *LMFT["imdb"], *ENCODER, *ULMFIT, *IMDB_LEN,
+                                                     "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
+                                                     "--lr", "0.01", "--time-budget", "28"]),
 }
 
 
