@@ -48,17 +48,21 @@ LM_SETTINGS = ["--level", "word", "--tokenizer", "review", "--cell", "lstm", "--
 IMDB_TASK_EXCLUDE = "runs/ft/imdb_task_exclude.txt"
 
 
-def lm_recipe(data: str, direction: str, epochs: str, eval_every: str) -> dict:
+def lm_recipe(data: str, direction: str, epochs: str, eval_every: str, init: str | None = None) -> dict:
+    """ULMFiT's step 2 for one direction, from the shipped LM or from ``init`` (a model directory)."""
     corpus = (["--corpus", "../shared/data/imdb/aclImdb/train", "--exclude", IMDB_TASK_EXCLUDE] if data == "imdb"
               else ["--corpus", "../shared/data/sst2/train.tsv"])
-    ship = {"forward": "imdb-lm", "backward": "imdb-lm-backward"}[direction]
+    ship = init or {"forward": "imdb-lm", "backward": "imdb-lm-backward"}[direction]
     return dict(data=data, job="lm", argv=[*corpus, "--init-from", ship, "--direction", direction, *LM_SETTINGS,
                                            "--epochs", epochs, "--eval-every", eval_every,
                                            "--val-fraction", "0.02", "--patience", "2"])
 
 
 LMFT = {"imdb": ["--init-from", "runs/ft/imdb_lmft_fwd/best,runs/ft/imdb_lmft_bwd/best"],
-        "sst2": ["--init-from", "runs/ft/sst2_lmft_fwd/best,runs/ft/sst2_lmft_bwd/best"]}
+        "sst2": ["--init-from", "runs/ft/sst2_lmft_fwd/best,runs/ft/sst2_lmft_bwd/best"],
+        # from the LMs pretrained for a second epoch (runs/lm2_<direction>: bench/pretrain_lm.py's
+        # command with --epochs 2, resumed from the first epoch's checkpoint)
+        "imdb2": ["--init-from", "runs/ft/imdb_lm2ft_fwd/best,runs/ft/imdb_lm2ft_bwd/best"]}
 
 RECIPES: dict[str, dict] = {
     # IMDB: pretrained BiLSTM, ULMFiT's learning-rate plan, two epochs in 28 minutes
@@ -104,6 +108,11 @@ RECIPES: dict[str, dict] = {
     "imdb_ulmfit_lr5_lmft": dict(data="imdb", argv=[*IMDB, *LMFT["imdb"], *ENCODER, *ULMFIT, *IMDB_LEN,
                                                     "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
                                                     "--lr", "0.005", "--time-budget", "28"]),
+    "imdb_lm2ft_fwd": lm_recipe("imdb", "forward", "1", "400", init="runs/lm2_forward/best"),
+    "imdb_lm2ft_bwd": lm_recipe("imdb", "backward", "1", "400", init="runs/lm2_backward/best"),
+    "imdb_ulmfit_lr5_lm2ft": dict(data="imdb", argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
+                                                     "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
+                                                     "--lr", "0.005", "--time-budget", "28"]),
     # ULMFiT fine-tunes its classifier at a peak of 0.01
     "imdb_ulmfit_lr10_lmft": dict(data="imdb", argv=[*IMDB, *LMFT["imdb"], *ENCODER, *ULMFIT, *IMDB_LEN,
                                                      "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",

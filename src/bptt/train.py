@@ -264,7 +264,7 @@ class Trainer:
         tensors, meta = io.load_params(path)
         doc = {key: _json_field(path, meta, key) for key in ("trainer", "rngs", "model")}
         saved = doc["model"]
-        if not isinstance(saved, dict) or saved.get("config") != json.loads(
+        if not isinstance(saved, dict) or _with_defaults(self.model.config, saved.get("config")) != json.loads(
                 json.dumps(self.model.config.to_dict(), default=files.json_scalar)):
             theirs = saved.get("config") if isinstance(saved, dict) else saved
             raise ValueError(f"{path}: the checkpoint's model config {theirs} differs from this "
@@ -304,6 +304,8 @@ class Trainer:
                              f"{str(self.identity.get('data'))[:12]}): resume with the same data files, "
                              f"or start a new run")
         ours, theirs = self.identity.get("settings", {}), saved.get("settings", {})
+        # a setting added after the checkpoint was written reads as its default there
+        theirs = {**self.identity.get("defaults", {}), **theirs} if isinstance(theirs, dict) else {}
         differ = [f"{k} was {theirs.get(k)!r}, now {ours.get(k)!r}" for k in sorted(set(ours) | set(theirs))
                   if k not in RESUMABLE_CHANGES and ours.get(k) != theirs.get(k)]
         if differ:
@@ -624,6 +626,18 @@ def _json_field(path: Path, meta: dict, key: str):
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: metadata {key!r} is not valid JSON ({err.msg} at column {err.colno})") \
             from None
+
+
+def _with_defaults(config, saved) -> dict | None:
+    """``saved`` (a checkpoint's model config) as ``config``'s class reads it: a field added
+    after the checkpoint was written takes its default; None when the class cannot read it."""
+    if not isinstance(saved, dict):
+        return None
+    try:
+        full = type(config)(**saved).to_dict()
+    except (TypeError, ValueError):
+        return saved
+    return json.loads(json.dumps(full, default=files.json_scalar))
 
 
 def _train_state(path: Path, doc) -> TrainState:

@@ -1,5 +1,6 @@
 """The language-modelling job: streams, the held-out tail, training with truncated BPTT through
 the Trainer (best model, exact resume with the carried state), the label-conditioned model."""
+import dataclasses
 import json
 
 import numpy as np
@@ -132,6 +133,27 @@ def test_word_lm_resume_with_sampled_softmax_is_exact(tmp_path):
     train_lm_corpus(REVIEWS, s, out_dir=tmp_path / "full", progress=False)
     train_lm_corpus(REVIEWS, s, out_dir=tmp_path / "cut", progress=False, time_budget=0)
     checkpoint = tmp_path / "cut" / "checkpoint.safetensors"
+    train_lm_corpus(REVIEWS, s, out_dir=tmp_path / "cut", resume=checkpoint, progress=False)
+    assert_same_checkpoints(tmp_path / "full" / "checkpoint.safetensors", checkpoint)
+
+
+def test_a_checkpoint_written_before_the_adaptive_softmax_existed_resumes_exactly(tmp_path):
+    """A run checkpointed by a version without the adaptive-softmax fields (in the model config
+    and in the settings) resumes: an absent field reads as its default. A changed one is refused."""
+    from bptt import io
+    s = LMSettings(**WORD, tie_weights=True, softmax="sampled", num_sampled=8, epochs=2, eval_every=3)
+    train_lm_corpus(REVIEWS, s, out_dir=tmp_path / "full", progress=False)
+    train_lm_corpus(REVIEWS, s, out_dir=tmp_path / "cut", progress=False, time_budget=0)
+    checkpoint = tmp_path / "cut" / "checkpoint.safetensors"
+    tensors, meta = io.load_params(checkpoint)
+    model, ident = json.loads(meta["model"]), json.loads(meta["identity"])
+    for key in ("adaptive_cutoffs", "adaptive_div"):
+        del model["config"][key], ident["settings"][key]
+    ident.pop("defaults")
+    io.save_params(checkpoint, tensors, {**meta, "model": json.dumps(model), "identity": json.dumps(ident)})
+    with pytest.raises(ValueError, match="num_sampled was 8, now 16"):
+        train_lm_corpus(REVIEWS, dataclasses.replace(s, num_sampled=16), out_dir=tmp_path / "cut",
+                        resume=checkpoint, progress=False)
     train_lm_corpus(REVIEWS, s, out_dir=tmp_path / "cut", resume=checkpoint, progress=False)
     assert_same_checkpoints(tmp_path / "full" / "checkpoint.safetensors", checkpoint)
 

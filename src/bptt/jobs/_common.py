@@ -26,7 +26,7 @@ which ``get_params`` returns and ``set_params`` replaces (``Estimator``), so tha
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -240,8 +240,11 @@ def fingerprint(*parts) -> str:
 
 def identity(settings, *data) -> dict:
     """What a resumed run must share with the run that wrote its checkpoint (``bptt.train``):
-    the settings (a dataclass), and the fingerprint of the data."""
-    return {"settings": asdict(settings), "data": fingerprint(*data)}
+    the settings (a dataclass), and the fingerprint of the data. ``defaults``: each setting's
+    default, which a checkpoint written before that setting existed is taken to have had."""
+    defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()
+                for f in fields(settings) if f.default is not MISSING or f.default_factory is not MISSING}
+    return {"settings": asdict(settings), "data": fingerprint(*data), "defaults": defaults}
 
 
 def check_fitted(estimator) -> None:

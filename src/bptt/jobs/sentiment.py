@@ -212,8 +212,6 @@ class SentimentClassifier(Estimator):
         del token_lists
         dev_seqs = encode_texts(dev_texts, self.vocab_)          # evaluated as predict() reads them
         same = identity(s, texts, y, dev_texts, dev_y, classes.tolist())   # what a resume must share
-        same["settings"] = {k: v for k, v in same["settings"].items()       # a run from before them resumes
-                            if k not in PRETRAINING_FIELDS or v != getattr(SentimentSettings, k)}
         if s.ensemble == 1:
             self.trainer_ = self._train_member(self.model_, seqs, y, dev_seqs, dev_y, 0, self.save,
                                                out_dir, resume, progress, same, overwrite, time_budget)
@@ -416,9 +414,6 @@ class SentimentClassifier(Estimator):
 
 
 # ---- ULMFiT's fine-tuning steps (docs/pretraining.md) --------------------------------------
-PRETRAINING_FIELDS = ("init_from", "discriminative_lr", "slanted_triangular", "stlr_cut_fraction", "stlr_ratio",
-                      "gradual_unfreezing", "adversarial", "virtual_adversarial", "vat_xi")  # left out of a
-# checkpoint's identity while at their defaults, so that runs checkpointed before they existed resume
 
 
 def layerwise_lr(s: SentimentSettings, model: Classifier, n_examples: int) -> LayerwiseLR | None:
