@@ -67,6 +67,7 @@ def test_numba_chosen_automatically_but_broken_falls_back_to_numpy_with_a_warnin
     monkeypatch.setattr(backend, "_current", "numba")
     monkeypatch.setattr(backend, "_automatic", True)
     monkeypatch.delitem(sys.modules, "bptt.cells.numba_path", raising=False)
+    monkeypatch.setattr(backend, "_MODULES", {})        # nothing imported yet
     monkeypatch.setattr(builtins, "__import__", broken)
     layer = bptt.LSTM(3, 4, dtype="float64", rng=np.random.default_rng(0))
     with warnings.catch_warnings(record=True) as seen:
@@ -86,6 +87,7 @@ def test_asking_for_numba_explicitly_without_it_is_an_import_error_naming_the_ex
         return real_import(name, *args, **kwargs)
 
     monkeypatch.delitem(sys.modules, "bptt.cells.numba_path", raising=False)
+    monkeypatch.setattr(backend, "_MODULES", {})        # nothing imported yet
     monkeypatch.setattr(builtins, "__import__", missing)
     before = bptt.get_backend()
     with pytest.raises(ImportError, match=r"pip install 'bptt\[fast\]'"):

@@ -89,6 +89,9 @@ def current():
     chosen automatically (no ``BPTT_BACKEND``, no ``set_backend``) and numba is missing or does
     not import, says so once (one line) and runs the fast NumPy path for good."""
     global _current, _told
+    module = _MODULES.get(_current)
+    if module is not None and (_told or not _automatic or _current != "numpy"):
+        return _current, module                     # the common case: two dict lookups
     if _current == "numba" and _automatic:
         try:
             return "numba", implementation("numba")
@@ -123,8 +126,18 @@ def for_cell(cell):
     return name, module
 
 
+_MODULES: dict = {}         # name -> the imported path module (``implementation``)
+
+
 def implementation(name: str):
     """The module with a backend's ``forward`` / ``backward`` / ``step_cache`` (protocol.py)."""
+    module = _MODULES.get(name)
+    if module is None:
+        module = _MODULES[name] = _import(name)
+    return module
+
+
+def _import(name: str):
     if name == "numba":
         try:
             from .cells import numba_path
