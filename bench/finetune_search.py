@@ -113,6 +113,11 @@ RECIPES: dict[str, dict] = {
     "imdb_ulmfit_lr5_lm2ft": dict(data="imdb", argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
                                                      "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
                                                      "--lr", "0.005", "--time-budget", "28"]),
+    # sst2_ulmfit from the LMs after their second epoch
+    "sst2_ulmfit_lm2": dict(data="sst2", argv=[*SST2, "--init-from", "runs/lm2_forward/best,runs/lm2_backward/best",
+                                               *ENCODER, *ULMFIT, "--pooling", "max+mean", "--epochs", "4",
+                                               "--batch-size", "64", "--lr", "0.005", "--patience", "none",
+                                               "--time-budget", "20"]),
     # ULMFiT fine-tunes its classifier at a peak of 0.01
     "imdb_ulmfit_lr10_lmft": dict(data="imdb", argv=[*IMDB, *LMFT["imdb"], *ENCODER, *ULMFIT, *IMDB_LEN,
                                                      "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
