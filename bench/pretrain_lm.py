@@ -39,7 +39,7 @@ CORPUS = "../shared/data/imdb/aclImdb/train"
 SHIP = {"forward": "imdb-lm", "backward": "imdb-lm-backward"}
 SETTINGS = ["--level", "word", "--tokenizer", "review", "--cell", "lstm", "--hidden-size", "256",
             "--tie-weights", "--softmax", "sampled", "--num-sampled", "1024", "--max-vocab", "30000",
-            "--batch-size", "64", "--seq-len", "50", "--epochs", "1", "--eval-every", "600",
+            "--batch-size", "64", "--seq-len", "50", "--epochs", "2", "--eval-every", "600",
             "--val-fraction", "0.004"]
 
 
