@@ -113,6 +113,16 @@ RECIPES: dict[str, dict] = {
     "imdb_ulmfit_lr5_lm2ft": dict(data="imdb", argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
                                                      "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
                                                      "--lr", "0.005", "--time-budget", "28"]),
+    # the same classifier for three epochs (past the issue's 30-minute budget): is it under-trained?
+    "imdb_ulmfit_lr5_lm2ft_3ep": dict(data="imdb", argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
+                                                         "--pooling", "max+mean", "--epochs", "3", "--batch-size",
+                                                         "32", "--lr", "0.005", "--time-budget", "45"]),
+    # Miyato et al.'s adversarial training at a smaller radius than imdb_ulmfit_adv's 5
+    "sst2_ulmfit_lm2_adv1": dict(data="sst2", argv=[*SST2, "--init-from",
+                                                    "runs/lm2_forward/best,runs/lm2_backward/best", *ENCODER, *ULMFIT,
+                                                    "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
+                                                    "--lr", "0.005", "--adversarial", "1.0", "--patience", "none",
+                                                    "--time-budget", "25"]),
     # sst2_ulmfit from the LMs after their second epoch
     "sst2_ulmfit_lm2": dict(data="sst2", argv=[*SST2, "--init-from", "runs/lm2_forward/best,runs/lm2_backward/best",
                                                *ENCODER, *ULMFIT, "--pooling", "max+mean", "--epochs", "4",
