@@ -91,7 +91,7 @@ def current():
     global _current, _told
     module = _MODULES.get(_current)
     if module is not None and (_told or not _automatic or _current != "numpy"):
-        return _current, module                     # the common case: two dict lookups
+        return _current, module     # the common case: imported, and nothing (left) to say
     if _current == "numba" and _automatic:
         try:
             return "numba", implementation("numba")

@@ -630,7 +630,8 @@ def _json_field(path: Path, meta: dict, key: str):
 
 def _with_defaults(config, saved) -> dict | None:
     """``saved`` (a checkpoint's model config) as ``config``'s class reads it: a field added
-    after the checkpoint was written takes its default; None when the class cannot read it."""
+    after the checkpoint was written takes its default. ``saved`` as it is when the class cannot
+    read it (a field it does not know, a bad value): it then differs, and resuming is refused."""
     if not isinstance(saved, dict):
         return None
     try:
