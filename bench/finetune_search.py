@@ -123,6 +123,12 @@ RECIPES: dict[str, dict] = {
                                                     "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
                                                     "--lr", "0.005", "--adversarial", "1.0", "--patience", "none",
                                                     "--time-budget", "25"]),
+    # SST-2's best step (adversarial training at radius 1) on IMDB; one epoch, as a step costs
+    # about 1.6 plain ones and the whole run must stay under 30 minutes
+    "imdb_ulmfit_lr5_lm2ft_adv1": dict(data="imdb", argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
+                                                          "--pooling", "max+mean", "--epochs", "1", "--batch-size",
+                                                          "32", "--lr", "0.005", "--adversarial", "1.0",
+                                                          "--time-budget", "28"]),
     # sst2_ulmfit from the LMs after their second epoch
     "sst2_ulmfit_lm2": dict(data="sst2", argv=[*SST2, "--init-from", "runs/lm2_forward/best,runs/lm2_backward/best",
                                                *ENCODER, *ULMFIT, "--pooling", "max+mean", "--epochs", "4",
