@@ -57,7 +57,8 @@ def label(spec: str) -> str:
 
 
 def probabilities(spec: str, data: str, texts: list[str]) -> tuple[np.ndarray, list[str], float]:
-    """(dev probabilities (N, 2) in the order [negative, positive], that order, seconds)."""
+    """(dev probabilities (N, 2) in the order [negative, positive], the model, seconds spent
+    predicting: 0 when read from the cache)."""
     model, directory = load_sentiment_model(spec)
     classes = [str(c) for c in model.classes_]
     if sorted(classes) != ["negative", "positive"]:
