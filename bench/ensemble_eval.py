@@ -56,7 +56,7 @@ def label(spec: str) -> str:
     return path.parent.name if path.name == "best" else (path.name if path.exists() else spec)
 
 
-def probabilities(spec: str, data: str, texts: list[str]) -> tuple[np.ndarray, list[str], float]:
+def probabilities(spec: str, data: str, texts: list[str]) -> tuple[np.ndarray, object, float]:
     """(dev probabilities (N, 2) in the order [negative, positive], the model, seconds spent
     predicting: 0 when read from the cache)."""
     model, directory = load_sentiment_model(spec)
