@@ -35,6 +35,7 @@ RESULTS = ROOT / "bench" / "results"
 SST2 = ["--train", "../shared/data/sst2/train.tsv", "--dev", "../shared/data/sst2/dev.tsv"]
 IMDB = ["--train", "../shared/data/imdb/aclImdb/train", "--dev-fraction", "0.2", "--seed", "0"]
 LMS = ["--init-from", "imdb-lm,imdb-lm-backward"]
+LMS2 = ["--init-from", "runs/lm2_forward/best,runs/lm2_backward/best"]   # the LMs after a second epoch
 ENCODER = ["--cell", "lstm", "--hidden-size", "256", "--bidirectional", "true"]
 ULMFIT = ["--discriminative-lr", "2.6", "--slanted-triangular"]
 IMDB_LEN = ["--max-len", "400", "--truncate", "head+tail", "--min-freq", "2"]
@@ -118,8 +119,7 @@ RECIPES: dict[str, dict] = {
                                                          "--pooling", "max+mean", "--epochs", "3", "--batch-size",
                                                          "32", "--lr", "0.005", "--time-budget", "45"]),
     # Miyato et al.'s adversarial training at a smaller radius than imdb_ulmfit_adv's 5
-    "sst2_ulmfit_lm2_adv1": dict(data="sst2", argv=[*SST2, "--init-from",
-                                                    "runs/lm2_forward/best,runs/lm2_backward/best", *ENCODER, *ULMFIT,
+    "sst2_ulmfit_lm2_adv1": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
                                                     "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
                                                     "--lr", "0.005", "--adversarial", "1.0", "--patience", "none",
                                                     "--time-budget", "25"]),
@@ -130,8 +130,7 @@ RECIPES: dict[str, dict] = {
                                                           "32", "--lr", "0.005", "--adversarial", "1.0",
                                                           "--time-budget", "28"]),
     # sst2_ulmfit from the LMs after their second epoch
-    "sst2_ulmfit_lm2": dict(data="sst2", argv=[*SST2, "--init-from", "runs/lm2_forward/best,runs/lm2_backward/best",
-                                               *ENCODER, *ULMFIT, "--pooling", "max+mean", "--epochs", "4",
+    "sst2_ulmfit_lm2": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT, "--pooling", "max+mean", "--epochs", "4",
                                                "--batch-size", "64", "--lr", "0.005", "--patience", "none",
                                                "--time-budget", "20"]),
     # ULMFiT fine-tunes its classifier at a peak of 0.01

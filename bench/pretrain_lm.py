@@ -4,17 +4,17 @@
     python bench/pretrain_lm.py --ship-only       # ship what runs/lm_forward|backward/best hold
     python bench/pretrain_lm.py --minutes 80      # a time budget per run (each resumes later)
 
-1. Trains each direction with the command of ``command(direction)`` (docs/pretraining.md): a word
-   LSTM LM, H = 256, tied embeddings, sampled softmax (K = 1,024), 30,000 words, on the 70,000
+1. Trains each direction with the command of ``command(direction)`` (docs/pretraining.md): two
+   epochs of a word LSTM LM, H = 256, tied embeddings, sampled softmax (K = 1,024), 30,000 words, on the 70,000
    reviews of aclImdb/train minus the 5,000 held out for the sentiment figures
    (``bench/lm_exclude.txt``). The two directions run side by side, one BLAS thread each (on a
    2-core machine shared with other work a 2-thread BLAS call waits for the busy core: measured
    885 tokens/s against 6,778 with one thread for this model's training step, load 5). A run
    that finds its checkpoint resumes from it (``--resume``), so a stopped session loses nothing.
 2. Ships ``runs/lm_<direction>/best`` as float16 into ``src/bptt/pretrained/imdb-lm`` and
-   ``imdb-lm-backward`` with a ``card.json``: the data, the command, the tokens read, the held-out
-   perplexity (full softmax, measured again on the float16 copy), tokens per second of each
-   round, peak memory.
+   ``imdb-lm-backward`` with a ``card.json``: the data, the command, the tokens read, the best
+   held-out perplexity the run measured (full softmax, float32 weights, from its
+   ``metrics.jsonl``), the median tokens per second of its rounds, peak memory.
 
 Writes ``bench/results/pretrain_lm.json`` and ``.md``.
 """
