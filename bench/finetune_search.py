@@ -38,6 +38,7 @@ LMS = ["--init-from", "imdb-lm,imdb-lm-backward"]
 LMS2 = ["--init-from", "runs/lm2_forward/best,runs/lm2_backward/best"]   # the LMs after a second epoch
 ENCODER = ["--cell", "lstm", "--hidden-size", "256", "--bidirectional", "true"]
 ULMFIT = ["--discriminative-lr", "2.6", "--slanted-triangular"]
+GLOVE = "../shared/data/glove/glove.6B.50d.txt.gz"
 IMDB_LEN = ["--max-len", "400", "--truncate", "head+tail", "--min-freq", "2"]
 
 # ULMFiT's step 2: the shipped LM (same architecture, same vocabulary) fine-tuned on the text of
@@ -123,6 +124,24 @@ RECIPES: dict[str, dict] = {
                                                     "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
                                                     "--lr", "0.005", "--adversarial", "1.0", "--patience", "none",
                                                     "--time-budget", "25"]),
+    # sst2_ulmfit_lm2_adv1 was still rising at its fourth and last epoch: six epochs (the slanted
+    # triangle stretched over them), and a radius of 2
+    "sst2_ulmfit_lm2_adv1_6ep": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
+                                                        "--pooling", "max+mean", "--epochs", "6", "--batch-size",
+                                                        "64", "--lr", "0.005", "--adversarial", "1.0",
+                                                        "--patience", "none", "--time-budget", "40"]),
+    "sst2_ulmfit_lm2_adv2": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
+                                                    "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
+                                                    "--lr", "0.005", "--adversarial", "2.0", "--patience", "none",
+                                                    "--time-budget", "25"]),
+    # no language model: the shipped sst2 recipe (GloVe 50d, bench/train_sentiment.py) with
+    # adversarial training at radius 1, the step that moved the pretrained BiLSTM by two points
+    "sst2_glove_adv1": dict(data="sst2", argv=[*SST2, "--cell", "lstm", "--hidden-size", "256", "--bidirectional",
+                                               "true", "--pooling", "max+mean", "--vectors", GLOVE,
+                                               "--embedding-dropout", "0.3", "--output-dropout", "0.3", "--epochs",
+                                               "8", "--batch-size", "64", "--lr", "0.002", "--clip-norm", "5.0",
+                                               "--patience", "3", "--seed", "0", "--adversarial", "1.0",
+                                               "--time-budget", "30"]),
     # SST-2's best step (adversarial training at radius 1) on IMDB; one epoch, as a step costs
     # about 1.6 plain ones and the whole run must stay under 30 minutes
     "imdb_ulmfit_lr5_lm2ft_adv1": dict(data="imdb", argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
