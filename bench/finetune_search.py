@@ -8,7 +8,9 @@ Every recipe is one ``bptt train sentiment`` command line (``RECIPES``), or one 
 for ULMFiT's second step (``job="lm"``: the shipped LM fine-tuned on the task's own training
 text, labels unused; a sentiment recipe then starts from ``runs/ft/<lm recipe>/best``; give the
 LM recipes first, they run before the sentiment ones), run from the repository root under
-``/usr/bin/time -v`` into ``runs/ft/<name>``; its record (the command, minutes, peak memory, the
+``/usr/bin/time -v`` into ``runs/ft/<name>`` (a recipe with ``processes=N`` under ``torchrun
+--nproc-per-node N`` on 127.0.0.1: data-parallel, docs/distributed.md; its peak memory is that of
+the largest process); its record (the command, minutes, peak memory, the
 dev accuracy (LM: held-out perplexity) of every evaluation and the best, tokens per second) goes into
 ``bench/results/finetune_search.json`` and the table ``finetune_search.md``, beside the linear
 baselines of the same split (``bench/results/linear_baselines.json``). Splits as everywhere:
@@ -21,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -148,6 +151,15 @@ RECIPES: dict[str, dict] = {
                                                           "--pooling", "max+mean", "--epochs", "1", "--batch-size",
                                                           "32", "--lr", "0.005", "--adversarial", "1.0",
                                                           "--time-budget", "28"]),
+    # the issue's budget is 30 minutes on this 2-core machine: one run on both cores, data-parallel
+    # (torchrun, 2 processes, the same global batch of 32, so the same steps as one process;
+    # the embedding's rows gathered, not densified: docs/distributed.md), adversarial radius 1
+    # for two epochs instead of imdb_ulmfit_lr5_lm2ft_adv1's one
+    "imdb_ulmfit_lr5_lm2ft_adv1_2ep_dp2": dict(data="imdb", processes=2, env={"BPTT_SPARSE_REDUCE": "gather"},
+                                               argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
+                                                     "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
+                                                     "--lr", "0.005", "--adversarial", "1.0", "--time-budget",
+                                                     "29"]),
     # sst2_ulmfit from the LMs after their second epoch
     "sst2_ulmfit_lm2": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT, "--pooling", "max+mean", "--epochs", "4",
                                                "--batch-size", "64", "--lr", "0.005", "--patience", "none",
@@ -183,14 +195,25 @@ def run(names: list[str]) -> dict:
         out.parent.mkdir(parents=True, exist_ok=True)
         job = RECIPES[name].get("job", "sentiment")
         argv = ["bptt", "train", job, *RECIPES[name]["argv"], "--out", f"runs/ft/{name}", "--overwrite"]
+        n = RECIPES[name].get("processes", 1)
+        if n > 1:      # data-parallel on this machine's cores: torchrun on 127.0.0.1 (docs/distributed.md)
+            argv = ["torchrun", "--nproc-per-node", str(n), "--master-addr", "127.0.0.1", "--master-port",
+                    str(free_port()), "-m", "bptt", *argv[1:]]
         log = open(out.parent / f"{name}.log", "w")
-        procs[name] = (subprocess.Popen(["/usr/bin/time", "-v", *argv], cwd=ROOT, env=env, stdout=log,
+        procs[name] = (subprocess.Popen(["/usr/bin/time", "-v", *argv], cwd=ROOT,
+                                        env={**env, **RECIPES[name].get("env", {})}, stdout=log,
                                         stderr=subprocess.STDOUT), argv, time.perf_counter())
     records = {}
     for name, (proc, argv, t0) in procs.items():
         code = proc.wait()
         records[name] = record(name, argv, code, time.perf_counter() - t0)
     return records
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def record(name: str, argv: list[str], code: int, seconds: float) -> dict:
@@ -201,7 +224,9 @@ def record(name: str, argv: list[str], code: int, seconds: float) -> dict:
     key = "dev_perplexity" if RECIPES[name].get("job") == "lm" else "dev_accuracy"
     evals = [r for r in lines if key in r]
     best = (min if key == "dev_perplexity" else max)((r[key] for r in evals), default=None)
-    return {"data": RECIPES[name]["data"], "job": RECIPES[name].get("job", "sentiment"), "command": " ".join(argv),
+    env = [f"{k}={v}" for k, v in RECIPES[name].get("env", {}).items()]
+    return {"data": RECIPES[name]["data"], "job": RECIPES[name].get("job", "sentiment"),
+            "command": " ".join([*env, *argv]),
             "exit": code, "minutes": round(seconds / 60, 1),
             "peak_rss_mb": round(int(rss.group(1)) / 1024) if rss else None,
             "epochs": [{k: r.get(k) for k in ("epoch", "step", "event", key, "tokens_per_s", "elapsed_s")}
