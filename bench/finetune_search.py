@@ -137,6 +137,18 @@ RECIPES: dict[str, dict] = {
                                                     "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
                                                     "--lr", "0.005", "--adversarial", "2.0", "--patience", "none",
                                                     "--time-budget", "25"]),
+    # sst2_ulmfit_lm2_adv1 with another seed (the output layer's initialisation, dropout masks and
+    # batch order): how much of its lead is the seed
+    "sst2_ulmfit_lm2_adv1_s1": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
+                                                       "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
+                                                       "--lr", "0.005", "--adversarial", "1.0", "--patience", "none",
+                                                       "--seed", "1", "--time-budget", "25"]),
+    # Miyato et al.'s two losses together: adversarial and virtual adversarial, both at radius 1
+    "sst2_ulmfit_lm2_adv1_vat1": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
+                                                         "--pooling", "max+mean", "--epochs", "4", "--batch-size",
+                                                         "64", "--lr", "0.005", "--adversarial", "1.0",
+                                                         "--virtual-adversarial", "1.0", "--patience", "none",
+                                                         "--time-budget", "45"]),
     # no language model: the shipped sst2 recipe (GloVe 50d, bench/train_sentiment.py) with
     # adversarial training at radius 1, the step that moved the pretrained BiLSTM by two points
     "sst2_glove_adv1": dict(data="sst2", argv=[*SST2, "--cell", "lstm", "--hidden-size", "256", "--bidirectional",
