@@ -231,6 +231,9 @@ def free_port() -> int:
 def record(name: str, argv: list[str], code: int, seconds: float) -> dict:
     log = (ROOT / "runs" / "ft" / f"{name}.log").read_text(errors="replace")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", log)
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", log)
+    if wall:      # the run's own wall time: ``seconds`` also holds the wait for the runs started beside it
+        seconds = sum(float(x) * 60 ** i for i, x in enumerate(reversed(wall.group(1).split(":"))))
     metrics = ROOT / "runs" / "ft" / name / "metrics.jsonl"
     lines = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()] if metrics.is_file() else []
     key = "dev_perplexity" if RECIPES[name].get("job") == "lm" else "dev_accuracy"
