@@ -157,6 +157,13 @@ RECIPES: dict[str, dict] = {
                                                "8", "--batch-size", "64", "--lr", "0.002", "--clip-norm", "5.0",
                                                "--patience", "3", "--seed", "0", "--adversarial", "1.0",
                                                "--time-budget", "30"]),
+    # the shipped recipe with random word vectors of the same size (E = 50, no GloVe): do the
+    # negation pairs come from GloVe's vectors or from the small embedding?
+    "sst2_scratch_e50": dict(data="sst2", argv=[*SST2, "--cell", "lstm", "--hidden-size", "256", "--bidirectional",
+                                                "true", "--pooling", "max+mean", "--embedding-dim", "50",
+                                                "--embedding-dropout", "0.3", "--output-dropout", "0.3", "--epochs",
+                                                "8", "--batch-size", "64", "--lr", "0.002", "--clip-norm", "5.0",
+                                                "--patience", "3", "--seed", "0", "--time-budget", "20"]),
     # SST-2's best step (adversarial training at radius 1) on IMDB; one epoch, as a step costs
     # about 1.6 plain ones and the whole run must stay under 30 minutes
     "imdb_ulmfit_lr5_lm2ft_adv1": dict(data="imdb", argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
