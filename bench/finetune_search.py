@@ -179,6 +179,11 @@ RECIPES: dict[str, dict] = {
                                                      "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
                                                      "--lr", "0.005", "--adversarial", "1.0", "--time-budget",
                                                      "29"]),
+    # imdb_ulmfit_lr5_lm2ft_3ep (three plain epochs, 43 minutes on one core) on both cores
+    "imdb_ulmfit_lr5_lm2ft_3ep_dp2": dict(data="imdb", processes=2, env={"BPTT_SPARSE_REDUCE": "gather"},
+                                          argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
+                                                "--pooling", "max+mean", "--epochs", "3", "--batch-size", "32",
+                                                "--lr", "0.005", "--time-budget", "29"]),
     # sst2_ulmfit from the LMs after their second epoch
     "sst2_ulmfit_lm2": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT, "--pooling", "max+mean", "--epochs", "4",
                                                "--batch-size", "64", "--lr", "0.005", "--patience", "none",
