@@ -143,6 +143,10 @@ RECIPES: dict[str, dict] = {
                                                        "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
                                                        "--lr", "0.005", "--adversarial", "1.0", "--patience", "none",
                                                        "--seed", "1", "--time-budget", "25"]),
+    "sst2_ulmfit_lm2_adv1_s2": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
+                                                       "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
+                                                       "--lr", "0.005", "--adversarial", "1.0", "--patience", "none",
+                                                       "--seed", "2", "--time-budget", "25"]),
     # Miyato et al.'s two losses together: adversarial and virtual adversarial, both at radius 1
     "sst2_ulmfit_lm2_adv1_vat1": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
                                                          "--pooling", "max+mean", "--epochs", "4", "--batch-size",
