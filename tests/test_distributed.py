@@ -173,6 +173,27 @@ def test_reduced_step_equals_one_process_step_on_the_whole_batch(size, n, sparse
             assert np.allclose(as_dense(ours), as_dense(g), rtol=1e-12, atol=1e-15), name
 
 
+@pytest.mark.parametrize("size", [2, 3])
+def test_a_reduced_adversarial_step_equals_one_process_step(size):
+    """``--adversarial`` under torchrun: r_adv is normalised per example, so each rank's share
+    perturbs its examples exactly as one process would, and the reduced J and dJ/dtheta are one
+    process's (no dropout here: the masks are drawn per rank)."""
+    seqs, y = data(11)
+    batch = bucket_batches(seqs, y, 11, seed=1)[0]
+    full = classifier().loss_and_grads(batch, adversarial=0.7)
+    plain = classifier().loss_and_grads(batch)
+    assert full.loss > plain.loss + 1e-3              # the adversarial term is there
+
+    def work(r, comm):
+        model = classifier()
+        step = lambda b: model.loss_and_grads(b, adversarial=0.7)       # noqa: E731
+        return Group(r, size, comm, sparse="gather").step(step, batch, model.params)
+    for result in run_ranks(size, work):
+        assert result.count == full.count and abs(result.loss - full.loss) < 1e-13 * abs(full.loss)
+        for name, g in full.grads.items():
+            assert np.allclose(as_dense(result.grads[name]), as_dense(g), rtol=1e-12, atol=1e-15), name
+
+
 def test_a_last_batch_smaller_than_the_ranks_after_full_ones():
     """The epoch's last batch may hold fewer examples than there are ranks: the ranks without
     one contribute zeros, after rank 0 has told them the layout (every rank at the same step)."""
