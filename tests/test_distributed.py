@@ -233,12 +233,12 @@ def test_counts_weight_the_ranks_gradients():
 
 
 # ---- the trainer: rank 0 alone writes, and N ranks train as one process ----------------------------
-def _trainer(model, out, seqs, y):
+def _trainer(model, out, seqs, y, batch_size=6, epochs=2, lr_plan=None):
     def evaluate():
         return {"accuracy": float(np.mean(model.predict_proba(*_dev(seqs)).argmax(1) == y[:8]))}
-    return Trainer(model, TrainConfig(epochs=2, lr=0.01, seed=4), lambda rng: bucket_batches(
-        seqs, y, 6, seed=int(rng.integers(2**63))), model.loss_and_grads, evaluate,
-        lambda d: (d / "weights").write_text("w"), out, progress=False)
+    return Trainer(model, TrainConfig(epochs=epochs, lr=0.01, seed=4), lambda rng: bucket_batches(
+        seqs, y, batch_size, seed=int(rng.integers(2**63))), model.loss_and_grads, evaluate,
+        lambda d: (d / "weights").write_text("w"), out, progress=False, lr_plan=lr_plan)
 
 
 def _dev(seqs):
@@ -269,6 +269,38 @@ def test_only_rank_0_writes_and_the_ranks_end_as_one_process(tmp_path, monkeypat
     for name, p in alone.params.items():
         for m in models:
             assert np.max(np.abs(m.params[name] - p)) <= 1e-12 * np.max(np.abs(p)), name
+
+
+def test_ranks_with_ulmfits_learning_rate_plan_end_as_one_process(tmp_path, monkeypatch):
+    """Discriminative rates, the slanted triangle and gradual unfreezing (``LayerwiseLR``) scale
+    the reduced gradients, at the global step, on every rank: 3 ranks end with one process's
+    parameters, also through the last batch of each epoch, which has fewer examples than ranks
+    (rank 2 then computes nothing). The plan's factors once went into the step function and were
+    lost in the reduction: the ranks trained every layer at the full rate."""
+    from bptt.optim import LayerwiseLR, layer_depths
+    monkeypatch.setattr("bptt.train.signal.signal", lambda *a: None)
+    seqs, y = data(21)                              # batches of 5: 5, 5, 5, 5, 1 per epoch
+
+    def plan(model):
+        # 15 steps; unfreezing every 8 steps: fc, then also the LSTM from step 8, the embedding never
+        return LayerwiseLR(layer_depths(model.params, 1), 2.6, total_steps=15, steps_per_epoch=8).apply
+    alone = classifier()
+    _trainer(alone, tmp_path / "alone", seqs, y, 5, 3, plan(alone)).fit()
+    unplanned = classifier()
+    _trainer(unplanned, tmp_path / "unplanned", seqs, y, 5, 3).fit()
+
+    def work(r, comm):
+        model = classifier()
+        trainer = _trainer(model, tmp_path / f"rank{r}", seqs, y, 5, 3, plan(model))
+        trainer.parallel, trainer.is_writer = Group(r, 3, comm), r == 0
+        trainer.fit()
+        return model
+    for m in run_ranks(3, work):
+        for name, p in alone.params.items():
+            assert np.max(np.abs(m.params[name] - p)) <= 1e-12 * np.max(np.abs(p)), name
+    assert np.array_equal(alone.params["embedding.weight"], classifier().params["embedding.weight"])  # frozen
+    assert not np.array_equal(alone.params["rnn.weight_hh_l0"], classifier().params["rnn.weight_hh_l0"])
+    assert np.max(np.abs(unplanned.params["fc.weight"] - alone.params["fc.weight"])) > 1e-3
 
 
 def test_a_stop_on_one_rank_stops_every_rank_after_the_same_step(tmp_path, monkeypatch):

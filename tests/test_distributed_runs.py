@@ -104,6 +104,24 @@ def test_two_processes_end_with_one_processs_parameters(job, files, tmp_path):
     assert lines and all(json.loads(x) for x in lines)
 
 
+@pytest.mark.parametrize("reduce", ["dense", "gather"])
+def test_two_processes_end_with_one_processs_parameters_with_ulmfits_plan_and_adversarial_training(
+        reduce, files, tmp_path, monkeypatch):
+    """The options of the IMDB recipes run on both cores (bench/finetune_search.py ``_dp2``):
+    discriminative rates, the slanted triangle and ``--adversarial``, the embedding's rows
+    reduced densified or gathered."""
+    monkeypatch.setenv("BPTT_SPARSE_REDUCE", reduce)             # torchrun's workers inherit it
+    argv = [*JOBS["sentiment"](files), *NO_DROPOUT["sentiment"], "--bidirectional", "true",
+            "--discriminative-lr", "2.6", "--slanted-triangular", "--lr", "0.01", "--adversarial", "0.5",
+            "--epochs", "2", "--dtype", "float64"]
+    assert main(["train", *map(str, argv), "--out", str(tmp_path / "one"), "--quiet"]) == 0
+    run_two([*argv, "--out", tmp_path / "two"])
+    assert max_relative_difference(tmp_path / "two", tmp_path / "one") < 1e-10
+    plain = [a for a in argv if a not in ("--adversarial", "0.5")]
+    assert main(["train", *map(str, plain), "--out", str(tmp_path / "plain"), "--quiet"]) == 0
+    assert max_relative_difference(tmp_path / "plain", tmp_path / "one") > 1e-6   # the options acted
+
+
 def test_a_run_resumes_with_another_number_of_processes(files, tmp_path):
     """A word LM: 1 process to 1.5 passes, 2 processes on to 2.5, 1 process to 3 (each stop in
     the middle of a pass): the parameters of one uninterrupted process (the carried state split

@@ -47,7 +47,7 @@ Dropout: each rank draws the masks of its own examples from its own stream (the 
 generators jumped ``rank`` times by 2^127 draws, ``split_random``), so the masks differ from one
 process's draws, as another seed's would: they are independent Bernoulli draws either way, the
 same training distribution. Without dropout, N processes reproduce one process's parameters
-(tests/test_distributed_exact.py, float64, to 1e-10).
+(tests/test_distributed_runs.py, float64, to 1e-10).
 """
 from __future__ import annotations
 

@@ -190,9 +190,13 @@ class Trainer:
                  step_fn: Callable, evaluate: Callable[[], dict], export: Callable[[Path], None],
                  out_dir: str | Path, progress: bool = True, identity: dict | None = None,
                  overwrite: bool = False, time_budget: float | None = None, verbose: bool = True,
-                 eval_tokens: int | None = None):
+                 eval_tokens: int | None = None, lr_plan: Callable | None = None):
         """``identity``: what a resumed run must share with this one, {"settings": the job's
         settings as a dict, "data": a fingerprint of its data} (see ``load_checkpoint``).
+        ``lr_plan(grads, t)``: the step's gradients with their learning-rate factors
+        (``bptt.optim.LayerwiseLR.apply``), t = the batches read before this one, resumed runs
+        included; applied to the whole batch's gradients, after the processes' reduction, so
+        every process scales the same sums by the same factors.
         ``overwrite``: remove a previous run's files from ``out_dir`` instead of refusing it.
         ``time_budget``: seconds of training for this call of ``fit`` (see the class; 0 stops
         after the first step). ``verbose`` False: no line per epoch or stop (``progress``: the
@@ -208,6 +212,7 @@ class Trainer:
         self.stop_reason: str | None = None
         self.model, self.config = model, config
         self.batches, self.step_fn, self.evaluate, self.export = batches, step_fn, evaluate, export
+        self.lr_plan = lr_plan
         self.out_dir = Path(out_dir)
         self.progress = progress and distributed.is_writer()
         self.identity = json.loads(json.dumps(identity or {}, default=files.json_scalar))
@@ -453,6 +458,8 @@ class Trainer:
                 result = self.step_fn(batch) if self.parallel is None else \
                     self.parallel.step(self.step_fn, batch, self.model.params, stop=self._stop_requested)
             loss, grads = result.loss, result.grads
+            if self.lr_plan is not None:            # frozen parameters dropped: outside the norm too
+                grads = self.lr_plan(grads, st.batches_done)
             norm = global_norm(grads)
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 st.nonfinite_in_a_row += 1
@@ -575,7 +582,7 @@ def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, expo
                     out_dir: str | Path | None = None, resume: str | Path | None = None,
                     progress: bool = True, *, identity: dict | None = None,
                     overwrite: bool = False, time_budget: float | None = None, verbose: bool = True,
-                    eval_tokens: int | None = None) -> Trainer:
+                    eval_tokens: int | None = None, lr_plan: Callable | None = None) -> Trainer:
     """Train with a ``Trainer`` (resuming from ``resume`` if given), then load the best epoch's
     weights (``out_dir/best``) back into ``model``. ``out_dir`` None: a temporary folder, removed
     afterwards. Returns the trainer (its ``state`` has the best score and epoch).
@@ -584,12 +591,13 @@ def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, expo
     budget or Ctrl-C) evaluates its last weights: when they beat the best so far they become
     ``best/`` (logged as event "stop evaluation") and the checkpoint is rewritten with that best
     score, so the work of a partial epoch is not lost and a resumed run compares against it.
-    ``verbose`` False: no line per epoch; ``eval_tokens``: what an evaluation reads (``Trainer``)."""
+    ``verbose`` False: no line per epoch; ``eval_tokens``: what an evaluation reads; ``lr_plan``:
+    per-parameter learning-rate factors (``Trainer``)."""
     tmp = tempfile.TemporaryDirectory() if out_dir is None else None
     out = Path(tmp.name if tmp else out_dir)
     trainer = Trainer(model, config, batches, step_fn, evaluate, export, out, progress,
                       identity=identity, overwrite=overwrite, time_budget=time_budget, verbose=verbose,
-                      eval_tokens=eval_tokens)
+                      eval_tokens=eval_tokens, lr_plan=lr_plan)
     if resume is not None:
         trainer.load_checkpoint(resume)
     try:

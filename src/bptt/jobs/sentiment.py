@@ -228,18 +228,14 @@ class SentimentClassifier(Estimator):
             return bucket_batches(seqs, y, s.batch_size, seed=int(rng.integers(2**63)))
 
         objective = dict(adversarial=s.adversarial, virtual_adversarial=s.virtual_adversarial, vat_xi=s.vat_xi)
-        plan, done = layerwise_lr(s, model, len(seqs)), [batches_done(resume)]
+        plan = layerwise_lr(s, model, len(seqs))  # applied by the trainer, after the reduction
 
         def step_fn(batch):
             if s.word_dropout:
                 ids = batch.ids                     # the model's dropout RNG: saved in checkpoints
                 drop = (model.dropout_rng.random(ids.shape) < s.word_dropout) & (ids != PAD_ID)
                 batch = ClassifierBatch(np.where(drop, UNK_ID, ids), batch.lengths, batch.labels)
-            result = model.loss_and_grads(batch, **objective)
-            if plan is None:
-                return result
-            done[0] += 1                            # t = the batches read before this one
-            return result._replace(grads=plan.apply(result.grads, done[0] - 1))
+            return model.loss_and_grads(batch, **objective)
 
         def evaluate():                             # sharded over the processes, counts summed
             rows = distributed.part(range(len(dev_seqs)))
@@ -251,7 +247,7 @@ class SentimentClassifier(Estimator):
         return train_keep_best(model, TrainConfig.from_settings(s, seed=s.seed + k), batches, step_fn,
                                evaluate, export, out_dir, resume, progress and self.says(), identity=same,
                                overwrite=overwrite, time_budget=time_budget, verbose=self.says(),
-                               eval_tokens=sum(map(len, dev_seqs)))
+                               eval_tokens=sum(map(len, dev_seqs)), lr_plan=plan and plan.apply)
 
     def _fit_ensemble(self, seqs, y, dev_seqs, dev_y, same, out_dir, resume, progress, overwrite,
                       time_budget):
@@ -427,17 +423,6 @@ def layerwise_lr(s: SentimentSettings, model: Classifier, n_examples: int) -> La
     return LayerwiseLR(layer_depths(model.params, model.config.num_layers), s.discriminative_lr,
                        per_epoch * s.epochs if s.slanted_triangular else None, s.stlr_cut_fraction,
                        s.stlr_ratio, per_epoch if s.gradual_unfreezing else None)
-
-
-def batches_done(resume: str | Path | None) -> int:
-    """Batches a run read before its checkpoint ``resume`` (0 for a new run): the step t at which
-    the learning-rate plan continues, so that a resumed run steps exactly as an unbroken one."""
-    if resume is None:
-        return 0
-    path = Path(resume)
-    path = path / CHECKPOINT if path.is_dir() else path
-    state = json.loads(io.load_params(path)[1]["trainer"])
-    return int(state["global_step"]) + int(state["skipped_steps"])
 
 
 def _members(doc: dict) -> tuple[int, dict[str, str]]:
