@@ -313,7 +313,8 @@ def table(records: dict) -> str:
                 continue
             per = ", ".join(f"{e['dev_accuracy']:.4f}" for e in r["epochs"])
             best = f"{r['best_dev_accuracy']:.2%}" if r["best_dev_accuracy"] is not None else "-"
-            lines.append(f"| {name} | {best} | {per} | {r['minutes']} | {r['peak_rss_mb']} |")
+            note = f" ({r['note']})" if r.get("note") else ""
+            lines.append(f"| {name}{note} | {best} | {per} | {r['minutes']} | {r['peak_rss_mb']} |")
         lines.append("")
     return "\n".join(lines)
 
