@@ -23,7 +23,6 @@ name always means the shipped model (``./imdb`` is the directory called imdb).
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
