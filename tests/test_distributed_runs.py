@@ -119,7 +119,7 @@ def test_two_processes_end_with_one_processs_parameters_with_ulmfits_plan_and_ad
     assert max_relative_difference(tmp_path / "two", tmp_path / "one") < 1e-10
     plain = [a for a in argv if a not in ("--adversarial", "0.5")]
     assert main(["train", *map(str, plain), "--out", str(tmp_path / "plain"), "--quiet"]) == 0
-    assert max_relative_difference(tmp_path / "plain", tmp_path / "one") > 1e-6   # the options acted
+    assert max_relative_difference(tmp_path / "plain", tmp_path / "one") > 1e-6   # --adversarial acted
 
 
 def test_a_run_resumes_with_another_number_of_processes(files, tmp_path):
