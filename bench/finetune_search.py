@@ -166,6 +166,23 @@ RECIPES: dict[str, dict] = {
                                                         "64", "--lr", "0.005", "--adversarial", "1.0",
                                                         "--word-dropout", "0.2", "--patience", "none",
                                                         "--time-budget", "25"]),
+    # the best recipe with GloVe 50d beside the LMs' vectors (--init-from with --vectors, word
+    # vector [E_fwd ; E_bwd ; GloVe], the columns reading GloVe starting at zero): the shipped
+    # GloVe model gets 76.8% of the negation pairs, the LM-initialised ones 39-52%
+    "sst2_ulmfit_lm2_adv1_glove": dict(data="sst2", argv=[*SST2, *LMS2, "--vectors", GLOVE, *ENCODER, *ULMFIT,
+                                                          "--pooling", "max+mean", "--epochs", "4", "--batch-size",
+                                                          "64", "--lr", "0.005", "--adversarial", "1.0",
+                                                          "--patience", "none", "--time-budget", "25"]),
+    "sst2_ulmfit_lm2_adv1_glove_s1": dict(data="sst2", argv=[*SST2, *LMS2, "--vectors", GLOVE, *ENCODER, *ULMFIT,
+                                                             "--pooling", "max+mean", "--epochs", "4",
+                                                             "--batch-size", "64", "--lr", "0.005", "--adversarial",
+                                                             "1.0", "--patience", "none", "--seed", "1",
+                                                             "--time-budget", "25"]),
+    "imdb_ulmfit_lr5_lm2ft_adv1_2ep_dp2_glove": dict(data="imdb", processes=2, env={"BPTT_SPARSE_REDUCE": "gather"},
+                                                     argv=[*IMDB, *LMFT["imdb2"], "--vectors", GLOVE, *ENCODER,
+                                                           *ULMFIT, *IMDB_LEN, "--pooling", "max+mean", "--epochs",
+                                                           "2", "--batch-size", "32", "--lr", "0.005",
+                                                           "--adversarial", "1.0", "--time-budget", "29"]),
     # no language model: the shipped sst2 recipe (GloVe 50d, bench/train_sentiment.py) with
     # adversarial training at radius 1, the step that moved the pretrained BiLSTM by two points
     "sst2_glove_adv1": dict(data="sst2", argv=[*SST2, "--cell", "lstm", "--hidden-size", "256", "--bidirectional",

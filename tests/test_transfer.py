@@ -180,8 +180,47 @@ def test_the_sentiment_job_starts_from_the_lm_and_trains(lm_dir, capsys):
     assert "init_from:" in capsys.readouterr().out
     clf.fit(TEXTS, LABELS, progress=False)
     assert clf.score(TEXTS, LABELS) > 0
-    with pytest.raises(ValueError, match="init_from and vectors"):
-        SentimentClassifier(init_from=str(lm_dir), vectors="glove.txt")
+
+
+def _vector_file(path, dim=5):
+    """A GloVe-style text file with a vector for every word of TEXTS but 'not' (rows 0.01 * i)."""
+    words = sorted({w for t in TEXTS for w in tokenize(t)} - {"not"})
+    path.write_text("".join(f"{w} " + " ".join(f"{0.01 * (i * dim + j):.2f}" for j in range(dim)) + "\n"
+                            for i, w in enumerate(words)))
+    return path, {w: 0.01 * (i * dim + np.arange(dim)) for i, w in enumerate(words)}
+
+
+def test_vectors_beside_the_lms_follow_their_columns_and_start_unread(lm_dir, tmp_path):
+    """--init-from LM --vectors FILE: the word vector is [E_LM[w] ; vectors[w]] (8 + 5 columns);
+    the LM's direction reads the file's columns through zero weights, so it still starts as
+    exactly the LM; a wrong --embedding-dim is an error naming the sum; it trains, saves, loads."""
+    path, vectors = _vector_file(tmp_path / "vec.5d.txt")
+    lm = __import__("bptt.jobs.language_model", fromlist=["TextModel"]).TextModel.load(lm_dir).model
+    src = load_lm(lm_dir)
+    clf = SentimentClassifier(init_from=str(lm_dir), vectors=str(path), cell="lstm", hidden_size=6,
+                              num_layers=2, epochs=1, batch_size=16)
+    clf._build([tokenize(t) for t in TEXTS], np.array(["negative", "positive"]))
+    model, vocab = clf.model_, clf.vocab_
+    weight = model.embedding.params["weight"]                        # (V, 8 + 5)
+    assert weight.shape == (len(vocab), 13) and np.all(weight[0] == 0)
+    for word in ("good", "film", "not"):
+        np.testing.assert_array_equal(weight[vocab.index(word), :8], src.embedding[src.vocab.index(word)])
+    np.testing.assert_allclose(weight[vocab.index("good"), 8:], vectors["good"], rtol=1e-6)
+    assert clf.vector_report_.missing == 1                           # 'not': the file's rule for a missing word
+    w_ih = model.rnn.params["weight_ih_l0"]                          # (4H, 13)
+    np.testing.assert_array_equal(w_ih[:, :8], src.rnn["weight_ih_l0"])
+    assert np.all(w_ih[:, 8:] == 0) and np.abs(model.rnn.params["weight_ih_l0_reverse"][:, 8:]).max() > 0
+    text = "a film is not good ."
+    ours = model.rnn.forward(model.embedding.forward(_ids(vocab, text))[0])[0][..., :6]       # (T, 1, H)
+    theirs = lm.rnn.forward(lm.embedding.forward(_ids(src.vocab, text))[0])[0]               # (T, 1, H)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="give 13 or leave it out"):
+        SentimentClassifier(init_from=str(lm_dir), vectors=str(path), cell="lstm", hidden_size=6,
+                            num_layers=2, embedding_dim=8)._build([tokenize(t) for t in TEXTS], ("a", "b"))
+    clf.fit(TEXTS, LABELS, progress=False, out_dir=tmp_path / "run")
+    assert np.abs(clf.model_.rnn.params["weight_ih_l0"][:, 8:]).max() > 0      # training reads them
+    again = SentimentClassifier.load(clf.save(tmp_path / "saved"))
+    np.testing.assert_array_equal(again.predict_proba(TEXTS), clf.predict_proba(TEXTS))
 
 
 def test_the_tagger_starts_from_the_lm_with_feature_columns_zero(lm_dir):
@@ -197,6 +236,25 @@ def test_the_tagger_starts_from_the_lm_with_feature_columns_zero(lm_dir):
     assert tagger.transfer_report_.copied == len(tagger.vocab_) - 1
     tagger = SequenceTagger(init_from=[str(lm_dir)], cell="lstm", hidden_size=6, num_layers=2, epochs=1)
     assert tagger.fit(sentences, progress=False).score(sentences) > 0
+
+
+def test_the_tagger_takes_vectors_beside_the_lm_before_its_features(lm_dir, tmp_path):
+    """[E_LM[w] ; vectors[w] ; features]: only the LM's 8 columns are copied, the rest start at 0."""
+    path, vectors = _vector_file(tmp_path / "vec.5d.txt")
+    words = [tokenize(t) for t in TEXTS[:30]]
+    sentences = [TaggedSentence(w, ["X"] * (len(w) - 1) + ["P"]) for w in words]
+    tagger = SequenceTagger(init_from=[str(lm_dir)], vectors=str(path), cell="lstm", hidden_size=6,
+                            num_layers=2, feature_dim=3)
+    tagger._build(sentences)
+    src = load_lm(lm_dir)
+    w = tagger.model_.rnn.params["weight_ih_l0"]                       # (4H, 8 + 5 + 2 features * 3)
+    assert w.shape == (24, 19)
+    np.testing.assert_array_equal(w[:, :8], src.rnn["weight_ih_l0"])
+    assert np.all(w[:, 8:] == 0)
+    weight = tagger.model_.embedding.params["weight"]                  # (V, 13)
+    row = tagger.vocab_.index("good")
+    np.testing.assert_array_equal(weight[row, :8], src.embedding[src.vocab.index("good")])
+    np.testing.assert_allclose(weight[row, 8:], vectors["good"], rtol=1e-6)
 
 
 def test_the_flags_take_repeated_and_comma_separated_lms(lm_dir, tmp_path, capsys):

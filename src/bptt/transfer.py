@@ -21,7 +21,10 @@ reads exactly the vectors its own LM was trained on (averaging the two would giv
     block_s(w) = E_s[<unk>]        if not (the vector LM s read for a word it did not know)
     row(<pad>) = 0                 (the padding row)
 
-``TransferReport`` counts the rows of words some LM knows and the words no LM knows.
+``TransferReport`` counts the rows of words some LM knows and the words no LM knows. With a
+word-vector file as well (``--init-from LMS --vectors FILE``), the file's vectors follow the LMs'
+blocks, ``[E_fwd[w] ; E_bwd[w] ; vectors[w]]``, and the recurrent columns that read them start at
+zero like the tagger's feature columns (``bptt.jobs._common.word_embedding``).
 
 Recurrent weights are copied whole, per layer k and direction d (0 forward, 1 backward)::
 
@@ -105,12 +108,10 @@ def init_specs(value) -> tuple[str, ...]:
 
 def settle_init_from(settings) -> None:
     """In a (frozen) settings dataclass's ``__post_init__``: ``init_from`` as a tuple of names
-    (``init_specs``; None, kept as given since scikit-learn checks identity, means none), and
-    refused beside ``vectors``, which would set the same embedding."""
+    (``init_specs``; None, kept as given since scikit-learn checks identity, means none). Beside
+    ``vectors``, the file's vectors follow the LMs' in the word vector (``word_embedding``)."""
     if settings.init_from is not None:
         object.__setattr__(settings, "init_from", init_specs(settings.init_from))
-    if settings.init_from and settings.vectors is not None:
-        raise ValueError("init_from and vectors both set the word embedding: give one of them")
 
 
 def shipped_lms() -> list[str]:
@@ -244,17 +245,20 @@ def check_fit(sources: Sequence[SourceLM], mode: str, num_layers: int, hidden_si
                              f"(train the {what} with {fix}, or give another language model)")
 
 
-def init_from_lms(model, vocab: Vocabulary, sources: Sequence[SourceLM], what: str = "classifier"
-                  ) -> TransferReport:
+def init_from_lms(model, vocab: Vocabulary, sources: Sequence[SourceLM], what: str = "classifier",
+                  vectors_dim: int = 0) -> TransferReport:
     """Start ``model`` (``.embedding``, ``.rnn``: a Classifier or Tagger) from ``sources``, in
-    place; returns what was copied. Checks first (``check_fit``), so a mismatch changes nothing."""
+    place; returns what was copied. Checks first (``check_fit``), so a mismatch changes nothing.
+    ``vectors_dim``: the last columns of the word vector that hold a vector file's vectors
+    (``bptt.jobs._common.word_embedding``): left as they are, read through weights that start at 0."""
     c = model.rnn.config
-    weight = model.embedding.params["weight"]                       # (V, E)
-    check_fit(sources, c.mode, c.num_layers, c.hidden_size, weight.shape[1], c.bidirectional, what)
+    weight = model.embedding.params["weight"]                       # (V, E_LMs + vectors_dim)
+    check_fit(sources, c.mode, c.num_layers, c.hidden_size, weight.shape[1] - vectors_dim, c.bidirectional,
+              what)
     if weight.shape[0] != len(vocab):
         raise ValueError(f"the {what}'s embedding has {weight.shape[0]} rows, its vocabulary {len(vocab)} words")
     matrix, copied, missing = embedding_matrix(vocab, sources, weight.dtype)
-    weight[...] = matrix
+    weight[:, :matrix.shape[1]] = matrix
     offset = 0
     for src in sources:
         copy_recurrent(model.rnn.params, src, c.num_layers, c.hidden_size, offset)

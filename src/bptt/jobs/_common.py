@@ -4,6 +4,7 @@
     VectorSettings                        pretrained word vectors: file, vocabulary extension, freezing
     pretrained_vectors(settings, vocab, ...)  (vocabulary, embedding matrix, report) from the file
     set_embedding(embedding, matrix, freeze)  copy the matrix in; freeze it or not
+    word_embedding(settings, vocab, ...)  the LMs of init_from, then pretrained_vectors beside them
     settings_of(Settings, given)          the settings dataclass; unknown names are a TypeError
     Estimator                             scikit-learn's get_params / set_params over the settings and verbose
     hold_out(one_in, seed, *columns)      (train, dev) parts: a seeded 1-in-``one_in`` dev set
@@ -37,6 +38,7 @@ from ._rules import check_setting
 from ..data.vectors import VectorReport, load_word_vectors
 from ..data.vocab import PAD, PAD_ID, UNK, Vocabulary
 from ..files import read_json_object, recover_directory, write_json
+from ..transfer import SourceLM, embedding_size, load_lm
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,39 @@ def pretrained_vectors(settings, vocab: Vocabulary, embedding_dim: int | None, d
             matrix[i] = 0.0 if i == PAD_ID and t == PAD else found.mean(axis=0) if len(found) else 0.0
     print(f"{what}: {report.details()}", flush=True)
     return vocab, matrix, report, found.shape[1]
+
+
+def word_embedding(settings, vocab: Vocabulary, default_dim: int, what: str = "vectors"
+                   ) -> tuple[Vocabulary, list[SourceLM], np.ndarray | None, VectorReport | None, int]:
+    """(vocabulary, the LMs of ``settings.init_from``, matrix (V, E) or None, report or None, E).
+
+    Only LMs, or only a vector file: ``pretrained_vectors`` with E = the LMs' embedding size (so
+    the matrix is None with LMs; ``bptt.transfer.init_from_lms`` fills the embedding). Both: the
+    word vector is the LMs' blocks, then the file's vectors beside them::
+
+        row(w) = [ E_fwd[w] ; E_bwd[w] ; vectors[w] ]      E = E_fwd + E_bwd + E_file
+
+    here the matrix holds zeros in the LMs' columns (``init_from_lms(..., vectors_dim=E_file)``
+    fills them and leaves the file's columns), and the recurrent layers read the file's columns
+    through input weights that start at zero: at the start each direction computes exactly its
+    LM's states, and training learns what the file's vectors add. ``embedding_dim``, if given,
+    must be that sum.
+    """
+    s = settings
+    sources = [load_lm(spec) for spec in s.init_from or ()]
+    lm_dim = embedding_size(sources)
+    if not (sources and s.vectors is not None):
+        vocab, matrix, report, dim = pretrained_vectors(s, vocab, s.embedding_dim or (lm_dim or None),
+                                                        default_dim, what=what)
+        return vocab, sources, matrix, report, dim
+    vocab, vectors, report, file_dim = pretrained_vectors(s, vocab, None, default_dim, what=what)
+    if s.embedding_dim and s.embedding_dim != lm_dim + file_dim:
+        raise ValueError(f"embedding_dim {s.embedding_dim}: the word vector is the language models' "
+                         f"{lm_dim} columns and the {file_dim} of {s.vectors} side by side; give "
+                         f"{lm_dim + file_dim} or leave it out")
+    matrix = np.zeros((len(vocab), lm_dim + file_dim), dtype=vectors.dtype)      # (V, E_LMs + E_file)
+    matrix[:, lm_dim:] = vectors
+    return vocab, sources, matrix, report, lm_dim + file_dim
 
 
 def set_embedding(embedding, matrix: np.ndarray | None, freeze: bool) -> None:

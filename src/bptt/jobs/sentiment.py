@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, hold_out, identity, load_model,
-                      pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
+                      read_job_file, save_job, set_embedding, settings_of, word_embedding)
 from .. import distributed, files, io
 from ..data.batching import bucket_batches, encode_texts, encode_tokens, token_budget_batches
 from ..data.labels import check_labels
@@ -41,7 +41,7 @@ from ..losses import softmax
 from ..models import Classifier, ClassifierBatch, ClassifierConfig
 from ..optim import LayerwiseLR, layer_depths
 from ..train import BEST, CHECKPOINT, TrainConfig, Trainer, clear_run, occupied, run_files, train_keep_best
-from ..transfer import embedding_size, init_from_lms, load_lm, settle_init_from
+from ..transfer import init_from_lms, settle_init_from
 
 PRETRAINED_ROOT = Path(__file__).parents[1] / "pretrained"
 SHIPPED = ("sst2", "imdb")          # shipped model names; the first is the default
@@ -165,19 +165,18 @@ class SentimentClassifier(Estimator):
         s = self.settings
         self.vocab_ = Vocabulary.build(token_lists, min_freq=s.min_freq, max_size=s.max_vocab)
         self.classes_ = classes
-        sources = [load_lm(spec) for spec in s.init_from or ()]       # the LMs' embedding size by default
-        self.vocab_, matrix, self.vector_report_, dim = pretrained_vectors(
-            s, self.vocab_, s.embedding_dim or (embedding_size(sources) or None),
-            DEFAULT_EMBEDDING_DIM)
+        self.vocab_, sources, matrix, self.vector_report_, dim = word_embedding(
+            s, self.vocab_, DEFAULT_EMBEDDING_DIM)
         config = ClassifierConfig(len(self.vocab_), dim, s.hidden_size, len(classes), s.cell,
                                   s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
                                   s.output_dropout, s.pooling, padding_idx=0, dtype=s.dtype)
+        extra = self.vector_report_.dim if sources and self.vector_report_ else 0    # a file's columns
         self.members_ = []
         for k in range(s.ensemble):             # member k: weights and dropout from seed + k
             member = Classifier(config, np.random.default_rng(s.seed + k), dropout_seed=s.seed + k + 1)
             set_embedding(member.embedding, matrix, s.freeze_vectors)
             if sources:
-                self.transfer_report_ = init_from_lms(member, self.vocab_, sources, "classifier")
+                self.transfer_report_ = init_from_lms(member, self.vocab_, sources, "classifier", extra)
             self.members_.append(member)
         self.model_ = self.members_[0]
         if sources:

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import distributed
 from ._common import (Estimator, SharedSettings, VectorSettings, check_fitted, hold_out, identity, load_model,
-                      pretrained_vectors, read_job_file, save_job, set_embedding, settings_of)
+                      read_job_file, save_job, set_embedding, settings_of, word_embedding)
 from ..data.batching import bucket_batches, fixed_batches, pad_batch
 from ..data.labels import check_labels
 from ..data.tagged import UPOS, TaggedSentence
@@ -40,7 +40,7 @@ from ..data.vocab import UNK_ID, Vocabulary
 from ..metrics import accuracy_report, token_accuracy
 from ..models.tagger import Tagger, TaggerConfig
 from ..train import TrainConfig, Trainer, train_keep_best
-from ..transfer import embedding_size, init_from_lms, load_lm, settle_init_from
+from ..transfer import init_from_lms, settle_init_from
 
 
 FEATURES = ("suffix", "shape")
@@ -168,10 +168,8 @@ class SequenceTagger(Estimator):
         self.feature_vocabs_ = [Vocabulary.build([_feature_strings(x.words, name, s.suffix_length)
                                                   for x in sentences]) for name in s.features]
         self.tags_ = tuple(sorted({t for x in sentences for t in x.tags}))
-        sources = [load_lm(spec) for spec in s.init_from or ()]       # the LMs' embedding size by default
-        self.vocab_, matrix, self.vector_report_, dim = pretrained_vectors(
-            s, self.vocab_, s.embedding_dim or (embedding_size(sources) or None),
-            DEFAULT_EMBEDDING_DIM, what="word vectors")
+        self.vocab_, sources, matrix, self.vector_report_, dim = word_embedding(
+            s, self.vocab_, DEFAULT_EMBEDDING_DIM, what="word vectors")
         config = TaggerConfig(len(self.vocab_), dim, s.hidden_size, len(self.tags_), s.cell,
                               s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
                               s.output_dropout, tuple(len(v) for v in self.feature_vocabs_),
@@ -179,7 +177,8 @@ class SequenceTagger(Estimator):
         self.model_ = Tagger(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
         set_embedding(self.model_.embedding, matrix, s.freeze_vectors)
         if sources:
-            self.transfer_report_ = init_from_lms(self.model_, self.vocab_, sources, "tagger")
+            extra = self.vector_report_.dim if self.vector_report_ else 0     # a vector file's columns
+            self.transfer_report_ = init_from_lms(self.model_, self.vocab_, sources, "tagger", extra)
             print(f"init_from: {self.transfer_report_.details()}", flush=True)
 
     def fit(self, sentences: Sequence[TaggedSentence], dev: Sequence[TaggedSentence] | None = None,
