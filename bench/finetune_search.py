@@ -3,6 +3,8 @@
     python bench/finetune_search.py imdb_ulmfit sst2_ulmfit ...   # run these recipes (in parallel,
                                                                   # one BLAS thread each)
     python bench/finetune_search.py --table                       # rewrite the table only
+    python bench/finetune_search.py --pairs                       # + the negation pairs of SST-2
+                                                                  # records that lack them
 
 Every recipe is one ``bptt train sentiment`` command line (``RECIPES``), or one ``bptt train lm``
 for ULMFiT's second step (``job="lm"``: the shipped LM fine-tuned on the task's own training
@@ -11,7 +13,8 @@ LM recipes first, they run before the sentiment ones), run from the repository r
 ``/usr/bin/time -v`` into ``runs/ft/<name>`` (a recipe with ``processes=N`` under ``torchrun
 --nproc-per-node N`` on 127.0.0.1: data-parallel, docs/distributed.md; its peak memory is that of
 the largest process); its record (the command, minutes, peak memory, the
-dev accuracy (LM: held-out perplexity) of every evaluation and the best, tokens per second) goes into
+dev accuracy (LM: held-out perplexity) of every evaluation and the best, tokens per second; for
+SST-2, the share of ``bench/negation_pairs.tsv`` pairs its best model gets fully right) goes into
 ``bench/results/finetune_search.json`` and the table ``finetune_search.md``, beside the linear
 baselines of the same split (``bench/results/linear_baselines.json``). Splits as everywhere:
 SST-2 train.tsv -> dev.tsv; aclImdb/train with 5,000 reviews held out (--dev-fraction 0.2,
@@ -285,7 +288,19 @@ def run(names: list[str]) -> dict:
     for name, (proc, argv, t0) in procs.items():
         code = proc.wait()
         records[name] = record(name, argv, code, time.perf_counter() - t0)
+        add_pairs(name, records[name])
     return records
+
+
+def add_pairs(name: str, rec: dict) -> None:
+    """``rec["negation_pairs"]``: the share of bench/negation_pairs.tsv pairs (positive sentence
+    and its negation) the recipe's best model gets both right; SST-2 classifiers only."""
+    best = ROOT / "runs" / "ft" / name / "best"
+    if rec["data"] != "sst2" or rec.get("job") == "lm" or not best.is_dir():
+        return
+    from bptt.jobs.sentiment import load_sentiment_model
+    from sentiment_search import pair_figures
+    rec["negation_pairs"] = pair_figures(load_sentiment_model(str(best))[0].predict)["pairs_all"]
 
 
 def free_port() -> int:
@@ -343,15 +358,18 @@ def table(records: dict) -> str:
                              f"{', '.join(f'{p:.1f}' for p in per)} | {r['minutes']} | {r['peak_rss_mb']} |"
                              if per else f"| {name} | - | - | - | {r['minutes']} | {r['peak_rss_mb']} |")
             lines.append("")
-        lines += ["| recipe | best dev accuracy | dev accuracy per evaluation | minutes | peak RSS MB |",
-                  "|---|---|---|---|---|"]
+        pairs = data == "sst2"
+        lines += ["| recipe | best dev accuracy | dev accuracy per evaluation |"
+                  + (" negation pairs fully right |" if pairs else "") + " minutes | peak RSS MB |",
+                  "|---|---|---|" + ("---|" if pairs else "") + "---|---|"]
         for name, r in records.items():
             if r["data"] != data or r.get("job") == "lm":
                 continue
             per = ", ".join(f"{e['dev_accuracy']:.4f}" for e in r["epochs"])
             best = f"{r['best_dev_accuracy']:.2%}" if r["best_dev_accuracy"] is not None else "-"
             note = f" ({r['note']})" if r.get("note") else ""
-            lines.append(f"| {name}{note} | {best} | {per} | {r['minutes']} | {r['peak_rss_mb']} |")
+            pair = (f" {r['negation_pairs']:.1%} |" if "negation_pairs" in r else " - |") if pairs else ""
+            lines.append(f"| {name}{note} | {best} | {per} |{pair} {r['minutes']} | {r['peak_rss_mb']} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -360,6 +378,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("names", nargs="*", help=f"recipes: {', '.join(RECIPES)}")
     ap.add_argument("--table", action="store_true")
+    ap.add_argument("--pairs", action="store_true", help="add the negation pairs to SST-2 records without them")
     args = ap.parse_args()
     unknown = [n for n in args.names if n not in RECIPES]
     if unknown:
@@ -368,6 +387,10 @@ def main() -> None:
     done = run(args.names) if args.names else {}
     records = json.loads(path.read_text()) if path.is_file() else {}     # read after the runs: another
     records.update(done)                                                 # invocation may have written
+    if args.pairs:
+        for name, rec in records.items():
+            if "negation_pairs" not in rec and name in RECIPES:
+                add_pairs(name, rec)
     write_atomic(path, json.dumps(records, indent=1))
     write_atomic(RESULTS / "finetune_search.md", table(records))
 
