@@ -5,6 +5,8 @@
     python bench/finetune_search.py --table                       # rewrite the table only
     python bench/finetune_search.py --pairs                       # + the negation pairs of SST-2
                                                                   # records that lack them
+    python bench/finetune_search.py --reread NAME ...             # a record again from its run's
+                                                                  # log and metrics (runs/ft)
 
 Every recipe is one ``bptt train sentiment`` command line (``RECIPES``), or one ``bptt train lm``
 for ULMFiT's second step (``job="lm"``: the shipped LM fine-tuned on the task's own training
@@ -23,6 +25,7 @@ seed 0: ``bench/imdb_dev_files.txt``).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -303,6 +306,17 @@ def add_pairs(name: str, rec: dict) -> None:
     rec["negation_pairs"] = pair_figures(load_sentiment_model(str(best))[0].predict)["pairs_all"]
 
 
+def reread(name: str) -> dict:
+    """The record of a finished run from what it left: the command, exit status and wall time
+    that ``/usr/bin/time -v`` wrote at the end of its log, and its metrics."""
+    log = (ROOT / "runs" / "ft" / f"{name}.log").read_text(errors="replace")
+    command = re.search(r'Command being timed: "(.*)"', log)
+    code = re.search(r"Exit status: (-?\d+)", log)
+    if not (command and code):
+        raise SystemExit(f"runs/ft/{name}.log: no /usr/bin/time summary (the run did not finish)")
+    return record(name, command.group(1).split(), int(code.group(1)), float("nan"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -379,20 +393,30 @@ def main() -> None:
     ap.add_argument("names", nargs="*", help=f"recipes: {', '.join(RECIPES)}")
     ap.add_argument("--table", action="store_true")
     ap.add_argument("--pairs", action="store_true", help="add the negation pairs to SST-2 records without them")
+    ap.add_argument("--reread", nargs="+", default=[], metavar="NAME",
+                    help="rebuild these records from runs/ft/NAME.log and NAME/metrics.jsonl (a record lost)")
     args = ap.parse_args()
-    unknown = [n for n in args.names if n not in RECIPES]
+    unknown = [n for n in [*args.names, *args.reread] if n not in RECIPES]
     if unknown:
         ap.error(f"unknown recipe {unknown[0]!r}; recipes: {', '.join(RECIPES)}")
     path = RESULTS / "finetune_search.json"
     done = run(args.names) if args.names else {}
-    records = json.loads(path.read_text()) if path.is_file() else {}     # read after the runs: another
-    records.update(done)                                                 # invocation may have written
-    if args.pairs:
-        for name, rec in records.items():
-            if "negation_pairs" not in rec and name in RECIPES:
-                add_pairs(name, rec)
-    write_atomic(path, json.dumps(records, indent=1))
-    write_atomic(RESULTS / "finetune_search.md", table(records))
+    for name in args.reread:
+        done[name] = reread(name)
+        add_pairs(name, done[name])
+    # read after the runs, under a lock: another invocation may have written meanwhile, and two
+    # that finish together must not each write the file without the other's records
+    (ROOT / "runs").mkdir(exist_ok=True)
+    with open(ROOT / "runs" / "finetune_search.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        records = json.loads(path.read_text()) if path.is_file() else {}
+        records.update(done)
+        if args.pairs:
+            for name, rec in records.items():
+                if "negation_pairs" not in rec and name in RECIPES:
+                    add_pairs(name, rec)
+        write_atomic(path, json.dumps(records, indent=1))
+        write_atomic(RESULTS / "finetune_search.md", table(records))
 
 
 if __name__ == "__main__":
