@@ -207,7 +207,8 @@ def init_from_argument(what: str) -> dict:
                 help=f"start the {what}'s embedding and recurrent layers from a word-level language "
                      f"model (a directory holding lm.json, or a shipped name): a forward one starts the "
                      f"forward direction, a backward one the backward direction; repeat the flag or "
-                     f"separate two with a comma (docs/pretraining.md)")
+                     f"separate two with a comma; with --vectors, the file's vectors go beside the "
+                     f"LMs' in the word vector (docs/pretraining.md)")
 
 
 def _add_truncation(p) -> None:
