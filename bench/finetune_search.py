@@ -69,6 +69,17 @@ def lm_recipe(data: str, direction: str, epochs: str, eval_every: str, init: str
                                            "--val-fraction", "0.02", "--patience", "2"])
 
 
+def sst2_lm2(*extra: str, radius: str = "1.0", pooling: str = "max+mean", epochs: str = "4",
+             seed: str | None = None, glove: bool = False, budget: str = "25") -> dict:
+    """An SST-2 recipe from the second-epoch LMs (``LMS2``) with ULMFiT's plan and adversarial
+    training (``sst2_ulmfit_lm2_adv1``: radius 1, max+mean pooling, 4 epochs, seed 0) as varied;
+    ``glove``: GloVe 50d beside the LMs' vectors; ``extra`` options go before ``--patience``."""
+    return dict(data="sst2", argv=[*SST2, *LMS2, *(["--vectors", GLOVE] if glove else []), *ENCODER, *ULMFIT,
+                                   "--pooling", pooling, "--epochs", epochs, "--batch-size", "64", "--lr", "0.005",
+                                   "--adversarial", radius, *extra, "--patience", "none",
+                                   *(["--seed", seed] if seed else []), "--time-budget", budget])
+
+
 LMFT = {"imdb": ["--init-from", "runs/ft/imdb_lmft_fwd/best,runs/ft/imdb_lmft_bwd/best"],
         "sst2": ["--init-from", "runs/ft/sst2_lmft_fwd/best,runs/ft/sst2_lmft_bwd/best"],
         # from the LMs pretrained for a second epoch (runs/lm2_<direction>: bench/pretrain_lm.py's
@@ -129,61 +140,28 @@ RECIPES: dict[str, dict] = {
                                                          "--pooling", "max+mean", "--epochs", "3", "--batch-size",
                                                          "32", "--lr", "0.005", "--time-budget", "45"]),
     # Miyato et al.'s adversarial training at a smaller radius than imdb_ulmfit_adv's 5
-    "sst2_ulmfit_lm2_adv1": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
-                                                    "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
-                                                    "--lr", "0.005", "--adversarial", "1.0", "--patience", "none",
-                                                    "--time-budget", "25"]),
+    "sst2_ulmfit_lm2_adv1": sst2_lm2(),
     # sst2_ulmfit_lm2_adv1 was still rising at its fourth and last epoch: six epochs (the slanted
     # triangle stretched over them), and a radius of 2
-    "sst2_ulmfit_lm2_adv1_6ep": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
-                                                        "--pooling", "max+mean", "--epochs", "6", "--batch-size",
-                                                        "64", "--lr", "0.005", "--adversarial", "1.0",
-                                                        "--patience", "none", "--time-budget", "40"]),
-    "sst2_ulmfit_lm2_adv2": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
-                                                    "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
-                                                    "--lr", "0.005", "--adversarial", "2.0", "--patience", "none",
-                                                    "--time-budget", "25"]),
+    "sst2_ulmfit_lm2_adv1_6ep": sst2_lm2(epochs="6", budget="40"),
+    "sst2_ulmfit_lm2_adv2": sst2_lm2(radius="2.0"),
     # sst2_ulmfit_lm2_adv1 with another seed (the output layer's initialisation, dropout masks and
     # batch order): how much of its lead is the seed
-    "sst2_ulmfit_lm2_adv1_s1": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
-                                                       "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
-                                                       "--lr", "0.005", "--adversarial", "1.0", "--patience", "none",
-                                                       "--seed", "1", "--time-budget", "25"]),
-    "sst2_ulmfit_lm2_adv1_s2": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
-                                                       "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
-                                                       "--lr", "0.005", "--adversarial", "1.0", "--patience", "none",
-                                                       "--seed", "2", "--time-budget", "25"]),
+    "sst2_ulmfit_lm2_adv1_s1": sst2_lm2(seed="1"),
+    "sst2_ulmfit_lm2_adv1_s2": sst2_lm2(seed="2"),
     # Miyato et al.'s two losses together: adversarial and virtual adversarial, both at radius 1
-    "sst2_ulmfit_lm2_adv1_vat1": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
-                                                         "--pooling", "max+mean", "--epochs", "4", "--batch-size",
-                                                         "64", "--lr", "0.005", "--adversarial", "1.0",
-                                                         "--virtual-adversarial", "1.0", "--patience", "none",
-                                                         "--time-budget", "45"]),
+    "sst2_ulmfit_lm2_adv1_vat1": sst2_lm2("--virtual-adversarial", "1.0", budget="45"),
     # the negation pairs of the pretrained models (39-52%): is it max+mean pooling (a feature of
     # "charming" survives the max whatever came before it) or reading words alone? The final
     # states only (`last`), and word dropout (whole words replaced by <unk>, so the context must
     # carry the label)
-    "sst2_ulmfit_lm2_adv1_last": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
-                                                         "--pooling", "last", "--epochs", "4", "--batch-size", "64",
-                                                         "--lr", "0.005", "--adversarial", "1.0", "--patience",
-                                                         "none", "--time-budget", "25"]),
-    "sst2_ulmfit_lm2_adv1_wd2": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
-                                                        "--pooling", "max+mean", "--epochs", "4", "--batch-size",
-                                                        "64", "--lr", "0.005", "--adversarial", "1.0",
-                                                        "--word-dropout", "0.2", "--patience", "none",
-                                                        "--time-budget", "25"]),
+    "sst2_ulmfit_lm2_adv1_last": sst2_lm2(pooling="last"),
+    "sst2_ulmfit_lm2_adv1_wd2": sst2_lm2("--word-dropout", "0.2"),
     # the best recipe with GloVe 50d beside the LMs' vectors (--init-from with --vectors, word
     # vector [E_fwd ; E_bwd ; GloVe], the columns reading GloVe starting at zero): the shipped
     # GloVe model gets 76.8% of the negation pairs, the LM-initialised ones 39-52%
-    "sst2_ulmfit_lm2_adv1_glove": dict(data="sst2", argv=[*SST2, *LMS2, "--vectors", GLOVE, *ENCODER, *ULMFIT,
-                                                          "--pooling", "max+mean", "--epochs", "4", "--batch-size",
-                                                          "64", "--lr", "0.005", "--adversarial", "1.0",
-                                                          "--patience", "none", "--time-budget", "25"]),
-    "sst2_ulmfit_lm2_adv1_glove_s1": dict(data="sst2", argv=[*SST2, *LMS2, "--vectors", GLOVE, *ENCODER, *ULMFIT,
-                                                             "--pooling", "max+mean", "--epochs", "4",
-                                                             "--batch-size", "64", "--lr", "0.005", "--adversarial",
-                                                             "1.0", "--patience", "none", "--seed", "1",
-                                                             "--time-budget", "25"]),
+    "sst2_ulmfit_lm2_adv1_glove": sst2_lm2(glove=True),
+    "sst2_ulmfit_lm2_adv1_glove_s1": sst2_lm2(glove=True, seed="1"),
     "imdb_ulmfit_lr5_lm2ft_adv1_2ep_dp2_glove": dict(data="imdb", processes=2, env={"BPTT_SPARSE_REDUCE": "gather"},
                                                      argv=[*IMDB, *LMFT["imdb2"], "--vectors", GLOVE, *ENCODER,
                                                            *ULMFIT, *IMDB_LEN, "--pooling", "max+mean", "--epochs",
@@ -191,18 +169,9 @@ RECIPES: dict[str, dict] = {
                                                            "--adversarial", "1.0", "--time-budget", "29"]),
     # `--pooling last` raised the negation pairs from 46-51% to 61.6% (dev 85.32%): its seed
     # spread, mean pooling, last with GloVe beside the LMs, and the shipped GloVe recipe with last
-    "sst2_ulmfit_lm2_adv1_last_s1": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
-                                                            "--pooling", "last", "--epochs", "4", "--batch-size", "64",
-                                                            "--lr", "0.005", "--adversarial", "1.0", "--patience",
-                                                            "none", "--seed", "1", "--time-budget", "25"]),
-    "sst2_ulmfit_lm2_adv1_mean": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
-                                                         "--pooling", "mean", "--epochs", "4", "--batch-size", "64",
-                                                         "--lr", "0.005", "--adversarial", "1.0", "--patience",
-                                                         "none", "--time-budget", "25"]),
-    "sst2_ulmfit_lm2_adv1_last_glove": dict(data="sst2", argv=[*SST2, *LMS2, "--vectors", GLOVE, *ENCODER, *ULMFIT,
-                                                               "--pooling", "last", "--epochs", "4", "--batch-size",
-                                                               "64", "--lr", "0.005", "--adversarial", "1.0",
-                                                               "--patience", "none", "--time-budget", "25"]),
+    "sst2_ulmfit_lm2_adv1_last_s1": sst2_lm2(pooling="last", seed="1"),
+    "sst2_ulmfit_lm2_adv1_mean": sst2_lm2(pooling="mean"),
+    "sst2_ulmfit_lm2_adv1_last_glove": sst2_lm2(pooling="last", glove=True),
     "sst2_glove_adv1_last": dict(data="sst2", argv=[*SST2, "--cell", "lstm", "--hidden-size", "256", "--bidirectional",
                                                     "true", "--pooling", "last", "--vectors", GLOVE,
                                                     "--embedding-dropout", "0.3", "--output-dropout", "0.3", "--epochs",
@@ -210,14 +179,8 @@ RECIPES: dict[str, dict] = {
                                                     "--patience", "3", "--seed", "0", "--adversarial", "1.0",
                                                     "--time-budget", "30"]),
     # radius 2 (86.81% with seed 0) with two more seeds: is it better than radius 1 (86.05% mean)?
-    "sst2_ulmfit_lm2_adv2_s1": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
-                                                       "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
-                                                       "--lr", "0.005", "--adversarial", "2.0", "--patience", "none",
-                                                       "--seed", "1", "--time-budget", "25"]),
-    "sst2_ulmfit_lm2_adv2_s2": dict(data="sst2", argv=[*SST2, *LMS2, *ENCODER, *ULMFIT,
-                                                       "--pooling", "max+mean", "--epochs", "4", "--batch-size", "64",
-                                                       "--lr", "0.005", "--adversarial", "2.0", "--patience", "none",
-                                                       "--seed", "2", "--time-budget", "25"]),
+    "sst2_ulmfit_lm2_adv2_s1": sst2_lm2(radius="2.0", seed="1"),
+    "sst2_ulmfit_lm2_adv2_s2": sst2_lm2(radius="2.0", seed="2"),
     # no language model: the shipped sst2 recipe (GloVe 50d, bench/train_sentiment.py) with
     # adversarial training at radius 1, the step that moved the pretrained BiLSTM by two points
     "sst2_glove_adv1": dict(data="sst2", argv=[*SST2, "--cell", "lstm", "--hidden-size", "256", "--bidirectional",
