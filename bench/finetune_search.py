@@ -208,6 +208,12 @@ RECIPES: dict[str, dict] = {
                                                      "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
                                                      "--lr", "0.005", "--adversarial", "1.0", "--time-budget",
                                                      "29"]),
+    # radius 2 (SST-2: mean of three seeds 86.43% against radius 1's 86.05%)
+    "imdb_ulmfit_lr5_lm2ft_adv2_2ep_dp2": dict(data="imdb", processes=2, env={"BPTT_SPARSE_REDUCE": "gather"},
+                                               argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
+                                                     "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
+                                                     "--lr", "0.005", "--adversarial", "2.0", "--time-budget",
+                                                     "29"]),
     # imdb_ulmfit_lr5_lm2ft_3ep (three plain epochs, 43 minutes on one core) on both cores
     "imdb_ulmfit_lr5_lm2ft_3ep_dp2": dict(data="imdb", processes=2, env={"BPTT_SPARSE_REDUCE": "gather"},
                                           argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
