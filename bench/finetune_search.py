@@ -191,6 +191,10 @@ RECIPES: dict[str, dict] = {
     "sst2_ulmfit_lm2_adv3": sst2_lm2(radius="3.0"),
     "sst2_ulmfit_lm2_adv3_s1": sst2_lm2(radius="3.0", seed="1"),
     "sst2_ulmfit_lm2_adv3_s2": sst2_lm2(radius="3.0", seed="2"),
+    # Polyak averaging of the weights (--ema-decay): the dev scores and best/ are the average's
+    "sst2_ulmfit_lm2_adv1_ema": sst2_lm2("--ema-decay", "0.999"),
+    "sst2_ulmfit_lm2_adv1_ema_s1": sst2_lm2("--ema-decay", "0.999", seed="1"),
+    "sst2_ulmfit_lm2_adv1_ema_s2": sst2_lm2("--ema-decay", "0.999", seed="2"),
     # no language model: the shipped sst2 recipe (GloVe 50d, bench/train_sentiment.py) with
     # adversarial training at radius 1, the step that moved the pretrained BiLSTM by two points
     "sst2_glove_adv1": sst2_shipped("--adversarial", "1.0"),
@@ -218,6 +222,12 @@ RECIPES: dict[str, dict] = {
                                                      "--pooling", "max+mean", "--epochs", "2", "--batch-size", "32",
                                                      "--lr", "0.005", "--adversarial", "2.0", "--time-budget",
                                                      "29"]),
+    # the best IMDB recipe with Polyak averaging of the weights (β = 0.995: the last ~200 of 1,250 steps)
+    "imdb_ulmfit_lr5_lm2ft_adv1_2ep_dp2_ema": dict(data="imdb", processes=2, env={"BPTT_SPARSE_REDUCE": "gather"},
+                                                   argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
+                                                         "--pooling", "max+mean", "--epochs", "2", "--batch-size",
+                                                         "32", "--lr", "0.005", "--adversarial", "1.0",
+                                                         "--ema-decay", "0.995", "--time-budget", "29"]),
     # imdb_ulmfit_lr5_lm2ft_3ep (three plain epochs, 43 minutes on one core) on both cores
     "imdb_ulmfit_lr5_lm2ft_3ep_dp2": dict(data="imdb", processes=2, env={"BPTT_SPARSE_REDUCE": "gather"},
                                           argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,

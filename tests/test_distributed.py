@@ -233,10 +233,10 @@ def test_counts_weight_the_ranks_gradients():
 
 
 # ---- the trainer: rank 0 alone writes, and N ranks train as one process ----------------------------
-def _trainer(model, out, seqs, y, batch_size=6, epochs=2, lr_plan=None):
+def _trainer(model, out, seqs, y, batch_size=6, epochs=2, lr_plan=None, ema_decay=None):
     def evaluate():
         return {"accuracy": float(np.mean(model.predict_proba(*_dev(seqs)).argmax(1) == y[:8]))}
-    return Trainer(model, TrainConfig(epochs=epochs, lr=0.01, seed=4), lambda rng: bucket_batches(
+    return Trainer(model, TrainConfig(epochs=epochs, lr=0.01, seed=4, ema_decay=ema_decay), lambda rng: bucket_batches(
         seqs, y, batch_size, seed=int(rng.integers(2**63))), model.loss_and_grads, evaluate,
         lambda d: (d / "weights").write_text("w"), out, progress=False, lr_plan=lr_plan)
 
@@ -301,6 +301,27 @@ def test_ranks_with_ulmfits_learning_rate_plan_end_as_one_process(tmp_path, monk
     assert np.array_equal(alone.params["embedding.weight"], classifier().params["embedding.weight"])  # frozen
     assert not np.array_equal(alone.params["rnn.weight_hh_l0"], classifier().params["rnn.weight_hh_l0"])
     assert np.max(np.abs(unplanned.params["fc.weight"] - alone.params["fc.weight"])) > 1e-3
+
+
+def test_ranks_averaging_the_weights_keep_one_processs_average(tmp_path, monkeypatch):
+    """``ema_decay``: every rank updates the average from the same reduced step, so each holds
+    one process's average (and evaluates it at each epoch's end) with no communication of its own."""
+    monkeypatch.setattr("bptt.train.signal.signal", lambda *a: None)
+    seqs, y = data(23)
+    alone_model = classifier()
+    alone = _trainer(alone_model, tmp_path / "alone", seqs, y, ema_decay=0.7)
+    alone.fit()
+
+    def work(r, comm):
+        model = classifier()
+        trainer = _trainer(model, tmp_path / f"rank{r}", seqs, y, ema_decay=0.7)
+        trainer.parallel, trainer.is_writer = Group(r, 2, comm), r == 0
+        trainer.fit()
+        return trainer
+    for trainer in run_ranks(2, work):
+        for name, avg in alone.average.average.items():
+            assert np.max(np.abs(trainer.average.average[name] - avg)) <= 1e-12 * np.max(np.abs(avg)), name
+            assert np.max(np.abs(avg - alone_model.params[name])) > 1e-4, name       # not the weights
 
 
 def test_a_stop_on_one_rank_stops_every_rank_after_the_same_step(tmp_path, monkeypatch):

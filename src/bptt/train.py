@@ -50,6 +50,7 @@ summary line (``bptt.progress``).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -65,6 +66,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import distributed, files, io
+from .averaging import WeightAverage
 from .models import model_type_name
 from .optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, global_norm
 from .progress import progress_bar
@@ -125,10 +127,13 @@ class TrainConfig:
     metric: str = "accuracy"        # the dev metric that picks the best model (higher is better)
     seed: int = 0                   # data order
     max_nonfinite: int = 5
+    ema_decay: float | None = None  # Polyak averaging (bptt.averaging): dev scores and best/ use the average
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1) (or None: no averaging), got {self.ema_decay}")
 
     @classmethod
     def from_settings(cls, settings, **overrides) -> "TrainConfig":
@@ -218,6 +223,8 @@ class Trainer:
         self.identity = json.loads(json.dumps(identity or {}, default=files.json_scalar))
         self.overwrite = overwrite
         self.optimizer = make_optimizer(config, model.params)
+        # Polyak averaging: the average of the weights is what is evaluated and kept as best/
+        self.average = None if config.ema_decay is None else WeightAverage(model.params, config.ema_decay)
         self.data_rng = np.random.default_rng(config.seed)
         self.state = TrainState(epoch_rng_state=self.data_rng.bit_generator.state)
         self._stop_requested = False
@@ -241,6 +248,8 @@ class Trainer:
         self.state.elapsed_s = self.elapsed()
         tensors = {f"model/{n}": p for n, p in self.model.params.items()}
         tensors.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
+        if self.average is not None:
+            tensors.update({f"average/{k}": v for k, v in self.average.state_dict().items()})
         meta = {
             "trainer": json.dumps(asdict(self.state)),
             "train_config": json.dumps(asdict(self.config)),
@@ -289,6 +298,13 @@ class Trainer:
                            str(path))
         optim = {k[6:]: v for k, v in tensors.items() if k.startswith("optim/")}
         _check_optimizer_state(path, optim)
+        average = {k[8:]: v for k, v in tensors.items() if k.startswith("average/")}
+        if (self.average is None) != (not average):
+            raise ValueError(f"{path}: the checkpoint {'holds' if average else 'holds no'} average of the "
+                             f"weights and this run {'does not average them' if average else 'averages them'} "
+                             f"(ema_decay {self.config.ema_decay}): resume with the checkpoint's settings")
+        if self.average is not None:
+            self.average.load_state_dict(average, str(path))
         try:
             self.optimizer.load_state_dict(optim)
             for name, rng_state in rngs.items():
@@ -482,6 +498,8 @@ class Trainer:
                     bar.close()
                     raise self._diverged(f"step {st.global_step} made weights infinite or NaN "
                                          f"({', '.join(bad[:3])})")
+                if self.average is not None:
+                    self.average.update()
                 st.epoch_loss_sum += loss * result.count
                 st.epoch_count += result.count
             st.step_in_epoch += 1
@@ -525,6 +543,11 @@ class Trainer:
         """The dev metrics in the epoch's line (a job may show another figure than its metric)."""
         return f"dev {self.config.metric} {metrics[self.config.metric]:.4f}"
 
+    def kept_weights(self):
+        """A context in which the model holds the weights a run evaluates and keeps: the average
+        with ``ema_decay`` (``bptt.averaging``), else the trained weights themselves."""
+        return contextlib.nullcontext() if self.average is None else self.average.swapped_in()
+
     def _nonfinite_weights(self) -> list[str]:
         return [n for n, p in self.model.params.items() if not np.isfinite(p).all()]
 
@@ -550,17 +573,18 @@ class Trainer:
 
     def _end_epoch(self, next_epoch_rng: dict, tokens_per_s: float) -> None:
         st, cfg = self.state, self.config
-        metrics = self.timed_evaluate()
-        score = metrics[cfg.metric]
-        st.epoch += 1
-        improved = score > st.best_score
-        if improved:
-            st.best_score, st.best_epoch, st.bad_epochs = score, st.epoch, 0
-            self._check_finite_weights()
-            if self.is_writer:
-                files.replace_directory(self.out_dir / BEST, self.export)
-        else:
-            st.bad_epochs += 1
+        with self.kept_weights():
+            metrics = self.timed_evaluate()
+            score = metrics[cfg.metric]
+            st.epoch += 1
+            improved = score > st.best_score
+            if improved:
+                st.best_score, st.best_epoch, st.bad_epochs = score, st.epoch, 0
+                self._check_finite_weights()
+                if self.is_writer:
+                    files.replace_directory(self.out_dir / BEST, self.export)
+            else:
+                st.bad_epochs += 1
         record = {"epoch": st.epoch, "step": st.global_step,
                   "train_loss": st.epoch_loss_sum / max(st.epoch_count, 1),
                   **{f"dev_{k}": v for k, v in metrics.items()},
@@ -604,13 +628,15 @@ def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, expo
         trainer.fit()
         st = trainer.state
         if trainer.stop_reason is not None and st.step_in_epoch > 0:
-            metrics = trainer.timed_evaluate()
-            improved = metrics[config.metric] > st.best_score
+            with trainer.kept_weights():
+                metrics = trainer.timed_evaluate()
+                improved = metrics[config.metric] > st.best_score
+                if improved:
+                    st.best_score, st.best_epoch, st.bad_epochs = metrics[config.metric], st.epoch + 1, 0
+                    trainer._check_finite_weights()
+                    if trainer.is_writer:
+                        files.replace_directory(out / BEST, export)   # whole, as at the end of an epoch
             if improved:
-                st.best_score, st.best_epoch, st.bad_epochs = metrics[config.metric], st.epoch + 1, 0
-                trainer._check_finite_weights()
-                if trainer.is_writer:
-                    files.replace_directory(out / BEST, export)   # whole, as at the end of an epoch
                 trainer.save_checkpoint()
             trainer.log({"event": "stop evaluation", "epoch": st.epoch + 1, "step": st.global_step,
                          **{f"dev_{k}": v for k, v in metrics.items()}, "best": improved})

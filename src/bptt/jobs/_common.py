@@ -50,6 +50,7 @@ class SharedSettings:
     lr: float = 2e-3
     weight_decay: float = 0.0
     clip_norm: float | None = 5.0   # the global gradient norm is clipped to this (None: never)
+    ema_decay: float | None = None  # keep an exponential moving average of the weights with this decay, e.g. 0.999: each evaluation scores it and best/ holds it (Polyak averaging, docs/pretraining.md)
     seed: int = 0
     dtype: str = "float32"
 

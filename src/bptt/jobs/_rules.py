@@ -69,6 +69,8 @@ def rule(name: str) -> tuple[type | None, Callable[[object], str]]:
         return None, _between(1, SIZE_BOUND)          # epochs is a float for the language model
     if name.endswith("dropout") and name != "word_dropout":
         return float, _between(0.0, 1.0, high_open=True)
+    if name == "ema_decay":                                # the weight average's decay beta
+        return float, _between(0.0, 1.0, low_open=True, high_open=True)
     if name.endswith("_fraction"):                         # val_fraction, dev_fraction
         return float, _between(0.0, 1.0, low_open=True, high_open=True)
     if name in ("lr", "clip_norm"):
