@@ -195,6 +195,9 @@ RECIPES: dict[str, dict] = {
     "sst2_ulmfit_lm2_adv1_ema": sst2_lm2("--ema-decay", "0.999"),
     "sst2_ulmfit_lm2_adv1_ema_s1": sst2_lm2("--ema-decay", "0.999", seed="1"),
     "sst2_ulmfit_lm2_adv1_ema_s2": sst2_lm2("--ema-decay", "0.999", seed="2"),
+    # AWD-LSTM's weight dropout on the recurrent weights (fastai's classifier: weight_p 0.5 x drop_mult)
+    "sst2_ulmfit_lm2_adv1_wdrop25": sst2_lm2("--weight-dropout", "0.25"),
+    "sst2_ulmfit_lm2_adv1_wdrop5": sst2_lm2("--weight-dropout", "0.5"),
     # no language model: the shipped sst2 recipe (GloVe 50d, bench/train_sentiment.py) with
     # adversarial training at radius 1, the step that moved the pretrained BiLSTM by two points
     "sst2_glove_adv1": sst2_shipped("--adversarial", "1.0"),

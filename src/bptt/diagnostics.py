@@ -130,7 +130,7 @@ def _directions(layer: Recurrent, cache: RecurrentCache, d_output, d_final):
     """Every (layer, direction), top layer first, with the gradient that reaches its outputs and
     final states; the gradient into the layer below comes from ``direction_backward``."""
     c = layer.config
-    packing, layer_caches, masks, batch_first, unbatched = cache
+    packing, layer_caches, masks, batch_first, unbatched, weight_masks = cache
     if unbatched:                       # gradients shaped like unbatched outputs: a batch of one
         d_output = None if d_output is None else np.asarray(d_output)[:, None]
         d_final = None if d_final is None else State.of(d_final).map(lambda a: np.asarray(a)[:, None])
@@ -150,7 +150,7 @@ def _directions(layer: Recurrent, cache: RecurrentCache, d_output, d_final):
             k = l * D + d
             dcache = layer_caches[l][d]
             d_out = d_x[:, :, d * H:(d + 1) * H]
-            params = layer._direction_params(l, d)
+            params = layer._direction_params(l, d, None if weight_masks is None else weight_masks[l][d])
             yield _Direction(f"l{l}" + ("_reverse" if d else ""), bool(d), layer.cell, _state_sizes(layer),
                              dcache, params.map(lambda p: p.astype(F64)),
                              reverse_within(d_out, packing) if d else d_out,

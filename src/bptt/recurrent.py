@@ -26,6 +26,16 @@ Layer l > 0 reads the concatenated outputs of layer l-1; with ``dropout`` p > 0 
 ``training=True`` that input is multiplied by a mask of Bernoulli(1-p)/(1-p) drawn from the
 layer's seeded generator (never after the last layer, as in PyTorch).
 
+``weight_dropout`` q > 0 (AWD-LSTM's DropConnect on W, Merity et al. 2018; fastai's
+``WeightDropout``): with ``training=True`` each direction of each layer runs with
+
+    W~ = W * M,   M (G*H, P) of Bernoulli(1-q)/(1-q), drawn once per forward      (one mask for
+                                                                                   every step and sequence)
+    dL/dW = dL/dW~ * M                                                             (W~ is linear in W)
+
+so the recurrence keeps a fixed set of connections through a whole sequence, and BPTT is the
+cell's own with W~ in place of W. Inference uses W (the mask's mean is 1).
+
 The cells run on the path ``bptt.backend`` chooses (reference, fast NumPy or compiled). ``mode``
 is any registered cell (``bptt.cells.register_cell``; docs/cells.md): its layout gives the
 parameters (no ``weight_hh`` / ``bias_hh`` for minGRU and minLSTM, a cell's ``extra`` vectors as
@@ -64,6 +74,7 @@ class RecurrentConfig:
     dtype: str = "float32"
     bias: bool = True           # False: no bias_ih / bias_hh (PyTorch's bias=False)
     proj_size: int = 0          # LSTM only: h_t = W_hr (o_t * tanh(c_t)) of this size (0: none)
+    weight_dropout: float = 0.0  # DropConnect on weight_hh in training: W * Bernoulli(1-q)/(1-q)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -73,6 +84,8 @@ class RecurrentConfig:
             raise ValueError(f"proj_size must be a non-negative integer, got {self.proj_size!r}")
         if self.proj_size and self.mode != "lstm":
             raise ValueError(f"proj_size is only for the LSTM, got proj_size={self.proj_size} for {self.mode!r}")
+        if not 0.0 <= self.weight_dropout < 1.0:
+            raise ValueError(f"weight_dropout must be in [0, 1), got {self.weight_dropout}")
         if self.proj_size >= self.hidden_size:
             raise ValueError(f"proj_size must be smaller than hidden_size, got {self.proj_size} >= "
                              f"{self.hidden_size}")
@@ -104,6 +117,7 @@ class RecurrentCache(NamedTuple):
     masks: list                 # per layer: dropout mask (T, B, In) applied to its input, or None
     batch_first: bool
     unbatched: bool = False     # the input was one sequence (T, E), without a batch axis
+    weight_masks: list | None = None    # per layer, per direction: the mask M (G*H, P) of W, or None
 
 
 class Recurrent:
@@ -167,9 +181,9 @@ class Recurrent:
                     shapes[f"{name}{s}"] = (len(blocks) * H,)
         return shapes
 
-    def _direction_params(self, layer: int, d: int) -> Params:
+    def _direction_params(self, layer: int, d: int, weight_mask: np.ndarray | None = None) -> Params:
         """The parameters of one direction; zero biases when the layer has none, W = b_hh = None
-        when the cell is not recurrent."""
+        when the cell is not recurrent; W * ``weight_mask`` when one is given (weight dropout)."""
         s = self._suffix(layer, d)
         p, recurrent = self.params, self.cell.recurrent
         U = p[f"weight_ih{s}"]
@@ -179,7 +193,19 @@ class Recurrent:
             b_ih = np.zeros(U.shape[0], dtype=self.dtype)
             b_hh = b_ih if recurrent else None
         extra = {name: p[f"{name}{s}"] for name in self.cell.extra} or None
-        return Params(U, p.get(f"weight_hh{s}"), b_ih, b_hh, p.get(f"weight_hr{s}"), extra)
+        W = p.get(f"weight_hh{s}")
+        if weight_mask is not None:
+            W = W * weight_mask                                          # W~ = W * M
+        return Params(U, W, b_ih, b_hh, p.get(f"weight_hr{s}"), extra)
+
+    def _weight_mask(self, layer: int, d: int, training: bool) -> np.ndarray | None:
+        """M (G*H, P) of Bernoulli(1-q)/(1-q) for W of one direction (weight dropout q), or None."""
+        q = self.config.weight_dropout
+        if not (training and q > 0 and self.cell.recurrent):
+            return None
+        shape = self.params[f"weight_hh{self._suffix(layer, d)}"].shape
+        keep = 1.0 - q
+        return (self.dropout_rng.random(shape) < keep).astype(self.dtype) / self.dtype.type(keep)
 
     # ---- states ---------------------------------------------------------------------------
     def _states_in(self, state, B: int, packing: Packing, what: str) -> list[np.ndarray]:
@@ -246,18 +272,20 @@ class Recurrent:
         x = self._own_input(x, packing)
         states0 = self._states_in(state0, B, packing, "state0")
         finals = [np.empty_like(s) for s in states0]
-        layer_caches, masks = [], []
+        layer_caches, masks, weight_masks = [], [], []
         for layer in range(c.num_layers):
             mask = None
             if layer > 0 and training and c.dropout > 0:
                 keep = 1.0 - c.dropout
                 mask = (self.dropout_rng.random(x.shape) < keep).astype(self.dtype) / self.dtype.type(keep)
                 x = x * mask
-            outs, caches = [], []
+            outs, caches, layer_weight_masks = [], [], []
             for d in range(c.directions):
                 k = layer * c.directions + d
+                weight_mask = self._weight_mask(layer, d, training)
+                layer_weight_masks.append(weight_mask)
                 out, final, cache = direction_forward(
-                    self.cell, x, self._direction_params(layer, d),
+                    self.cell, x, self._direction_params(layer, d, weight_mask),
                     tuple(s[k] for s in states0), packing, reverse=bool(d))
                 for f_all, f in zip(finals, final):
                     f_all[k] = f
@@ -266,12 +294,14 @@ class Recurrent:
             x = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)  # (T, B, D*H)
             layer_caches.append(caches)
             masks.append(mask)
+            weight_masks.append(layer_weight_masks)
         if packing.inverse is not None:
             x = x[:, packing.inverse]
         if c.batch_first and not unbatched:
             x = x.transpose(1, 0, 2)
         final = self._states_out(finals, packing)
-        cache = RecurrentCache(packing, layer_caches, masks, c.batch_first and not unbatched, unbatched)
+        cache = RecurrentCache(packing, layer_caches, masks, c.batch_first and not unbatched, unbatched,
+                               weight_masks if c.weight_dropout > 0 and training else None)
         if unbatched:
             x, final = x[:, 0], _without_batch_axis(final)
         x.flags.writeable = False           # backward may read it: refuse edits (see _own_input)
@@ -303,7 +333,7 @@ class Recurrent:
         State, grads {name: array} for every parameter).
         """
         c = self.config
-        packing, layer_caches, masks, batch_first, unbatched = cache
+        packing, layer_caches, masks, batch_first, unbatched, weight_masks = cache
         if unbatched:
             if d_output is not None:
                 d_output = np.asarray(d_output)[:, None]
@@ -331,7 +361,8 @@ class Recurrent:
             d_in = None
             for d in range(D):
                 k = layer * D + d
-                params = self._direction_params(layer, d)
+                weight_mask = None if weight_masks is None else weight_masks[layer][d]
+                params = self._direction_params(layer, d, weight_mask)          # W~, as in forward
                 dx, d_s0, (dU, dW, db_ih, db_hh, dW_hr, d_extra) = direction_backward(
                     self.cell, d_x[:, :, d * H:(d + 1) * H], tuple(s[k] for s in d_finals),
                     layer_caches[layer][d], params, packing)
@@ -340,7 +371,7 @@ class Recurrent:
                 s = self._suffix(layer, d)
                 grads[f"weight_ih{s}"] = dU
                 if self.cell.recurrent:
-                    grads[f"weight_hh{s}"] = dW
+                    grads[f"weight_hh{s}"] = dW if weight_mask is None else dW * weight_mask   # dL/dW~ * M
                 if c.bias:
                     grads[f"bias_ih{s}"] = db_ih
                     if self.cell.recurrent:

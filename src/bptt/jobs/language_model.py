@@ -84,6 +84,7 @@ class LMSettings(SharedSettings, VectorSettings):
     num_layers: int = 1
     dropout: float = 0.0            # between recurrent layers
     output_dropout: float = 0.0     # before the dense layer
+    weight_dropout: float = 0.0     # DropConnect on the recurrent weights W in training, one mask per batch (AWD-LSTM; fastai's weight_p)
     condition: str = "init"         # conditional model only: init | input | both
     cond_embedding_dim: int = 16    # conditional model only: label embedding size (input | both)
     batch_size: int = 32            # B parallel streams (stream LM) or sentences per batch
@@ -582,7 +583,7 @@ def _train_stream(train_ids, val_ids, vocab: Vocabulary, s: LMSettings, start, o
     _, matrix, _, dim = _word_vectors(s, vocab)
     config = LanguageModelConfig(len(vocab), dim, s.hidden_size, s.cell, s.num_layers,
                                  s.dropout, s.output_dropout, dtype=s.dtype, tie_weights=s.tie_weights,
-                                 **_adaptive(s, len(vocab)))
+                                 weight_dropout=s.weight_dropout, **_adaptive(s, len(vocab)))
     model = LanguageModel(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
     set_embedding(model.embedding, matrix, s.freeze_vectors)
     if start is not None:                  # the LM's weights, already read by TextModel.load
@@ -692,7 +693,7 @@ def train_conditional(texts: Sequence[str], labels: Sequence[int], classes: Sequ
     _, matrix, _, dim = _word_vectors(s, vocab)
     config = ConditionalLMConfig(len(vocab), dim, s.hidden_size, len(classes), s.cell,
                                  s.num_layers, s.condition, s.cond_embedding_dim, s.dropout,
-                                 s.output_dropout, dtype=s.dtype)
+                                 s.output_dropout, dtype=s.dtype, weight_dropout=s.weight_dropout)
     model = ConditionalLanguageModel(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
     set_embedding(model.lm.embedding, matrix, s.freeze_vectors)
     text_model = TextModel(model, vocab, s, tuple(classes))

@@ -67,6 +67,7 @@ class SentimentSettings(SharedSettings, VectorSettings):
     dropout: float = 0.0
     embedding_dropout: float = 0.3
     output_dropout: float = 0.3
+    weight_dropout: float = 0.0         # DropConnect on the recurrent weights W in training, one mask per batch (AWD-LSTM; fastai's weight_p)
     min_freq: int = 1
     max_vocab: int | None = None
     max_len: int | None = None          # training texts keep at most this many tokens (None: all)
@@ -169,7 +170,8 @@ class SentimentClassifier(Estimator):
             s, self.vocab_, DEFAULT_EMBEDDING_DIM)
         config = ClassifierConfig(len(self.vocab_), dim, s.hidden_size, len(classes), s.cell,
                                   s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
-                                  s.output_dropout, s.pooling, padding_idx=0, dtype=s.dtype)
+                                  s.output_dropout, s.pooling, padding_idx=0, dtype=s.dtype,
+                                  weight_dropout=s.weight_dropout)
         extra = self.vector_report_.dim if sources and self.vector_report_ else 0    # a file's columns
         self.members_ = []
         for k in range(s.ensemble):             # member k: weights and dropout from seed + k

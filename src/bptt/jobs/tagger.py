@@ -96,6 +96,7 @@ class TaggerSettings(SharedSettings, VectorSettings):
     dropout: float = 0.0
     embedding_dropout: float = 0.25
     output_dropout: float = 0.25
+    weight_dropout: float = 0.0              # DropConnect on the recurrent weights W in training, one mask per batch (AWD-LSTM; fastai's weight_p)
     lowercase: bool = True                   # word ids of the lower-cased word (case: see "shape")
     features: tuple[str, ...] = ("suffix", "shape")   # any of FEATURES, or () for words alone
     suffix_length: int = 3
@@ -173,7 +174,8 @@ class SequenceTagger(Estimator):
         config = TaggerConfig(len(self.vocab_), dim, s.hidden_size, len(self.tags_), s.cell,
                               s.num_layers, s.bidirectional, s.dropout, s.embedding_dropout,
                               s.output_dropout, tuple(len(v) for v in self.feature_vocabs_),
-                              (s.feature_dim,) * len(self.feature_vocabs_), padding_idx=0, dtype=s.dtype)
+                              (s.feature_dim,) * len(self.feature_vocabs_), padding_idx=0, dtype=s.dtype,
+                              weight_dropout=s.weight_dropout)
         self.model_ = Tagger(config, np.random.default_rng(s.seed), dropout_seed=s.seed + 1)
         set_embedding(self.model_.embedding, matrix, s.freeze_vectors)
         if sources:

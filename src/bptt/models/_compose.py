@@ -83,10 +83,12 @@ class Composed:
 
 def recurrent(config, input_size: int, rng: np.random.Generator, dropout_seed: int,
               hidden_size: int | None = None, bidirectional: bool = False) -> Recurrent:
-    """The recurrent layers of a model config: its mode, num_layers, dropout and dtype, and
+    """The recurrent layers of a model config: its mode, num_layers, dropout, dtype and
+    weight_dropout (a config without that field: none), and
     ``hidden_size`` (default: the config's) units per direction; masks seeded ``dropout_seed``."""
     return Recurrent(RecurrentConfig(config.mode, input_size, hidden_size or config.hidden_size,
-                                     config.num_layers, bidirectional, config.dropout, dtype=config.dtype),
+                                     config.num_layers, bidirectional, config.dropout, dtype=config.dtype,
+                                     weight_dropout=getattr(config, "weight_dropout", 0.0)),
                      rng, dropout_seed)
 
 

@@ -52,11 +52,12 @@ class ClassifierConfig(ModelConfig):
     pooling: str = "last"
     padding_idx: int | None = 0
     dtype: str = "float32"
+    weight_dropout: float = 0.0     # DropConnect on the recurrent weights W (training only; bptt.recurrent)
 
     def __post_init__(self):
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        check_fractions(self, ("dropout", "embedding_dropout", "output_dropout"))
+        check_fractions(self, ("dropout", "embedding_dropout", "output_dropout", "weight_dropout"))
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
 

@@ -51,6 +51,7 @@ class ConditionalLMConfig(ModelConfig):
     output_dropout: float = 0.0
     padding_idx: int | None = 0
     dtype: str = "float32"
+    weight_dropout: float = 0.0     # DropConnect on the recurrent weights W (training only; bptt.recurrent)
 
     def __post_init__(self):
         if self.condition not in CONDITIONS:
@@ -73,7 +74,7 @@ class ConditionalLMConfig(ModelConfig):
         return LanguageModelConfig(self.vocab_size, self.embedding_dim, self.hidden_size, self.mode,
                                    self.num_layers, self.dropout, self.output_dropout,
                                    self.cond_embedding_dim if self.uses_input else 0,
-                                   self.padding_idx, self.dtype)
+                                   self.padding_idx, self.dtype, weight_dropout=self.weight_dropout)
 
 
 class ConditionalCache(NamedTuple):

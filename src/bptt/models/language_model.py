@@ -63,6 +63,7 @@ class LanguageModelConfig(ModelConfig):
     tie_weights: bool = False       # fc.weight is embedding.weight (Press & Wolf 2017): E must be H
     adaptive_cutoffs: tuple = ()    # non-empty: fc is an adaptive softmax with these cutoffs
     adaptive_div: float = 4.0       # its cluster k projects to H // adaptive_div ** k dimensions
+    weight_dropout: float = 0.0     # DropConnect on the recurrent weights W (training only; bptt.recurrent)
 
     def __post_init__(self):
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
@@ -80,7 +81,7 @@ class LanguageModelConfig(ModelConfig):
             if self.tie_weights:
                 raise ValueError("tie_weights needs the full or the sampled softmax (fc.weight is "
                                  "embedding.weight); the adaptive softmax has no single (N, H) output matrix")
-        check_fractions(self, ("dropout", "output_dropout"))
+        check_fractions(self, ("dropout", "output_dropout", "weight_dropout"))
 
 
 class LanguageModelCache(NamedTuple):

@@ -53,6 +53,7 @@ class TaggerConfig(ModelConfig):
     feature_dims: tuple[int, ...] = ()          # ... and their vector sizes
     padding_idx: int | None = 0                 # for words and features
     dtype: str = "float32"
+    weight_dropout: float = 0.0                 # DropConnect on the recurrent weights W (training only)
 
     def __post_init__(self):
         # JSON gives lists back: store tuples so a loaded config compares equal to the original
@@ -61,7 +62,7 @@ class TaggerConfig(ModelConfig):
         if len(self.feature_vocab_sizes) != len(self.feature_dims):
             raise ValueError(f"feature_vocab_sizes {self.feature_vocab_sizes} and feature_dims "
                              f"{self.feature_dims} must have the same length (one per feature)")
-        check_fractions(self, ("dropout", "embedding_dropout", "output_dropout"))
+        check_fractions(self, ("dropout", "embedding_dropout", "output_dropout", "weight_dropout"))
         if self.num_tags < 2:
             raise ValueError(f"num_tags must be >= 2, got {self.num_tags}")
 
