@@ -198,6 +198,8 @@ RECIPES: dict[str, dict] = {
     # AWD-LSTM's weight dropout on the recurrent weights (fastai's classifier: weight_p 0.5 x drop_mult)
     "sst2_ulmfit_lm2_adv1_wdrop25": sst2_lm2("--weight-dropout", "0.25"),
     "sst2_ulmfit_lm2_adv1_wdrop5": sst2_lm2("--weight-dropout", "0.5"),
+    "sst2_ulmfit_lm2_adv1_wdrop25_s1": sst2_lm2("--weight-dropout", "0.25", seed="1"),
+    "sst2_ulmfit_lm2_adv1_wdrop25_s2": sst2_lm2("--weight-dropout", "0.25", seed="2"),
     # no language model: the shipped sst2 recipe (GloVe 50d, bench/train_sentiment.py) with
     # adversarial training at radius 1, the step that moved the pretrained BiLSTM by two points
     "sst2_glove_adv1": sst2_shipped("--adversarial", "1.0"),
@@ -231,6 +233,13 @@ RECIPES: dict[str, dict] = {
                                                          "--pooling", "max+mean", "--epochs", "2", "--batch-size",
                                                          "32", "--lr", "0.005", "--adversarial", "1.0",
                                                          "--ema-decay", "0.995", "--time-budget", "29"]),
+    # ... with AWD-LSTM's weight dropout 0.25 on the recurrent weights
+    "imdb_ulmfit_lr5_lm2ft_adv1_2ep_dp2_wdrop25": dict(data="imdb", processes=2,
+                                                       env={"BPTT_SPARSE_REDUCE": "gather"},
+                                                       argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
+                                                             "--pooling", "max+mean", "--epochs", "2", "--batch-size",
+                                                             "32", "--lr", "0.005", "--adversarial", "1.0",
+                                                             "--weight-dropout", "0.25", "--time-budget", "29"]),
     # imdb_ulmfit_lr5_lm2ft_3ep (three plain epochs, 43 minutes on one core) on both cores
     "imdb_ulmfit_lr5_lm2ft_3ep_dp2": dict(data="imdb", processes=2, env={"BPTT_SPARSE_REDUCE": "gather"},
                                           argv=[*IMDB, *LMFT["imdb2"], *ENCODER, *ULMFIT, *IMDB_LEN,
