@@ -171,3 +171,19 @@ def test_the_sentiment_job_keeps_the_average_it_was_asked_for(tmp_path):
     for name, p in clf.model_.params.items():
         np.testing.assert_array_equal(p, average[name], err_msg=name)
     assert any(np.max(np.abs(final[n] - average[n])) > 1e-4 for n in average)
+
+
+def test_the_language_model_stopped_between_evaluations_evaluates_and_keeps_the_average(tmp_path):
+    """The LM job's own closing evaluation (after a stop inside a round) is of the average too,
+    and the model it returns is best/'s: the average, not the weights trained."""
+    from bptt.jobs.language_model import LMSettings, train_lm
+    from helpers import TEXT
+    s = LMSettings(embedding_dim=8, hidden_size=12, batch_size=4, seq_len=20, lr=0.01, epochs=1, ema_decay=0.9)
+    result = train_lm(TEXT, s, out_dir=tmp_path, progress=False, time_budget=0)
+    assert result.trainer.state.global_step == 1
+    final, average = _checkpoint_weights(tmp_path)
+    best, _ = io.load_params(tmp_path / BEST / io.WEIGHTS_FILE)
+    for name, p in result.model.model.params.items():
+        np.testing.assert_array_equal(best[name], average[name], err_msg=name)
+        np.testing.assert_array_equal(p, average[name], err_msg=name)
+    assert any(np.max(np.abs(final[n] - average[n])) > 1e-6 for n in average)

@@ -423,8 +423,9 @@ def _train(trainer: Trainer, evaluate, text_model: TextModel, tmp, resume, count
     try:
         final, best = _fit(trainer, evaluate, text_model, out)
         seconds = time.perf_counter() - t0
-        if best is None:
+        if best is None or trainer.average is not None:     # with ema_decay, best/ holds the average
             _load_best(text_model, out)
+        if best is None:
             best = _logged(out, lambda r: r.get("best")) or evaluate()     # no evaluation past the budget
     finally:
         if tmp:
@@ -439,13 +440,15 @@ def _fit(trainer: Trainer, evaluate, text_model: TextModel, out: Path) -> tuple[
     Returns (final metrics, best metrics or None if the best is an earlier evaluation)."""
     trainer.fit()
     st = trainer.state
-    # ended at a round's end: that round's evaluation was of these very weights (no second one)
-    final = (st.step_in_epoch == 0 and _logged(out, lambda r: "event" not in r)) or trainer.timed_evaluate()
-    if final[METRIC] <= st.best_score:
+    with trainer.kept_weights():        # the weights evaluated and kept: the average, with ema_decay
+        # ended at a round's end: that round's evaluation was of these very weights (no second one)
+        final = (st.step_in_epoch == 0 and _logged(out, lambda r: "event" not in r)) or trainer.timed_evaluate()
+        improved = final[METRIC] > st.best_score
+        if improved and trainer.is_writer:
+            files.replace_directory(out / "best", text_model.save)
+    if not improved:
         trainer.budget_report()
         return final, None
-    if trainer.is_writer:
-        files.replace_directory(out / "best", text_model.save)
     st.best_score, st.best_epoch, st.bad_epochs = final[METRIC], st.epoch, 0
     trainer.log({"event": "final", "epoch": st.epoch, "step": st.global_step,
                   **{f"dev_{k}": v for k, v in final.items()}, "best": True})
