@@ -133,7 +133,7 @@ def test_resuming_with_or_without_averaging_against_the_checkpoint_is_refused_na
     interrupted, _, _ = _setup(tmp_path / "ema", stop_at=3)
     interrupted.fit()
     plain, _, _ = _setup(tmp_path / "ema", ema_decay=None)
-    with pytest.raises(ValueError, match=r"checkpoint\.safetensors: the checkpoint holds average of the "
+    with pytest.raises(ValueError, match=r"checkpoint\.safetensors: the checkpoint holds an average of the "
                                          r"weights and this run does not average them"):
         plain.load_checkpoint(tmp_path / "ema")
     no_average, _, _ = _setup(tmp_path / "plain", ema_decay=None, stop_at=3)

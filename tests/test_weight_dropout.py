@@ -123,7 +123,9 @@ def test_each_training_forward_draws_fresh_masks_of_the_right_density():
         assert abs(np.mean(m == 0) - 0.3) < 0.03
 
 
-def test_weight_dropout_must_be_a_probability_below_1():
+def test_weight_dropout_must_be_a_probability_below_1_and_needs_a_cell_with_w():
+    with pytest.raises(ValueError, match="a mingru cell has no W"):
+        Recurrent(RecurrentConfig("mingru", E, H, weight_dropout=0.2))
     for q in (-0.1, 1.0):
         with pytest.raises(ValueError, match="weight_dropout must be in"):
             RecurrentConfig("lstm", E, H, weight_dropout=q)

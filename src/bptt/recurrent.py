@@ -127,6 +127,9 @@ class Recurrent:
                  dropout_seed: int = 0):
         self.config = config
         self.cell = get_cell(config.mode)
+        if config.weight_dropout and not self.cell.recurrent:
+            raise ValueError(f"weight_dropout drops connections of W, and a {config.mode} cell has no W "
+                             f"(it reads h_(t-1) through no matrix): use dropout on its inputs instead")
         self._listener = None               # see ``listening``
         self.dtype = np.dtype(config.dtype)
         self.dropout_rng = np.random.default_rng(dropout_seed)

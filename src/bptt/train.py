@@ -300,7 +300,7 @@ class Trainer:
         _check_optimizer_state(path, optim)
         average = {k[8:]: v for k, v in tensors.items() if k.startswith("average/")}
         if (self.average is None) != (not average):
-            raise ValueError(f"{path}: the checkpoint {'holds' if average else 'holds no'} average of the "
+            raise ValueError(f"{path}: the checkpoint {'holds an' if average else 'holds no'} average of the "
                              f"weights and this run {'does not average them' if average else 'averages them'} "
                              f"(ema_decay {self.config.ema_decay}): resume with the checkpoint's settings")
         if self.average is not None:
