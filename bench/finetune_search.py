@@ -200,6 +200,9 @@ RECIPES: dict[str, dict] = {
     "sst2_ulmfit_lm2_adv1_wdrop5": sst2_lm2("--weight-dropout", "0.5"),
     "sst2_ulmfit_lm2_adv1_wdrop25_s1": sst2_lm2("--weight-dropout", "0.25", seed="1"),
     "sst2_ulmfit_lm2_adv1_wdrop25_s2": sst2_lm2("--weight-dropout", "0.25", seed="2"),
+    # the two dropouts, never varied from their defaults (0.3 each) with the LMs
+    "sst2_ulmfit_lm2_adv1_edrop5": sst2_lm2("--embedding-dropout", "0.5"),
+    "sst2_ulmfit_lm2_adv1_odrop5": sst2_lm2("--output-dropout", "0.5"),
     # no language model: the shipped sst2 recipe (GloVe 50d, bench/train_sentiment.py) with
     # adversarial training at radius 1, the step that moved the pretrained BiLSTM by two points
     "sst2_glove_adv1": sst2_shipped("--adversarial", "1.0"),
