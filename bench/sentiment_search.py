@@ -60,6 +60,8 @@ DATA = Path(os.environ.get("BPTT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 GLOVE = str(DATA / "glove" / "glove.6B.50d.txt.gz")
 PAIRS = ROOT / "bench" / "negation_pairs.tsv"
 SIMPLE_PAIRS = 70
+# the pairs by kind (bench/negation_pairs.md): a positive sentence negated, a negative one, the harder kinds
+PAIR_GROUPS = {"positive base": range(0, 46), "negative base": range(46, 70), "harder": range(70, 99)}
 RESULTS = ROOT / "bench" / "results"
 BASE = {
     "sst2": dict(cell="lstm", embedding_dim=64, hidden_size=128, num_layers=1, bidirectional=True,
@@ -118,9 +120,13 @@ def pair_figures(predict) -> dict:
     pairs, _ = read_dataset(PAIRS)
     right = np.asarray(predict(pairs.texts)) == np.asarray([pairs.classes[i] for i in pairs.labels])
     both = right[0::2] & right[1::2]
+    # per group: [pairs fully right, base sentences right, negated sentences right, pairs]
+    groups = {name: [int(both[list(k)].sum()), int(right[0::2][list(k)].sum()), int(right[1::2][list(k)].sum()),
+                     len(k)] for name, k in PAIR_GROUPS.items()}
     return {"pairs_all": float(both.mean()), "pairs_simple": float(both[:SIMPLE_PAIRS].mean()),
             "pairs_hard": float(both[SIMPLE_PAIRS:].mean()), "sentences": float(right.mean()),
-            "n_pairs": int(both.size), "wrong_pairs": [pairs.texts[2 * k] for k in np.flatnonzero(~both)]}
+            "n_pairs": int(both.size), "groups": groups,
+            "wrong_pairs": [pairs.texts[2 * k] for k in np.flatnonzero(~both)]}
 
 
 def baselines(data: str, split) -> dict:
