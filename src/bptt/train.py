@@ -548,6 +548,19 @@ class Trainer:
         with ``ema_decay`` (``bptt.averaging``), else the trained weights themselves."""
         return contextlib.nullcontext() if self.average is None else self.average.swapped_in()
 
+    def evaluate_kept(self, metrics: dict | None = None) -> tuple[dict, bool]:
+        """(dev metrics, improved): evaluate the kept weights (``metrics``: their evaluation,
+        already made) and, when they beat the best score so far, write them to best/ whole. The
+        caller updates the state (best score, epoch) and the log."""
+        with self.kept_weights():
+            metrics = metrics or self.timed_evaluate()
+            improved = metrics[self.config.metric] > self.state.best_score
+            if improved:
+                self._check_finite_weights()
+                if self.is_writer:
+                    files.replace_directory(self.out_dir / BEST, self.export)
+        return metrics, improved
+
     def _nonfinite_weights(self) -> list[str]:
         return [n for n, p in self.model.params.items() if not np.isfinite(p).all()]
 
@@ -573,18 +586,12 @@ class Trainer:
 
     def _end_epoch(self, next_epoch_rng: dict, tokens_per_s: float) -> None:
         st, cfg = self.state, self.config
-        with self.kept_weights():
-            metrics = self.timed_evaluate()
-            score = metrics[cfg.metric]
-            st.epoch += 1
-            improved = score > st.best_score
-            if improved:
-                st.best_score, st.best_epoch, st.bad_epochs = score, st.epoch, 0
-                self._check_finite_weights()
-                if self.is_writer:
-                    files.replace_directory(self.out_dir / BEST, self.export)
-            else:
-                st.bad_epochs += 1
+        metrics, improved = self.evaluate_kept()
+        st.epoch += 1
+        if improved:
+            st.best_score, st.best_epoch, st.bad_epochs = metrics[cfg.metric], st.epoch, 0
+        else:
+            st.bad_epochs += 1
         record = {"epoch": st.epoch, "step": st.global_step,
                   "train_loss": st.epoch_loss_sum / max(st.epoch_count, 1),
                   **{f"dev_{k}": v for k, v in metrics.items()},
@@ -628,15 +635,9 @@ def train_keep_best(model, config: TrainConfig, batches, step_fn, evaluate, expo
         trainer.fit()
         st = trainer.state
         if trainer.stop_reason is not None and st.step_in_epoch > 0:
-            with trainer.kept_weights():
-                metrics = trainer.timed_evaluate()
-                improved = metrics[config.metric] > st.best_score
-                if improved:
-                    st.best_score, st.best_epoch, st.bad_epochs = metrics[config.metric], st.epoch + 1, 0
-                    trainer._check_finite_weights()
-                    if trainer.is_writer:
-                        files.replace_directory(out / BEST, export)   # whole, as at the end of an epoch
+            metrics, improved = trainer.evaluate_kept()
             if improved:
+                st.best_score, st.best_epoch, st.bad_epochs = metrics[config.metric], st.epoch + 1, 0
                 trainer.save_checkpoint()
             trainer.log({"event": "stop evaluation", "epoch": st.epoch + 1, "step": st.global_step,
                          **{f"dev_{k}": v for k, v in metrics.items()}, "best": improved})

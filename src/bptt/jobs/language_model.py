@@ -50,7 +50,7 @@ import numpy as np
 
 from ._common import (SharedSettings, VectorSettings, identity, load_model, pretrained_vectors, read_job_file,
                       save_job, set_embedding)
-from .. import distributed, files, io
+from .. import distributed, io
 from ..data.batching import bucket_batches, fixed_batches
 from ..data.corpus import encode_corpus, tokenizer_of
 from ..data.tokenize import EOS_WORD, LEVELS, level_tokens
@@ -421,7 +421,7 @@ def _train(trainer: Trainer, evaluate, text_model: TextModel, tmp, resume, count
         trainer.load_checkpoint(resume)
     t0 = time.perf_counter()
     try:
-        final, best = _fit(trainer, evaluate, text_model, out)
+        final, best = _fit(trainer, out)
         seconds = time.perf_counter() - t0
         if best is None or trainer.average is not None:     # with ema_decay, best/ holds the average
             _load_best(text_model, out)
@@ -433,19 +433,17 @@ def _train(trainer: Trainer, evaluate, text_model: TextModel, tmp, resume, count
     return TrainResult(text_model, trainer, final, best, seconds, counted["tokens"])
 
 
-def _fit(trainer: Trainer, evaluate, text_model: TextModel, out: Path) -> tuple[dict, dict | None]:
+def _fit(trainer: Trainer, out: Path) -> tuple[dict, dict | None]:
     """Run the trainer, then evaluate the last weights. After a stop between evaluations (time
     budget, Ctrl-C) they may beat the best so far: then they become ``best/``, and the
     checkpoint is rewritten with that best score so a resumed run keeps comparing against it.
     Returns (final metrics, best metrics or None if the best is an earlier evaluation)."""
     trainer.fit()
     st = trainer.state
-    with trainer.kept_weights():        # the weights evaluated and kept: the average, with ema_decay
-        # ended at a round's end: that round's evaluation was of these very weights (no second one)
-        final = (st.step_in_epoch == 0 and _logged(out, lambda r: "event" not in r)) or trainer.timed_evaluate()
-        improved = final[METRIC] > st.best_score
-        if improved and trainer.is_writer:
-            files.replace_directory(out / "best", text_model.save)
+    # ended at a round's end: that round's evaluation was of these very weights (no second one);
+    # the weights evaluated and kept are the average with ema_decay
+    final, improved = trainer.evaluate_kept(st.step_in_epoch == 0 and _logged(out, lambda r: "event" not in r)
+                                            or None)
     if not improved:
         trainer.budget_report()
         return final, None
