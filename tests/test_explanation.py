@@ -24,7 +24,7 @@ def classifier(cell: str, pooling: str, bidirectional: bool, num_layers: int, en
 
 
 @pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
-@pytest.mark.parametrize("pooling", ["last", "mean", "max", "max+mean"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "max+mean", "last+max+mean"])
 @pytest.mark.parametrize("bidirectional,num_layers", [(False, 1), (True, 1), (False, 2), (True, 2)])
 def test_batched_prefixes_equal_one_run_per_prefix(cell, pooling, bidirectional, num_layers):
     clf = classifier(cell, pooling, bidirectional, num_layers)

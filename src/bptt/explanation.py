@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .models.classifier import pooling_parts
 from .losses import softmax
 from .sequence import direction_forward, pack
 from .state import State
@@ -120,8 +121,8 @@ def running_prefix_logits(model, ids: np.ndarray, ends: np.ndarray) -> np.ndarra
     prefixes run together, longest first, with the reference cell step (``cell.step_forward``):
     at step s the prefixes with e > s read x_{e-s}, and each keeps its running max and sum of
     its h as it goes and its last h (the backward state at word 1) when it ends. The features
-    are then put side by side as ``Classifier.pool`` has them: [forward ; backward] per pooling,
-    [max ; mean] for max+mean.
+    are then put side by side as ``Classifier.pool`` has them: [forward ; backward] per pooled
+    part, the parts in ``pooling_parts`` order ([max ; mean] for max+mean).
     """
     rnn, c, pooling = model.rnn, model.rnn.config, model.config.pooling
     T = len(ids)
@@ -161,7 +162,7 @@ def running_prefix_logits(model, ids: np.ndarray, ends: np.ndarray) -> np.ndarra
             back[order] = value
             parts[name].append(back / n if name == "mean" else back.copy())
     pooled = {k: np.concatenate(v, axis=1) for k, v in parts.items()}  # each (P, D*H)
-    s = np.concatenate([pooled["max"], pooled["mean"]], axis=1) if pooling == "max+mean" else pooled[pooling]
+    s = np.concatenate([pooled[part] for part in pooling_parts(pooling)], axis=1)   # (P, parts*D*H)
     return model.fc.forward(s)[0]
 
 

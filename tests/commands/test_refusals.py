@@ -74,7 +74,7 @@ def test_a_bad_value_is_refused_before_any_data_is_read(tmp_path, capsys, job, f
     ("sentiment", "--truncate", "middle", 2, ("argument --truncate: invalid choice: 'middle' (choose from "
                                               "'head', 'tail', 'head+tail')")),
     ("sentiment", "--pooling", "sum", 2, ("argument --pooling: invalid choice: 'sum' (choose from 'last', "
-                                          "'mean', 'max', 'max+mean')")),
+                                          "'mean', 'max', 'max+mean', 'last+max+mean')")),
     ("sentiment", "--freeze-vectors", "maybe", 2, "argument --freeze-vectors: expected true or false, got 'maybe'"),
     ("sentiment", "--dev-fraction", "1.5", 2, "argument --dev-fraction: dev_fraction must be in (0.0, 1.0), got 1.5"),
     ("sentiment", "--dev-fraction", "0.9", 1, "dev_fraction must be in (0, 0.5], got 0.9"),

@@ -18,7 +18,7 @@ def _data(rng, T=6, B=4, V=12):
     return ids, lengths, labels
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "max", "max+mean"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "max+mean", "last+max+mean"])
 @pytest.mark.parametrize("mode,bidirectional", [("lstm", True), ("gru", False), ("rnn_tanh", True)])
 def test_gradients_match_finite_differences(mode, bidirectional, pooling):
     rng = np.random.default_rng(5)
@@ -33,7 +33,7 @@ def test_gradients_match_finite_differences(mode, bidirectional, pooling):
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
-@pytest.mark.parametrize("pooling", ["last", "mean", "max", "max+mean"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "max+mean", "last+max+mean"])
 @pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_relu"])
 def test_matches_torch(mode, pooling, dtype, tol):
     rng = np.random.default_rng(9)

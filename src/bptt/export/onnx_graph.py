@@ -18,8 +18,8 @@ One member, as ``bptt.models.Classifier.forward`` computes it::
 
 with the real steps of text b, t < lengths[b], as a mask (T, B, 1): ``last`` takes Yh (forward:
 the state at step lengths[b]; backward: after reading step 1), ``max`` the ReduceMax over real
-steps (padding set to -inf), ``mean`` the ReduceSum over real steps / lengths, ``max+mean`` both,
-concatenated. ``sequence_lens`` makes each direction read exactly the real steps (the reverse one
+steps (padding set to -inf), ``mean`` the ReduceSum over real steps / lengths; a pooling of
+several parts (``max+mean``, ``last+max+mean``) concatenates them in that order. ``sequence_lens`` makes each direction read exactly the real steps (the reverse one
 starts at step lengths[b]), as bptt's packing does. Gate orders and bias layout: ``layouts``.
 
 Opset 17 (ONNX 1.12+, IR version 8), so that runtimes from 2022 on load it. A weight whose
@@ -33,6 +33,7 @@ import json
 
 import numpy as np
 
+from ..models.classifier import pooling_parts
 from .layouts import cell_kind, reorder
 from .source import Exportable
 
@@ -113,16 +114,16 @@ def _member(g: _Graph, k: int, member, n: int, ids_tb: str, seq_lens: str, masks
                                 member.embedding.params["weight"].astype(np.float32)), ids_tb])  # (T, B, E)
     for layer in range(c.num_layers):
         x, Yh = _recurrent_layer(g, x, seq_lens, member, layer, prefix)            # (T, B, D*H)
-    pooled = []
-    if c.pooling == "last":
+    pooled, parts = [], pooling_parts(c.pooling)
+    if "last" in parts:
         s = g.op("Transpose", [Yh], perm=[1, 0, 2])                                # (B, D, H)
         pooled.append(g.op("Reshape", [s, g.const(f"{prefix}last.shape", np.array([0, -1], np.int64))]))
-    if c.pooling != "last":
+    if parts != ("last",):
         real, real_float, lengths_float = masks()                                  # (T,B,1) x2, (B,1)
-    if "max" in c.pooling:
+    if "max" in parts:
         padded = g.op("Where", [real, x, g.const(f"{prefix}minus_inf", np.array(-np.inf, np.float32))])
         pooled.append(g.op("ReduceMax", [padded], axes=[0], keepdims=0))           # (B, D*H)
-    if "mean" in c.pooling:
+    if "mean" in parts:
         total = g.op("ReduceSum", [g.op("Mul", [x, real_float]), g.const(f"{prefix}axis0", np.array([0], np.int64))],
                      keepdims=0)                                                   # (B, D*H)
         pooled.append(g.op("Div", [total, lengths_float]))

@@ -20,6 +20,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .. import files
 from ..models import ClassifierConfig
+from ..models.classifier import pooling_parts
 from .source import Exportable
 
 
@@ -36,9 +37,9 @@ class TorchClassifier(torch.nn.Module):
         cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(c.mode, torch.nn.RNN)
         kw = {} if c.mode in ("lstm", "gru") else {"nonlinearity": c.mode[4:]}
         self.rnn = cls(c.embedding_dim, c.hidden_size, c.num_layers, bidirectional=c.bidirectional, **kw)
-        pools = 2 if c.pooling == "max+mean" else 1          # max+mean: [max; mean], concatenated
-        self.fc = torch.nn.Linear(pools * (2 if c.bidirectional else 1) * c.hidden_size, c.num_classes)
-        self.pooling = c.pooling
+        self.parts = pooling_parts(c.pooling)                # e.g. ("max", "mean"): [max; mean]
+        self.fc = torch.nn.Linear(len(self.parts) * (2 if c.bidirectional else 1) * c.hidden_size,
+                                  c.num_classes)
 
     def forward(self, ids, lengths):
         return self.from_embedded(self.embedding(ids), lengths)
@@ -49,16 +50,13 @@ class TorchClassifier(torch.nn.Module):
         packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
         out, h = self.rnn(packed)
         h = h[0] if isinstance(h, tuple) else h
-        if self.pooling == "last":
-            s = torch.cat(list(h[-(2 if self.rnn.bidirectional else 1):]), dim=1)      # (B, D*H)
-        else:
+        pooled = {"last": torch.cat(list(h[-(2 if self.rnn.bidirectional else 1):]), dim=1)}   # (B, D*H)
+        if self.parts != ("last",):
             out, _ = pad_packed_sequence(out, total_length=x.shape[0])               # (T, B, D*H)
             real = (torch.arange(x.shape[0])[:, None] < lengths[None, :])[..., None]
-            mean = out.sum(0) / lengths[:, None].to(out.dtype)
-            maxed = out.masked_fill(~real, float("-inf")).max(0).values
-            s = {"mean": mean, "max": maxed}.get(self.pooling)
-            s = torch.cat([maxed, mean], dim=1) if s is None else s
-        return self.fc(s)                                                            # (B, C)
+            pooled["mean"] = out.sum(0) / lengths[:, None].to(out.dtype)
+            pooled["max"] = out.masked_fill(~real, float("-inf")).max(0).values
+        return self.fc(torch.cat([pooled[part] for part in self.parts], dim=1))    # (B, C)
 
     def probabilities(self, ids, lengths):
         return torch.softmax(self(ids, lengths), dim=1)

@@ -2,7 +2,7 @@ r"""Many-to-one: a sequence in, one label out (e.g. the sentiment of a review).
 
     e_t = Embedding(w_t)                            (T, B, E)   token ids -> vectors
     h_t = RNN / LSTM / GRU(e_t, h_{t-1})            (T, B, D*H) all layers, real steps only
-    s   = pool(h_1 .. h_T)                          (B, P*D*H)  P = 2 for max+mean, else 1
+    s   = pool(h_1 .. h_T)                          (B, P*D*H)  P pooled parts (1 to 3)
     y   = softmax(V s + c)                          (B, C)
 
 Pooling over each sequence's real steps (1..len_b):
@@ -10,8 +10,11 @@ Pooling over each sequence's real steps (1..len_b):
   h_1] (PyTorch's ``h_n[-2:]``). Its gradient enters BPTT as the final-state gradient.
 - ``mean``: (1/len_b) sum_t h_t, with gradient (1/len_b) ds at every real step.
 - ``max``: the element-wise maximum over real steps; the gradient goes to the arg-max step.
-- ``max+mean``: [max ; mean] concatenated (the "concat pooling" of ULMFiT, without the last
-  state); ds splits into the two halves, each flowing back as above.
+- ``max+mean``: [max ; mean] concatenated; ds splits into the two halves, each flowing back as
+  above.
+- ``last+max+mean``: [last ; max ; mean], ULMFiT's "concat pooling" (Howard & Ruder 2018,
+  h_c = [h_T ; maxpool(H) ; meanpool(H)]); ds splits into three parts of D*H, the first entering
+  BPTT as the final-state gradient, the other two at the steps as above.
 
 Adversarial training (``loss_and_grads(..., adversarial=eps, virtual_adversarial=eps)``, see
 ``bptt.adversarial`` and docs/pretraining.md): ``forward`` adds a perturbation r (T, B, E) to e_t,
@@ -34,7 +37,13 @@ from ..adversarial import VAT_XI, kl_and_grad, per_example_direction
 from ..layers import Dense, Embedding
 from ..losses import softmax, softmax_cross_entropy
 
-POOLINGS = ("last", "mean", "max", "max+mean")
+POOLINGS = ("last", "mean", "max", "max+mean", "last+max+mean")
+
+
+def pooling_parts(pooling: str) -> tuple[str, ...]:
+    """The pooled parts of a pooling, in the order they are concatenated: "last+max+mean" ->
+    ("last", "max", "mean")."""
+    return tuple(pooling.split("+"))
 
 
 @dataclass(frozen=True)
@@ -66,11 +75,11 @@ class ClassifierCache(NamedTuple):
     emb: tuple                      # Embedding cache
     rnn: tuple                      # Recurrent cache
     fc: tuple                       # Dense cache
-    output: np.ndarray | None       # (T, B, D*H) top-layer outputs (max pooling), else None
+    output: np.ndarray | None       # (T, B, D*H) top-layer outputs (max or mean pooled), else None
     lengths: np.ndarray             # (B,)
     argmax: np.ndarray | None       # (B, D*H) step of the maximum (max pooling)
     emb_mask: np.ndarray | None     # (T, B, E) embedding dropout mask, scaled by 1/(1-p)
-    out_mask: np.ndarray | None     # (B, D*H) feature dropout mask, scaled by 1/(1-p)
+    out_mask: np.ndarray | None     # (B, P*D*H) feature dropout mask, scaled by 1/(1-p)
 
 
 class ClassifierBatch(NamedTuple):
@@ -95,7 +104,7 @@ class Classifier(Composed):
         c = config
         self.embedding = Embedding(c.vocab_size, c.embedding_dim, c.padding_idx, self.dtype, rng)
         self.rnn = recurrent(c, c.embedding_dim, rng, dropout_seed + 1, bidirectional=c.bidirectional)
-        D, P = 2 if c.bidirectional else 1, 2 if c.pooling == "max+mean" else 1
+        D, P = 2 if c.bidirectional else 1, len(pooling_parts(c.pooling))
         self.fc = Dense(P * D * c.hidden_size, c.num_classes, dtype=self.dtype, rng=rng)
         self._compose(("embedding", self.embedding), ("rnn", self.rnn), ("fc", self.fc))
 
@@ -116,31 +125,30 @@ class Classifier(Composed):
             x = x + perturbation                                         # e + r
         x, emb_mask = self._dropout(x, self.config.embedding_dropout, training)
         out, final, rnn_cache = self.rnn.forward(x, lengths=lengths, training=training)
-        s, argmax = self.pool(out, final, lengths)
-        pooling = self.config.pooling
+        s, argmax = self.pool(out, final, lengths)                       # (B, P*D*H)
         s, out_mask = self._dropout(s, self.config.output_dropout, training)
         logits, fc_cache = self.fc.forward(s)                            # (B, C)
-        cache = ClassifierCache(emb_cache, rnn_cache, fc_cache, out if "max" in pooling else None,
+        stepwise = set(pooling_parts(self.config.pooling)) - {"last"}
+        cache = ClassifierCache(emb_cache, rnn_cache, fc_cache, out if stepwise else None,
                                 lengths, argmax, emb_mask, out_mask)
         return logits, cache
 
     def pool(self, out: np.ndarray, final, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The pooled features s (B, P*D*H) of the top layer's outputs out (T, B, D*H), zero after
         each sequence's end, its final State (only the top layer's D entries of h are read) and
-        lengths (B,); and the step of each maximum (B, D*H) for max pooling, else None."""
-        pooling = self.config.pooling
-        argmax = None
-        if pooling == "last":
-            return top_final(final, self.rnn.config.directions), None    # (B, D*H)
-        T, B = out.shape[:2]
-        if "max" in pooling:
-            real = real_steps(T, lengths, B)                             # (T, B)
-            argmax = np.where(real[..., None], out, -np.inf).argmax(axis=0)   # (B, D*H)
-            s = np.take_along_axis(out, argmax[None], axis=0)[0]         # (B, D*H) the maxima
-        if "mean" in pooling:
-            mean = out.sum(axis=0) / lengths[:, None].astype(out.dtype)  # padding is zero
-            s = mean if pooling == "mean" else np.concatenate([s, mean], axis=1)  # (B, 2*D*H)
-        return s, argmax
+        lengths (B,); and the step of each maximum (B, D*H) for max pooling, else None. The parts
+        are concatenated in ``pooling_parts`` order."""
+        parts, argmax = [], None
+        for part in pooling_parts(self.config.pooling):
+            if part == "last":
+                parts.append(top_final(final, self.rnn.config.directions))   # (B, D*H)
+            elif part == "max":
+                real = real_steps(out.shape[0], lengths, out.shape[1])   # (T, B)
+                argmax = np.where(real[..., None], out, -np.inf).argmax(axis=0)   # (B, D*H)
+                parts.append(np.take_along_axis(out, argmax[None], axis=0)[0])   # (B, D*H) the maxima
+            else:                                                        # mean; padding is zero
+                parts.append(out.sum(axis=0) / lengths[:, None].astype(out.dtype))   # (B, D*H)
+        return (parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)), argmax
 
     def backward(self, d_logits: np.ndarray, cache: ClassifierCache) -> dict[str, np.ndarray]:
         """Gradients of every parameter (flat names) given dL/dlogits (B, C)."""
@@ -151,24 +159,25 @@ class Classifier(Composed):
     def backward_to_input(self, d_logits: np.ndarray, cache: ClassifierCache) -> tuple[np.ndarray, dict, dict]:
         """(dL/de (T, B, E), the rnn's gradients, the fc's gradients) given dL/dlogits (B, C): the
         backward pass down to the embedded sequence e (the embedding's rows are looked up from it)."""
-        ds, fc_grads = self.fc.backward(d_logits, cache.fc)              # (B, D*H)
+        ds, fc_grads = self.fc.backward(d_logits, cache.fc)              # (B, P*D*H)
         ds = masked(ds, cache.out_mask)
         c = self.rnn.config
         D, H, L = c.directions, c.hidden_size, c.num_layers
         T, B = len(cache.rnn.packing.batch_sizes), len(cache.lengths)
         d_out, d_final = None, None
-        if self.config.pooling == "last":
-            d_final = top_final_grad(ds, L, D)                           # State, (L*D, B, H)
-        else:
-            pooling = self.config.pooling
-            ds_max, ds_mean = {"mean": (None, ds), "max": (ds, None),
-                               "max+mean": (ds[:, :D * H], ds[:, D * H:])}[pooling]
-            d_out = np.zeros((T, B, D * H), dtype=ds.dtype)
-            if ds_max is not None:                                       # to the arg-max steps
-                np.put_along_axis(d_out, cache.argmax[None], ds_max[None], axis=0)
-            if ds_mean is not None:                                      # 1/len_b at every real step
+        for k, part in enumerate(pooling_parts(self.config.pooling)):
+            ds_part = ds[:, k * D * H:(k + 1) * D * H]                   # (B, D*H) this part's share
+            if part == "last":                                           # the final-state gradient
+                d_final = top_final_grad(ds_part, L, D)                  # State, (L*D, B, H)
+                continue
+            if d_out is None:
+                d_out = np.zeros((T, B, D * H), dtype=ds.dtype)
+            if part == "max":                                            # to the arg-max steps
+                at = np.take_along_axis(d_out, cache.argmax[None], axis=0)   # (1, B, D*H) so far
+                np.put_along_axis(d_out, cache.argmax[None], at + ds_part[None], axis=0)
+            else:                                                        # mean: 1/len_b at every real step
                 real = real_steps(T, cache.lengths, B).astype(ds.dtype)  # (T, B)
-                d_out += real[..., None] * (ds_mean / cache.lengths[:, None].astype(ds.dtype))[None]
+                d_out += real[..., None] * (ds_part / cache.lengths[:, None].astype(ds.dtype))[None]
         dx, _, rnn_grads = self.rnn.backward(cache.rnn, d_out, d_final)
         return masked(dx, cache.emb_mask), rnn_grads, fc_grads
 
