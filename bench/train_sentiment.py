@@ -66,7 +66,7 @@ GLOVE_REL = "../shared/data/glove/glove.6B.50d.txt.gz"
 RECIPES = {
     "sst2": {
         "data": ["--train", "../shared/data/sst2/train.tsv", "--dev", "../shared/data/sst2/dev.tsv"],
-        "settings": dict(cell="lstm", hidden_size=256, bidirectional=True, pooling="max+mean",
+        "settings": dict(cell="lstm", hidden_size=256, bidirectional=True, pooling="last+max+mean",
                          vectors=GLOVE_REL, embedding_dropout=0.3, output_dropout=0.3, epochs=8,
                          batch_size=64, lr=2e-3, clip_norm=5.0, patience=3, seed=0),
     },

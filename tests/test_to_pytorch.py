@@ -33,7 +33,7 @@ def _random_classifier(directory):
 
 @pytest.fixture(params=["shipped", "random"])
 def saved(request, tmp_path):
-    """A saved classifier directory: the shipped sentiment model (bidirectional LSTM, max+mean
+    """A saved classifier directory: the shipped sentiment model (bidirectional LSTM, last+max+mean
     pooling) or a random one (bidirectional 2-layer GRU, mean pooling, 3 classes)."""
     return PRETRAINED if request.param == "shipped" else _random_classifier(tmp_path / "model")
 
