@@ -218,6 +218,12 @@ RECIPES: dict[str, dict] = {
     "sst2_glove_concat_adv1_s1": sst2_shipped("--adversarial", "1.0", "--seed", "1", pooling="last+max+mean"),
     # GloVe's vectors frozen: the word vector can no longer be bent to decide the sentence alone
     "sst2_glove_concat_frozen": sst2_shipped("--freeze-vectors", "true", pooling="last+max+mean"),
+    # the new shipped recipe (concat pooling over GloVe) varied: weight dropout on W, two layers,
+    # heavier dropout on the word vectors
+    "sst2_glove_concat_wdrop25": sst2_shipped("--weight-dropout", "0.25", pooling="last+max+mean"),
+    "sst2_glove_concat_2l": sst2_shipped("--num-layers", "2", "--dropout", "0.3", pooling="last+max+mean"),
+    "sst2_glove_concat_edrop5": sst2_shipped("--embedding-dropout", "0.5", pooling="last+max+mean"),
+    "sst2_glove_concat_odrop5": sst2_shipped("--output-dropout", "0.5", pooling="last+max+mean"),
     # pooling last alone, without adversarial training (with it: 85.32%, 73.7% of the pairs)
     "sst2_glove_last": sst2_shipped(pooling="last"),
     # no language model: the shipped sst2 recipe (GloVe 50d, bench/train_sentiment.py) with
