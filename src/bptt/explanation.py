@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .models.classifier import pooling_parts
 from .losses import softmax
+from .models.classifier import pooling_parts
 from .sequence import direction_forward, pack
 from .state import State
 

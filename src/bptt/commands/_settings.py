@@ -70,7 +70,8 @@ DESCRIPTIONS = {
     "weights, dropout masks and data order", "cell": "recurrent cell", "embedding_dim": "size of the "
     "word vectors", "hidden_size": "units per direction of each recurrent layer", "num_layers":
     "stacked recurrent layers", "bidirectional": "read the text both ways (true/false)", "pooling":
-    "how the states of every step become one vector (last+max+mean: ULMFiT's concat pooling)", "dropout": "dropout between recurrent layers",
+    "how the states of every step become one vector (last+max+mean: ULMFiT's concat pooling)",
+    "dropout": "dropout between recurrent layers",
     "embedding_dropout": "dropout on the word vectors", "output_dropout": "dropout before the "
     "output layer", "min_freq": "words seen fewer times are <unk>", "max_vocab": "at most this many "
     "words in the vocabulary (with <pad>, <unk>)", "max_len": "texts keep at most this many tokens",

@@ -19,8 +19,9 @@ One member, as ``bptt.models.Classifier.forward`` computes it::
 with the real steps of text b, t < lengths[b], as a mask (T, B, 1): ``last`` takes Yh (forward:
 the state at step lengths[b]; backward: after reading step 1), ``max`` the ReduceMax over real
 steps (padding set to -inf), ``mean`` the ReduceSum over real steps / lengths; a pooling of
-several parts (``max+mean``, ``last+max+mean``) concatenates them in that order. ``sequence_lens`` makes each direction read exactly the real steps (the reverse one
-starts at step lengths[b]), as bptt's packing does. Gate orders and bias layout: ``layouts``.
+several parts (``max+mean``, ``last+max+mean``) concatenates them in that order.
+``sequence_lens`` makes each direction read exactly the real steps (the reverse one starts at
+step lengths[b]), as bptt's packing does. Gate orders and bias layout: ``layouts``.
 
 Opset 17 (ONNX 1.12+, IR version 8), so that runtimes from 2022 on load it. A weight whose
 float32 values are all exact in float16 (the shipped models' are: they ship in float16) is

@@ -75,7 +75,6 @@ class ClassifierCache(NamedTuple):
     emb: tuple                      # Embedding cache
     rnn: tuple                      # Recurrent cache
     fc: tuple                       # Dense cache
-    output: np.ndarray | None       # (T, B, D*H) top-layer outputs (max or mean pooled), else None
     lengths: np.ndarray             # (B,)
     argmax: np.ndarray | None       # (B, D*H) step of the maximum (max pooling)
     emb_mask: np.ndarray | None     # (T, B, E) embedding dropout mask, scaled by 1/(1-p)
@@ -128,9 +127,7 @@ class Classifier(Composed):
         s, argmax = self.pool(out, final, lengths)                       # (B, P*D*H)
         s, out_mask = self._dropout(s, self.config.output_dropout, training)
         logits, fc_cache = self.fc.forward(s)                            # (B, C)
-        stepwise = set(pooling_parts(self.config.pooling)) - {"last"}
-        cache = ClassifierCache(emb_cache, rnn_cache, fc_cache, out if stepwise else None,
-                                lengths, argmax, emb_mask, out_mask)
+        cache = ClassifierCache(emb_cache, rnn_cache, fc_cache, lengths, argmax, emb_mask, out_mask)
         return logits, cache
 
     def pool(self, out: np.ndarray, final, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
