@@ -442,8 +442,8 @@ def _fit(trainer: Trainer, out: Path) -> tuple[dict, dict | None]:
     st = trainer.state
     # ended at a round's end: that round's evaluation was of these very weights (no second one);
     # the weights evaluated and kept are the average with ema_decay
-    final, improved = trainer.evaluate_kept(st.step_in_epoch == 0 and _logged(out, lambda r: "event" not in r)
-                                            or None)
+    logged = _logged(out, lambda r: "event" not in r) if st.step_in_epoch == 0 else None
+    final, improved = trainer.evaluate_kept(logged)
     if not improved:
         trainer.budget_report()
         return final, None
